@@ -1,0 +1,74 @@
+"""One exception hierarchy. Each docstring is the user-facing meaning of the error.
+
+Driver errors are translated once, here, keyed on SQLSTATE (never on message text). Our stored
+functions raise with deliberate SQLSTATEs and a message written for the user, plus a hint.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+
+class ChainlakeError(Exception):
+    """Something went wrong; the message says what and how to fix it."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message if not self.hint else f"{self.message} ({self.hint})"
+
+
+class InvalidInput(ChainlakeError):
+    """The input was refused; nothing was changed."""
+
+    exit_code = 2
+
+
+class NotFound(ChainlakeError):
+    """The named object does not exist (or is not visible to you)."""
+
+    exit_code = 3
+
+
+class AlreadyExists(ChainlakeError):
+    """The object exists already; nothing was changed."""
+
+    exit_code = 4
+
+
+class PermissionDenied(ChainlakeError):
+    """You are not allowed to do this."""
+
+    exit_code = 5
+
+
+class StackError(ChainlakeError):
+    """A component of the local stack could not be started, reached or stopped."""
+
+    exit_code = 6
+
+
+_BY_SQLSTATE: dict[str, type[ChainlakeError]] = {
+    "22023": InvalidInput,  # invalid_parameter_value
+    "22P02": InvalidInput,  # invalid_text_representation
+    "23514": InvalidInput,  # check_violation
+    "23502": InvalidInput,  # not_null_violation
+    "23505": AlreadyExists,  # unique_violation
+    "42704": NotFound,  # undefined_object
+    "P0002": NotFound,  # no_data_found
+    "42501": PermissionDenied,  # insufficient_privilege
+}
+
+
+def translate(exc: psycopg.Error) -> ChainlakeError:
+    """Turn a driver error into the matching ChainlakeError, keeping Postgres' message and hint."""
+    diag = exc.diag
+    sqlstate = exc.sqlstate or ""
+    cls = _BY_SQLSTATE.get(sqlstate, ChainlakeError)
+    message = diag.message_primary or str(exc).strip()
+    return cls(message, diag.message_hint)

@@ -1,0 +1,198 @@
+"""`chainlake migrate`: alembic revisions, then pgmq, then `sql/` and `rls_policies/` files.
+
+- `migrations/` holds alembic revisions (tables, types, indexes); each revision's SQL is a `.sql`
+  file beside its `.py`. Immutable once landed.
+- pgmq is installed from the `pgmq` package's bundled SQL when its version is new to the database.
+- `sql/*.sql` then `rls_policies/*.sql` are idempotent; each is re-applied, in file-name order,
+  when its checksum differs from the one recorded in `chainlake_meta.applied_files`.
+
+A session-level advisory lock serializes concurrent migrators. Running it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.pool import NullPool
+
+from chainlake.errors import ChainlakeError, translate
+
+MIGRATION_LOCK_KEY = 0x636C6D67  # "clmg"
+PGMQ_LEDGER_KEY = "pgmq"
+
+
+def schema_root() -> Path:
+    """Where migrations/, sql/ and rls_policies/ live: packaged with the wheel, or the repo."""
+    packaged = Path(__file__).parent / "_schema"
+    if (packaged / "migrations").is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent
+
+
+def sql_revision(revision_file: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """upgrade/downgrade functions for an alembic revision whose SQL is in a sibling .sql file."""
+    sql_path = Path(revision_file).with_suffix(".sql")
+
+    def upgrade() -> None:
+        from alembic import op
+
+        op.get_bind().exec_driver_sql(sql_path.read_text())
+
+    def downgrade() -> None:
+        raise ChainlakeError(
+            "chainlake migrations are forward-only",
+            "restore a backup, or write a new revision that undoes the change",
+        )
+
+    return upgrade, downgrade
+
+
+@dataclass
+class MigrationReport:
+    revisions: list[str] = field(default_factory=list)
+    pgmq: str | None = None
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.revisions or self.pgmq or self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"revisions": self.revisions, "pgmq": self.pgmq, "files": self.files,
+                "changed": self.changed}  # fmt: skip
+
+    def summary(self) -> str:
+        if not self.changed:
+            return "nothing to apply: the schema is up to date"
+        lines = [f"applied revision {r}" for r in self.revisions]
+        if self.pgmq:
+            lines.append(f"installed pgmq {self.pgmq}")
+        lines += [f"applied {f}" for f in self.files]
+        return "\n".join(lines)
+
+
+def _alembic_config(connection: sqlalchemy.Connection) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(schema_root() / "migrations"))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _current_revision(connection: sqlalchemy.Connection) -> str | None:
+    ctx = MigrationContext.configure(connection, opts={"version_table_schema": "chainlake_meta"})
+    return ctx.get_current_revision()
+
+
+def _apply_revisions(url: str) -> list[str]:
+    engine = sqlalchemy.create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=NullPool
+    )
+    try:
+        with engine.connect() as connection:
+            before = _current_revision(connection)
+            connection.commit()
+            cfg = _alembic_config(connection)
+            command.upgrade(cfg, "head")
+            connection.commit()
+            after = _current_revision(connection)
+            connection.commit()
+            script = ScriptDirectory.from_config(cfg)
+    finally:
+        engine.dispose()
+    if before == after or after is None:
+        return []
+    applied = [rev.revision for rev in script.iterate_revisions(after, before)]
+    return list(reversed(applied))
+
+
+def _checksum(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _recorded_checksums(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    rows = conn.execute("SELECT path, checksum FROM chainlake_meta.applied_files").fetchall()
+    return {path: checksum for path, checksum in rows}
+
+
+def _record(conn: psycopg.Connection[Any], path: str, checksum: str) -> None:
+    conn.execute(
+        "INSERT INTO chainlake_meta.applied_files (path, checksum) VALUES (%s, %s) "
+        "ON CONFLICT (path) DO UPDATE SET checksum = excluded.checksum, applied_at = now()",
+        (path, checksum),
+    )
+
+
+def _install_pgmq(conn: psycopg.Connection[Any], recorded: dict[str, str]) -> str | None:
+    from pgmq.install import get_embedded_install_sql, get_embedded_sql_version
+
+    version = str(get_embedded_sql_version())
+    if recorded.get(PGMQ_LEDGER_KEY) == version:
+        return None
+    conn.execute(get_embedded_install_sql())
+    _record(conn, PGMQ_LEDGER_KEY, version)
+    return version
+
+
+def stored_logic_files() -> list[tuple[str, Path]]:
+    """sql/ then rls_policies/, each in file-name order, as (ledger key, path)."""
+    root = schema_root()
+    return [
+        (f"{folder}/{path.name}", path)
+        for folder in ("sql", "rls_policies")
+        for path in sorted((root / folder).glob("*.sql"))
+    ]
+
+
+def _apply_files(conn: psycopg.Connection[Any], recorded: dict[str, str]) -> list[str]:
+    applied = []
+    for key, path in stored_logic_files():
+        text = path.read_text()
+        checksum = _checksum(text)
+        if recorded.get(key) == checksum:
+            continue
+        try:
+            conn.execute(text)
+        except psycopg.Error as exc:
+            raise ChainlakeError(f"{key} failed: {translate(exc)}") from exc
+        _record(conn, key, checksum)
+        applied.append(key)
+    return applied
+
+
+def _check_migrator(conn: psycopg.Connection[Any]) -> None:
+    row = conn.execute(
+        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+    ).fetchone()
+    if not row or not row[0]:
+        raise ChainlakeError(
+            "the migrating role must be a superuser or have BYPASSRLS",
+            "it owns the stored functions that resolve identity under forced RLS",
+        )
+
+
+def migrate(url: str) -> MigrationReport:
+    """Bring the database at `url` up to date; report what was applied."""
+    report = MigrationReport()
+    with psycopg.connect(url, autocommit=True) as conn:
+        _check_migrator(conn)
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        try:
+            conn.execute((schema_root() / "migrations" / "bootstrap.sql").read_text())
+            report.revisions = _apply_revisions(url)
+            with conn.transaction():
+                recorded = _recorded_checksums(conn)
+                report.pgmq = _install_pgmq(conn, recorded)
+                report.files = _apply_files(conn, recorded)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
+    return report

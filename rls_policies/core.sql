@@ -1,0 +1,70 @@
+-- core: orgs, users, memberships, grants, quotas. Identity and admin tables: explicit policies.
+-- Users are created only by the operator's functions (sql/30_tenancy.sql), never by INSERT.
+
+CALL core.force_rls('core.orgs');
+GRANT SELECT ON core.orgs TO chainlake_users;
+GRANT UPDATE (display_name) ON core.orgs TO chainlake_users;
+DROP POLICY IF EXISTS "members see their orgs and orgs that share with them" ON core.orgs;
+CREATE POLICY "members see their orgs and orgs that share with them" ON core.orgs
+    FOR SELECT TO chainlake_users
+    USING (id = ANY ((SELECT core.caller_org_ids('read'))::uuid[]));
+DROP POLICY IF EXISTS "admins rename their orgs" ON core.orgs;
+CREATE POLICY "admins rename their orgs" ON core.orgs
+    FOR UPDATE TO chainlake_users
+    USING (id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]))
+    WITH CHECK (id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
+
+CALL core.force_rls('core.users');
+GRANT SELECT ON core.users TO chainlake_users;
+DROP POLICY IF EXISTS "people see themselves and members of their orgs" ON core.users;
+CREATE POLICY "people see themselves and members of their orgs" ON core.users
+    FOR SELECT TO chainlake_users
+    USING (
+        id = (SELECT core.caller_user_id())
+        OR id IN (SELECT m.user_id FROM core.memberships m
+                  WHERE m.org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]))
+    );
+
+CALL core.force_rls('core.memberships');
+GRANT SELECT, INSERT, UPDATE, DELETE ON core.memberships TO chainlake_users;
+DROP POLICY IF EXISTS "members see their orgs memberships" ON core.memberships;
+CREATE POLICY "members see their orgs memberships" ON core.memberships
+    FOR SELECT TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]));
+DROP POLICY IF EXISTS "admins add members" ON core.memberships;
+CREATE POLICY "admins add members" ON core.memberships
+    FOR INSERT TO chainlake_users
+    WITH CHECK (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
+DROP POLICY IF EXISTS "admins change roles" ON core.memberships;
+CREATE POLICY "admins change roles" ON core.memberships
+    FOR UPDATE TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]))
+    WITH CHECK (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
+DROP POLICY IF EXISTS "admins remove members" ON core.memberships;
+CREATE POLICY "admins remove members" ON core.memberships
+    FOR DELETE TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
+
+CALL core.force_rls('core.org_grants');
+GRANT SELECT, INSERT, DELETE ON core.org_grants TO chainlake_users;
+DROP POLICY IF EXISTS "admins see grants they gave; members see grants they got" ON core.org_grants;
+CREATE POLICY "admins see grants they gave; members see grants they got" ON core.org_grants
+    FOR SELECT TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[])
+           OR grantee_org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]));
+DROP POLICY IF EXISTS "admins grant their orgs data" ON core.org_grants;
+CREATE POLICY "admins grant their orgs data" ON core.org_grants
+    FOR INSERT TO chainlake_users
+    WITH CHECK (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
+DROP POLICY IF EXISTS "admins revoke their grants" ON core.org_grants;
+CREATE POLICY "admins revoke their grants" ON core.org_grants
+    FOR DELETE TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
+
+-- Quotas are set by the operator; members read their own.
+CALL core.force_rls('core.quotas');
+GRANT SELECT ON core.quotas TO chainlake_users;
+DROP POLICY IF EXISTS "members read their orgs quotas" ON core.quotas;
+CREATE POLICY "members read their orgs quotas" ON core.quotas
+    FOR SELECT TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]));

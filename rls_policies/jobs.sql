@@ -1,0 +1,3 @@
+-- jobs: definitions are org data.
+GRANT USAGE ON SCHEMA jobs TO chainlake_users;
+CALL core.apply_org_data_policies('jobs.definitions');

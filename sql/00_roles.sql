@@ -1,0 +1,48 @@
+-- Platform roles (cluster-wide; created once, re-checked on every apply).
+-- None is a superuser, none has BYPASSRLS, none owns a table or a function.
+--   chainlake_users          NOLOGIN  holds what people may do; every user's login role is a member
+--   chainlake_authenticated  NOLOGIN  the API's per-request role (SET LOCAL ROLE), a member of users
+--   chainlake_api            LOGIN    the API's connection role; may only become authenticated
+--   chainlake_runner         LOGIN    the runners' role; acts for one org per transaction
+DO $roles$
+DECLARE
+    spec record;
+BEGIN
+    FOR spec IN
+        SELECT * FROM (VALUES
+            ('chainlake_users', 'NOLOGIN NOINHERIT'),
+            ('chainlake_authenticated', 'NOLOGIN INHERIT'),
+            ('chainlake_api', 'LOGIN NOINHERIT'),
+            ('chainlake_runner', 'LOGIN INHERIT')
+        ) AS r (name, options)
+    LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = spec.name) THEN
+            EXECUTE format('CREATE ROLE %I %s', spec.name, spec.options);
+        END IF;
+        EXECUTE format('ALTER ROLE %I NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE NOREPLICATION',
+                       spec.name);
+    END LOOP;
+END
+$roles$;
+
+GRANT chainlake_users TO chainlake_authenticated;
+GRANT chainlake_users TO chainlake_runner;
+GRANT chainlake_authenticated TO chainlake_api;
+
+-- Nothing is reachable by default.
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+REVOKE ALL ON SCHEMA pgmq FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA pgmq FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA pgmq FROM PUBLIC;
+GRANT USAGE ON SCHEMA pgmq TO chainlake_runner;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgmq TO chainlake_runner;
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA pgmq TO chainlake_runner;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgmq TO chainlake_runner;
+
+-- Column statistics show sample values of every org's rows (most_common_vals): hide them.
+REVOKE SELECT ON pg_catalog.pg_stats FROM PUBLIC;
+REVOKE SELECT ON pg_catalog.pg_stats_ext FROM PUBLIC;
+REVOKE SELECT ON pg_catalog.pg_stats_ext_exprs FROM PUBLIC;
+
+-- Functions created from here on are not executable by PUBLIC unless granted.
+ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;

@@ -1,0 +1,119 @@
+-- core: who is calling, and which orgs they may read, write or administer.
+--
+-- Identity reaches Postgres one of two ways:
+--   * a user's own login role (direct SQL): the user whose core.users.db_role = session_user;
+--   * the API's path: session_user is chainlake_api, the request ran SET LOCAL ROLE
+--     chainlake_authenticated and put verified JWT claims in request.jwt.claims.
+-- Any role can set a custom GUC, so claims are read only on a platform role's own session; on a
+-- user's login role they are ignored. Identity follows session_user, which SET ROLE cannot change.
+-- Revocable facts (membership, role, grants, a disabled user) are read from tables, never from
+-- the claims. Nothing here raises on bad context: junk claims mean "nobody".
+
+CREATE OR REPLACE FUNCTION core.try_uuid(value text) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE
+        WHEN value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        THEN value::uuid
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION core.request_claims() RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    raw text;
+    parsed jsonb;
+BEGIN
+    IF session_user::text NOT IN ('chainlake_api', 'chainlake_runner') THEN
+        RETURN NULL;
+    END IF;
+    raw := current_setting('request.jwt.claims', true);
+    IF raw IS NULL OR raw = '' THEN
+        RETURN NULL;
+    END IF;
+    BEGIN
+        parsed := raw::jsonb;
+    EXCEPTION WHEN others THEN
+        RETURN NULL;
+    END;
+    IF jsonb_typeof(parsed) <> 'object' THEN
+        RETURN NULL;
+    END IF;
+    RETURN parsed;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION core.caller_user_id() RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT u.id FROM core.users u
+    WHERE session_user = 'chainlake_api'
+      AND u.id = core.try_uuid(core.request_claims() ->> 'sub')
+      AND u.disabled_at IS NULL
+    UNION ALL
+    SELECT u.id FROM core.users u
+    WHERE session_user::text NOT IN ('chainlake_api', 'chainlake_runner')
+      AND u.db_role = session_user
+      AND u.disabled_at IS NULL
+    LIMIT 1
+$$;
+
+-- The org a runner acts for in this transaction (NULL off the runner's own session).
+CREATE OR REPLACE FUNCTION core.runner_org_id() RETURNS uuid
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT core.try_uuid(c ->> 'org_id')
+    FROM (SELECT core.request_claims() AS c) claims
+    WHERE session_user = 'chainlake_runner' AND c ->> 'platform' = 'runner'
+$$;
+
+-- THE answer to "which orgs may the caller <access>": member (any role), read (members and
+-- orgs that granted the caller's orgs read access), write (writer or admin), admin.
+CREATE OR REPLACE FUNCTION core.caller_org_ids(access core.access) RETURNS uuid[]
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    WITH mine AS (
+        SELECT m.org_id, m.role FROM core.memberships m
+        WHERE m.user_id = core.caller_user_id()
+        UNION ALL
+        SELECT core.runner_org_id(), 'writer'::core.member_role
+        WHERE core.runner_org_id() IS NOT NULL
+    ), allowed AS (
+        SELECT org_id FROM mine
+        WHERE CASE access
+            WHEN 'member' THEN true
+            WHEN 'read' THEN true
+            WHEN 'write' THEN role IN ('writer', 'admin')
+            WHEN 'admin' THEN role = 'admin'
+        END
+        UNION
+        SELECT g.org_id FROM core.org_grants g JOIN mine ON g.grantee_org_id = mine.org_id
+        WHERE access = 'read' AND g.privilege = 'read'
+    )
+    SELECT coalesce(array_agg(org_id ORDER BY org_id), '{}') FROM allowed
+$$;
+
+-- Global data (chain tables) is readable by every authenticated user and by the runners.
+CREATE OR REPLACE FUNCTION core.caller_may_read_global() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT session_user = 'chainlake_runner' OR core.caller_user_id() IS NOT NULL
+$$;
+
+-- Who am I? One row per membership (a user with no membership gets one row with NULL org).
+CREATE OR REPLACE FUNCTION core.whoami()
+RETURNS TABLE (user_id uuid, email text, org text, role core.member_role)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT u.id, u.email, o.name, m.role
+    FROM core.users u
+    LEFT JOIN core.memberships m ON m.user_id = u.id
+    LEFT JOIN core.orgs o ON o.id = m.org_id
+    WHERE u.id = core.caller_user_id()
+    ORDER BY o.name
+$$;
+
+GRANT USAGE ON SCHEMA core TO chainlake_users, chainlake_api;
+GRANT EXECUTE ON FUNCTION
+    core.try_uuid(text),
+    core.request_claims(),
+    core.caller_user_id(),
+    core.runner_org_id(),
+    core.caller_org_ids(core.access),
+    core.caller_may_read_global(),
+    core.whoami()
+TO chainlake_users, chainlake_api;

@@ -1,0 +1,155 @@
+-- Operator functions: create orgs and users, manage memberships and cross-org grants.
+-- Executable only by the operator's admin connection (EXECUTE is not granted to any other role).
+-- Each validates its input and raises a message written for the user (SQLSTATE 22023 invalid
+-- input, 42704 unknown object, 23505 duplicate); each runs in one transaction, so a refused
+-- call leaves nothing half-created.
+
+CREATE OR REPLACE FUNCTION core.org_by_name(p_name text) RETURNS core.orgs
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    match core.orgs;
+BEGIN
+    SELECT * INTO match FROM core.orgs WHERE name = p_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown org "%"', p_name USING ERRCODE = '42704',
+            HINT = 'list orgs with `chainlake org list`; create one with `chainlake org create NAME`';
+    END IF;
+    RETURN match;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION core.user_by_email(p_email text) RETURNS core.users
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    match core.users;
+BEGIN
+    SELECT * INTO match FROM core.users WHERE email = lower(trim(p_email));
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown user "%"', p_email USING ERRCODE = '42704',
+            HINT = 'list users with `chainlake user list`';
+    END IF;
+    RETURN match;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION core.check_member_role(p_role text) RETURNS core.member_role
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+    IF p_role IS NULL OR p_role NOT IN ('reader', 'writer', 'admin') THEN
+        RAISE EXCEPTION 'unknown role "%": use reader, writer or admin', coalesce(p_role, '')
+            USING ERRCODE = '22023';
+    END IF;
+    RETURN p_role::core.member_role;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION core.create_org(p_name text, p_display_name text DEFAULT NULL)
+RETURNS core.orgs
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    created core.orgs;
+BEGIN
+    IF p_name IS NULL OR p_name !~ '^[a-z0-9][a-z0-9_-]{0,62}$' THEN
+        RAISE EXCEPTION 'invalid org name "%": use up to 63 lowercase letters, digits, "-" or "_", starting with a letter or digit',
+            coalesce(p_name, '') USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO core.orgs (name, display_name) VALUES (p_name, p_display_name)
+    ON CONFLICT (name) DO NOTHING
+    RETURNING * INTO created;
+    IF created.id IS NULL THEN
+        RAISE EXCEPTION 'org "%" already exists', p_name USING ERRCODE = '23505';
+    END IF;
+    INSERT INTO core.quotas (org_id) VALUES (created.id);
+    PERFORM audit.record(created.id, 'org.create', p_name);
+    RETURN created;
+END
+$$;
+
+-- Adds an existing user to an org with a role.
+CREATE OR REPLACE FUNCTION core.add_member(p_email text, p_org text, p_role text)
+RETURNS core.memberships
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    v_role core.member_role := core.check_member_role(p_role);
+    v_user core.users := core.user_by_email(p_email);
+    v_org core.orgs := core.org_by_name(p_org);
+    created core.memberships;
+BEGIN
+    INSERT INTO core.memberships (org_id, user_id, role) VALUES (v_org.id, v_user.id, v_role)
+    ON CONFLICT (org_id, user_id) DO NOTHING
+    RETURNING * INTO created;
+    IF created.org_id IS NULL THEN
+        RAISE EXCEPTION 'user "%" is already a member of org "%"', v_user.email, p_org
+            USING ERRCODE = '23505';
+    END IF;
+    PERFORM audit.record(v_org.id, 'member.add', v_user.email, jsonb_build_object('role', v_role));
+    RETURN created;
+END
+$$;
+
+-- Creates a user, their login role for direct SQL (member of chainlake_users only), and their
+-- first membership.
+CREATE OR REPLACE FUNCTION core.create_user(p_email text, p_org text, p_role text)
+RETURNS core.users
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    v_email text := lower(trim(coalesce(p_email, '')));
+    v_role core.member_role := core.check_member_role(p_role);
+    v_org core.orgs := core.org_by_name(p_org);
+    v_id uuid := gen_random_uuid();
+    v_db_role name := 'clu_' || replace(v_id::text, '-', '');
+    created core.users;
+BEGIN
+    IF v_email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+        RAISE EXCEPTION 'malformed email "%": expected name@domain.tld', coalesce(p_email, '')
+            USING ERRCODE = '22023';
+    END IF;
+    IF EXISTS (SELECT 1 FROM core.users WHERE email = v_email) THEN
+        RAISE EXCEPTION 'user "%" already exists', v_email USING ERRCODE = '23505',
+            HINT = 'to add them to another org: `chainlake user add EMAIL --org ORG --role ROLE`';
+    END IF;
+    EXECUTE format('CREATE ROLE %I LOGIN INHERIT IN ROLE chainlake_users', v_db_role);
+    INSERT INTO core.users (id, email, db_role) VALUES (v_id, v_email, v_db_role)
+    RETURNING * INTO created;
+    INSERT INTO core.memberships (org_id, user_id, role) VALUES (v_org.id, v_id, v_role);
+    PERFORM audit.record(v_org.id, 'user.create', v_email, jsonb_build_object('role', v_role));
+    RETURN created;
+END
+$$;
+
+-- Org-wide read access from one org to another.
+CREATE OR REPLACE FUNCTION core.grant_org_read(p_from text, p_to text) RETURNS core.org_grants
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    v_from core.orgs := core.org_by_name(p_from);
+    v_to core.orgs := core.org_by_name(p_to);
+    created core.org_grants;
+BEGIN
+    IF v_from.id = v_to.id THEN
+        RAISE EXCEPTION 'an org cannot grant access to itself' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO core.org_grants (org_id, grantee_org_id, privilege) VALUES (v_from.id, v_to.id, 'read')
+    ON CONFLICT DO NOTHING
+    RETURNING * INTO created;
+    IF created.org_id IS NULL THEN
+        RAISE EXCEPTION 'org "%" already grants read access to org "%"', p_from, p_to
+            USING ERRCODE = '23505';
+    END IF;
+    PERFORM audit.record(v_from.id, 'grant.create', p_to, jsonb_build_object('privilege', 'read'));
+    RETURN created;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION core.revoke_org_read(p_from text, p_to text) RETURNS void
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    v_from core.orgs := core.org_by_name(p_from);
+    v_to core.orgs := core.org_by_name(p_to);
+BEGIN
+    DELETE FROM core.org_grants WHERE org_id = v_from.id AND grantee_org_id = v_to.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'org "%" grants no access to org "%"', p_from, p_to USING ERRCODE = '42704';
+    END IF;
+    PERFORM audit.record(v_from.id, 'grant.revoke', p_to, jsonb_build_object('privilege', 'read'));
+END
+$$;
