@@ -71,6 +71,14 @@ class MigrationReport:
         return {"revisions": self.revisions, "pgmq": self.pgmq, "files": self.files,
                 "changed": self.changed}  # fmt: skip
 
+    def short(self) -> str:
+        if not self.changed:
+            return "up to date"
+        parts = [f"{len(self.revisions)} revision(s)"] if self.revisions else []
+        parts += [f"pgmq {self.pgmq}"] if self.pgmq else []
+        parts += [f"{len(self.files)} stored-logic file(s)"] if self.files else []
+        return "applied " + ", ".join(parts)
+
     def summary(self) -> str:
         if not self.changed:
             return "nothing to apply: the schema is up to date"

@@ -153,3 +153,25 @@ BEGIN
     PERFORM audit.record(v_from.id, 'grant.revoke', p_to, jsonb_build_object('privilege', 'read'));
 END
 $$;
+
+-- Sets a login role's password, optionally valid only for a while (`chainlake psql --as` on a
+-- server reached over TCP uses a fresh two-minute password each time). Only platform roles and
+-- users' own login roles may be given one.
+CREATE OR REPLACE FUNCTION core.set_login_password(
+    p_role name, p_password text, p_valid_for interval DEFAULT NULL
+) RETURNS void
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    IF p_role NOT IN ('chainlake_api', 'chainlake_runner')
+       AND NOT EXISTS (SELECT 1 FROM core.users WHERE db_role = p_role) THEN
+        RAISE EXCEPTION 'role "%" is neither a platform role nor a user''s login role', p_role
+            USING ERRCODE = '42704';
+    END IF;
+    IF p_valid_for IS NULL THEN
+        EXECUTE format('ALTER ROLE %I PASSWORD %L VALID UNTIL ''infinity''', p_role, p_password);
+    ELSE
+        EXECUTE format('ALTER ROLE %I PASSWORD %L VALID UNTIL %L', p_role, p_password,
+                       now() + p_valid_for);
+    END IF;
+END
+$$;

@@ -1,0 +1,134 @@
+"""The local stack: what `chainlake up`, `down` and `status` start, stop and report.
+
+With no configuration the stack is embedded: a private Postgres cluster under `.chainlake/pg`.
+With CHAINLAKE_DATABASE_URL set, that server is used instead and nothing is started.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from chainlake.config import DEFAULT_DATABASE, Settings
+from chainlake.db import PLATFORM_ROLES, call
+from chainlake.errors import StackError
+from chainlake.localpg import DEV_SETTINGS, LocalPostgres
+from chainlake.migrate import MigrationReport, migrate
+
+
+@dataclass
+class Stack:
+    settings: Settings
+
+    @classmethod
+    def load(cls) -> Stack:
+        return cls(Settings.load())
+
+    @property
+    def embedded(self) -> bool:
+        return self.settings.external_database_url is None
+
+    @property
+    def postgres(self) -> LocalPostgres:
+        return LocalPostgres(self.settings.postgres_dir, DEV_SETTINGS)
+
+    def admin_url(self) -> str:
+        """The operator's connection: the configured server, or the embedded cluster's socket."""
+        if self.settings.external_database_url:
+            return self.settings.external_database_url
+        pg = self.postgres
+        if not pg.is_running():
+            raise StackError(
+                "the embedded Postgres is not running", "start the stack with `make up`"
+            )
+        return pg.socket_url(DEFAULT_DATABASE)
+
+    # -- up / down ----------------------------------------------------------------------------
+    def up(self) -> MigrationReport:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        if self.embedded:
+            pg = self.postgres
+            pg.start()
+            _ensure_database(pg.socket_url(), DEFAULT_DATABASE)
+        url = self.admin_url()
+        report = migrate(url)
+        self._set_platform_passwords(url)
+        return report
+
+    def down(self) -> list[str]:
+        """Stop every process the stack started; return the names of what was stopped."""
+        stopped = []
+        if self.embedded and self.postgres.is_running():
+            self.postgres.stop()
+            stopped.append("postgres")
+        return stopped
+
+    def platform_passwords(self) -> dict[str, str]:
+        """Passwords of the platform login roles, generated once and kept in secrets.json."""
+        path = self.settings.secrets_file
+        stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        changed = False
+        for role in PLATFORM_ROLES:
+            if role not in stored:
+                stored[role] = secrets.token_urlsafe(24)
+                changed = True
+        if changed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(json.dumps(stored, indent=2))
+        return stored
+
+    def _set_platform_passwords(self, url: str) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            for role, password in self.platform_passwords().items():
+                call(conn, "SELECT core.set_login_password(%(role)s, %(pw)s)",
+                     {"role": role, "pw": password})  # fmt: skip
+
+    # -- status -------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        return {"home": str(self.settings.home), "components": [self._postgres_status()]}
+
+    def _postgres_status(self) -> dict[str, Any]:
+        if not self.embedded:
+            url = self.settings.external_database_url or ""
+            parts = urlsplit(url)
+            state = "up" if _reachable(url) else "unreachable"
+            return {"name": "postgres", "mode": "external", "state": state,
+                    "address": f"{parts.hostname}:{parts.port or 5432}",
+                    "database": parts.path.lstrip("/")}  # fmt: skip
+        pg = self.postgres
+        if not pg.initialized:
+            return {"name": "postgres", "mode": "embedded", "state": "not initialized",
+                    "address": None}  # fmt: skip
+        running = pg.is_running()
+        return {
+            "name": "postgres",
+            "mode": "embedded",
+            "state": "up" if running else "down",
+            "address": f"127.0.0.1:{pg.port}",
+            "socket": str(pg.socket_dir),
+            "database": DEFAULT_DATABASE,
+            "pid": pg.postmaster_pid() if running else None,
+            "url": pg.socket_url(DEFAULT_DATABASE),
+            "log": str(pg.log_file),
+        }
+
+
+def _reachable(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def _ensure_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Bootstrap what `make up` and `make test` need on a fresh machine: system packages (when missing
+# and we are root), uv, the virtualenv and the locked Python dependencies. Idempotent and quick
+# when everything is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have_pg_server() { ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null 2>&1; }
+
+missing=()
+have_pg_server || missing+=(postgresql)
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+if [ "$(id -u)" = 0 ] && ! command -v runuser >/dev/null 2>&1; then missing+=(util-linux); fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "bootstrap: installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "bootstrap: missing system packages: ${missing[*]}" >&2
+    echo "bootstrap: install them (Debian: sudo apt-get install ${missing[*]}) and re-run" >&2
+    exit 1
+  fi
+fi
+
+PYTHON=${CHAINLAKE_PYTHON:-$(command -v python3.11 || command -v python3)}
+if ! command -v uv >/dev/null 2>&1 && ! "$PYTHON" -m uv --version >/dev/null 2>&1; then
+  echo "bootstrap: installing uv"
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check uv
+fi
+if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=("$PYTHON" -m uv); fi
+
+UV_PYTHON_DOWNLOADS=never "${UV[@]}" sync --frozen --quiet --python "$PYTHON"

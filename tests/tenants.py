@@ -1,0 +1,162 @@
+"""Orgs a, b, c; a reader, writer and admin in each; org a grants read to org c; rows of every
+tenant table for each org, each written the way a user would write it (as that org's writer or
+admin, through RLS) or, for tables no user may write, by the operator's functions.
+
+`SEEDS` is the one place that says how to write a row of each tenant table and which role may
+do it; the lint test fails when a tenant table has no entry, so a new table cannot slip through.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row, tuple_row
+
+from chainlake.db import claims_transaction
+from tests.harness import TestCluster
+
+ORGS = ("a", "b", "c")
+ROLES = ("reader", "writer", "admin")
+
+
+@dataclass(frozen=True)
+class Seed:
+    sql: str  # placeholders: org_id, user_id, tag, floater_id, spare_org_id
+    writer: str | None  # the least role that may insert it; None: no user may
+    reads: str  # who reads the rows: "read" (members + granted orgs), "member", "admin"
+
+
+SEEDS: dict[str, Seed] = {
+    "catalog.datasets": Seed(
+        "INSERT INTO catalog.datasets (org_id, name, owner_id) "
+        "VALUES (%(org_id)s, 'ds_' || %(tag)s, %(user_id)s)", "writer", "read"),
+    "catalog.saved_queries": Seed(
+        "INSERT INTO catalog.saved_queries (org_id, owner_id, name, sql, visibility) "
+        "VALUES (%(org_id)s, %(user_id)s, 'q_' || %(tag)s, 'select 1', 'org')", "writer", "member"),
+    "catalog.address_labels": Seed(
+        "INSERT INTO catalog.address_labels (org_id, owner_id, address, label, visibility) "
+        "VALUES (%(org_id)s, %(user_id)s, '\\x01'::bytea, 'l_' || %(tag)s, 'org')",
+        "writer", "member"),
+    "jobs.definitions": Seed(
+        "INSERT INTO jobs.definitions (org_id, name, version) "
+        "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')", "writer", "read"),
+    "runs.runs": Seed(
+        "INSERT INTO runs.runs (org_id, job_name, job_version) "
+        "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')", "writer", "read"),
+    "alerts.rules": Seed(
+        "INSERT INTO alerts.rules (org_id, name, dataset, condition) "
+        "VALUES (%(org_id)s, 'rule_' || %(tag)s, 'ds', 'value > 1')", "writer", "read"),
+    "core.memberships": Seed(
+        "INSERT INTO core.memberships (org_id, user_id, role) "
+        "VALUES (%(org_id)s, %(floater_id)s, 'reader')", "admin", "member"),
+    "core.org_grants": Seed(
+        "INSERT INTO core.org_grants (org_id, grantee_org_id) "
+        "VALUES (%(org_id)s, %(spare_org_id)s)", "admin", "grant"),
+    # No user may insert these: the operator's functions create them.
+    "core.orgs": Seed("INSERT INTO core.orgs (name) VALUES ('x' || %(tag)s)", None, "read"),
+    "core.quotas": Seed("INSERT INTO core.quotas (org_id) VALUES (%(org_id)s)", None, "member"),
+    "audit.events": Seed(
+        "INSERT INTO audit.events (org_id, action) VALUES (%(org_id)s, 'forged')", None, "admin"),
+}
+
+# Tables without org_id, and why.
+NON_ORG_TABLES = {
+    "core.orgs": "org-root: its id is the org_id",
+    "core.users": "identity: a person may belong to several orgs",
+    "chain.blocks": "global chain data",
+}
+
+
+@dataclass
+class User:
+    email: str
+    org: str
+    role: str
+    id: str
+    db_role: str
+
+
+@dataclass
+class Tenants:
+    cluster: TestCluster
+    database: str
+    org_ids: dict[str, str]
+    users: dict[str, User]  # key "a.reader"
+    floater_id: str
+    spare_org_id: str
+
+    def user(self, org: str, role: str) -> User:
+        return self.users[f"{org}.{role}"]
+
+    def login_url(self, user: User) -> str:
+        return self.cluster.url(self.database, user.db_role)
+
+    @contextmanager
+    def login(self, user: User) -> Iterator[psycopg.Connection[Any]]:
+        """A connection as the user's own login role (direct SQL), autocommit."""
+        with psycopg.connect(self.login_url(user), autocommit=True) as conn:
+            yield conn
+
+    @contextmanager
+    def api(self, user: User) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction on the API's path: chainlake_api, SET LOCAL ROLE, JWT claims."""
+        url = self.cluster.url(self.database, "chainlake_api")
+        with psycopg.connect(url) as conn, claims_transaction(conn, {"sub": user.id}) as cur:
+            cur.row_factory = tuple_row  # type: ignore[assignment]
+            yield cur
+
+    def params(self, user: User, org: str, tag: str) -> dict[str, Any]:
+        return {"org_id": self.org_ids[org], "user_id": user.id, "tag": tag,
+                "floater_id": self.floater_id, "spare_org_id": self.spare_org_id}  # fmt: skip
+
+
+def fresh_targets(admin: psycopg.Connection[Any], tag: str) -> dict[str, str]:
+    """A new user and a new org to point a membership or a grant at, so an insert cannot collide
+    with a row that already exists."""
+    org = _call(admin, "SELECT id FROM core.create_org(%s)", f"t-{tag}".replace("_", "-"))
+    user = _call(admin, "SELECT id FROM core.create_user(%s, %s, 'reader')",
+                 f"{tag}@fresh.example", f"t-{tag}".replace("_", "-"))  # fmt: skip
+    return {"floater_id": str(user["id"]), "spare_org_id": str(org["id"])}
+
+
+def _call(admin: psycopg.Connection[Any], sql: str, *args: Any) -> dict[str, Any]:
+    with admin.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(sql, args).fetchone()
+    assert row is not None
+    return row
+
+
+def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection[Any]) -> Tenants:
+    org_ids = {o: str(_call(admin, "SELECT id FROM core.create_org(%s)", o)["id"]) for o in ORGS}
+    spare = str(_call(admin, "SELECT id FROM core.create_org('spare')")["id"])
+    users = {}
+    for org in ORGS:
+        for role in ROLES:
+            email = f"{role}@{org}.example"
+            row = _call(admin, "SELECT * FROM core.create_user(%s, %s, %s)", email, org, role)
+            users[f"{org}.{role}"] = User(email, org, role, str(row["id"]), row["db_role"])
+    floater = _call(admin, "SELECT id FROM core.create_user('floater@spare.example', 'spare', "
+                    "'reader')")  # fmt: skip
+    admin.execute("SELECT core.grant_org_read('a', 'c')")
+    tenants = Tenants(cluster, database, org_ids, users, str(floater["id"]), spare)
+    admin.execute(
+        "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "
+        "VALUES (1, 1, '\\x01', '\\x00', now())"
+    )
+    for org in ORGS:
+        for table, seed in SEEDS.items():
+            if seed.writer is None:
+                continue
+            author = tenants.user(org, seed.writer)
+            with tenants.login(author) as conn:
+                conn.execute(seed.sql, tenants.params(author, org, f"{org}_seed"))
+    return tenants
+
+
+def claims_json(user: User) -> str:
+    return json.dumps({"sub": user.id})
