@@ -38,6 +38,11 @@ GRANT USAGE ON SCHEMA pgmq TO chainlake_runner;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA pgmq TO chainlake_runner;
 GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA pgmq TO chainlake_runner;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA pgmq TO chainlake_runner;
+-- Queues are created by the operator (migrations, stored functions), never by the runners, so
+-- that the runners own nothing; each new queue table is the runners' to use.
+ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO chainlake_runner;
+ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq GRANT USAGE, SELECT ON SEQUENCES TO chainlake_runner;
+ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq REVOKE ALL ON TABLES FROM PUBLIC;
 
 -- Column statistics show sample values of every org's rows (most_common_vals): hide them.
 REVOKE SELECT ON pg_catalog.pg_stats FROM PUBLIC;

@@ -21,6 +21,8 @@ TEMPLATE = "chainlake_template"
 
 @dataclass
 class TestCluster:
+    __test__ = False  # not a test class, despite its name
+
     pg: LocalPostgres
     workdir: Path
     _counter: itertools.count[int] = field(default_factory=itertools.count)

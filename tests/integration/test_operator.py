@@ -1,0 +1,111 @@
+"""The operator's functions: clear refusals that leave nothing half-created, audit rows, and the
+append-only audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+import pytest
+
+from chainlake import tenancy
+from chainlake.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
+from tests.tenants import Tenants
+
+
+def counts(admin: psycopg.Connection[Any]) -> tuple[Any, ...]:
+    row = admin.execute(
+        "SELECT (SELECT count(*) FROM core.users), (SELECT count(*) FROM core.memberships), "
+        "(SELECT count(*) FROM core.orgs), (SELECT count(*) FROM pg_roles), "
+        "(SELECT count(*) FROM audit.events)"
+    ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+@pytest.mark.parametrize(
+    ("email", "org", "role", "error", "message"),
+    [
+        ("x@new.example", "nope", "reader", NotFound, 'unknown org "nope"'),
+        ("x@new.example", "a", "boss", InvalidInput, 'unknown role "boss": use reader, writer or admin'),
+        ("not-an-email", "a", "reader", InvalidInput, 'malformed email "not-an-email"'),
+        ("a@b", "a", "reader", InvalidInput, "malformed email"),
+        ("Reader@A.example", "b", "reader", AlreadyExists, 'user "reader@a.example" already exists'),
+    ],
+)
+def test_bad_user_input_is_refused_clearly_and_changes_nothing(
+    tenants: Tenants, admin: psycopg.Connection[Any], email: str, org: str, role: str,
+    error: type[Exception], message: str,
+) -> None:  # fmt: skip
+    before = counts(admin)
+    with pytest.raises(error) as caught:
+        tenancy.create_user(admin, email, org, role)
+    assert message in str(caught.value)
+    assert counts(admin) == before
+
+
+def test_org_names_are_validated_and_unique(admin: psycopg.Connection[Any]) -> None:
+    tenancy.create_org(admin, "acme")
+    before = counts(admin)
+    with pytest.raises(AlreadyExists, match='org "acme" already exists'):
+        tenancy.create_org(admin, "acme")
+    with pytest.raises(InvalidInput, match="invalid org name"):
+        tenancy.create_org(admin, "Bad Name!")
+    assert counts(admin) == before
+
+
+def test_creating_a_user_makes_a_login_role_a_membership_and_an_audit_row(
+    admin: psycopg.Connection[Any],
+) -> None:
+    tenancy.create_org(admin, "acme")
+    user = tenancy.create_user(admin, "  Ann@Acme.Example ", "acme", "writer")
+    assert user["email"] == "ann@acme.example"
+    assert admin.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
+                         (user["db_role"],)).fetchone() == (True,)  # fmt: skip
+    assert tenancy.list_users(admin, "acme") == [
+        {"email": "ann@acme.example", "org": "acme", "role": "writer",
+         "created_at": user["created_at"]}]  # fmt: skip
+    actions = [r[0] for r in admin.execute("SELECT action FROM audit.events ORDER BY id")]
+    assert actions == ["org.create", "user.create"]
+    tenancy.create_org(admin, "beta")
+    tenancy.add_member(admin, "ann@acme.example", "beta", "reader")
+    with pytest.raises(AlreadyExists, match="already a member"):
+        tenancy.add_member(admin, "ann@acme.example", "beta", "admin")
+
+
+def test_audit_events_are_append_only_even_for_the_owner(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
+    for statement in ("UPDATE audit.events SET action = 'x'", "DELETE FROM audit.events",
+                      "TRUNCATE audit.events"):  # fmt: skip
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            admin.execute(statement)
+
+
+def test_admins_read_their_own_orgs_audit_only(tenants: Tenants) -> None:
+    with tenants.login(tenants.user("a", "admin")) as conn:
+        orgs = {str(r[0]) for r in conn.execute("SELECT DISTINCT org_id FROM audit.events")}
+    assert orgs == {tenants.org_ids["a"]}
+    with tenants.login(tenants.user("a", "writer")) as conn:
+        assert conn.execute("SELECT count(*) FROM audit.events").fetchone() == (0,)
+
+
+def test_queues_are_for_platform_roles_only(tenants: Tenants, admin: psycopg.Connection[Any]
+                                            ) -> None:  # fmt: skip
+    admin.execute("SELECT pgmq.create('tasks')")
+    runner = tenants.cluster.url(tenants.database, "chainlake_runner")
+    with psycopg.connect(runner, autocommit=True) as conn:
+        conn.execute("SELECT pgmq.send('tasks', '{\"org\": \"a\"}')")
+        assert conn.execute("SELECT count(*) FROM pgmq.read('tasks', 30, 10)").fetchone() == (1,)
+    for role in ("reader", "admin"):
+        with tenants.login(tenants.user("b", role)) as conn:
+            for statement in ("SELECT * FROM pgmq.q_tasks", "SELECT pgmq.read('tasks', 30, 1)",
+                              "SELECT pgmq.delete('tasks', 1)", "SELECT pgmq.set_vt('tasks', 1, 0)",
+                              "SELECT pgmq.purge_queue('tasks')"):  # fmt: skip
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(statement)
+
+
+def test_permission_errors_translate_to_permission_denied(tenants: Tenants) -> None:
+    with tenants.login(tenants.user("a", "reader")) as conn, pytest.raises(PermissionDenied):
+        tenancy.create_org(conn, "sneaky")
