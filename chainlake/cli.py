@@ -39,8 +39,9 @@ def _print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     if not rows:
         click.echo("(none)")
         return
-    cells = [[str(row.get(c, "") if row.get(c) is not None else "") for c in columns]
-             for row in rows]  # fmt: skip
+    cells = [
+        [str(row.get(c, "") if row.get(c) is not None else "") for c in columns] for row in rows
+    ]
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for r in cells:
@@ -197,8 +198,10 @@ def user() -> None:
 def user_create(email: str, org_name: str, role: str) -> None:
     with admin_connection() as conn:
         created = tenancy.create_user(conn, email, org_name, role)
-    click.echo(f"created user {created['email']} ({role} in {org_name}); "
-               f"SQL login role {created['db_role']}")  # fmt: skip
+    click.echo(
+        f"created user {created['email']} ({role} in {org_name}); "
+        f"SQL login role {created['db_role']}"
+    )
 
 
 @user.command("add", help="Add an existing user to another org.")
@@ -230,8 +233,9 @@ def token(email: str, ttl: int) -> None:
     stack = Stack.load()
     with admin_connection() as conn:
         found = tenancy.user_by_email(conn, email)
-    click.echo(issue_dev_token(stack.settings.dev_issuer_dir, str(found["id"]), found["email"],
-                               ttl))  # fmt: skip
+    click.echo(
+        issue_dev_token(stack.settings.dev_issuer_dir, str(found["id"]), found["email"], ttl)
+    )
 
 
 @main.command(
@@ -252,4 +256,4 @@ def psql(as_email: str | None, psql_args: tuple[str, ...]) -> None:
     if binary is None:
         raise ChainlakeError("psql not found", "install the PostgreSQL client (postgresql-client)")
     sys.stdout.flush()
-    os.execv(binary, [binary, "--dbname", url, *psql_args])
+    os.execv(binary, [binary, "--dbname", url, *psql_args])  # noqa: S606 - psql takes over

@@ -59,15 +59,16 @@ def runner_transaction(
         yield cur
 
 
-def call(conn: psycopg.Connection[Any], sql: str, params: Mapping[str, Any] | None = None
-         ) -> list[dict[str, Any]]:  # fmt: skip
+def call(
+    conn: psycopg.Connection[Any], sql: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Run one statement (usually a stored function call) and return its rows as dicts.
 
     Driver errors come back as ChainlakeError subclasses with Postgres' own message and hint.
     """
     try:
         with conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(sql, params)  # type: ignore[arg-type]
+            cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
     except psycopg.Error as exc:
         if not conn.autocommit:

@@ -155,15 +155,17 @@ class LocalPostgres:
         try:
             self._run(
                 str(pg_bindir() / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", SUPERUSER,
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
                 f"--pwfile={pwfile}",
                 "--auth-local=trust",
                 "--auth-host=scram-sha-256",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
                 "--no-instructions",
-            )  # fmt: skip
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         self.password_file.write_text(password + "\n")
@@ -199,8 +201,9 @@ class LocalPostgres:
     def is_running(self) -> bool:
         if not self.initialized:
             return False
-        result = self._run(str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "status",
-                           check=False)  # fmt: skip
+        result = self._run(
+            str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "status", check=False
+        )
         return result.returncode == 0
 
     def start(self) -> None:
@@ -214,14 +217,30 @@ class LocalPostgres:
             self.log_file.touch()
             self._chown(self.log_file)
         self._run(
-            str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.log_file),
-            "-w", "-t", "60", "start",
-        )  # fmt: skip
+            str(pg_bindir() / "pg_ctl"),
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
 
     def stop(self) -> None:
         if self.is_running():
-            self._run(str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w",
-                      "-t", "60", "stop")  # fmt: skip
+            self._run(
+                str(pg_bindir() / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "60",
+                "stop",
+            )
 
     def destroy(self) -> None:
         """Stop and delete every file of the cluster (test clusters only)."""

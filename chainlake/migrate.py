@@ -68,8 +68,12 @@ class MigrationReport:
         return bool(self.revisions or self.pgmq or self.files)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"revisions": self.revisions, "pgmq": self.pgmq, "files": self.files,
-                "changed": self.changed}  # fmt: skip
+        return {
+            "revisions": self.revisions,
+            "pgmq": self.pgmq,
+            "files": self.files,
+            "changed": self.changed,
+        }
 
     def short(self) -> str:
         if not self.changed:

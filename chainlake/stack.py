@@ -86,8 +86,11 @@ class Stack:
     def _set_platform_passwords(self, url: str) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             for role, password in self.platform_passwords().items():
-                call(conn, "SELECT core.set_login_password(%(role)s, %(pw)s)",
-                     {"role": role, "pw": password})  # fmt: skip
+                call(
+                    conn,
+                    "SELECT core.set_login_password(%(role)s, %(pw)s)",
+                    {"role": role, "pw": password},
+                )
 
     # -- status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
@@ -98,13 +101,21 @@ class Stack:
             url = self.settings.external_database_url or ""
             parts = urlsplit(url)
             state = "up" if _reachable(url) else "unreachable"
-            return {"name": "postgres", "mode": "external", "state": state,
-                    "address": f"{parts.hostname}:{parts.port or 5432}",
-                    "database": parts.path.lstrip("/")}  # fmt: skip
+            return {
+                "name": "postgres",
+                "mode": "external",
+                "state": state,
+                "address": f"{parts.hostname}:{parts.port or 5432}",
+                "database": parts.path.lstrip("/"),
+            }
         pg = self.postgres
         if not pg.initialized:
-            return {"name": "postgres", "mode": "embedded", "state": "not initialized",
-                    "address": None}  # fmt: skip
+            return {
+                "name": "postgres",
+                "mode": "embedded",
+                "state": "not initialized",
+                "address": None,
+            }
         running = pg.is_running()
         return {
             "name": "postgres",

@@ -15,8 +15,11 @@ Conn = psycopg.Connection[Any]
 
 
 def create_org(conn: Conn, name: str, display_name: str | None = None) -> dict[str, Any]:
-    return call(conn, "SELECT * FROM core.create_org(%(name)s, %(display)s)",
-                {"name": name, "display": display_name})[0]  # fmt: skip
+    return call(
+        conn,
+        "SELECT * FROM core.create_org(%(name)s, %(display)s)",
+        {"name": name, "display": display_name},
+    )[0]
 
 
 def list_orgs(conn: Conn) -> list[dict[str, Any]]:
@@ -29,13 +32,19 @@ def list_orgs(conn: Conn) -> list[dict[str, Any]]:
 
 
 def create_user(conn: Conn, email: str, org: str, role: str) -> dict[str, Any]:
-    return call(conn, "SELECT * FROM core.create_user(%(email)s, %(org)s, %(role)s)",
-                {"email": email, "org": org, "role": role})[0]  # fmt: skip
+    return call(
+        conn,
+        "SELECT * FROM core.create_user(%(email)s, %(org)s, %(role)s)",
+        {"email": email, "org": org, "role": role},
+    )[0]
 
 
 def add_member(conn: Conn, email: str, org: str, role: str) -> dict[str, Any]:
-    return call(conn, "SELECT * FROM core.add_member(%(email)s, %(org)s, %(role)s)",
-                {"email": email, "org": org, "role": role})[0]  # fmt: skip
+    return call(
+        conn,
+        "SELECT * FROM core.add_member(%(email)s, %(org)s, %(role)s)",
+        {"email": email, "org": org, "role": role},
+    )[0]
 
 
 def list_users(conn: Conn, org: str | None = None) -> list[dict[str, Any]]:
@@ -72,6 +81,9 @@ def user_connection_url(conn: Conn, admin_url: str, email: str, via_socket: bool
     params.pop("password", None)
     if not via_socket:
         params["password"] = secrets.token_urlsafe(24)
-        call(conn, "SELECT core.set_login_password(%(role)s, %(pw)s, interval '2 minutes')",
-             {"role": user["db_role"], "pw": params["password"]})  # fmt: skip
+        call(
+            conn,
+            "SELECT core.set_login_password(%(role)s, %(pw)s, interval '2 minutes')",
+            {"role": user["db_role"], "pw": params["password"]},
+        )
     return make_conninfo("", **params)

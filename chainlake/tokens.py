@@ -57,8 +57,9 @@ def issue_dev_token(
         "nbf": issued,
         "exp": issued + ttl_seconds,
     }
-    return jwt.encode(claims, _private_key(issuer_dir), algorithm=ALGORITHM,
-                      headers={"kid": KEY_ID})  # fmt: skip
+    return jwt.encode(
+        claims, _private_key(issuer_dir), algorithm=ALGORITHM, headers={"kid": KEY_ID}
+    )
 
 
 def dev_jwks(issuer_dir: Path) -> dict[str, Any]:
@@ -77,16 +78,20 @@ def verify_dev_token(issuer_dir: Path, token: str, now: float | None = None) -> 
             raise PermissionDenied("token refused: unknown key id")
         key = jwt.PyJWK(jwk).key
         # Time is checked below against `now`, so that tests can pass a frozen clock.
-        options: dict[str, Any] = {
+        options: jwt.types.Options = {
             "require": ["exp", "iat", "sub", "iss", "aud"],
             "verify_exp": False,
             "verify_nbf": False,
             "verify_iat": False,
         }
         claims: dict[str, Any] = jwt.decode(
-            token, key, algorithms=[ALGORITHM], audience=AUDIENCE, issuer=DEV_ISSUER,
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            issuer=DEV_ISSUER,
             options=options,
-        )  # fmt: skip
+        )
     except jwt.PyJWTError as exc:
         raise PermissionDenied(f"token refused: {exc}") from exc
     moment = time.time() if now is None else now

@@ -34,34 +34,58 @@ class Seed:
 SEEDS: dict[str, Seed] = {
     "catalog.datasets": Seed(
         "INSERT INTO catalog.datasets (org_id, name, owner_id) "
-        "VALUES (%(org_id)s, 'ds_' || %(tag)s, %(user_id)s)", "writer", "read"),
+        "VALUES (%(org_id)s, 'ds_' || %(tag)s, %(user_id)s)",
+        "writer",
+        "read",
+    ),
     "catalog.saved_queries": Seed(
         "INSERT INTO catalog.saved_queries (org_id, owner_id, name, sql, visibility) "
-        "VALUES (%(org_id)s, %(user_id)s, 'q_' || %(tag)s, 'select 1', 'org')", "writer", "member"),
+        "VALUES (%(org_id)s, %(user_id)s, 'q_' || %(tag)s, 'select 1', 'org')",
+        "writer",
+        "member",
+    ),
     "catalog.address_labels": Seed(
         "INSERT INTO catalog.address_labels (org_id, owner_id, address, label, visibility) "
         "VALUES (%(org_id)s, %(user_id)s, '\\x01'::bytea, 'l_' || %(tag)s, 'org')",
-        "writer", "member"),
+        "writer",
+        "member",
+    ),
     "jobs.definitions": Seed(
         "INSERT INTO jobs.definitions (org_id, name, version) "
-        "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')", "writer", "read"),
+        "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')",
+        "writer",
+        "read",
+    ),
     "runs.runs": Seed(
         "INSERT INTO runs.runs (org_id, job_name, job_version) "
-        "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')", "writer", "read"),
+        "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')",
+        "writer",
+        "read",
+    ),
     "alerts.rules": Seed(
         "INSERT INTO alerts.rules (org_id, name, dataset, condition) "
-        "VALUES (%(org_id)s, 'rule_' || %(tag)s, 'ds', 'value > 1')", "writer", "read"),
+        "VALUES (%(org_id)s, 'rule_' || %(tag)s, 'ds', 'value > 1')",
+        "writer",
+        "read",
+    ),
     "core.memberships": Seed(
         "INSERT INTO core.memberships (org_id, user_id, role) "
-        "VALUES (%(org_id)s, %(floater_id)s, 'reader')", "admin", "member"),
+        "VALUES (%(org_id)s, %(floater_id)s, 'reader')",
+        "admin",
+        "member",
+    ),
     "core.org_grants": Seed(
         "INSERT INTO core.org_grants (org_id, grantee_org_id) "
-        "VALUES (%(org_id)s, %(spare_org_id)s)", "admin", "grant"),
+        "VALUES (%(org_id)s, %(spare_org_id)s)",
+        "admin",
+        "grant",
+    ),
     # No user may insert these: the operator's functions create them.
     "core.orgs": Seed("INSERT INTO core.orgs (name) VALUES ('x' || %(tag)s)", None, "read"),
     "core.quotas": Seed("INSERT INTO core.quotas (org_id) VALUES (%(org_id)s)", None, "member"),
     "audit.events": Seed(
-        "INSERT INTO audit.events (org_id, action) VALUES (%(org_id)s, 'forged')", None, "admin"),
+        "INSERT INTO audit.events (org_id, action) VALUES (%(org_id)s, 'forged')", None, "admin"
+    ),
 }
 
 # Tables without org_id, and why.
@@ -111,16 +135,25 @@ class Tenants:
             yield cur
 
     def params(self, user: User, org: str, tag: str) -> dict[str, Any]:
-        return {"org_id": self.org_ids[org], "user_id": user.id, "tag": tag,
-                "floater_id": self.floater_id, "spare_org_id": self.spare_org_id}  # fmt: skip
+        return {
+            "org_id": self.org_ids[org],
+            "user_id": user.id,
+            "tag": tag,
+            "floater_id": self.floater_id,
+            "spare_org_id": self.spare_org_id,
+        }
 
 
 def fresh_targets(admin: psycopg.Connection[Any], tag: str) -> dict[str, str]:
     """A new user and a new org to point a membership or a grant at, so an insert cannot collide
     with a row that already exists."""
     org = _call(admin, "SELECT id FROM core.create_org(%s)", f"t-{tag}".replace("_", "-"))
-    user = _call(admin, "SELECT id FROM core.create_user(%s, %s, 'reader')",
-                 f"{tag}@fresh.example", f"t-{tag}".replace("_", "-"))  # fmt: skip
+    user = _call(
+        admin,
+        "SELECT id FROM core.create_user(%s, %s, 'reader')",
+        f"{tag}@fresh.example",
+        f"t-{tag}".replace("_", "-"),
+    )
     return {"floater_id": str(user["id"]), "spare_org_id": str(org["id"])}
 
 
@@ -140,8 +173,9 @@ def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection
             email = f"{role}@{org}.example"
             row = _call(admin, "SELECT * FROM core.create_user(%s, %s, %s)", email, org, role)
             users[f"{org}.{role}"] = User(email, org, role, str(row["id"]), row["db_role"])
-    floater = _call(admin, "SELECT id FROM core.create_user('floater@spare.example', 'spare', "
-                    "'reader')")  # fmt: skip
+    floater = _call(
+        admin, "SELECT id FROM core.create_user('floater@spare.example', 'spare', 'reader')"
+    )
     admin.execute("SELECT core.grant_org_read('a', 'c')")
     tenants = Tenants(cluster, database, org_ids, users, str(floater["id"]), spare)
     admin.execute(
@@ -149,7 +183,7 @@ def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection
         "VALUES (1, 1, '\\x01', '\\x00', now())"
     )
     for org in ORGS:
-        for table, seed in SEEDS.items():
+        for _table, seed in SEEDS.items():
             if seed.writer is None:
                 continue
             author = tenants.user(org, seed.writer)

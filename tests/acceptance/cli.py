@@ -12,5 +12,11 @@ CHAINLAKE = str(Path(sys.executable).parent / "chainlake")
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **env}
-    return subprocess.run([CHAINLAKE, *args], env=full_env, capture_output=True, text=True,
-                          timeout=timeout, check=False)  # fmt: skip
+    return subprocess.run(
+        [CHAINLAKE, *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -32,7 +32,7 @@ def postgres_processes_for(data_dir: str) -> list[int]:
 @pytest.fixture
 def home() -> Iterator[dict[str, str]]:
     base = tempfile.mkdtemp(prefix="chainlake-home-")
-    os.chmod(base, 0o755)
+    os.chmod(base, 0o755)  # noqa: S103 - the postgres OS user must reach it
     env = {"CHAINLAKE_HOME": str(Path(base) / ".chainlake"), "CHAINLAKE_DATABASE_URL": ""}
     try:
         yield env

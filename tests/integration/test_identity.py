@@ -25,9 +25,14 @@ def test_a_login_role_cannot_claim_another_identity(tenants: Tenants) -> None:
     with tenants.login(me) as conn, conn.cursor() as cur:
         cur.execute("SELECT set_config('request.jwt.claims', %s, false)", (forged,))
         assert visible_orgs(cur) == {tenants.org_ids["a"]}
-        cur.execute("SET request.jwt.claims = %s" % psycopg.sql.quote(forged))
+        cur.execute(f"SET request.jwt.claims = {psycopg.sql.quote(forged)}")
         assert visible_orgs(cur) == {tenants.org_ids["a"]}
-        for role in ("chainlake_authenticated", "chainlake_api", "chainlake_runner", victim.db_role):
+        for role in (
+            "chainlake_authenticated",
+            "chainlake_api",
+            "chainlake_runner",
+            victim.db_role,
+        ):
             with pytest.raises(errors.InsufficientPrivilege):
                 cur.execute(f'SET ROLE "{role}"')
         cur.execute("SET ROLE chainlake_users")  # allowed, and still only the caller
@@ -39,18 +44,33 @@ def test_a_login_role_cannot_claim_another_identity(tenants: Tenants) -> None:
 
 @pytest.mark.parametrize(
     "claims",
-    [None, "", "not json", "[1, 2]", '{"sub": "not-a-uuid"}', '{"sub": null}',
-     '{"sub": "00000000-0000-0000-0000-000000000000"}', '{"role": "admin"}'],
+    [
+        None,
+        "",
+        "not json",
+        "[1, 2]",
+        '{"sub": "not-a-uuid"}',
+        '{"sub": null}',
+        '{"sub": "00000000-0000-0000-0000-000000000000"}',
+        '{"role": "admin"}',
+    ],
 )
-def test_no_or_junk_claims_see_nothing_and_raise_nothing(tenants: Tenants,
-                                                         claims: str | None) -> None:  # fmt: skip
+def test_no_or_junk_claims_see_nothing_and_raise_nothing(
+    tenants: Tenants, claims: str | None
+) -> None:
     url = tenants.cluster.url(tenants.database, "chainlake_api")
     with psycopg.connect(url) as conn, conn.transaction(), conn.cursor() as cur:
         cur.execute("SET LOCAL ROLE chainlake_authenticated")
         if claims is not None:
             cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (claims,))
-        for table in ("catalog.datasets", "core.orgs", "core.users", "chain.blocks",
-                      "core.memberships", "audit.events"):  # fmt: skip
+        for table in (
+            "catalog.datasets",
+            "core.orgs",
+            "core.users",
+            "chain.blocks",
+            "core.memberships",
+            "audit.events",
+        ):
             assert cur.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table
 
 
@@ -92,13 +112,15 @@ def test_claims_are_dropped_at_the_end_of_each_request(tenants: Tenants) -> None
         for _ in range(20):
             for user in (a, b):
                 with claims_transaction(conn, {"sub": user.id}) as cur:
-                    orgs = {str(r["org_id"]) for r in
-                            cur.execute("SELECT DISTINCT org_id FROM catalog.datasets")}  # fmt: skip
+                    orgs = {
+                        str(r["org_id"])
+                        for r in cur.execute("SELECT DISTINCT org_id FROM catalog.datasets")
+                    }
                 assert orgs == {tenants.org_ids[user.org]}
             with conn.transaction():
-                assert conn.execute("SELECT current_user, current_setting('request.jwt.claims', "
-                                    "true)").fetchone() in {("chainlake_api", ""),
-                                                            ("chainlake_api", None)}  # fmt: skip
+                assert conn.execute(
+                    "SELECT current_user, current_setting('request.jwt.claims', true)"
+                ).fetchone() in {("chainlake_api", ""), ("chainlake_api", None)}
 
 
 def test_private_rows_are_invisible_to_the_rest_of_the_org(tenants: Tenants) -> None:
@@ -106,38 +128,52 @@ def test_private_rows_are_invisible_to_the_rest_of_the_org(tenants: Tenants) -> 
     with tenants.login(owner) as conn:
         conn.execute(
             "INSERT INTO catalog.address_labels (org_id, owner_id, address, label) "
-            "VALUES (%s, %s, '\\xab', 'my secret label')", (tenants.org_ids["a"], owner.id))
+            "VALUES (%s, %s, '\\xab', 'my secret label')",
+            (tenants.org_ids["a"], owner.id),
+        )
         with pytest.raises(errors.InsufficientPrivilege):  # a reader cannot share with the org
             conn.execute(
                 "INSERT INTO catalog.address_labels (org_id, owner_id, address, label, visibility)"
-                " VALUES (%s, %s, '\\xab', 'shared', 'org')", (tenants.org_ids["a"], owner.id))
+                " VALUES (%s, %s, '\\xab', 'shared', 'org')",
+                (tenants.org_ids["a"], owner.id),
+            )
     for path_user, expected in ((owner, 1), (colleague, 0)):
         with tenants.login(path_user) as conn:
-            n = conn.execute("SELECT count(*) FROM catalog.address_labels "
-                             "WHERE label = 'my secret label'").fetchone()  # fmt: skip
+            n = conn.execute(
+                "SELECT count(*) FROM catalog.address_labels WHERE label = 'my secret label'"
+            ).fetchone()
             assert n == (expected,), path_user.email
         with tenants.api(path_user) as cur:
-            n = cur.execute("SELECT count(*) FROM catalog.address_labels "
-                            "WHERE label = 'my secret label'").fetchone()  # fmt: skip
+            n = cur.execute(
+                "SELECT count(*) FROM catalog.address_labels WHERE label = 'my secret label'"
+            ).fetchone()
             assert n == (expected,), path_user.email
     with tenants.login(colleague) as conn:
-        assert conn.execute("DELETE FROM catalog.address_labels WHERE label = "
-                            "'my secret label'").rowcount == 0  # fmt: skip
+        assert (
+            conn.execute(
+                "DELETE FROM catalog.address_labels WHERE label = 'my secret label'"
+            ).rowcount
+            == 0
+        )
 
 
 def test_an_org_may_reuse_another_orgs_natural_key(tenants: Tenants) -> None:
     """Unique keys lead with org_id: b's name does not collide with a's (item 7)."""
     writer = tenants.user("a", "writer")
     with tenants.login(writer) as conn:
-        conn.execute("INSERT INTO catalog.datasets (org_id, name) VALUES (%s, 'ds_b_seed')",
-                     (tenants.org_ids["a"],))  # fmt: skip
+        conn.execute(
+            "INSERT INTO catalog.datasets (org_id, name) VALUES (%s, 'ds_b_seed')",
+            (tenants.org_ids["a"],),
+        )
 
 
 def test_a_security_definer_function_answers_only_for_the_caller(tenants: Tenants) -> None:
     """caller_org_ids takes no ids: b's reader asking gets b's orgs, never a's (item 5)."""
     with tenants.login(tenants.user("b", "reader")) as conn:
         for access in ("member", "read", "write", "admin"):
-            (orgs,) = conn.execute("SELECT core.caller_org_ids(%s)", (access,)).fetchone() or ()
+            row = conn.execute("SELECT core.caller_org_ids(%s)", (access,)).fetchone()
+            assert row is not None
+            orgs = row[0]
             expected = [] if access in ("write", "admin") else [tenants.org_ids["b"]]
             assert [str(o) for o in orgs] == expected, access
         with pytest.raises(errors.InsufficientPrivilege):
@@ -153,6 +189,8 @@ def test_global_chain_data_is_read_by_users_and_written_only_by_runners(tenants:
             conn.execute("DELETE FROM chain.blocks")
     url = tenants.cluster.url(tenants.database, "chainlake_runner")
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "
-                     "VALUES (1, 2, '\\x02', '\\x01', now())")  # fmt: skip
+        conn.execute(
+            "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "
+            "VALUES (1, 2, '\\x02', '\\x01', now())"
+        )
         assert conn.execute("SELECT count(*) FROM chain.blocks").fetchone() == (2,)

@@ -44,8 +44,9 @@ def expected_orgs(tenants: Tenants, table: str, user: User) -> set[str]:
 
 
 def snapshot(admin: psycopg.Connection[Any], table: str) -> str:
-    row = admin.execute(f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) "
-                        f"FROM {table} t").fetchone()  # fmt: skip
+    row = admin.execute(
+        f"SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM {table} t"
+    ).fetchone()
     assert row is not None
     return str(row[0])
 
@@ -55,8 +56,9 @@ READ_TABLES = [t for t, s in SEEDS.items() if s.reads != "grant"]
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("table", READ_TABLES)
-def test_each_user_reads_exactly_the_orgs_it_may(tenants: Tenants, admin: psycopg.Connection[Any],
-                                                 table: str, path: str) -> None:  # fmt: skip
+def test_each_user_reads_exactly_the_orgs_it_may(
+    tenants: Tenants, admin: psycopg.Connection[Any], table: str, path: str
+) -> None:
     col = org_column(table)
     present = {str(r[0]) for r in admin.execute(f"SELECT DISTINCT {col} FROM {table}")}
     assert {tenants.org_ids[o] for o in ORGS} <= present, f"{table} is not seeded for every org"
@@ -77,8 +79,10 @@ def test_grants_are_seen_by_their_grantor_admins_and_grantee_members(
         for role in ROLES:
             user = tenants.user(org, role)
             with session(tenants, user, path) as cur:
-                rows = {(str(g), str(r)) for g, r in
-                        cur.execute("SELECT org_id, grantee_org_id FROM core.org_grants")}  # fmt: skip
+                rows = {
+                    (str(g), str(r))
+                    for g, r in cur.execute("SELECT org_id, grantee_org_id FROM core.org_grants")
+                }
             own = tenants.org_ids[org]
             assert all(g == own or r == own for g, r in rows), (user.email, rows)
             assert ((a, c) in rows) == (org == "c" or (org == "a" and role == "admin"))
@@ -88,8 +92,9 @@ def test_grants_are_seen_by_their_grantor_admins_and_grantee_members(
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("table", list(SEEDS))
-def test_no_role_of_b_can_touch_or_forge_a_rows(tenants: Tenants, admin: psycopg.Connection[Any],
-                                               table: str, path: str) -> None:  # fmt: skip
+def test_no_role_of_b_can_touch_or_forge_a_rows(
+    tenants: Tenants, admin: psycopg.Connection[Any], table: str, path: str
+) -> None:
     col = org_column(table)
     a, b = tenants.org_ids["a"], tenants.org_ids["b"]
     before = snapshot(admin, table)
@@ -99,8 +104,10 @@ def test_no_role_of_b_can_touch_or_forge_a_rows(tenants: Tenants, admin: psycopg
         with pytest.raises(errors.InsufficientPrivilege), session(tenants, attacker, path) as cur:
             cur.execute(SEEDS[table].sql, tenants.params(attacker, "a", f"forged_{role}"))
         # UPDATE and DELETE of a's rows touch nothing.
-        for statement in (f"UPDATE {table} SET {col} = {col} WHERE {col} = %s",
-                          f"DELETE FROM {table} WHERE {col} = %s"):  # fmt: skip
+        for statement in (
+            f"UPDATE {table} SET {col} = {col} WHERE {col} = %s",
+            f"DELETE FROM {table} WHERE {col} = %s",
+        ):
             try:
                 with session(tenants, attacker, path) as cur:
                     cur.execute(statement, (a,))

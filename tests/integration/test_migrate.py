@@ -52,8 +52,10 @@ def test_migrate_from_empty_then_again_changes_nothing(cluster: TestCluster) -> 
 
 def test_a_changed_file_is_reapplied_alone(admin_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("UPDATE chainlake_meta.applied_files SET checksum = 'stale' "
-                     "WHERE path = 'rls_policies/catalog.sql'")  # fmt: skip
+        conn.execute(
+            "UPDATE chainlake_meta.applied_files SET checksum = 'stale' "
+            "WHERE path = 'rls_policies/catalog.sql'"
+        )
         before = schema_fingerprint(conn)
     report = migrate(admin_url)
     assert report.files == ["rls_policies/catalog.sql"] and not report.revisions
@@ -68,7 +70,7 @@ def test_two_migrators_racing_is_harmless(cluster: TestCluster) -> None:
     def run() -> None:
         try:
             migrate(url)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]

@@ -27,16 +27,33 @@ def counts(admin: psycopg.Connection[Any]) -> tuple[Any, ...]:
     ("email", "org", "role", "error", "message"),
     [
         ("x@new.example", "nope", "reader", NotFound, 'unknown org "nope"'),
-        ("x@new.example", "a", "boss", InvalidInput, 'unknown role "boss": use reader, writer or admin'),
+        (
+            "x@new.example",
+            "a",
+            "boss",
+            InvalidInput,
+            'unknown role "boss": use reader, writer or admin',
+        ),
         ("not-an-email", "a", "reader", InvalidInput, 'malformed email "not-an-email"'),
         ("a@b", "a", "reader", InvalidInput, "malformed email"),
-        ("Reader@A.example", "b", "reader", AlreadyExists, 'user "reader@a.example" already exists'),
+        (
+            "Reader@A.example",
+            "b",
+            "reader",
+            AlreadyExists,
+            'user "reader@a.example" already exists',
+        ),
     ],
 )
 def test_bad_user_input_is_refused_clearly_and_changes_nothing(
-    tenants: Tenants, admin: psycopg.Connection[Any], email: str, org: str, role: str,
-    error: type[Exception], message: str,
-) -> None:  # fmt: skip
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    email: str,
+    org: str,
+    role: str,
+    error: type[Exception],
+    message: str,
+) -> None:
     before = counts(admin)
     with pytest.raises(error) as caught:
         tenancy.create_user(admin, email, org, role)
@@ -60,11 +77,17 @@ def test_creating_a_user_makes_a_login_role_a_membership_and_an_audit_row(
     tenancy.create_org(admin, "acme")
     user = tenancy.create_user(admin, "  Ann@Acme.Example ", "acme", "writer")
     assert user["email"] == "ann@acme.example"
-    assert admin.execute("SELECT rolcanlogin FROM pg_roles WHERE rolname = %s",
-                         (user["db_role"],)).fetchone() == (True,)  # fmt: skip
+    assert admin.execute(
+        "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (user["db_role"],)
+    ).fetchone() == (True,)
     assert tenancy.list_users(admin, "acme") == [
-        {"email": "ann@acme.example", "org": "acme", "role": "writer",
-         "created_at": user["created_at"]}]  # fmt: skip
+        {
+            "email": "ann@acme.example",
+            "org": "acme",
+            "role": "writer",
+            "created_at": user["created_at"],
+        }
+    ]
     actions = [r[0] for r in admin.execute("SELECT action FROM audit.events ORDER BY id")]
     assert actions == ["org.create", "user.create"]
     tenancy.create_org(admin, "beta")
@@ -76,8 +99,11 @@ def test_creating_a_user_makes_a_login_role_a_membership_and_an_audit_row(
 def test_audit_events_are_append_only_even_for_the_owner(
     tenants: Tenants, admin: psycopg.Connection[Any]
 ) -> None:
-    for statement in ("UPDATE audit.events SET action = 'x'", "DELETE FROM audit.events",
-                      "TRUNCATE audit.events"):  # fmt: skip
+    for statement in (
+        "UPDATE audit.events SET action = 'x'",
+        "DELETE FROM audit.events",
+        "TRUNCATE audit.events",
+    ):
         with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
             admin.execute(statement)
 
@@ -90,8 +116,9 @@ def test_admins_read_their_own_orgs_audit_only(tenants: Tenants) -> None:
         assert conn.execute("SELECT count(*) FROM audit.events").fetchone() == (0,)
 
 
-def test_queues_are_for_platform_roles_only(tenants: Tenants, admin: psycopg.Connection[Any]
-                                            ) -> None:  # fmt: skip
+def test_queues_are_for_platform_roles_only(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
     admin.execute("SELECT pgmq.create('tasks')")
     runner = tenants.cluster.url(tenants.database, "chainlake_runner")
     with psycopg.connect(runner, autocommit=True) as conn:
@@ -99,9 +126,13 @@ def test_queues_are_for_platform_roles_only(tenants: Tenants, admin: psycopg.Con
         assert conn.execute("SELECT count(*) FROM pgmq.read('tasks', 30, 10)").fetchone() == (1,)
     for role in ("reader", "admin"):
         with tenants.login(tenants.user("b", role)) as conn:
-            for statement in ("SELECT * FROM pgmq.q_tasks", "SELECT pgmq.read('tasks', 30, 1)",
-                              "SELECT pgmq.delete('tasks', 1)", "SELECT pgmq.set_vt('tasks', 1, 0)",
-                              "SELECT pgmq.purge_queue('tasks')"):  # fmt: skip
+            for statement in (
+                "SELECT * FROM pgmq.q_tasks",
+                "SELECT pgmq.read('tasks', 30, 1)",
+                "SELECT pgmq.delete('tasks', 1)",
+                "SELECT pgmq.set_vt('tasks', 1, 0)",
+                "SELECT pgmq.purge_queue('tasks')",
+            ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(statement)
 

@@ -11,8 +11,7 @@ import psycopg
 from tests.tenants import NON_ORG_TABLES, SEEDS
 
 TENANT_SCHEMAS = ("core", "catalog", "jobs", "runs", "chain", "alerts", "audit")
-PLATFORM_ROLES = ("chainlake_api", "chainlake_runner", "chainlake_authenticated",
-                  "chainlake_users")  # fmt: skip
+PLATFORM_ROLES = ("chainlake_api", "chainlake_runner", "chainlake_authenticated", "chainlake_users")
 PEOPLE_ROLES = ("chainlake_users", "chainlake_authenticated", "chainlake_api")
 
 
@@ -59,8 +58,9 @@ def test_every_privilege_people_hold_is_covered_by_a_policy(
     for name, *_ in tables(admin):
         for role in (*PEOPLE_ROLES, "chainlake_runner"):
             for command in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-                granted = rows(admin, "SELECT has_table_privilege(%s, %s, %s)",
-                               role, name, command)[0][0]  # fmt: skip
+                granted = rows(
+                    admin, "SELECT has_table_privilege(%s, %s, %s)", role, name, command
+                )[0][0]
                 if not granted:
                     continue
                 schema, table = name.split(".")
@@ -69,8 +69,11 @@ def test_every_privilege_people_hold_is_covered_by_a_policy(
                     "SELECT policyname FROM pg_policies WHERE schemaname = %s AND tablename = %s "
                     "AND cmd IN (%s, 'ALL') AND (roles && ARRAY[%s, 'chainlake_users', 'public']"
                     "::name[])",
-                    schema, table, command, role,
-                )  # fmt: skip
+                    schema,
+                    table,
+                    command,
+                    role,
+                )
                 assert policies, f"{role} may {command} {name} but no policy covers it"
 
 
@@ -92,14 +95,23 @@ def test_platform_roles_are_not_superusers_bypass_rls_or_owners(
     admin: psycopg.Connection[Any],
 ) -> None:
     for role in PLATFORM_ROLES:
-        (sup, bypass), = rows(admin, "SELECT rolsuper, rolbypassrls FROM pg_roles "
-                                     "WHERE rolname = %s", role)  # fmt: skip
+        ((sup, bypass),) = rows(
+            admin, "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = %s", role
+        )
         assert not sup and not bypass, role
-        owned = rows(admin, "SELECT c.relname FROM pg_class c JOIN pg_roles r "
-                            "ON r.oid = c.relowner WHERE r.rolname = %s", role)  # fmt: skip
+        owned = rows(
+            admin,
+            "SELECT c.relname FROM pg_class c JOIN pg_roles r "
+            "ON r.oid = c.relowner WHERE r.rolname = %s",
+            role,
+        )
         assert owned == [], f"{role} owns {owned}"
-        owned_fns = rows(admin, "SELECT p.proname FROM pg_proc p JOIN pg_roles r "
-                                "ON r.oid = p.proowner WHERE r.rolname = %s", role)  # fmt: skip
+        owned_fns = rows(
+            admin,
+            "SELECT p.proname FROM pg_proc p JOIN pg_roles r "
+            "ON r.oid = p.proowner WHERE r.rolname = %s",
+            role,
+        )
         assert owned_fns == [], f"{role} owns {owned_fns}"
 
 
@@ -160,9 +172,15 @@ def test_no_function_of_ours_is_executable_by_public(admin: psycopg.Connection[A
 
 
 def test_no_leakproof_functions_of_ours(admin: psycopg.Connection[Any]) -> None:
-    assert rows(admin, "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
-                       "p.pronamespace WHERE p.proleakproof AND n.nspname = ANY(%s)",
-                list(TENANT_SCHEMAS)) == []  # fmt: skip
+    assert (
+        rows(
+            admin,
+            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+            "p.pronamespace WHERE p.proleakproof AND n.nspname = ANY(%s)",
+            list(TENANT_SCHEMAS),
+        )
+        == []
+    )
 
 
 def test_unique_indexes_on_writable_org_tables_lead_with_org_id(
@@ -182,8 +200,9 @@ def test_unique_indexes_on_writable_org_tables_lead_with_org_id(
             continue
         writable = any(
             rows(admin, "SELECT has_table_privilege(%s, %s, %s)", role, table, cmd)[0][0]
-            for role in PEOPLE_ROLES for cmd in ("INSERT", "UPDATE")
-        )  # fmt: skip
+            for role in PEOPLE_ROLES
+            for cmd in ("INSERT", "UPDATE")
+        )
         if writable:
             assert first_column == "org_id", f"{table}.{index} must lead with org_id"
 
@@ -194,8 +213,9 @@ def test_no_truncate_references_or_trigger_for_people_or_platform(
     for name, *_ in tables(admin):
         for role in PLATFORM_ROLES:
             for privilege in ("TRUNCATE", "REFERENCES", "TRIGGER"):
-                assert not rows(admin, "SELECT has_table_privilege(%s, %s, %s)",
-                                role, name, privilege)[0][0], (role, name, privilege)  # fmt: skip
+                assert not rows(
+                    admin, "SELECT has_table_privilege(%s, %s, %s)", role, name, privilege
+                )[0][0], (role, name, privilege)
 
 
 def test_people_have_no_access_to_the_queue_schema(admin: psycopg.Connection[Any]) -> None:
@@ -206,5 +226,8 @@ def test_people_have_no_access_to_the_queue_schema(admin: psycopg.Connection[Any
 
 def test_column_statistics_are_hidden_from_people(admin: psycopg.Connection[Any]) -> None:
     for view in ("pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"):
-        assert not rows(admin, "SELECT has_table_privilege('chainlake_users', %s, 'SELECT')",
-                        f"pg_catalog.{view}")[0][0], view  # fmt: skip
+        assert not rows(
+            admin,
+            "SELECT has_table_privilege('chainlake_users', %s, 'SELECT')",
+            f"pg_catalog.{view}",
+        )[0][0], view

@@ -54,7 +54,14 @@ def test_alg_none_and_unknown_key_ids_are_refused(tmp_path: Path) -> None:
 
 def test_a_tampered_payload_is_refused(tmp_path: Path) -> None:
     header, _, signature = issue_dev_token(tmp_path, USER, "a@b.example", 600, now=NOW).split(".")
-    forged = _b64({"iss": "chainlake-dev", "aud": "chainlake", "sub": "someone-else",
-                   "iat": int(NOW), "exp": int(NOW) + 600})  # fmt: skip
+    forged = _b64(
+        {
+            "iss": "chainlake-dev",
+            "aud": "chainlake",
+            "sub": "someone-else",
+            "iat": int(NOW),
+            "exp": int(NOW) + 600,
+        }
+    )
     with pytest.raises(PermissionDenied):
         verify_dev_token(tmp_path, f"{header}.{forged}.{signature}", now=NOW)
