@@ -47,7 +47,7 @@ def test_alg_none_and_unknown_key_ids_are_refused(tmp_path: Path) -> None:
     unsigned = f"{_b64({'alg': 'none', 'kid': 'chainlake-dev-1'})}.{payload}."
     with pytest.raises(PermissionDenied):
         verify_dev_token(tmp_path, unsigned, now=NOW)
-    unknown = jwt.encode({"sub": USER}, "secret", algorithm="HS256", headers={"kid": "nope"})
+    unknown = jwt.encode({"sub": USER}, "s" * 32, algorithm="HS256", headers={"kid": "nope"})
     with pytest.raises(PermissionDenied, match="unknown key id"):
         verify_dev_token(tmp_path, unknown, now=NOW)
 
