@@ -1,0 +1,1 @@
+"""The Litestar REST API (DESIGN.md section 7). Filled by the query issue."""

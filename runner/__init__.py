@@ -1,0 +1,1 @@
+"""The thin queue runners (DESIGN.md section 4). Filled by the jobs issue."""
