@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,15 +14,25 @@ from psycopg import errors
 
 from tests.tenants import ORGS, ROLES, SEEDS, Tenants, User, fresh_targets
 
-PATHS = ("login", "api")
+# login: the user's own login role. api: the API's JWT-claims path. impersonating: the user's
+# login role after it set the claims GUC to org a's admin (and the runner's org claim) and ran
+# SET ROLE chainlake_users; it must change nothing.
+PATHS = ("login", "api", "impersonating")
 RANK = {"reader": 0, "writer": 1, "admin": 2}
 
 
 @contextmanager
 def session(tenants: Tenants, user: User, path: str) -> Iterator[psycopg.Cursor[Any]]:
     """A cursor acting as `user`, on one of the two identity paths."""
-    if path == "login":
+    if path in ("login", "impersonating"):
         with tenants.login(user) as conn, conn.cursor() as cur:
+            if path == "impersonating":
+                victim = tenants.user("a", "admin")
+                forged = {"sub": victim.id, "platform": "runner", "org_id": tenants.org_ids["a"]}
+                cur.execute(
+                    "SELECT set_config('request.jwt.claims', %s, false)", (json.dumps(forged),)
+                )
+                cur.execute("SET ROLE chainlake_users")
             yield cur
     else:
         with tenants.api(user) as cur:

@@ -51,6 +51,18 @@ def test_every_tenant_table_has_a_seed_and_so_an_isolation_test(
             assert name in SEEDS, f"{name}: add it to tests/tenants.py SEEDS"
 
 
+def test_every_tenant_table_has_a_select_policy(admin: psycopg.Connection[Any]) -> None:
+    for name, *_ in tables(admin):
+        schema, table = name.split(".")
+        assert rows(
+            admin,
+            "SELECT 1 FROM pg_policies WHERE schemaname = %s AND tablename = %s "
+            "AND cmd IN ('SELECT', 'ALL')",
+            schema,
+            table,
+        ), f"{name} has no SELECT policy"
+
+
 def test_every_privilege_people_hold_is_covered_by_a_policy(
     admin: psycopg.Connection[Any],
 ) -> None:
