@@ -8,7 +8,6 @@ do it; the lint test fails when a tenant table has no entry, so a new table cann
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -190,7 +189,3 @@ def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection
             with tenants.login(author) as conn:
                 conn.execute(seed.sql, tenants.params(author, org, f"{org}_seed"))
     return tenants
-
-
-def claims_json(user: User) -> str:
-    return json.dumps({"sub": user.id})

@@ -11,12 +11,13 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from chainlake.db import claims_transaction
+from chainlake.db import claims_transaction, runner_transaction
 from tests.tenants import Tenants
 
 
 def visible_orgs(cur: psycopg.Cursor[Any]) -> set[str]:
-    return {str(r[0]) for r in cur.execute("SELECT DISTINCT org_id FROM catalog.datasets")}
+    rows = cur.execute("SELECT DISTINCT org_id AS org_id FROM catalog.datasets").fetchall()
+    return {str(r["org_id"] if isinstance(r, dict) else r[0]) for r in rows}
 
 
 def test_a_login_role_cannot_claim_another_identity(tenants: Tenants) -> None:
@@ -194,3 +195,22 @@ def test_global_chain_data_is_read_by_users_and_written_only_by_runners(tenants:
             "VALUES (1, 2, '\\x02', '\\x01', now())"
         )
         assert conn.execute("SELECT count(*) FROM chain.blocks").fetchone() == (2,)
+
+
+def test_a_runner_acts_for_one_org_per_transaction(tenants: Tenants) -> None:
+    url = tenants.cluster.url(tenants.database, "chainlake_runner")
+    a, b = tenants.org_ids["a"], tenants.org_ids["b"]
+    with psycopg.connect(url) as conn:
+        with runner_transaction(conn, b) as cur:
+            assert visible_orgs(cur) == {b}
+            cur.execute(
+                "INSERT INTO runs.runs (org_id, job_name, job_version) VALUES (%s, 'ingest', '1')",
+                (b,),
+            )
+        with pytest.raises(errors.InsufficientPrivilege), runner_transaction(conn, b) as cur:
+            cur.execute(
+                "INSERT INTO runs.runs (org_id, job_name, job_version) VALUES (%s, 'ingest', '1')",
+                (a,),
+            )
+        with conn.transaction(), conn.cursor() as cur:  # no org claim: no org rows
+            assert visible_orgs(cur) == set()
