@@ -26,15 +26,15 @@ CREATE POLICY "people see themselves and members of their orgs" ON core.users
     );
 
 CALL core.force_rls('core.memberships');
-GRANT SELECT, INSERT, UPDATE, DELETE ON core.memberships TO chainlake_users;
+-- Admins change roles and remove members. Nobody adds members by INSERT: that would let an
+-- admin pull any user of any org into theirs; the operator's core.add_member does it.
+GRANT SELECT, DELETE ON core.memberships TO chainlake_users;
+GRANT UPDATE (role) ON core.memberships TO chainlake_users;
 DROP POLICY IF EXISTS "members see their orgs memberships" ON core.memberships;
 CREATE POLICY "members see their orgs memberships" ON core.memberships
     FOR SELECT TO chainlake_users
     USING (org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]));
 DROP POLICY IF EXISTS "admins add members" ON core.memberships;
-CREATE POLICY "admins add members" ON core.memberships
-    FOR INSERT TO chainlake_users
-    WITH CHECK (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
 DROP POLICY IF EXISTS "admins change roles" ON core.memberships;
 CREATE POLICY "admins change roles" ON core.memberships
     FOR UPDATE TO chainlake_users
@@ -46,7 +46,8 @@ CREATE POLICY "admins remove members" ON core.memberships
     USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
 
 CALL core.force_rls('core.org_grants');
-GRANT SELECT, INSERT, DELETE ON core.org_grants TO chainlake_users;
+GRANT SELECT, DELETE ON core.org_grants TO chainlake_users;
+GRANT INSERT (org_id, grantee_org_id, privilege) ON core.org_grants TO chainlake_users;
 DROP POLICY IF EXISTS "admins see grants they gave; members see grants they got" ON core.org_grants;
 CREATE POLICY "admins see grants they gave; members see grants they got" ON core.org_grants
     FOR SELECT TO chainlake_users

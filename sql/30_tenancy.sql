@@ -82,13 +82,12 @@ BEGIN
         RAISE EXCEPTION 'user "%" is already a member of org "%"', v_user.email, p_org
             USING ERRCODE = '23505';
     END IF;
-    PERFORM audit.record(v_org.id, 'member.add', v_user.email, jsonb_build_object('role', v_role));
     RETURN created;
 END
 $$;
 
 -- Creates a user, their login role for direct SQL (member of chainlake_users only), and their
--- first membership.
+-- first membership. (Membership and grant changes are audited by triggers: sql/40_*.)
 CREATE OR REPLACE FUNCTION core.create_user(p_email text, p_org text, p_role text)
 RETURNS core.users
 LANGUAGE plpgsql SET search_path = '' AS $$
@@ -135,7 +134,6 @@ BEGIN
         RAISE EXCEPTION 'org "%" already grants read access to org "%"', p_from, p_to
             USING ERRCODE = '23505';
     END IF;
-    PERFORM audit.record(v_from.id, 'grant.create', p_to, jsonb_build_object('privilege', 'read'));
     RETURN created;
 END
 $$;
@@ -150,7 +148,6 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'org "%" grants no access to org "%"', p_from, p_to USING ERRCODE = '42704';
     END IF;
-    PERFORM audit.record(v_from.id, 'grant.revoke', p_to, jsonb_build_object('privilege', 'read'));
 END
 $$;
 

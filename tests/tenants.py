@@ -70,7 +70,7 @@ SEEDS: dict[str, Seed] = {
     "core.memberships": Seed(
         "INSERT INTO core.memberships (org_id, user_id, role) "
         "VALUES (%(org_id)s, %(floater_id)s, 'reader')",
-        "admin",
+        None,  # members are added by the operator (core.add_member), never by INSERT
         "member",
     ),
     "core.org_grants": Seed(
@@ -177,6 +177,8 @@ def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection
     )
     admin.execute("SELECT core.grant_org_read('a', 'c')")
     tenants = Tenants(cluster, database, org_ids, users, str(floater["id"]), spare)
+    for org in ORGS:
+        admin.execute("SELECT core.add_member('floater@spare.example', %s, 'reader')", (org,))
     admin.execute(
         "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "
         "VALUES (1, 1, '\\x01', '\\x00', now())"

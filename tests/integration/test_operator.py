@@ -89,7 +89,7 @@ def test_creating_a_user_makes_a_login_role_a_membership_and_an_audit_row(
         }
     ]
     actions = [r[0] for r in admin.execute("SELECT action FROM audit.events ORDER BY id")]
-    assert actions == ["org.create", "user.create"]
+    assert actions == ["org.create", "member.add", "user.create"]
     tenancy.create_org(admin, "beta")
     tenancy.add_member(admin, "ann@acme.example", "beta", "reader")
     with pytest.raises(AlreadyExists, match="already a member"):
@@ -140,3 +140,92 @@ def test_queues_are_for_platform_roles_only(
 def test_permission_errors_translate_to_permission_denied(tenants: Tenants) -> None:
     with tenants.login(tenants.user("a", "reader")) as conn, pytest.raises(PermissionDenied):
         tenancy.create_org(conn, "sneaky")
+
+
+def test_an_admin_cannot_pull_users_into_their_org_or_hand_memberships_over(
+    tenants: Tenants,
+) -> None:
+    outsider, colleague = tenants.user("b", "admin"), tenants.user("a", "reader")
+    a = tenants.org_ids["a"]
+    with tenants.login(tenants.user("a", "admin")) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO core.memberships (org_id, user_id, role) VALUES (%s, %s, 'admin')",
+                (a, outsider.id),
+            )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "UPDATE core.memberships SET user_id = %s WHERE user_id = %s",
+                (outsider.id, colleague.id),
+            )
+        promoted = conn.execute(
+            "UPDATE core.memberships SET role = 'writer' WHERE user_id = %s AND org_id = %s",
+            (colleague.id, a),
+        )
+        assert promoted.rowcount == 1
+
+
+def test_membership_and_grant_changes_are_audited_with_their_real_author(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
+    a_admin = tenants.user("a", "admin")
+    b_admin = tenants.user("b", "admin")
+    (start,) = admin.execute("SELECT max(id) FROM audit.events").fetchone() or (0,)
+    with tenants.login(a_admin) as conn:
+        conn.execute(
+            "UPDATE core.memberships SET role = 'writer' WHERE user_id = %s",
+            (tenants.user("a", "reader").id,),
+        )
+        conn.execute(
+            "DELETE FROM core.org_grants WHERE grantee_org_id = %s", (tenants.org_ids["c"],)
+        )
+        conn.execute(
+            "INSERT INTO core.org_grants (org_id, grantee_org_id) VALUES (%s, %s)",
+            (tenants.org_ids["a"], tenants.org_ids["b"]),
+        )
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):  # no forged author column
+            conn.execute(
+                "INSERT INTO core.org_grants (org_id, grantee_org_id, created_by) "
+                "VALUES (%s, %s, %s)",
+                (tenants.org_ids["a"], tenants.spare_org_id, b_admin.id),
+            )
+    events = admin.execute(
+        "SELECT action, actor_user_id::text FROM audit.events WHERE org_id = %s AND id > %s "
+        "ORDER BY id",
+        (tenants.org_ids["a"], start),
+    ).fetchall()
+    assert events == [
+        ("member.change", a_admin.id),
+        ("grant.remove", a_admin.id),
+        ("grant.add", a_admin.id),
+    ]
+    (creator,) = admin.execute(
+        "SELECT created_by::text FROM core.org_grants WHERE org_id = %s AND grantee_org_id = %s",
+        (tenants.org_ids["a"], tenants.org_ids["b"]),
+    ).fetchone() or (None,)
+    assert creator == a_admin.id
+
+
+def test_who_did_it_columns_cannot_be_forged(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
+    writer, victim = tenants.user("b", "writer"), tenants.user("b", "admin")
+    with tenants.login(writer) as conn:
+        conn.execute(
+            "INSERT INTO catalog.datasets (org_id, name, owner_id) VALUES (%s, 'mine', %s)",
+            (tenants.org_ids["b"], victim.id),
+        )
+        conn.execute("UPDATE catalog.datasets SET owner_id = %s WHERE name = 'mine'", (victim.id,))
+    with tenants.api(writer) as cur:
+        cur.execute(
+            "INSERT INTO runs.runs (org_id, job_name, job_version, initiated_by) "
+            "VALUES (%s, 'forged', '1', %s)",
+            (tenants.org_ids["b"], victim.id),
+        )
+    owner = admin.execute(
+        "SELECT owner_id::text FROM catalog.datasets WHERE name = 'mine'"
+    ).fetchone()
+    initiator = admin.execute(
+        "SELECT initiated_by::text FROM runs.runs WHERE job_name = 'forged'"
+    ).fetchone()
+    assert owner == (writer.id,) and initiator == (writer.id,)

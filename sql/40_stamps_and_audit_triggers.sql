@@ -1,0 +1,55 @@
+-- Who-did-it columns cannot be forged, and changes to who may see what are always audited.
+--
+-- core.stamp_actor(column): on INSERT by a user (direct SQL or the API's path) the named column
+-- (created_by, owner_id, initiated_by) is set to the caller; on UPDATE it keeps its old value.
+-- The operator's own connection (no caller) may set it freely.
+CREATE OR REPLACE FUNCTION core.stamp_actor() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    col constant text := TG_ARGV[0];
+    caller uuid := core.caller_user_id();
+    kept jsonb;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        kept := jsonb_build_object(col, to_jsonb(OLD) -> col);
+    ELSIF caller IS NOT NULL THEN
+        kept := jsonb_build_object(col, caller);
+    ELSE
+        RETURN NEW;
+    END IF;
+    NEW := jsonb_populate_record(NEW, kept);
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER datasets_stamp_owner BEFORE INSERT OR UPDATE ON catalog.datasets
+    FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('owner_id');
+CREATE OR REPLACE TRIGGER definitions_stamp_creator BEFORE INSERT OR UPDATE ON jobs.definitions
+    FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');
+CREATE OR REPLACE TRIGGER runs_stamp_initiator BEFORE INSERT OR UPDATE ON runs.runs
+    FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('initiated_by');
+CREATE OR REPLACE TRIGGER rules_stamp_creator BEFORE INSERT OR UPDATE ON alerts.rules
+    FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');
+CREATE OR REPLACE TRIGGER org_grants_stamp_creator BEFORE INSERT OR UPDATE ON core.org_grants
+    FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');
+
+-- Every change to memberships and grants is an audit event, whoever makes it and however.
+CREATE OR REPLACE FUNCTION core.audit_access_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    changed jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
+    action text := CASE TG_TABLE_NAME WHEN 'memberships' THEN 'member.' ELSE 'grant.' END
+                   || CASE TG_OP WHEN 'INSERT' THEN 'add' WHEN 'UPDATE' THEN 'change'
+                                 ELSE 'remove' END;
+    target text := coalesce(changed ->> 'user_id', changed ->> 'grantee_org_id');
+BEGIN
+    PERFORM audit.record((changed ->> 'org_id')::uuid, action, target,
+                         changed - 'org_id' - 'created_at');
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER memberships_audited AFTER INSERT OR UPDATE OR DELETE ON core.memberships
+    FOR EACH ROW EXECUTE FUNCTION core.audit_access_change();
+CREATE OR REPLACE TRIGGER org_grants_audited AFTER INSERT OR UPDATE OR DELETE ON core.org_grants
+    FOR EACH ROW EXECUTE FUNCTION core.audit_access_change();
