@@ -1,4 +1,4 @@
-"""`chainlake migrate`: alembic revisions, then pgmq, then `sql/` and `rls_policies/` files.
+"""`chainlake migrate`: pgmq, then alembic revisions, then `sql/` and `rls_policies/` files.
 
 - `migrations/` holds alembic revisions (tables, types, indexes); each revision's SQL is a `.sql`
   file beside its `.py`. Immutable once landed.
@@ -200,11 +200,11 @@ def migrate(url: str) -> MigrationReport:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
         try:
             conn.execute((schema_root() / "migrations" / "bootstrap.sql").read_text())
+            with conn.transaction():  # revisions may create queues: pgmq comes first
+                report.pgmq = _install_pgmq(conn, _recorded_checksums(conn))
             report.revisions = _apply_revisions(url)
             with conn.transaction():
-                recorded = _recorded_checksums(conn)
-                report.pgmq = _install_pgmq(conn, recorded)
-                report.files = _apply_files(conn, recorded)
+                report.files = _apply_files(conn, _recorded_checksums(conn))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return report

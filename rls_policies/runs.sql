@@ -1,3 +1,7 @@
--- runs: run history is org data.
+-- runs: run history, attempts, logs and dead letters are written by the runners (acting for the
+-- run's org) and by the run-lifecycle functions in sql/50_runs.sql; members read them.
 GRANT USAGE ON SCHEMA runs TO chainlake_users;
-CALL core.apply_org_data_policies('runs.runs');
+CALL core.apply_org_platform_policies('runs.runs');
+CALL core.apply_org_platform_policies('runs.attempts');
+CALL core.apply_org_platform_policies('runs.logs');
+CALL core.apply_org_platform_policies('runs.dead_letters');

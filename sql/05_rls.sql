@@ -52,6 +52,31 @@ BEGIN
 END
 $$;
 
+-- platform-written org data (runs, attempts, logs, dead letters): members (and orgs granted
+-- read) read; only the runners write, acting for one org at a time; people change these rows
+-- only through the run-lifecycle functions.
+CREATE OR REPLACE PROCEDURE core.apply_org_platform_policies(tbl regclass)
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    readable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''read''))::uuid[])';
+    writable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''write''))::uuid[])';
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, chainlake_users, chainlake_authenticated, chainlake_api, chainlake_runner', tbl);
+    EXECUTE format('GRANT SELECT ON %s TO chainlake_users', tbl);
+    EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s TO chainlake_runner', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS "members read their orgs rows" ON %s', tbl);
+    EXECUTE format('CREATE POLICY "members read their orgs rows" ON %s FOR SELECT TO chainlake_users USING (%s)', tbl, readable);
+    EXECUTE format('DROP POLICY IF EXISTS "runners write for the org they act for" ON %s', tbl);
+    EXECUTE format('CREATE POLICY "runners write for the org they act for" ON %s FOR ALL TO chainlake_runner USING (%s) WITH CHECK (%s)', tbl, writable, writable);
+    -- the standard set, if an earlier version of this table had it
+    EXECUTE format('DROP POLICY IF EXISTS "writers add rows to their orgs" ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS "writers change their orgs rows" ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS "writers delete their orgs rows" ON %s', tbl);
+END
+$$;
+
 CREATE OR REPLACE PROCEDURE core.force_rls(tbl regclass)
 LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 
-from chainlake.db import claims_transaction
+from chainlake.db import claims_transaction, runner_transaction
 from tests.harness import TestCluster
 
 ORGS = ("a", "b", "c")
@@ -26,7 +26,8 @@ ROLES = ("reader", "writer", "admin")
 @dataclass(frozen=True)
 class Seed:
     sql: str  # placeholders: org_id, user_id, tag, floater_id, spare_org_id
-    writer: str | None  # the least role that may insert it; None: no user may
+    writer: str | None  # the least role that may insert it; None: no user may ("platform":
+    # only a runner acting for the org, through the run-lifecycle functions)
     reads: str  # who reads the rows: "read" (members + granted orgs), "member", "admin"
 
 
@@ -58,6 +59,30 @@ SEEDS: dict[str, Seed] = {
     "runs.runs": Seed(
         "INSERT INTO runs.runs (org_id, job_name, job_version) "
         "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')",
+        "platform",
+        "read",
+    ),
+    "runs.attempts": Seed(
+        "INSERT INTO runs.attempts (org_id, run_id, attempt) "
+        "VALUES (%(org_id)s, gen_random_uuid(), 1)",
+        "platform",
+        "read",
+    ),
+    "runs.logs": Seed(
+        "INSERT INTO runs.logs (org_id, run_id, attempt, event) "
+        'VALUES (%(org_id)s, gen_random_uuid(), 1, \'{"type": "log"}\')',
+        "platform",
+        "read",
+    ),
+    "runs.dead_letters": Seed(
+        "INSERT INTO runs.dead_letters (org_id, run_id, job_name, attempts) "
+        "VALUES (%(org_id)s, gen_random_uuid(), 'job_' || %(tag)s, 3)",
+        "platform",
+        "read",
+    ),
+    "jobs.schedules": Seed(
+        "INSERT INTO jobs.schedules (org_id, job_name, cron, next_fire_at) "
+        "VALUES (%(org_id)s, 'job_' || %(tag)s, '* * * * *', now())",
         "writer",
         "read",
     ),
@@ -133,6 +158,14 @@ class Tenants:
             cur.row_factory = tuple_row  # type: ignore[assignment]
             yield cur
 
+    @contextmanager
+    def runner(self, org: str) -> Iterator[psycopg.Cursor[Any]]:
+        """One transaction of a runner acting for `org`."""
+        url = self.cluster.url(self.database, "chainlake_runner")
+        with psycopg.connect(url) as conn, runner_transaction(conn, self.org_ids[org]) as cur:
+            cur.row_factory = tuple_row  # type: ignore[assignment]
+            yield cur
+
     def params(self, user: User, org: str, tag: str) -> dict[str, Any]:
         return {
             "org_id": self.org_ids[org],
@@ -186,6 +219,12 @@ def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection
     for org in ORGS:
         for _table, seed in SEEDS.items():
             if seed.writer is None:
+                continue
+            if seed.writer == "platform":
+                with tenants.runner(org) as cur:
+                    cur.execute(
+                        seed.sql, tenants.params(tenants.user(org, "admin"), org, f"{org}_seed")
+                    )
                 continue
             author = tenants.user(org, seed.writer)
             with tenants.login(author) as conn:

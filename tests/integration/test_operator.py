@@ -218,7 +218,7 @@ def test_who_did_it_columns_cannot_be_forged(
         conn.execute("UPDATE catalog.datasets SET owner_id = %s WHERE name = 'mine'", (victim.id,))
     with tenants.api(writer) as cur:
         cur.execute(
-            "INSERT INTO runs.runs (org_id, job_name, job_version, initiated_by) "
+            "INSERT INTO jobs.definitions (org_id, name, version, created_by) "
             "VALUES (%s, 'forged', '1', %s)",
             (tenants.org_ids["b"], victim.id),
         )
@@ -226,6 +226,6 @@ def test_who_did_it_columns_cannot_be_forged(
         "SELECT owner_id::text FROM catalog.datasets WHERE name = 'mine'"
     ).fetchone()
     initiator = admin.execute(
-        "SELECT initiated_by::text FROM runs.runs WHERE job_name = 'forged'"
+        "SELECT created_by::text FROM jobs.definitions WHERE name = 'forged'"
     ).fetchone()
     assert owner == (writer.id,) and initiator == (writer.id,)

@@ -1,0 +1,299 @@
+-- The run lifecycle. Every state change of a run is one of these functions, so the rules hold
+-- for every client: the CLI and API request runs, runners start, complete and fail them.
+--
+--   runs.request   (users, runners)  a queued run and its task, idempotent per key
+--   runs.start     (runners)         claim an attempt; refuse a duplicate or a run at its limit
+--   runs.complete  (runners)         outputs + reactive dispatch + task ack, one transaction
+--   runs.fail      (runners)         retry with backoff and jitter, or dead-letter
+--
+-- Runners call these in a transaction where they act for the run's org (core.runner_org_id),
+-- so row-level security applies to them like to anyone.
+
+CREATE OR REPLACE FUNCTION jobs.current_definition(p_org_id uuid, p_name text)
+RETURNS jobs.definitions
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT * FROM jobs.definitions
+    WHERE org_id = p_org_id AND name = p_name
+    ORDER BY applied_at DESC LIMIT 1
+$$;
+
+-- Queue a run of the current version of a job. Returns the run (an existing one when the
+-- idempotency key was seen before: a duplicate request never creates a second run).
+CREATE OR REPLACE FUNCTION runs.request(
+    p_org_id uuid,
+    p_job text,
+    p_params jsonb DEFAULT '{}',
+    p_trigger jsonb DEFAULT '{"kind": "manual"}',
+    p_inputs jsonb DEFAULT '[]',
+    p_idempotency_key text DEFAULT NULL,
+    p_delay_seconds integer DEFAULT 0
+) RETURNS runs.runs
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    def jobs.definitions;
+    created runs.runs;
+    msg bigint;
+BEGIN
+    IF p_org_id IS NULL OR NOT p_org_id = ANY (core.caller_org_ids('write')) THEN
+        RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501',
+            HINT = 'running a job needs the writer or admin role in its org';
+    END IF;
+    def := jobs.current_definition(p_org_id, p_job);
+    IF def.id IS NULL THEN
+        RAISE EXCEPTION 'unknown job "%"', p_job USING ERRCODE = '42704',
+            HINT = 'apply its definition with `chainlake job apply FILE`';
+    END IF;
+    IF p_idempotency_key IS NOT NULL THEN
+        SELECT * INTO created FROM runs.runs
+        WHERE org_id = p_org_id AND idempotency_key = p_idempotency_key;
+        IF FOUND THEN
+            RETURN created;
+        END IF;
+    END IF;
+    INSERT INTO runs.runs (org_id, job_name, job_version, definition_id, params, trigger, config,
+                           inputs, max_attempts, idempotency_key, initiated_by)
+    VALUES (p_org_id, def.name, def.version, def.id, coalesce(p_params, '{}'),
+            coalesce(p_trigger, '{}'), coalesce(def.spec -> 'config', '{}'),
+            coalesce(p_inputs, '[]'),
+            coalesce((def.spec -> 'retries' ->> 'max_attempts')::integer, 3),
+            p_idempotency_key, core.caller_user_id())
+    ON CONFLICT ON CONSTRAINT runs_idempotency_key DO NOTHING
+    RETURNING * INTO created;
+    IF created.id IS NULL THEN  -- a concurrent request with the same key won
+        SELECT * INTO created FROM runs.runs
+        WHERE org_id = p_org_id AND idempotency_key = p_idempotency_key;
+        RETURN created;
+    END IF;
+    msg := pgmq.send('run_tasks', jsonb_build_object('run_id', created.id, 'org_id', p_org_id),
+                     jsonb_build_object('x-chainlake-org', p_org_id), greatest(p_delay_seconds, 0));
+    UPDATE runs.runs SET msg_id = msg WHERE org_id = p_org_id AND id = created.id
+    RETURNING * INTO created;
+    RETURN created;
+END
+$$;
+
+-- Claim the next attempt of a run for a runner. Returns the run with status 'running' and the
+-- new attempt number, or the run unchanged when it must not run now: already finished
+-- (a duplicate delivery), or its org at its concurrency quota ('throttled' in metadata).
+-- A run whose attempts were all used up by runners that vanished is dead-lettered here.
+CREATE OR REPLACE FUNCTION runs.start(p_run_id uuid, p_runner text)
+RETURNS TABLE (run jsonb, definition jsonb, verdict text)
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    r runs.runs;
+    def jobs.definitions;
+    running integer;
+    quota integer;
+BEGIN
+    SELECT * INTO r FROM runs.runs WHERE id = p_run_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN QUERY SELECT NULL::jsonb, NULL::jsonb, 'unknown'::text;
+        RETURN;
+    END IF;
+    SELECT * INTO def FROM jobs.definitions WHERE org_id = r.org_id AND id = r.definition_id;
+    IF r.status IN ('succeeded', 'failed', 'dead') THEN
+        RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'finished'::text;
+        RETURN;
+    END IF;
+    IF r.attempt >= r.max_attempts THEN
+        PERFORM runs.dead_letter(r, jsonb_build_object(
+            'type', 'LeaseExpired',
+            'message', format('no attempt of %s finished: its runner stopped or lost the lease',
+                              r.max_attempts)));
+        RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'dead'::text;
+        RETURN;
+    END IF;
+    SELECT count(*) INTO running FROM runs.runs WHERE org_id = r.org_id AND status = 'running';
+    SELECT max_concurrent_runs INTO quota FROM core.quotas WHERE org_id = r.org_id;
+    IF running >= coalesce(quota, 8) THEN
+        RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'throttled'::text;
+        RETURN;
+    END IF;
+    UPDATE runs.attempts SET status = 'lost', finished_at = now()
+    WHERE org_id = r.org_id AND run_id = r.id AND status = 'running';
+    UPDATE runs.runs SET status = 'running', attempt = attempt + 1,
+                         started_at = coalesce(started_at, now())
+    WHERE org_id = r.org_id AND id = r.id RETURNING * INTO r;
+    INSERT INTO runs.attempts (org_id, run_id, attempt, runner) VALUES (r.org_id, r.id, r.attempt, p_runner);
+    RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'run'::text;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION runs.dead_letter(r runs.runs, p_error jsonb) RETURNS void
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    UPDATE runs.runs SET status = 'dead', error = p_error, finished_at = now()
+    WHERE org_id = r.org_id AND id = r.id;
+    UPDATE runs.attempts SET status = 'lost', finished_at = now()
+    WHERE org_id = r.org_id AND run_id = r.id AND status = 'running';
+    INSERT INTO runs.dead_letters (org_id, run_id, job_name, attempts, error)
+    VALUES (r.org_id, r.id, r.job_name, r.attempt, p_error);
+    IF r.msg_id IS NOT NULL THEN
+        PERFORM pgmq.archive('run_tasks', r.msg_id);
+    END IF;
+END
+$$;
+
+-- Record a successful attempt: outputs and metadata, then a run of every reactive job of the
+-- org whose input_datasets include an output dataset, then the task's ack. One transaction:
+-- a crash loses nothing or commits everything. A stale attempt (its lease expired and another
+-- runner took over) changes nothing and returns false.
+CREATE OR REPLACE FUNCTION runs.complete(
+    p_run_id uuid, p_attempt integer, p_outputs jsonb, p_metadata jsonb DEFAULT '{}'
+) RETURNS boolean
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    r runs.runs;
+    dependant record;
+BEGIN
+    SELECT * INTO r FROM runs.runs WHERE id = p_run_id FOR UPDATE;
+    IF NOT FOUND OR r.status <> 'running' OR r.attempt <> p_attempt THEN
+        RETURN false;
+    END IF;
+    UPDATE runs.runs SET status = 'succeeded', outputs = coalesce(p_outputs, '[]'),
+                         metadata = coalesce(p_metadata, '{}'), error = NULL, finished_at = now()
+    WHERE org_id = r.org_id AND id = r.id;
+    UPDATE runs.attempts SET status = 'succeeded', finished_at = now()
+    WHERE org_id = r.org_id AND run_id = r.id AND attempt = p_attempt;
+    FOR dependant IN
+        SELECT DISTINCT ON (d.name) d.name,
+               (SELECT jsonb_agg(o) FROM jsonb_array_elements(coalesce(p_outputs, '[]')) o
+                WHERE o ->> 'dataset' = ANY (d.input_datasets)) AS inputs
+        FROM (SELECT DISTINCT ON (name) * FROM jobs.definitions
+              WHERE org_id = r.org_id ORDER BY name, applied_at DESC) d
+        WHERE d.kind = 'reactive'
+          AND d.input_datasets && ARRAY(SELECT o ->> 'dataset'
+                                        FROM jsonb_array_elements(coalesce(p_outputs, '[]')) o)
+    LOOP
+        PERFORM runs.request(
+            r.org_id, dependant.name, '{}'::jsonb,
+            jsonb_build_object('kind', 'reactive', 'upstream_run', r.id, 'upstream_job', r.job_name),
+            dependant.inputs,
+            format('reactive:%s:%s', r.id, dependant.name));
+    END LOOP;
+    IF r.msg_id IS NOT NULL THEN
+        PERFORM pgmq.archive('run_tasks', r.msg_id);
+    END IF;
+    RETURN true;
+END
+$$;
+
+-- Record a failed attempt. Retryable failures before the last attempt make the task visible
+-- again after an exponential backoff with full jitter (base * 2^(attempt-1), capped); the rest
+-- go to the dead letter with the last error.
+CREATE OR REPLACE FUNCTION runs.fail(
+    p_run_id uuid, p_attempt integer, p_error jsonb, p_retryable boolean DEFAULT true
+) RETURNS text
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    r runs.runs;
+    def jobs.definitions;
+    base_s double precision;
+    cap_s double precision;
+    delay_s integer;
+BEGIN
+    SELECT * INTO r FROM runs.runs WHERE id = p_run_id FOR UPDATE;
+    IF NOT FOUND OR r.status <> 'running' OR r.attempt <> p_attempt THEN
+        RETURN 'stale';
+    END IF;
+    UPDATE runs.attempts SET status = 'failed', finished_at = now(), error = p_error
+    WHERE org_id = r.org_id AND run_id = r.id AND attempt = p_attempt;
+    IF NOT p_retryable OR r.attempt >= r.max_attempts THEN
+        PERFORM runs.dead_letter(r, p_error);
+        RETURN 'dead';
+    END IF;
+    SELECT * INTO def FROM jobs.definitions WHERE org_id = r.org_id AND id = r.definition_id;
+    base_s := coalesce((def.spec -> 'retries' ->> 'backoff_seconds')::double precision, 1);
+    cap_s := coalesce((def.spec -> 'retries' ->> 'max_backoff_seconds')::double precision, 300);
+    delay_s := ceil(random() * least(cap_s, base_s * 2 ^ (r.attempt - 1)))::integer;
+    UPDATE runs.runs SET status = 'retrying', error = p_error
+    WHERE org_id = r.org_id AND id = r.id;
+    IF r.msg_id IS NOT NULL THEN
+        PERFORM pgmq.set_vt('run_tasks', r.msg_id, delay_s);
+    END IF;
+    RETURN 'retrying';
+END
+$$;
+
+-- Append events a job emitted to its run's log.
+CREATE OR REPLACE FUNCTION runs.append_log(p_run_id uuid, p_attempt integer, p_events jsonb)
+RETURNS void
+LANGUAGE sql SET search_path = '' AS $$
+    INSERT INTO runs.logs (org_id, run_id, attempt, event)
+    SELECT r.org_id, r.id, p_attempt, e
+    FROM runs.runs r, jsonb_array_elements(p_events) e
+    WHERE r.id = p_run_id
+$$;
+
+-- Replay a dead letter: a new run of the same job with the same params and inputs.
+CREATE OR REPLACE FUNCTION runs.replay_dead_letter(p_org_id uuid, p_id bigint)
+RETURNS runs.runs
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    dl runs.dead_letters;
+    old runs.runs;
+    created runs.runs;
+BEGIN
+    SELECT * INTO dl FROM runs.dead_letters WHERE org_id = p_org_id AND id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT p_org_id = ANY (core.caller_org_ids('write')) THEN
+        RAISE EXCEPTION 'unknown dead letter %', p_id USING ERRCODE = '42704',
+            HINT = 'list them with `chainlake deadletter list`';
+    END IF;
+    IF dl.replayed_at IS NOT NULL THEN
+        RAISE EXCEPTION 'dead letter % was already replayed as run %', p_id, dl.replay_run_id
+            USING ERRCODE = '23505';
+    END IF;
+    SELECT * INTO old FROM runs.runs WHERE org_id = p_org_id AND id = dl.run_id;
+    created := runs.request(p_org_id, old.job_name, old.params,
+                            jsonb_build_object('kind', 'replay', 'dead_letter', p_id,
+                                               'replayed_run', old.id),
+                            old.inputs);
+    UPDATE runs.dead_letters SET replayed_at = now(), replay_run_id = created.id
+    WHERE org_id = p_org_id AND id = p_id;
+    RETURN created;
+END
+$$;
+
+GRANT USAGE ON SCHEMA runs, jobs TO chainlake_runner, chainlake_users;
+GRANT EXECUTE ON FUNCTION
+    runs.request(uuid, text, jsonb, jsonb, jsonb, text, integer),
+    runs.replay_dead_letter(uuid, bigint),
+    jobs.current_definition(uuid, text)
+TO chainlake_users;
+GRANT EXECUTE ON FUNCTION
+    runs.start(uuid, text),
+    runs.complete(uuid, integer, jsonb, jsonb),
+    runs.fail(uuid, integer, jsonb, boolean),
+    runs.append_log(uuid, integer, jsonb),
+    runs.dead_letter(runs.runs, jsonb)
+TO chainlake_runner;
+
+-- A definition's dispatch columns are derived from its spec, whoever writes it, and the rules
+-- that must hold for every client are checked here (the CLI validates the full schema first).
+CREATE OR REPLACE FUNCTION jobs.derive_definition() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    NEW.kind := coalesce(NEW.spec ->> 'kind', 'source');
+    IF NEW.kind NOT IN ('source', 'reactive') THEN
+        RAISE EXCEPTION 'job "%": kind must be source or reactive, not "%"', NEW.name, NEW.kind
+            USING ERRCODE = '22023';
+    END IF;
+    NEW.input_datasets := ARRAY(SELECT jsonb_array_elements_text(
+        coalesce(NEW.spec -> 'input_datasets', '[]')));
+    NEW.output_datasets := ARRAY(SELECT jsonb_array_elements_text(
+        coalesce(NEW.spec -> 'output_datasets', '[]')));
+    IF NEW.kind = 'reactive' AND cardinality(NEW.input_datasets) = 0 THEN
+        RAISE EXCEPTION 'job "%": a reactive job needs input_datasets', NEW.name
+            USING ERRCODE = '22023';
+    END IF;
+    IF NEW.kind = 'reactive' AND jsonb_array_length(coalesce(NEW.spec -> 'network', '[]')) > 0 THEN
+        RAISE EXCEPTION 'job "%": only source jobs may reach the network (external data enters at DAG entry points)', NEW.name
+            USING ERRCODE = '22023';
+    END IF;
+    NEW.applied_at := now();
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER definitions_derive BEFORE INSERT OR UPDATE ON jobs.definitions
+    FOR EACH ROW EXECUTE FUNCTION jobs.derive_definition();
