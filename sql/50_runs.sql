@@ -34,7 +34,8 @@ DECLARE
     created runs.runs;
     msg bigint;
 BEGIN
-    IF p_org_id IS NULL OR NOT p_org_id = ANY (core.caller_org_ids('write')) THEN
+    IF p_org_id IS NULL OR NOT (p_org_id = ANY (core.caller_org_ids('write'))
+                                OR core.caller_is_operator()) THEN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501',
             HINT = 'running a job needs the writer or admin role in its org';
     END IF;
@@ -235,7 +236,8 @@ DECLARE
     created runs.runs;
 BEGIN
     SELECT * INTO dl FROM runs.dead_letters WHERE org_id = p_org_id AND id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT p_org_id = ANY (core.caller_org_ids('write')) THEN
+    IF NOT FOUND OR NOT (p_org_id = ANY (core.caller_org_ids('write'))
+                         OR core.caller_is_operator()) THEN
         RAISE EXCEPTION 'unknown dead letter %', p_id USING ERRCODE = '42704',
             HINT = 'list them with `chainlake deadletter list`';
     END IF;
@@ -297,3 +299,49 @@ $$;
 
 CREATE OR REPLACE TRIGGER definitions_derive BEFORE INSERT OR UPDATE ON jobs.definitions
     FOR EACH ROW EXECUTE FUNCTION jobs.derive_definition();
+
+-- The operator's own connection (a superuser session) may act in any org.
+CREATE OR REPLACE FUNCTION core.caller_is_operator() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user), false)
+$$;
+
+-- Apply a job definition (validated against the contract's schema by the client first). A code
+-- version is immutable: re-applying it unchanged makes it current again; changing it under the
+-- same version is refused. A cron job's schedule is created or moved with it.
+CREATE OR REPLACE FUNCTION jobs.apply_definition(
+    p_org_id uuid, p_spec jsonb, p_next_fire_at timestamptz DEFAULT NULL
+) RETURNS jobs.definitions
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    existing jobs.definitions;
+    applied jobs.definitions;
+BEGIN
+    SELECT * INTO existing FROM jobs.definitions
+    WHERE org_id = p_org_id AND name = p_spec ->> 'name' AND version = p_spec ->> 'version';
+    IF FOUND AND existing.spec <> p_spec THEN
+        RAISE EXCEPTION 'job "%" version "%" exists with a different definition',
+            p_spec ->> 'name', p_spec ->> 'version' USING ERRCODE = '23505',
+            HINT = 'a version names one exact definition: give the change a new version';
+    ELSIF FOUND THEN
+        UPDATE jobs.definitions SET spec = p_spec WHERE org_id = p_org_id AND id = existing.id
+        RETURNING * INTO applied;
+    ELSE
+        INSERT INTO jobs.definitions (org_id, name, version, spec)
+        VALUES (p_org_id, p_spec ->> 'name', p_spec ->> 'version', p_spec)
+        RETURNING * INTO applied;
+    END IF;
+    IF p_spec ->> 'activation' = 'cron' THEN
+        INSERT INTO jobs.schedules (org_id, job_name, cron, next_fire_at)
+        VALUES (p_org_id, applied.name, p_spec ->> 'schedule', p_next_fire_at)
+        ON CONFLICT (org_id, job_name) DO UPDATE
+            SET cron = excluded.cron, next_fire_at = excluded.next_fire_at;
+    ELSE
+        DELETE FROM jobs.schedules WHERE org_id = p_org_id AND job_name = applied.name;
+    END IF;
+    RETURN applied;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION core.caller_is_operator() TO chainlake_users, chainlake_api;
+GRANT EXECUTE ON FUNCTION jobs.apply_definition(uuid, jsonb, timestamptz) TO chainlake_users;

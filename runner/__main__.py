@@ -1,0 +1,30 @@
+"""`python -m runner` (what `chainlake runner` starts): serve run tasks until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from runner.worker import Runner, RunnerConfig
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="chainlake runner")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--storage-root", required=True, type=Path)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--lease-seconds", type=int, default=30)
+    parser.add_argument("--max-seconds", type=float, default=None)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
+    )
+    config = RunnerConfig(
+        args.database_url, args.storage_root, args.concurrency, args.lease_seconds
+    )
+    Runner(config).run_forever(args.max_seconds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""Launchers: how a run's job is started. All speak the same contract (docs/job-contract.md):
+the RunRequest in, an NDJSON stream of events out, plus an exit status.
+
+- process: a sandboxed subprocess (own network and pid namespaces unless the job declares a
+  network allow-list, rlimits, a scrubbed environment, a private temp dir).
+- service: POST {endpoint}/run on a long-lived remote service; the response body is the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+Emit = Callable[[str], None]
+
+
+@dataclass
+class Outcome:
+    exit_code: int | None  # None: the launcher ended it (timeout) or it never started
+    reason: str = ""  # why the launcher ended it, or what went wrong starting it
+    stderr_tail: str = ""
+
+
+class Launcher(Protocol):
+    def launch(
+        self,
+        request: dict[str, Any],
+        spec: dict[str, Any],
+        workdir: Path,
+        deadline: float,
+        emit: Emit,
+    ) -> Outcome: ...
+
+
+def _limits(resources: dict[str, Any]) -> Callable[[], None]:
+    memory = int(resources.get("memory_mb", 1024)) * 1024 * 1024
+    cpu = int(resources.get("cpu_seconds", 3600))
+    output = int(resources.get("output_mb", 1024)) * 1024 * 1024
+
+    def apply() -> None:
+        os.setsid()
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (output, output))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 1024))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+    return apply
+
+
+def sandbox_prefix(allow_network: bool) -> list[str]:
+    """unshare: a new pid namespace always, a new (empty) network namespace unless allowed."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    args = [unshare, "--pid", "--fork", "--mount-proc", "--kill-child"]
+    if os.geteuid() != 0:
+        args[1:1] = ["--user", "--map-root-user"]
+    if not allow_network:
+        args.append("--net")
+    return [*args, "--"]
+
+
+def _command(spec: dict[str, Any]) -> list[str]:
+    command = list(spec["launcher"]["command"])
+    if command[0] in ("python", "python3"):
+        command[0] = sys.executable  # the platform's interpreter: same version, SDK importable
+    return command
+
+
+class ProcessLauncher:
+    def launch(
+        self,
+        request: dict[str, Any],
+        spec: dict[str, Any],
+        workdir: Path,
+        deadline: float,
+        emit: Emit,
+    ) -> Outcome:
+        tmp = workdir / "tmp"
+        tmp.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(workdir),
+            "TMPDIR": str(tmp),
+            "LANG": "C.UTF-8",
+            "CHAINLAKE_RUN_ID": request["run_id"],
+            **request.get("credentials", {}),
+        }
+        cwd = spec["launcher"].get("workdir") or str(workdir)
+        argv = [*sandbox_prefix(bool(spec.get("network"))), *_command(spec)]
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=_limits(spec.get("resources", {})),
+            )
+        except OSError as exc:
+            return Outcome(None, f"could not start {argv[0]}: {exc}")
+        stderr: list[str] = []
+        err_reader = threading.Thread(target=lambda: stderr.extend(proc.stderr or []), daemon=True)
+        err_reader.start()
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request))
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        timed_out = threading.Event()
+
+        def watchdog() -> None:
+            while proc.poll() is None:
+                if time.monotonic() >= deadline:
+                    timed_out.set()
+                    _kill_group(proc)
+                    return
+                time.sleep(0.05)
+
+        threading.Thread(target=watchdog, daemon=True).start()
+        for line in proc.stdout:
+            emit(line)
+        code = proc.wait()
+        err_reader.join(timeout=5)
+        tail = "".join(stderr)[-4000:]
+        if timed_out.is_set():
+            return Outcome(None, "killed: past its timeout", tail)
+        return Outcome(code, "", tail)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class ServiceLauncher:
+    def launch(
+        self,
+        request: dict[str, Any],
+        spec: dict[str, Any],
+        workdir: Path,
+        deadline: float,
+        emit: Emit,
+    ) -> Outcome:
+        endpoint = spec["launcher"]["endpoint"].rstrip("/") + "/run"
+        body = json.dumps(request).encode()
+        http = urllib.request.Request(  # noqa: S310 - http(s) only, checked by the schema
+            endpoint, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        timeout = max(0.1, deadline - time.monotonic())
+        try:
+            with urllib.request.urlopen(http, timeout=timeout) as response:  # noqa: S310
+                for raw in response:
+                    emit(raw.decode())
+                    if time.monotonic() >= deadline:
+                        return Outcome(None, "killed: past its timeout")
+        except TimeoutError:
+            return Outcome(None, "killed: past its timeout")
+        except OSError as exc:
+            return Outcome(None, f"service {endpoint} failed: {exc}")
+        return Outcome(0)
+
+
+LAUNCHERS: dict[str, Launcher] = {"process": ProcessLauncher(), "service": ServiceLauncher()}

@@ -1,0 +1,329 @@
+"""The runner: read a task, claim an attempt, launch, relay events, heartbeat, then complete or
+fail, all through the stored run-lifecycle functions (sql/50_runs.sql). Stateless: any number
+of runners may work against one Postgres; killing one loses nothing (its lease expires and
+another runner takes the task over with the same idempotency key).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from chainlake.contract import CONTRACT_VERSION, problems
+from chainlake.db import runner_transaction
+from runner.events import EventLog
+from runner.launchers import LAUNCHERS, Outcome
+
+QUEUE = "run_tasks"
+NOTIFY_CHANNEL = f"pgmq.q_{QUEUE}.INSERT"
+log = logging.getLogger("chainlake.runner")
+
+
+@dataclass
+class RunnerConfig:
+    database_url: str
+    storage_root: Path
+    concurrency: int = 4
+    lease_seconds: int = 30
+    poll_seconds: float = 0.5
+    name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
+    default_timeout_seconds: float = 3600
+
+
+class Runner:
+    def __init__(self, config: RunnerConfig) -> None:
+        self.config = config
+        self.pool = ConnectionPool(
+            config.database_url, min_size=1, max_size=config.concurrency + 2, open=True
+        )
+        self.executor = ThreadPoolExecutor(max_workers=config.concurrency)
+        self.in_flight: set[Future[None]] = set()
+        self.stopping = threading.Event()
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run_forever(self, max_seconds: float | None = None) -> None:
+        """Serve tasks until SIGTERM/SIGINT (then drain) or `max_seconds` pass."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(sig, lambda *_: self.stopping.set())
+        ends = None if max_seconds is None else time.monotonic() + max_seconds
+        with psycopg.connect(self.config.database_url, autocommit=True) as listener:
+            listener.execute(f'LISTEN "{NOTIFY_CHANNEL}"')
+            while not self.stopping.is_set() and (ends is None or time.monotonic() < ends):
+                self.in_flight = {f for f in self.in_flight if not f.done()}
+                free = self.config.concurrency - len(self.in_flight)
+                got = self.poll_once(free) if free > 0 else 0
+                if got == 0:
+                    for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
+                        pass
+        self.drain()
+
+    def drain(self) -> None:
+        """Finish what is running, take nothing new."""
+        self.stopping.set()
+        self.executor.shutdown(wait=True)
+        self.pool.close()
+
+    def poll_once(self, limit: int) -> int:
+        with self.pool.connection() as conn:
+            conn.autocommit = True
+            rows = conn.execute(
+                "SELECT msg_id, read_ct, message FROM pgmq.read(%s, %s, %s)",
+                (QUEUE, self.config.lease_seconds, limit),
+            ).fetchall()
+        for msg_id, _read_ct, message in rows:
+            self.in_flight.add(self.executor.submit(self.handle_safely, msg_id, message))
+        return len(rows)
+
+    def handle_safely(self, msg_id: int, message: dict[str, Any]) -> None:
+        try:
+            self.handle(msg_id, message)
+        except Exception:  # the task stays leased and is retried when the lease expires
+            log.exception("task %s failed in the runner", msg_id)
+
+    # -- one task ---------------------------------------------------------------------------
+    def handle(self, msg_id: int, message: dict[str, Any]) -> None:
+        run_id, org_id = message["run_id"], message["org_id"]
+        with self.pool.connection() as conn:
+            with runner_transaction(conn, org_id) as cur:
+                row = cur.execute(
+                    "SELECT * FROM runs.start(%s, %s)", (run_id, self.config.name)
+                ).fetchone()
+            assert row is not None
+            verdict = row["verdict"]
+            if verdict in ("finished", "unknown"):  # a duplicate delivery: acknowledge it
+                conn.execute("SELECT pgmq.archive(%s, %s::bigint)", (QUEUE, msg_id))
+                conn.commit()
+                return
+            if verdict == "throttled":
+                conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, 1)", (QUEUE, msg_id))
+                conn.commit()
+                return
+            if verdict != "run":
+                return
+        self.execute(msg_id, row["run"], row["definition"])
+
+    def execute(self, msg_id: int, run: dict[str, Any], definition: dict[str, Any]) -> None:
+        spec = definition["spec"]
+        attempt = int(run["attempt"])
+        timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
+        workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        output_prefix = self.output_prefix(run)
+        request = self.run_request(run, spec, output_prefix, timeout)
+        found = problems("run_request", request)
+        if found:
+            self.finish(
+                run,
+                attempt,
+                None,
+                {
+                    "type": "ContractError",
+                    "message": f"invalid RunRequest: {found[0]}",
+                    "retryable": False,
+                },
+            )
+            return
+        events = EventLog()
+        pending: list[dict[str, Any]] = []
+        lock = threading.Lock()
+
+        def emit(line: str) -> None:
+            event = events.feed(line)
+            if event is not None:
+                with lock:
+                    pending.append(event)
+
+        heartbeat = Heartbeat(self, run, msg_id, attempt, pending, lock)
+        heartbeat.start()
+        launcher = LAUNCHERS[spec["launcher"]["kind"]]
+        try:
+            outcome = launcher.launch(request, spec, workdir, time.monotonic() + timeout, emit)
+        finally:
+            heartbeat.stop()
+        self.flush_logs(run, attempt, pending, lock)
+        self.finish(
+            run, attempt, outcome_error(outcome, events, spec, output_prefix, timeout), events
+        )
+
+    def output_prefix(self, run: dict[str, Any]) -> str:
+        path = self.config.storage_root / run["org_id"] / "_runs" / run["id"]
+        return path.as_uri() + "/"
+
+    def run_request(
+        self, run: dict[str, Any], spec: dict[str, Any], output_prefix: str, timeout: float
+    ) -> dict[str, Any]:
+        deadline = datetime.now(UTC) + timedelta(seconds=timeout)
+        return {
+            "contract": CONTRACT_VERSION,
+            "run_id": run["id"],
+            "attempt": int(run["attempt"]),
+            "idempotency_key": run["idempotency_key"] or f"run:{run['id']}",
+            "job": {
+                "name": run["job_name"],
+                "version": run["job_version"],
+                **({"type": spec["type"]} if "type" in spec else {}),
+            },
+            "org": {"id": run["org_id"]},
+            "trigger": run["trigger"] or {"kind": "manual"},
+            "inputs": run["inputs"] or [],
+            "params": run["params"] or {},
+            "config": run["config"] or {},
+            "output_prefix": output_prefix,
+            "deadline": deadline.isoformat(),
+            "credentials": {},
+        }
+
+    def flush_logs(
+        self, run: dict[str, Any], attempt: int, pending: list[dict[str, Any]], lock: threading.Lock
+    ) -> None:
+        with lock:
+            batch, pending[:] = list(pending), []
+        if not batch:
+            return
+        with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
+            cur.execute(
+                "SELECT runs.append_log(%s, %s, %s)", (run["id"], attempt, json.dumps(batch))
+            )
+
+    def finish(
+        self,
+        run: dict[str, Any],
+        attempt: int,
+        error: dict[str, Any] | None,
+        events: EventLog | None,
+    ) -> None:
+        with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
+            if error is None and events is not None:
+                metadata = (events.result or {}).get("metadata", {})
+                cur.execute(
+                    "SELECT runs.complete(%s, %s, %s, %s)",
+                    (run["id"], attempt, json.dumps(events.final_outputs()), json.dumps(metadata)),
+                )
+            else:
+                assert error is not None
+                retryable = bool(error.pop("retryable", True))
+                cur.execute(
+                    "SELECT runs.fail(%s, %s, %s, %s)",
+                    (run["id"], attempt, json.dumps(error), retryable),
+                )
+
+
+def outcome_error(
+    outcome: Outcome, events: EventLog, spec: dict[str, Any], output_prefix: str, timeout: float
+) -> dict[str, Any] | None:
+    """None when the attempt succeeded, else the error to record (with `retryable`)."""
+    if outcome.exit_code is None:
+        kind = "Timeout" if "timeout" in outcome.reason else "LaunchError"
+        message = (
+            f"killed after {timeout:g}s: past its timeout_seconds"
+            if kind == "Timeout"
+            else outcome.reason
+        )
+        return {"type": kind, "message": message, "stack": outcome.stderr_tail, "retryable": True}
+    result = events.result
+    if result is not None and result.get("status") == "failed":
+        error = dict(result["error"])
+        error.setdefault("retryable", True)
+        if not error.get("stack") and outcome.stderr_tail:
+            error["stack"] = outcome.stderr_tail
+        return error
+    if outcome.exit_code != 0 or result is None:
+        return {
+            "type": "ExitCode",
+            "message": f"the job exited with code {outcome.exit_code} without a result",
+            "stack": outcome.stderr_tail,
+            "retryable": True,
+        }
+    return rejected_outputs(events.final_outputs(), spec, output_prefix)
+
+
+def rejected_outputs(
+    outputs: list[dict[str, Any]], spec: dict[str, Any], output_prefix: str
+) -> dict[str, Any] | None:
+    """A job may report only datasets it declares, and only URIs under its output prefix."""
+    declared = set(spec.get("output_datasets", []))
+    prefix = urlparse(output_prefix)
+    for output in outputs:
+        if output["dataset"] not in declared:
+            return {
+                "type": "OutputRejected",
+                "retryable": False,
+                "message": f"output for undeclared dataset {output['dataset']!r}; "
+                f"declared: {sorted(declared)}",
+            }
+        for uri in output.get("uris", []):
+            parsed = urlparse(uri)
+            inside = parsed.scheme == prefix.scheme and os.path.normpath(parsed.path).startswith(
+                prefix.path.rstrip("/") + "/"
+            )
+            if not inside:
+                return {
+                    "type": "OutputRejected",
+                    "retryable": False,
+                    "message": f"output {uri} is outside the run's prefix {output_prefix}",
+                }
+    return None
+
+
+class Heartbeat:
+    """Extends the task's lease and flushes log events while the job runs."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        run: dict[str, Any],
+        msg_id: int,
+        attempt: int,
+        pending: list[dict[str, Any]],
+        lock: threading.Lock,
+    ) -> None:
+        self.runner, self.run, self.msg_id, self.attempt = runner, run, msg_id, attempt
+        self.pending, self.lock = pending, lock
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.loop, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(timeout=10)
+
+    def loop(self) -> None:
+        lease = self.runner.config.lease_seconds
+        last_extend = time.monotonic()
+        while not self.stopped.wait(0.2):
+            try:
+                self.runner.flush_logs(self.run, self.attempt, self.pending, self.lock)
+                if time.monotonic() - last_extend >= lease / 3:
+                    with self.runner.pool.connection() as conn:
+                        conn.execute(
+                            "SELECT pgmq.set_vt(%s, %s::bigint, %s)", (QUEUE, self.msg_id, lease)
+                        )
+                    last_extend = time.monotonic()
+            except psycopg.Error:
+                log.exception("heartbeat of run %s failed", self.run["id"])
+
+
+def new_runner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+__all__ = ["Runner", "RunnerConfig", "dict_row"]
