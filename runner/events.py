@@ -21,6 +21,7 @@ class EventLog:
         line = line.strip()
         if not line:
             return None
+        event: dict[str, Any]
         try:
             event = json.loads(line)
         except json.JSONDecodeError:

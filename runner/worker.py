@@ -132,12 +132,12 @@ class Runner:
             self.finish(
                 run,
                 attempt,
-                None,
                 {
                     "type": "ContractError",
                     "message": f"invalid RunRequest: {found[0]}",
                     "retryable": False,
                 },
+                None,
             )
             return
         events = EventLog()
@@ -164,7 +164,7 @@ class Runner:
 
     def output_prefix(self, run: dict[str, Any]) -> str:
         path = self.config.storage_root / run["org_id"] / "_runs" / run["id"]
-        return path.as_uri() + "/"
+        return str(path.as_uri()) + "/"
 
     def run_request(
         self, run: dict[str, Any], spec: dict[str, Any], output_prefix: str, timeout: float

@@ -1,0 +1,49 @@
+"""A test job that misbehaves on request (params.do): crash, exit, hang, fail_until_attempt,
+connect, undeclared, outside, sleep, ok."""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from pathlib import Path
+
+from chainlake.sdk import Context, job
+
+
+@job
+def behave(ctx: Context) -> None:
+    do = ctx.params.get("do", "ok")
+    if do == "crash":
+        raise ValueError("boom: the job crashed on purpose")
+    if do == "exit":
+        sys.stderr.write("something went badly wrong\n")
+        sys.stderr.flush()
+        sys.stdout.flush()
+        import os
+
+        os._exit(3)
+    if do == "hang":
+        time.sleep(3600)
+    if do == "fail_until_attempt" and ctx.request["attempt"] < int(ctx.params["attempt"]):
+        raise ConnectionError(f"transient failure on attempt {ctx.request['attempt']}")
+    if do == "connect":
+        with socket.create_connection(("127.0.0.1", int(ctx.params["port"])), timeout=2):
+            ctx.log("connected")
+    if do == "sleep":
+        time.sleep(float(ctx.params["seconds"]))
+    if do == "undeclared":
+        path = ctx.output_path("not_mine", "x.txt")
+        path.write_text("x")
+        ctx.output("not_mine", uris=[path.as_uri()])
+        return
+    if do == "outside":
+        ctx.output("behaved", uris=[Path("/etc/passwd").as_uri()])
+        return
+    path = ctx.output_path("behaved", "out.txt")
+    path.write_text(f"{do}\n")
+    ctx.output("behaved", uris=[path.as_uri()], rows=1)
+
+
+if __name__ == "__main__":
+    behave.main()
