@@ -47,7 +47,7 @@ def define(tenants: Tenants, **overrides: Any) -> None:
 def attempts(admin: psycopg.Connection[Any], run_id: Any) -> list[tuple[int, str]]:
     return [
         tuple(r)
-        for r in admin.execute(  # type: ignore[misc]
+        for r in admin.execute(
             "SELECT attempt, status FROM runs.attempts WHERE run_id = %s ORDER BY attempt",
             (run_id,),
         )
