@@ -6,18 +6,21 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
 import psycopg
 
-from chainlake import tenancy
-from chainlake.db import connect
-from chainlake.errors import ChainlakeError
+from chainlake import jobdefs, tenancy
+from chainlake import runs as run_store
+from chainlake.db import call, connect
+from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.stack import Stack
 from chainlake.tokens import issue_dev_token
 
@@ -71,6 +74,28 @@ def admin_connection() -> Iterator[psycopg.Connection[Any]]:
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def connection(as_email: str | None) -> Iterator[psycopg.Connection[Any]]:
+    """The operator's connection, or with an email that user's RLS-scoped login role."""
+    if not as_email:
+        with admin_connection() as conn:
+            yield conn
+        return
+    stack = Stack.load()
+    with admin_connection() as admin:
+        url = tenancy.user_connection_url(admin, stack.admin_url(), as_email, stack.embedded)
+    conn = connect(url, autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+AS_OPTION = click.option(
+    "--as", "as_email", default=None, help="Act as this user (their RLS-scoped login role)."
+)
 
 
 @click.group(help="chainlake: a Postgres-centric data platform for blockchain data.")
@@ -257,3 +282,232 @@ def psql(as_email: str | None, psql_args: tuple[str, ...]) -> None:
         raise ChainlakeError("psql not found", "install the PostgreSQL client (postgresql-client)")
     sys.stdout.flush()
     os.execv(binary, [binary, "--dbname", url, *psql_args])  # noqa: S606 - psql takes over
+
+
+# -- jobs and runs -------------------------------------------------------------------------
+@main.group(help="Job definitions and manual runs.")
+def job() -> None:
+    pass
+
+
+@job.command("apply", help="Apply a job definition (YAML) to an org.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--org", "org_name", required=True)
+@AS_OPTION
+@handles_errors
+def job_apply(file: Path, org_name: str, as_email: str | None) -> None:
+    spec = jobdefs.load(file)
+    with connection(as_email) as conn:
+        applied = jobdefs.apply(conn, run_store.org_id(conn, org_name), spec)
+    click.echo(f"applied job {applied['name']} version {applied['version']} ({applied['kind']})")
+
+
+@job.command("list", help="Jobs and their current versions.")
+@click.option("--org", "org_name", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def job_list(org_name: str | None, as_json: bool, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        rows = call(
+            conn,
+            "SELECT DISTINCT ON (o.name, d.name) o.name AS org, d.name, d.version, d.kind, "
+            "d.spec ->> 'type' AS type, d.spec ->> 'activation' AS activation, "
+            "d.input_datasets, d.output_datasets FROM jobs.definitions d "
+            "JOIN core.orgs o ON o.id = d.org_id WHERE (%(org)s::text IS NULL OR o.name = %(org)s) "
+            "ORDER BY o.name, d.name, d.applied_at DESC",
+            {"org": org_name},
+        )
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(rows, ["org", "name", "version", "kind", "type", "activation"])
+
+
+def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--param {pair!r} is not KEY=VALUE")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+@job.command("run", help="Run a job now (manual activation).")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option("--param", "param_pairs", multiple=True, help="KEY=VALUE (VALUE may be JSON).")
+@click.option("--wait", is_flag=True, help="Wait for the run to finish; exit 1 unless it succeeds.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds --wait waits.")
+@AS_OPTION
+@handles_errors
+def job_run(
+    name: str,
+    org_name: str,
+    param_pairs: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    as_email: str | None,
+) -> None:
+    with connection(as_email) as conn:
+        run = run_store.request(conn, org_name, name, _params(param_pairs))
+        click.echo(f"queued run {run['id']} of {name} {run['job_version']}")
+        if not wait:
+            return
+        ends = time.monotonic() + timeout
+        while run["status"] not in run_store.FINAL_STATUSES:
+            if time.monotonic() > ends:
+                raise ChainlakeError(f"run {run['id']} still {run['status']} after {timeout:g}s")
+            time.sleep(0.2)
+            run = run_store.get(conn, str(run["id"]))
+    click.echo(f"run {run['id']} {run['status']}")
+    if run["status"] != "succeeded":
+        error = run["error"] or {}
+        click.echo(f"error: {error.get('type')}: {error.get('message')}", err=True)
+        sys.exit(1)
+
+
+@main.group("run", help="Run history: list, show, logs.")
+def run_group() -> None:
+    pass
+
+
+@run_group.command("list", help="Recent runs, newest first.")
+@click.option("--org", "org_name", default=None)
+@click.option("--job", "job_name", default=None)
+@click.option("--limit", default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def run_list(
+    org_name: str | None, job_name: str | None, limit: int, as_json: bool, as_email: str | None
+) -> None:
+    with connection(as_email) as conn:
+        rows = run_store.list_runs(conn, org_name, job_name, limit)
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(
+            rows,
+            ["id", "org", "job_name", "job_version", "status", "attempt", "trigger", "created_at"],
+        )
+
+
+@run_group.command("show", help="Everything about one run: trigger, inputs, outputs, attempts.")
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def run_show(run_id: str, as_json: bool, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        run = run_store.show(conn, run_id)
+    if as_json:
+        _print_json(run)
+        return
+    for key in (
+        "id",
+        "org",
+        "job_name",
+        "job_version",
+        "status",
+        "attempt",
+        "max_attempts",
+        "initiated_by_email",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "duration_seconds",
+    ):
+        click.echo(f"{key:<18} {run[key]}")
+    for key in ("trigger", "params", "config", "inputs", "outputs", "metadata"):
+        click.echo(f"{key:<18} {json.dumps(run[key])}")
+    if run["error"]:
+        click.echo(f"error              {run['error'].get('type')}: {run['error'].get('message')}")
+        if run["error"].get("stack"):
+            click.echo(run["error"]["stack"].rstrip())
+
+
+@run_group.command("logs", help="A run's events; --follow until it finishes.")
+@click.argument("run_id")
+@click.option("--follow", is_flag=True)
+@click.option("--timeout", default=3600.0, show_default=True, help="Seconds --follow follows.")
+@AS_OPTION
+@handles_errors
+def run_logs(run_id: str, follow: bool, timeout: float, as_email: str | None) -> None:
+    ends = time.monotonic() + timeout
+    with connection(as_email) as conn:
+        run = run_store.get(conn, run_id)
+        seq = 0
+        while True:
+            for row in run_store.logs(conn, str(run["id"]), seq):
+                seq = row["seq"]
+                event = row["event"]
+                text = event.get("message") or json.dumps(
+                    {k: v for k, v in event.items() if k != "type"}
+                )
+                click.echo(f"{row['at'].isoformat()} [{row['attempt']}] {event['type']}: {text}")
+            if not follow or run["status"] in run_store.FINAL_STATUSES:
+                break
+            if time.monotonic() > ends:
+                break
+            time.sleep(0.2)
+            run = run_store.get(conn, str(run["id"]))
+
+
+@main.group(help="Runs that exhausted their attempts.")
+def deadletter() -> None:
+    pass
+
+
+@deadletter.command("list", help="Dead letters with their last error.")
+@click.option("--org", "org_name", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def deadletter_list(org_name: str | None, as_json: bool, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        rows = run_store.dead_letters(conn, org_name)
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(
+            rows, ["id", "org", "job_name", "attempts", "error_type", "error", "replay_run_id"]
+        )
+
+
+@deadletter.command("replay", help="Run a dead letter's job again with the same params.")
+@click.argument("letter_id", type=int)
+@click.option("--org", "org_name", required=True)
+@AS_OPTION
+@handles_errors
+def deadletter_replay(letter_id: int, org_name: str, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        run = run_store.replay(conn, org_name, letter_id)
+    click.echo(f"replayed dead letter {letter_id} as run {run['id']}")
+
+
+@main.command(help="Serve run tasks (a runner process; stop it with SIGTERM to drain).")
+@click.option("--concurrency", default=4, show_default=True)
+@click.option("--lease-seconds", default=30, show_default=True)
+@handles_errors
+def runner(concurrency: int, lease_seconds: int) -> None:
+    stack = Stack.load()
+    argv = [
+        sys.executable,
+        "-m",
+        "runner",
+        "--database-url",
+        stack.platform_url("chainlake_runner"),
+        "--storage-root",
+        str(stack.storage_root),
+        "--concurrency",
+        str(concurrency),
+        "--lease-seconds",
+        str(lease_seconds),
+    ]
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 - the runner process takes over

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from chainlake.config import DEFAULT_DATABASE, Settings
 from chainlake.db import PLATFORM_ROLES, call
@@ -47,6 +49,20 @@ class Stack:
                 "the embedded Postgres is not running", "start the stack with `make up`"
             )
         return pg.socket_url(DEFAULT_DATABASE)
+
+    def platform_url(self, role: str) -> str:
+        """A connection string for a platform login role (the runners', the API's)."""
+        params = {k: v for k, v in conninfo_to_dict(self.admin_url()).items() if v is not None}
+        params["user"] = role
+        params.pop("password", None)
+        if not self.embedded:  # the embedded socket trusts its owner; elsewhere, a password
+            params["password"] = self.platform_passwords()[role]
+        return make_conninfo("", **params)
+
+    @property
+    def storage_root(self) -> Path:
+        """Where runs write their outputs: the embedded default is a local directory."""
+        return self.settings.home / "data"
 
     # -- up / down ----------------------------------------------------------------------------
     def up(self) -> MigrationReport:
