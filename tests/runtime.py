@@ -56,6 +56,12 @@ def runs(admin: psycopg.Connection[Any], org_id: str) -> list[dict[str, Any]]:
         ).fetchall()
 
 
+def scalar(conn: psycopg.Connection[Any], sql: str, *params: Any) -> Any:
+    """The first column of the first row, or None."""
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]
+
+
 def wait_for(probe: Callable[[], T | None], timeout: float = 60, every: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy; bounded in time."""
     ends = time.monotonic() + timeout

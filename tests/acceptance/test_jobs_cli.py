@@ -17,7 +17,7 @@ import pytest
 
 from tests.acceptance.cli import CHAINLAKE, run
 from tests.harness import TestCluster
-from tests.runtime import EXAMPLES, TEST_JOBS, wait_for
+from tests.runtime import EXAMPLES, TEST_JOBS, scalar, wait_for
 
 
 @pytest.fixture
@@ -145,10 +145,8 @@ def test_a_runner_killed_mid_job_loses_nothing_and_commits_once(
         env=env,
     ).split()[2]
     wait_for(
-        lambda: admin.execute(
-            "SELECT status = 'running' FROM runs.runs WHERE id = %s", (queued,)
-        ).fetchone()[0]
-    )  # type: ignore[index]
+        lambda: scalar(admin, "SELECT status = 'running' FROM runs.runs WHERE id = %s", queued)
+    )
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     start_runner(env, runners, lease=2)

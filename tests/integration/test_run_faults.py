@@ -15,7 +15,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from runner.worker import Runner
-from tests.runtime import TEST_JOBS, apply, request_run, running_runner, runs, wait_for
+from tests.runtime import TEST_JOBS, apply, request_run, running_runner, runs, scalar, wait_for
 from tests.tenants import Tenants
 
 FINAL = ("succeeded", "failed", "dead")
@@ -154,7 +154,7 @@ def test_a_duplicate_delivery_creates_no_second_result(
         "SELECT pgmq.send('run_tasks', %s::jsonb)",
         (f'{{"run_id": "{run["id"]}", "org_id": "{run["org_id"]}"}}',),
     )
-    wait_for(lambda: admin.execute("SELECT count(*) = 0 FROM pgmq.q_run_tasks").fetchone()[0])  # type: ignore[index]
+    wait_for(lambda: scalar(admin, "SELECT count(*) = 0 FROM pgmq.q_run_tasks"))
     assert attempts(admin, run["id"]) == [(1, "succeeded")]
     assert [r["id"] for r in runs(admin, tenants.org_ids["b"])] == [run["id"]]
 
