@@ -29,6 +29,7 @@ from chainlake.contract import CONTRACT_VERSION, problems
 from chainlake.db import runner_transaction
 from runner.events import EventLog
 from runner.launchers import LAUNCHERS, Outcome
+from runner.scheduler import fire_due
 
 QUEUE = "run_tasks"
 NOTIFY_CHANNEL = f"pgmq.q_{QUEUE}.INSERT"
@@ -44,6 +45,7 @@ class RunnerConfig:
     poll_seconds: float = 0.5
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     default_timeout_seconds: float = 3600
+    schedule_every_seconds: float = 1.0
 
 
 class Runner:
@@ -65,7 +67,11 @@ class Runner:
         ends = None if max_seconds is None else time.monotonic() + max_seconds
         with psycopg.connect(self.config.database_url, autocommit=True) as listener:
             listener.execute(f'LISTEN "{NOTIFY_CHANNEL}"')
+            next_schedule = time.monotonic()
             while not self.stopping.is_set() and (ends is None or time.monotonic() < ends):
+                if time.monotonic() >= next_schedule:
+                    self.fire_schedules()
+                    next_schedule = time.monotonic() + self.config.schedule_every_seconds
                 self.in_flight = {f for f in self.in_flight if not f.done()}
                 free = self.config.concurrency - len(self.in_flight)
                 got = self.poll_once(free) if free > 0 else 0
@@ -73,6 +79,13 @@ class Runner:
                     for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
                         pass
         self.drain()
+
+    def fire_schedules(self) -> None:
+        try:
+            with self.pool.connection() as conn:
+                fire_due(conn)
+        except psycopg.Error:
+            log.exception("firing cron schedules failed")
 
     def drain(self) -> None:
         """Finish what is running, take nothing new."""

@@ -17,8 +17,9 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     ORDER BY applied_at DESC LIMIT 1
 $$;
 
--- Queue a run of the current version of a job. Returns the run (an existing one when the
--- idempotency key was seen before: a duplicate request never creates a second run).
+-- Queue a run of the current version of a job, for an org the caller may write (or the
+-- operator). Returns the run (an existing one when the idempotency key was seen before: a
+-- duplicate request never creates a second run).
 CREATE OR REPLACE FUNCTION runs.request(
     p_org_id uuid,
     p_job text,
@@ -29,16 +30,33 @@ CREATE OR REPLACE FUNCTION runs.request(
     p_delay_seconds integer DEFAULT 0
 ) RETURNS runs.runs
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
-DECLARE
-    def jobs.definitions;
-    created runs.runs;
-    msg bigint;
 BEGIN
     IF p_org_id IS NULL OR NOT (p_org_id = ANY (core.caller_org_ids('write'))
                                 OR core.caller_is_operator()) THEN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501',
             HINT = 'running a job needs the writer or admin role in its org';
     END IF;
+    RETURN runs.enqueue(p_org_id, p_job, p_params, p_trigger, p_inputs, p_idempotency_key,
+                        p_delay_seconds);
+END
+$$;
+
+-- The queueing itself, for the platform's own callers (runs.request, dispatch, the scheduler).
+CREATE OR REPLACE FUNCTION runs.enqueue(
+    p_org_id uuid,
+    p_job text,
+    p_params jsonb,
+    p_trigger jsonb,
+    p_inputs jsonb,
+    p_idempotency_key text,
+    p_delay_seconds integer DEFAULT 0
+) RETURNS runs.runs
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    def jobs.definitions;
+    created runs.runs;
+    msg bigint;
+BEGIN
     def := jobs.current_definition(p_org_id, p_job);
     IF def.id IS NULL THEN
         RAISE EXCEPTION 'unknown job "%"', p_job USING ERRCODE = '42704',
@@ -345,3 +363,44 @@ $$;
 
 GRANT EXECUTE ON FUNCTION core.caller_is_operator() TO chainlake_users, chainlake_api;
 GRANT EXECUTE ON FUNCTION jobs.apply_definition(uuid, jsonb, timestamptz) TO chainlake_users;
+
+-- Cron: fire every due schedule once for its latest due tick, whatever number of schedulers
+-- call this at once (SKIP LOCKED, plus an idempotency key per tick). The caller passes the
+-- next fire time of each schedule it fired (computed from the cron expression) to
+-- jobs.schedule_fired in the same transaction.
+CREATE OR REPLACE FUNCTION jobs.due_schedules(p_now timestamptz, p_limit integer DEFAULT 100)
+RETURNS TABLE (org_id uuid, job_name text, cron text, tick timestamptz)
+LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+    SELECT s.org_id, s.job_name, s.cron, s.next_fire_at
+    FROM jobs.schedules s
+    WHERE s.next_fire_at <= p_now
+    ORDER BY s.next_fire_at
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+$$;
+
+CREATE OR REPLACE FUNCTION jobs.schedule_fired(
+    p_org_id uuid, p_job text, p_tick timestamptz, p_next timestamptz
+) RETURNS runs.runs
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    fired runs.runs;
+BEGIN
+    IF (jobs.current_definition(p_org_id, p_job)).id IS NULL THEN  -- its job is gone
+        DELETE FROM jobs.schedules WHERE org_id = p_org_id AND job_name = p_job;
+        RETURN NULL;
+    END IF;
+    fired := runs.enqueue(p_org_id, p_job, '{}'::jsonb,
+                          jsonb_build_object('kind', 'cron', 'tick', p_tick), '[]'::jsonb,
+                          format('cron:%s:%s', p_job, to_char(p_tick AT TIME ZONE 'UTC',
+                                                              'YYYY-MM-DD"T"HH24:MI:SS')));
+    UPDATE jobs.schedules SET next_fire_at = p_next, last_fired_at = p_tick
+    WHERE org_id = p_org_id AND job_name = p_job;
+    RETURN fired;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+    jobs.due_schedules(timestamptz, integer),
+    jobs.schedule_fired(uuid, text, timestamptz, timestamptz)
+TO chainlake_runner;
