@@ -13,6 +13,7 @@ import signal
 import socket
 import threading
 import time
+import traceback
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -130,11 +131,31 @@ class Runner:
                 return
             if verdict != "run":
                 return
-        self.execute(msg_id, row["run"], row["definition"])
+        run, definition = row["run"], row["definition"]
+        try:
+            self.execute(msg_id, run, definition)
+        except Exception as exc:  # a fault of the runner's own: fail the attempt, visibly
+            log.exception("run %s failed in the runner", run["id"])
+            error = {
+                "type": "RunnerError",
+                "message": f"{type(exc).__name__}: {exc}",
+                "stack": traceback.format_exc(),
+                "retryable": True,
+            }
+            self.finish(run, int(run["attempt"]), error, None)
 
     def execute(self, msg_id: int, run: dict[str, Any], definition: dict[str, Any]) -> None:
         spec = definition["spec"]
         attempt = int(run["attempt"])
+        invalid = problems("job_definition", spec)
+        if invalid:
+            error = {
+                "type": "DefinitionError",
+                "retryable": False,
+                "message": f"job {run['job_name']} {run['job_version']}: {invalid[0]}",
+            }
+            self.finish(run, attempt, error, None)
+            return
         timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
         workdir.mkdir(parents=True, exist_ok=True)

@@ -188,3 +188,19 @@ def test_a_sandboxed_job_cannot_connect_without_an_allow_list(
     define(tenants, version="2", network=["127.0.0.1"], retries={"max_attempts": 1})
     run = run_to_end(tenants, admin, "behave", do="connect", port=listening_port)
     assert run["status"] == "succeeded"
+
+
+def test_a_definition_written_around_the_cli_fails_its_run_clearly(
+    tenants: Tenants, admin: psycopg.Connection[Any], runner: Runner
+) -> None:
+    """A writer may insert a definition by SQL; if it breaks the schema, its runs fail at once
+    with the reason instead of looping."""
+    with tenants.login(tenants.user("b", "writer")) as conn:
+        conn.execute(
+            "INSERT INTO jobs.definitions (org_id, name, version, spec) VALUES "
+            "(%s, 'broken', '1', '{\"kind\": \"source\"}')",
+            (tenants.org_ids["b"],),
+        )
+    run = run_to_end(tenants, admin, "broken")
+    assert run["status"] == "dead" and run["error"]["type"] == "DefinitionError"
+    assert "launcher" in run["error"]["message"]
