@@ -203,4 +203,4 @@ def test_a_definition_written_around_the_cli_fails_its_run_clearly(
         )
     run = run_to_end(tenants, admin, "broken")
     assert run["status"] == "dead" and run["error"]["type"] == "DefinitionError"
-    assert "launcher" in run["error"]["message"]
+    assert "is a required property" in run["error"]["message"]
