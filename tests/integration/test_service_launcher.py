@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from functools import partial
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +33,7 @@ def services() -> Iterator[dict[str, str]]:
     ]
     try:
         for port in ports.values():
-            wait_for(lambda p=port: _listening(p), timeout=20)
+            wait_for(partial(_listening, port), timeout=20)
         yield {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     finally:
         for proc in procs:
