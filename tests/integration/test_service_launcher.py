@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
-from functools import partial
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
