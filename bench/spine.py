@@ -16,20 +16,17 @@ from typing import Any
 
 import psycopg
 
-from bench.common import median_seconds
-from chainlake.localpg import TEST_SETTINGS, LocalPostgres, pg_bindir
+from bench.common import bench_cluster, median_seconds
+from chainlake.localpg import pg_bindir
 from chainlake.migrate import migrate
 
 REPEAT = 5
 
 
 def run() -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix="chainlake-bench-"))
-    workdir.chmod(0o755)
-    pg = LocalPostgres(workdir / "pg", TEST_SETTINGS)
-    pg.start()
     counter = itertools.count()
-    try:
+    with bench_cluster() as pg, tempfile.TemporaryDirectory() as scratch:
+        workdir = Path(scratch)
         with psycopg.connect(pg.socket_url(), autocommit=True) as admin:
 
             def fresh(template: str = "template1") -> str:
@@ -68,8 +65,6 @@ def run() -> dict[str, Any]:
                 lambda: admin.execute(f"CREATE DATABASE e{next(counter)} TEMPLATE template0"),
                 REPEAT * 4,
             )
-    finally:
-        pg.destroy()
     return {
         "migrate_empty_s": {
             "value": round(ours, 3),

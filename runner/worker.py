@@ -58,6 +58,7 @@ class Runner:
         self.executor = ThreadPoolExecutor(max_workers=config.concurrency)
         self.in_flight: set[Future[None]] = set()
         self.stopping = threading.Event()
+        self.slot_freed = threading.Event()
 
     # -- the loop ---------------------------------------------------------------------------
     def run_forever(self, max_seconds: float | None = None) -> None:
@@ -75,8 +76,10 @@ class Runner:
                     next_schedule = time.monotonic() + self.config.schedule_every_seconds
                 self.in_flight = {f for f in self.in_flight if not f.done()}
                 free = self.config.concurrency - len(self.in_flight)
-                got = self.poll_once(free) if free > 0 else 0
-                if got == 0:
+                if free == 0:  # all slots busy: wake when one frees up
+                    self.slot_freed.wait(self.config.poll_seconds)
+                    self.slot_freed.clear()
+                elif self.poll_once(free) == 0:  # queue empty: wake on the next insert
                     for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
                         pass
         self.drain()
@@ -110,6 +113,8 @@ class Runner:
             self.handle(msg_id, message)
         except Exception:  # the task stays leased and is retried when the lease expires
             log.exception("task %s failed in the runner", msg_id)
+        finally:
+            self.slot_freed.set()
 
     # -- one task ---------------------------------------------------------------------------
     def handle(self, msg_id: int, message: dict[str, Any]) -> None:

@@ -20,9 +20,16 @@ def schema(name: str) -> dict[str, Any]:
     return loaded
 
 
+@cache
+def _validator(name: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema(name))
+
+
 def problems(name: str, document: object) -> list[str]:
     """Every way `document` breaks the schema, each as 'field: reason' (empty when valid)."""
-    validator = jsonschema.Draft202012Validator(schema(name))
+    validator = _validator(name)
+    if validator.is_valid(document):
+        return []
     found = []
     for error in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path)):
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
