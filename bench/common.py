@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -47,3 +48,9 @@ def migrated_database(pg: LocalPostgres, name: str) -> str:
         admin.execute(f"CREATE DATABASE {name}")
     migrate(pg.socket_url(name))
     return pg.socket_url(name)
+
+
+def scalar(conn: psycopg.Connection[Any], sql: str, *params: Any) -> Any:
+    """The first column of the first row, or None."""
+    row = conn.execute(sql, params).fetchone()
+    return None if row is None else row[0]

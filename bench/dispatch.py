@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import bench_cluster, migrated_database, percentile
+from bench.common import bench_cluster, migrated_database, percentile, scalar
 from chainlake.localpg import free_port
 from chainlake.sdk import Context, job
 from runner.worker import Runner, RunnerConfig
@@ -73,7 +73,7 @@ def run() -> dict[str, Any]:
         url = migrated_database(pg, "bench_dispatch")
         peer = raw_pgmq(url, RUNS)
         with psycopg.connect(url, autocommit=True) as admin:
-            org = admin.execute("SELECT id FROM core.create_org('bench')").fetchone()[0]  # type: ignore[index]
+            org = scalar(admin, "SELECT id FROM core.create_org('bench')")
             for spec in (
                 _spec("noop", f"http://127.0.0.1:{port}"),
                 _spec("up", f"http://127.0.0.1:{up_port}"),
@@ -92,18 +92,15 @@ def run() -> dict[str, Any]:
             start = time.perf_counter()
             for _ in range(RUNS):
                 admin.execute("SELECT runs.request(%s, 'noop')", (org,))
-            while (
-                admin.execute(
-                    "SELECT count(*) FROM runs.runs WHERE job_name = 'noop' "
-                    "AND status = 'succeeded'"
-                ).fetchone()[0]
-                < RUNS
-            ):  # type: ignore[index]
+            done_sql = (
+                "SELECT count(*) FROM runs.runs WHERE job_name = 'noop' AND status = 'succeeded'"
+            )
+            while scalar(admin, done_sql) < RUNS:
                 time.sleep(0.01)
             ours = RUNS / (time.perf_counter() - start)
             latencies = []
             for _ in range(CHAIN):
-                up = admin.execute("SELECT (runs.request(%s, 'up')).id", (org,)).fetchone()[0]  # type: ignore[index]
+                up = scalar(admin, "SELECT (runs.request(%s, 'up')).id", org)
                 row = None
                 while row is None:
                     time.sleep(0.005)
