@@ -85,11 +85,14 @@ class Runner:
         self.drain()
 
     def fire_schedules(self) -> None:
+        """Cron ticks and always_on supervision (both safe with any number of runners)."""
         try:
             with self.pool.connection() as conn:
                 fire_due(conn)
+                conn.execute("SELECT jobs.supervise_always_on()")
+                conn.commit()
         except psycopg.Error:
-            log.exception("firing cron schedules failed")
+            log.exception("firing schedules or supervising always_on jobs failed")
 
     def drain(self) -> None:
         """Finish what is running, take nothing new."""

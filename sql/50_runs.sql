@@ -122,6 +122,8 @@ BEGIN
         RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'dead'::text;
         RETURN;
     END IF;
+    -- One claim per org at a time, so two runners cannot both see a free slot.
+    PERFORM pg_advisory_xact_lock(hashtextextended('runs.start:' || r.org_id::text, 0));
     SELECT count(*) INTO running FROM runs.runs WHERE org_id = r.org_id AND status = 'running';
     SELECT max_concurrent_runs INTO quota FROM core.quotas WHERE org_id = r.org_id;
     IF running >= coalesce(quota, 8) THEN
@@ -404,3 +406,50 @@ GRANT EXECUTE ON FUNCTION
     jobs.due_schedules(timestamptz, integer),
     jobs.schedule_fired(uuid, text, timestamptz, timestamptz)
 TO chainlake_runner;
+
+-- always_on: keep exactly one active run of every always_on source job. When its run ends (it
+-- exited, or it was dead-lettered after its runners kept dying) a new one starts, after a
+-- backoff that doubles with each consecutive failure (1 s after a clean exit, at most 60 s).
+-- Several supervisors at once start one run: the idempotency key counts the job's runs.
+CREATE OR REPLACE FUNCTION jobs.supervise_always_on(p_now timestamptz DEFAULT now())
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    def record;
+    last runs.runs;
+    failures integer;
+    backoff_s double precision;
+    started integer := 0;
+BEGIN
+    FOR def IN
+        SELECT DISTINCT ON (org_id, name) org_id, name, spec FROM jobs.definitions
+        ORDER BY org_id, name, applied_at DESC
+    LOOP
+        CONTINUE WHEN def.spec ->> 'activation' IS DISTINCT FROM 'always_on';
+        CONTINUE WHEN EXISTS (SELECT 1 FROM runs.runs WHERE org_id = def.org_id
+                              AND job_name = def.name
+                              AND status IN ('queued', 'running', 'retrying'));
+        SELECT * INTO last FROM runs.runs WHERE org_id = def.org_id AND job_name = def.name
+        ORDER BY created_at DESC LIMIT 1;
+        SELECT count(*) INTO failures FROM (
+            SELECT status, bool_and(status <> 'succeeded') OVER (ORDER BY created_at DESC) AS streak
+            FROM runs.runs WHERE org_id = def.org_id AND job_name = def.name
+            ORDER BY created_at DESC LIMIT 10) recent
+        WHERE streak;
+        backoff_s := CASE WHEN failures = 0 THEN 1 ELSE least(60, 2 ^ failures) END;
+        CONTINUE WHEN last.id IS NOT NULL
+                  AND coalesce(last.finished_at, last.created_at)
+                      + backoff_s * interval '1 second' > p_now;
+        PERFORM runs.enqueue(def.org_id, def.name, '{}'::jsonb,
+                             jsonb_build_object('kind', 'always_on', 'restart', failures),
+                             '[]'::jsonb,
+                             format('always_on:%s:%s', def.name,
+                                    (SELECT count(*) FROM runs.runs WHERE org_id = def.org_id
+                                     AND job_name = def.name)));
+        started := started + 1;
+    END LOOP;
+    RETURN started;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION jobs.supervise_always_on(timestamptz) TO chainlake_runner;
