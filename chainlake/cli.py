@@ -108,6 +108,8 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
     lines = []
     for comp in status["components"]:
         line = f"  {comp['name']:<10} {comp['state']:<8} {comp.get('address') or ''}"
+        if comp.get("pid") and not comp.get("address"):
+            line += f"pid {comp['pid']}  (log {comp.get('log')})"
         if comp.get("socket"):
             line += f"  (socket {comp['socket']})"
         lines.append(line)
@@ -115,10 +117,11 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
 
 
 @main.command(help="Start the stack (embedded defaults, or CHAINLAKE_DATABASE_URL) and migrate.")
+@click.option("--no-runner", is_flag=True, help="Do not start a background runner.")
 @handles_errors
-def up() -> None:
+def up(no_runner: bool) -> None:
     stack = Stack.load()
-    report = stack.up()
+    report = stack.up(runner=not no_runner)
     status = stack.status()
     click.echo("chainlake is up")
     click.echo("\n".join(_status_lines(status)))
@@ -495,19 +498,6 @@ def deadletter_replay(letter_id: int, org_name: str, as_email: str | None) -> No
 @click.option("--lease-seconds", default=30, show_default=True)
 @handles_errors
 def runner(concurrency: int, lease_seconds: int) -> None:
-    stack = Stack.load()
-    argv = [
-        sys.executable,
-        "-m",
-        "runner",
-        "--database-url",
-        stack.platform_url("chainlake_runner"),
-        "--storage-root",
-        str(stack.storage_root),
-        "--concurrency",
-        str(concurrency),
-        "--lease-seconds",
-        str(lease_seconds),
-    ]
+    argv = Stack.load().runner_argv(concurrency, lease_seconds)
     sys.stdout.flush()
     os.execv(sys.executable, argv)  # noqa: S606 - the runner process takes over

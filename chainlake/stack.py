@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from chainlake.db import PLATFORM_ROLES, call
 from chainlake.errors import StackError
 from chainlake.localpg import DEV_SETTINGS, LocalPostgres
 from chainlake.migrate import MigrationReport, migrate
+from chainlake.processes import BackgroundProcess
 
 
 @dataclass
@@ -65,7 +67,7 @@ class Stack:
         return self.settings.home / "data"
 
     # -- up / down ----------------------------------------------------------------------------
-    def up(self) -> MigrationReport:
+    def up(self, runner: bool = True) -> MigrationReport:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         if self.embedded:
             pg = self.postgres
@@ -74,11 +76,35 @@ class Stack:
         url = self.admin_url()
         report = migrate(url)
         self._set_platform_passwords(url)
+        if runner:
+            self.runner.start(self.runner_argv())
         return report
+
+    @property
+    def runner(self) -> BackgroundProcess:
+        return BackgroundProcess("runner", self.settings.home / "run")
+
+    def runner_argv(self, concurrency: int = 4, lease_seconds: int = 30) -> list[str]:
+        """`python -m runner` against this stack (`chainlake runner` runs it in the foreground)."""
+        return [
+            sys.executable,
+            "-m",
+            "runner",
+            "--database-url",
+            self.platform_url("chainlake_runner"),
+            "--storage-root",
+            str(self.storage_root),
+            "--concurrency",
+            str(concurrency),
+            "--lease-seconds",
+            str(lease_seconds),
+        ]
 
     def down(self) -> list[str]:
         """Stop every process the stack started; return the names of what was stopped."""
         stopped = []
+        if self.runner.stop():
+            stopped.append("runner")
         if self.embedded and self.postgres.is_running():
             self.postgres.stop()
             stopped.append("postgres")
@@ -110,7 +136,20 @@ class Stack:
 
     # -- status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        return {"home": str(self.settings.home), "components": [self._postgres_status()]}
+        return {
+            "home": str(self.settings.home),
+            "components": [self._postgres_status(), self._runner_status()],
+        }
+
+    def _runner_status(self) -> dict[str, Any]:
+        pid = self.runner.pid()
+        return {
+            "name": "runner",
+            "state": "up" if pid else "down",
+            "address": None,
+            "pid": pid,
+            "log": str(self.runner.log_file),
+        }
 
     def _postgres_status(self) -> dict[str, Any]:
         if not self.embedded:

@@ -29,6 +29,14 @@ def postgres_processes_for(data_dir: str) -> list[int]:
     return pids
 
 
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
 @pytest.fixture
 def home() -> Iterator[dict[str, str]]:
     base = tempfile.mkdtemp(prefix="chainlake-home-")
@@ -48,6 +56,8 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     status = json.loads(run("status", "--json", env=home).stdout)
     (pg,) = [c for c in status["components"] if c["name"] == "postgres"]
     assert pg["state"] == "up" and pg["address"].startswith("127.0.0.1:")
+    (runner,) = [c for c in status["components"] if c["name"] == "runner"]
+    assert runner["state"] == "up" and alive(runner["pid"])
     assert run("psql", "-At", "-c", "select 1", env=home).stdout.strip() == "1"
     assert run("org", "create", "keepme", env=home).returncode == 0
 
@@ -59,8 +69,9 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     data_dir = pg["socket"]
     assert postgres_processes_for(data_dir)
     down = run("down", env=home)
-    assert down.returncode == 0 and "postgres" in down.stdout
+    assert down.returncode == 0 and "runner, postgres" in down.stdout
     assert postgres_processes_for(data_dir) == []
+    assert not alive(runner["pid"])
     status = json.loads(run("status", "--json", env=home).stdout)
     assert status["components"][0]["state"] == "down"
     result = run("psql", "-c", "select 1", env=home)
