@@ -26,7 +26,8 @@ def env(cluster: TestCluster, database: str, tmp_path: Path) -> dict[str, str]:
         "CHAINLAKE_DATABASE_URL": cluster.pg.tcp_url(database),
         "CHAINLAKE_HOME": str(tmp_path / "home"),
     }
-    assert run("up", "--no-runner", env=env).returncode == 0  # migrates (nothing) and sets role passwords
+    # migrates (nothing to do) and sets the platform roles' passwords
+    assert run("up", "--no-runner", env=env).returncode == 0
     for args in (
         ("org", "create", "acme"),
         ("user", "create", "ann@acme.example", "--org", "acme", "--role", "writer"),
