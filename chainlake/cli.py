@@ -501,3 +501,26 @@ def runner(concurrency: int, lease_seconds: int) -> None:
     argv = Stack.load().runner_argv(concurrency, lease_seconds)
     sys.stdout.flush()
     os.execv(sys.executable, argv)  # noqa: S606 - the runner process takes over
+
+
+@main.group(help="Container images for the container launcher (podman, built locally).")
+def image() -> None:
+    pass
+
+
+@image.command("base", help="Build the base image once (debootstrap: Debian with python3, node).")
+@handles_errors
+def image_base() -> None:
+    from chainlake.containers import ensure_base_image
+
+    click.echo(f"base image {ensure_base_image()} is ready")
+
+
+@image.command("build", help="Build a job's image from its definition's folder.")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@handles_errors
+def image_build(file: Path) -> None:
+    from chainlake.containers import build_job_image
+
+    spec = jobdefs.load(file)
+    click.echo(f"built {build_job_image(file.parent, spec['name'], spec['version'])}")

@@ -4,6 +4,7 @@ the RunRequest in, an NDJSON stream of events out, plus an exit status.
 - process: a sandboxed subprocess (own network and pid namespaces unless the job declares a
   network allow-list, rlimits, a scrubbed environment, a private temp dir).
 - service: POST {endpoint}/run on a long-lived remote service; the response body is the stream.
+- container: podman with runc (chainlake/containers.py builds the images).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from chainlake.containers import PODMAN
 
 Emit = Callable[[str], None]
 
@@ -81,6 +85,57 @@ def _command(spec: dict[str, Any]) -> list[str]:
     return command
 
 
+def stream_subprocess(
+    argv: list[str],
+    request: dict[str, Any],
+    deadline: float,
+    emit: Emit,
+    kill: Callable[[subprocess.Popen[str]], None],
+    **popen: Any,
+) -> Outcome:
+    """Start argv, write the RunRequest to its stdin, relay its stdout lines, keep its stderr
+    tail, and `kill` it at the deadline."""
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            **popen,
+        )
+    except OSError as exc:
+        return Outcome(None, f"could not start {argv[0]}: {exc}")
+    stderr: list[str] = []
+    err_reader = threading.Thread(target=lambda: stderr.extend(proc.stderr or []), daemon=True)
+    err_reader.start()
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(json.dumps(request))
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass
+    timed_out = threading.Event()
+
+    def watchdog() -> None:
+        while proc.poll() is None:
+            if time.monotonic() >= deadline:
+                timed_out.set()
+                kill(proc)
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    for line in proc.stdout:
+        emit(line)
+    code = proc.wait()
+    err_reader.join(timeout=5)
+    tail = "".join(stderr)[-4000:]
+    if timed_out.is_set():
+        return Outcome(None, "killed: past its timeout", tail)
+    return Outcome(code, "", tail)
+
+
 class ProcessLauncher:
     def launch(
         self,
@@ -102,47 +157,94 @@ class ProcessLauncher:
         }
         cwd = spec["launcher"].get("workdir") or str(workdir)
         argv = [*sandbox_prefix(bool(spec.get("network"))), *_command(spec)]
-        try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                preexec_fn=_limits(spec.get("resources", {})),
-            )
-        except OSError as exc:
-            return Outcome(None, f"could not start {argv[0]}: {exc}")
-        stderr: list[str] = []
-        err_reader = threading.Thread(target=lambda: stderr.extend(proc.stderr or []), daemon=True)
-        err_reader.start()
-        assert proc.stdin is not None and proc.stdout is not None
-        try:
-            proc.stdin.write(json.dumps(request))
-            proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        timed_out = threading.Event()
+        return stream_subprocess(
+            argv,
+            request,
+            deadline,
+            emit,
+            _kill_group,
+            cwd=cwd,
+            env=env,
+            preexec_fn=_limits(spec.get("resources", {})),
+        )
 
-        def watchdog() -> None:
-            while proc.poll() is None:
-                if time.monotonic() >= deadline:
-                    timed_out.set()
-                    _kill_group(proc)
-                    return
-                time.sleep(0.05)
 
-        threading.Thread(target=watchdog, daemon=True).start()
-        for line in proc.stdout:
-            emit(line)
-        code = proc.wait()
-        err_reader.join(timeout=5)
-        tail = "".join(stderr)[-4000:]
-        if timed_out.is_set():
-            return Outcome(None, "killed: past its timeout", tail)
-        return Outcome(code, "", tail)
+CONTAINER_USER = 65534  # nobody
+
+
+class ContainerLauncher:
+    """podman with runc: read-only root, no network unless declared (then the host's, never a
+    bridge), memory, CPU and pid limits, no capabilities, an unprivileged user, and only the
+    run's output directory (read-write) and its inputs' directories (read-only) mounted."""
+
+    def launch(
+        self,
+        request: dict[str, Any],
+        spec: dict[str, Any],
+        workdir: Path,
+        deadline: float,
+        emit: Emit,
+    ) -> Outcome:
+        launcher, resources = spec["launcher"], spec.get("resources", {})
+        name = f"chainlake-{request['run_id']}-{request['attempt']}"
+        output_dir = Path(urlparse(request["output_prefix"]).path)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        output_dir.chmod(0o777)  # the job runs as nobody
+        mounts = [f"--volume={output_dir}:{output_dir}:rw"]
+        for item in request.get("inputs", []):
+            for uri in item.get("uris", []):
+                folder = Path(urlparse(uri).path).parent
+                if (
+                    urlparse(uri).scheme == "file"
+                    and f"--volume={folder}:{folder}:ro" not in mounts
+                ):
+                    mounts.append(f"--volume={folder}:{folder}:ro")
+        env = {"CHAINLAKE_RUN_ID": request["run_id"], **request.get("credentials", {})}
+        argv = [
+            *PODMAN,
+            "run",
+            "-i",
+            "--rm",
+            "--name",
+            name,
+            "--read-only",
+            "--tmpfs",
+            "/tmp",  # noqa: S108 - the container's own tmpfs
+            "--network",
+            "host" if spec.get("network") else "none",
+            "--memory",
+            f"{int(resources.get('memory_mb', 1024))}m",
+            "--cpus",
+            str(resources.get("cpus", 1)),
+            "--pids-limit",
+            "256",
+            "--cap-drop",
+            "all",
+            "--security-opt",
+            "no-new-privileges",
+            "--ulimit",
+            "nofile=1024:1024",
+            "--ulimit",
+            "nproc=1024:1024",
+            "--user",
+            f"{CONTAINER_USER}:{CONTAINER_USER}",
+            *(f"--env={k}={v}" for k, v in env.items()),
+            *mounts,
+            launcher["image"],
+            *launcher.get("command", []),
+        ]
+
+        def kill(_: subprocess.Popen[str]) -> None:
+            subprocess.run([*PODMAN, "kill", name], capture_output=True, check=False)
+
+        return stream_subprocess(
+            argv,
+            request,
+            deadline,
+            emit,
+            kill,
+            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+        )
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
@@ -178,4 +280,8 @@ class ServiceLauncher:
         return Outcome(0)
 
 
-LAUNCHERS: dict[str, Launcher] = {"process": ProcessLauncher(), "service": ServiceLauncher()}
+LAUNCHERS: dict[str, Launcher] = {
+    "process": ProcessLauncher(),
+    "service": ServiceLauncher(),
+    "container": ContainerLauncher(),
+}

@@ -11,6 +11,9 @@ missing=()
 have_pg_server || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ "$(id -u)" = 0 ] && ! command -v runuser >/dev/null 2>&1; then missing+=(util-linux); fi
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+# The container launcher: podman with runc, and debootstrap to build the base image.
+for tool in podman runc debootstrap; do command -v $tool >/dev/null 2>&1 || missing+=($tool); done
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
