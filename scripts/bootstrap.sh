@@ -11,9 +11,18 @@ missing=()
 have_pg_server || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ "$(id -u)" = 0 ] && ! command -v runuser >/dev/null 2>&1; then missing+=(util-linux); fi
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-# The container launcher: podman with runc, and debootstrap to build the base image.
-for tool in podman runc debootstrap; do command -v $tool >/dev/null 2>&1 || missing+=($tool); done
+# Wanted, not required: Node.js (the example JavaScript job), and for the container launcher
+# podman with runc and debootstrap (to build the base image). Installed when we are root.
+optional=()
+command -v node >/dev/null 2>&1 || optional+=(nodejs)
+for tool in podman runc debootstrap; do command -v $tool >/dev/null 2>&1 || optional+=($tool); done
+if [ ${#optional[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    missing+=("${optional[@]}")
+  else
+    echo "bootstrap: not installed (container jobs and the Node.js example need them): ${optional[*]}" >&2
+  fi
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
