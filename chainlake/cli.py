@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import time
@@ -372,6 +373,31 @@ def job_run(
         error = run["error"] or {}
         click.echo(f"error: {error.get('type')}: {error.get('message')}", err=True)
         sys.exit(1)
+
+
+@job.command("webhook-secret", help="Make a new HMAC secret for a webhook job; print it once.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@AS_OPTION
+@handles_errors
+def job_webhook_secret(name: str, org_name: str, as_email: str | None) -> None:
+    from chainlake.secrets import encrypt, load_key
+
+    stack = Stack.load()
+    secret = secrets.token_urlsafe(32)
+    with connection(as_email) as conn:
+        org = run_store.org_id(conn, org_name)
+        call(
+            conn,
+            "SELECT jobs.set_webhook_secret(%(org)s, %(job)s, %(enc)s)",
+            {"org": org, "job": name, "enc": encrypt(load_key(stack.settings.home), secret)},
+        )
+    click.echo(f"secret: {secret}")
+    click.echo(f"url:    {stack.api_url() or 'http://API'}/v1/webhooks/{org}/{name}")
+    click.echo(
+        "sign:   X-Chainlake-Timestamp: <unix seconds>; X-Chainlake-Signature: "
+        "sha256=HMAC_SHA256(secret, '<timestamp>.<body>') (see docs/job-contract.md)"
+    )
 
 
 @main.group("run", help="Run history: list, show, logs.")

@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from chainlake.config import DEFAULT_DATABASE, Settings
 from chainlake.db import PLATFORM_ROLES, call
 from chainlake.errors import StackError
-from chainlake.localpg import DEV_SETTINGS, LocalPostgres
+from chainlake.localpg import DEV_SETTINGS, LocalPostgres, free_port
 from chainlake.migrate import MigrationReport, migrate
 from chainlake.processes import BackgroundProcess
 
@@ -78,7 +78,41 @@ class Stack:
         self._set_platform_passwords(url)
         if runner:
             self.runner.start(self.runner_argv())
+        self.start_api()
         return report
+
+    @property
+    def api(self) -> BackgroundProcess:
+        return BackgroundProcess("api", self.settings.home / "run")
+
+    @property
+    def api_port_file(self) -> Path:
+        return self.settings.home / "run" / "api.port"
+
+    def api_url(self) -> str | None:
+        if self.api.pid() is None or not self.api_port_file.exists():
+            return None
+        return f"http://127.0.0.1:{self.api_port_file.read_text().strip()}"
+
+    def start_api(self) -> None:
+        if self.api.pid() is not None:
+            return
+        port = free_port()
+        self.api_port_file.parent.mkdir(parents=True, exist_ok=True)
+        self.api_port_file.write_text(f"{port}\n")
+        self.api.start(
+            [
+                sys.executable,
+                "-m",
+                "api",
+                "--database-url",
+                self.platform_url("chainlake_api"),
+                "--port",
+                str(port),
+                "--home",
+                str(self.settings.home),
+            ]
+        )
 
     @property
     def runner(self) -> BackgroundProcess:
@@ -103,6 +137,8 @@ class Stack:
     def down(self) -> list[str]:
         """Stop every process the stack started; return the names of what was stopped."""
         stopped = []
+        if self.api.stop(grace_seconds=10):
+            stopped.append("api")
         if self.runner.stop():
             stopped.append("runner")
         if self.embedded and self.postgres.is_running():

@@ -105,6 +105,12 @@ SEEDS: dict[str, Seed] = {
         "grant",
     ),
     # No user may insert these: the operator's functions create them.
+    "jobs.webhook_secrets": Seed(
+        "INSERT INTO jobs.webhook_secrets (org_id, job_name, secret_enc) "
+        "VALUES (%(org_id)s, 'job_' || %(tag)s, '\\x00')",
+        None,
+        "admin",
+    ),
     "core.orgs": Seed("INSERT INTO core.orgs (name) VALUES ('x' || %(tag)s)", None, "read"),
     "core.quotas": Seed("INSERT INTO core.quotas (org_id) VALUES (%(org_id)s)", None, "member"),
     "audit.events": Seed(
@@ -217,8 +223,17 @@ def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection
         "VALUES (1, 1, '\\x01', '\\x00', now())"
     )
     for org in ORGS:
-        for _table, seed in SEEDS.items():
+        for table, seed in SEEDS.items():
             if seed.writer is None:
+                if (
+                    table != "core.orgs"
+                    and not admin.execute(
+                        f"SELECT 1 FROM {table} WHERE org_id = %s", (org_ids[org],)
+                    ).fetchone()
+                ):  # no operator function made one: the operator writes it
+                    admin.execute(
+                        seed.sql, tenants.params(tenants.user(org, "admin"), org, f"{org}_seed")
+                    )
                 continue
             if seed.writer == "platform":
                 with tenants.runner(org) as cur:

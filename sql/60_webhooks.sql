@@ -1,0 +1,54 @@
+-- Webhook activation. The API verifies a delivery's HMAC with the job's secret (decrypted with a
+-- key Postgres never sees), then calls jobs.receive_webhook, which queues one run per delivery.
+
+CREATE OR REPLACE FUNCTION jobs.set_webhook_secret(p_org_id uuid, p_job text, p_secret_enc bytea)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    def jobs.definitions;
+BEGIN
+    IF NOT (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator()) THEN
+        RAISE EXCEPTION 'you may not configure jobs in this org' USING ERRCODE = '42501';
+    END IF;
+    def := jobs.current_definition(p_org_id, p_job);
+    IF def.id IS NULL OR def.spec ->> 'activation' IS DISTINCT FROM 'webhook' THEN
+        RAISE EXCEPTION 'job "%" is not a webhook job', p_job USING ERRCODE = '22023',
+            HINT = 'its definition needs kind: source and activation: webhook';
+    END IF;
+    INSERT INTO jobs.webhook_secrets (org_id, job_name, secret_enc, created_by)
+    VALUES (p_org_id, p_job, p_secret_enc, core.caller_user_id())
+    ON CONFLICT (org_id, job_name) DO UPDATE
+        SET secret_enc = excluded.secret_enc, created_at = now(), created_by = excluded.created_by;
+    PERFORM audit.record(p_org_id, 'webhook.secret', p_job);
+END
+$$;
+
+-- The API's own path (session_user chainlake_api): the encrypted secret of a webhook job.
+CREATE OR REPLACE FUNCTION jobs.webhook_secret(p_org_id uuid, p_job text) RETURNS bytea
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT w.secret_enc FROM jobs.webhook_secrets w
+    WHERE session_user = 'chainlake_api' AND w.org_id = p_org_id AND w.job_name = p_job
+$$;
+
+-- Queue the run for a verified delivery (idempotent per delivery id).
+CREATE OR REPLACE FUNCTION jobs.receive_webhook(
+    p_org_id uuid, p_job text, p_payload jsonb, p_delivery text
+) RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    fired runs.runs;
+BEGIN
+    IF session_user <> 'chainlake_api' THEN
+        RAISE EXCEPTION 'only the API receives webhooks' USING ERRCODE = '42501';
+    END IF;
+    fired := runs.enqueue(p_org_id, p_job, jsonb_build_object('payload', p_payload),
+                          jsonb_build_object('kind', 'webhook', 'delivery', p_delivery),
+                          '[]'::jsonb, format('webhook:%s:%s', p_job, p_delivery));
+    RETURN fired.id;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION jobs.set_webhook_secret(uuid, text, bytea) TO chainlake_users;
+GRANT EXECUTE ON FUNCTION jobs.webhook_secret(uuid, text), jobs.receive_webhook(uuid, text, jsonb, text)
+    TO chainlake_api;
+GRANT USAGE ON SCHEMA jobs TO chainlake_api;
