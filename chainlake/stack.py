@@ -174,7 +174,18 @@ class Stack:
     def status(self) -> dict[str, Any]:
         return {
             "home": str(self.settings.home),
-            "components": [self._postgres_status(), self._runner_status()],
+            "components": [self._postgres_status(), self._runner_status(), self._api_status()],
+        }
+
+    def _api_status(self) -> dict[str, Any]:
+        url = self.api_url()
+        return {
+            "name": "api",
+            "state": "up" if url else "down",
+            "address": url.removeprefix("http://") if url else None,
+            "url": url,
+            "pid": self.api.pid(),
+            "log": str(self.api.log_file),
         }
 
     def _runner_status(self) -> dict[str, Any]:

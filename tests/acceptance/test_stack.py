@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.acceptance.cli import run
+from tests.runtime import wait_for
 
 
 def postgres_processes_for(data_dir: str) -> list[int]:
@@ -27,6 +29,14 @@ def postgres_processes_for(data_dir: str) -> list[int]:
         if "postgres" in cmdline and data_dir in cmdline:
             pids.append(int(entry.name))
     return pids
+
+
+def _get(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback http
+            return int(response.status)
+    except OSError:
+        return None
 
 
 def alive(pid: int) -> bool:
@@ -58,6 +68,9 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     assert pg["state"] == "up" and pg["address"].startswith("127.0.0.1:")
     (runner,) = [c for c in status["components"] if c["name"] == "runner"]
     assert runner["state"] == "up" and alive(runner["pid"])
+    (api,) = [c for c in status["components"] if c["name"] == "api"]
+    assert api["state"] == "up" and api["address"].startswith("127.0.0.1:")
+    wait_for(lambda: _get(f"{api['url']}/health") == 200, timeout=30)
     assert run("psql", "-At", "-c", "select 1", env=home).stdout.strip() == "1"
     assert run("org", "create", "keepme", env=home).returncode == 0
 
@@ -69,9 +82,9 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     data_dir = pg["socket"]
     assert postgres_processes_for(data_dir)
     down = run("down", env=home)
-    assert down.returncode == 0 and "runner, postgres" in down.stdout
+    assert down.returncode == 0 and "api, runner, postgres" in down.stdout
     assert postgres_processes_for(data_dir) == []
-    assert not alive(runner["pid"])
+    assert not alive(runner["pid"]) and not alive(api["pid"])
     status = json.loads(run("status", "--json", env=home).stdout)
     assert status["components"][0]["state"] == "down"
     result = run("psql", "-c", "select 1", env=home)
