@@ -125,7 +125,8 @@ class Runner:
         with self.pool.connection() as conn:
             with runner_transaction(conn, org_id) as cur:
                 row = cur.execute(
-                    "SELECT * FROM runs.start(%s, %s)", (run_id, self.config.name)
+                    "SELECT * FROM runs.start(%s, %s, %s)",
+                    (run_id, self.config.name, self.config.lease_seconds),
                 ).fetchone()
             assert row is not None
             verdict = row["verdict"]
@@ -355,9 +356,13 @@ class Heartbeat:
             try:
                 self.runner.flush_logs(self.run, self.attempt, self.pending, self.lock)
                 if time.monotonic() - last_extend >= lease / 3:
-                    with self.runner.pool.connection() as conn:
-                        conn.execute(
-                            "SELECT pgmq.set_vt(%s, %s::bigint, %s)", (QUEUE, self.msg_id, lease)
+                    with (
+                        self.runner.pool.connection() as conn,
+                        runner_transaction(conn, self.run["org_id"]) as cur,
+                    ):
+                        cur.execute(
+                            "SELECT runs.heartbeat(%s, %s, %s)",
+                            (self.run["id"], self.attempt, lease),
                         )
                     last_extend = time.monotonic()
             except psycopg.Error:

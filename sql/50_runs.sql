@@ -95,7 +95,8 @@ $$;
 -- new attempt number, or the run unchanged when it must not run now: already finished
 -- (a duplicate delivery), or its org at its concurrency quota ('throttled' in metadata).
 -- A run whose attempts were all used up by runners that vanished is dead-lettered here.
-CREATE OR REPLACE FUNCTION runs.start(p_run_id uuid, p_runner text)
+DROP FUNCTION IF EXISTS runs.start(uuid, text);  -- superseded by the lease-taking version
+CREATE OR REPLACE FUNCTION runs.start(p_run_id uuid, p_runner text, p_lease_seconds integer)
 RETURNS TABLE (run jsonb, definition jsonb, verdict text)
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
@@ -124,7 +125,11 @@ BEGIN
     END IF;
     -- One claim per org at a time, so two runners cannot both see a free slot.
     PERFORM pg_advisory_xact_lock(hashtextextended('runs.start:' || r.org_id::text, 0));
-    SELECT count(*) INTO running FROM runs.runs WHERE org_id = r.org_id AND status = 'running';
+    -- Count the org's other runs whose runner is alive (its lease is being renewed); a run
+    -- left behind by a dead runner stops counting when its lease runs out, so orphans never
+    -- fill the quota and block their own recovery.
+    SELECT count(*) INTO running FROM runs.runs
+    WHERE org_id = r.org_id AND status = 'running' AND id <> r.id AND lease_until > now();
     SELECT max_concurrent_runs INTO quota FROM core.quotas WHERE org_id = r.org_id;
     IF running >= coalesce(quota, 8) THEN
         RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'throttled'::text;
@@ -133,7 +138,8 @@ BEGIN
     UPDATE runs.attempts SET status = 'lost', finished_at = now()
     WHERE org_id = r.org_id AND run_id = r.id AND status = 'running';
     UPDATE runs.runs SET status = 'running', attempt = attempt + 1,
-                         started_at = coalesce(started_at, now())
+                         started_at = coalesce(started_at, now()),
+                         lease_until = now() + p_lease_seconds * interval '1 second'
     WHERE org_id = r.org_id AND id = r.id RETURNING * INTO r;
     INSERT INTO runs.attempts (org_id, run_id, attempt, runner) VALUES (r.org_id, r.id, r.attempt, p_runner);
     RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'run'::text;
@@ -152,6 +158,27 @@ BEGIN
     IF r.msg_id IS NOT NULL THEN
         PERFORM pgmq.archive('run_tasks', r.msg_id);
     END IF;
+END
+$$;
+
+-- A runner's heartbeat: renew the lease of the attempt it holds (the run's and its task's).
+-- False when the attempt is no longer current (another runner took over).
+CREATE OR REPLACE FUNCTION runs.heartbeat(p_run_id uuid, p_attempt integer, p_lease_seconds integer)
+RETURNS boolean
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    r runs.runs;
+BEGIN
+    UPDATE runs.runs SET lease_until = now() + p_lease_seconds * interval '1 second'
+    WHERE id = p_run_id AND status = 'running' AND attempt = p_attempt
+    RETURNING * INTO r;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF r.msg_id IS NOT NULL THEN
+        PERFORM pgmq.set_vt('run_tasks', r.msg_id, p_lease_seconds);
+    END IF;
+    RETURN true;
 END
 $$;
 
@@ -283,7 +310,8 @@ GRANT EXECUTE ON FUNCTION
     jobs.current_definition(uuid, text)
 TO chainlake_users;
 GRANT EXECUTE ON FUNCTION
-    runs.start(uuid, text),
+    runs.start(uuid, text, integer),
+    runs.heartbeat(uuid, integer, integer),
     runs.complete(uuid, integer, jsonb, jsonb),
     runs.fail(uuid, integer, jsonb, boolean),
     runs.append_log(uuid, integer, jsonb),

@@ -54,3 +54,32 @@ def test_an_org_at_its_concurrency_quota_waits_and_others_do_not(
         assert start >= end, "two of org b's runs overlapped despite its quota of one"
     (c_start,) = [s for org, s, _ in spans if org == "c"]
     assert c_start < b_spans[-1][0], "org c waited behind org b's queue"
+
+
+def test_orphaned_runs_never_hold_the_quota_against_their_own_recovery(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """A run left 'running' by a dead runner stops counting once its lease expires; with a quota
+    of one, it is taken over instead of being throttled forever."""
+    admin.execute(
+        "UPDATE core.quotas SET max_concurrent_runs = 1 WHERE org_id = %s", (tenants.org_ids["b"],)
+    )
+    apply(tenants, tenants.user("b", "writer"), TEST_JOBS / "behave.yaml")
+    orphans = [
+        request_run(tenants, tenants.user("b", "writer"), "behave", {"do": "ok"})["id"]
+        for _ in range(2)
+    ]
+    admin.execute(
+        "UPDATE runs.runs SET status = 'running', attempt = 1 WHERE id = ANY(%s)", (orphans,)
+    )
+    with running_runner(tenants, tmp_path, concurrency=2):
+        wait_for(
+            lambda: (
+                admin.execute(
+                    "SELECT bool_and(status = 'succeeded') FROM runs.runs WHERE id = ANY(%s)",
+                    (orphans,),
+                ).fetchone()
+                == (True,)
+            ),
+            timeout=60,
+        )
