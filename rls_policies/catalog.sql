@@ -4,3 +4,4 @@ GRANT USAGE ON SCHEMA catalog TO chainlake_users;
 CALL core.apply_org_data_policies('catalog.datasets');
 CALL core.apply_user_private_policies('catalog.saved_queries');
 CALL core.apply_user_private_policies('catalog.address_labels');
+CALL core.apply_org_platform_policies('catalog.asset_versions');

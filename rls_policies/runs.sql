@@ -5,3 +5,4 @@ CALL core.apply_org_platform_policies('runs.runs');
 CALL core.apply_org_platform_policies('runs.attempts');
 CALL core.apply_org_platform_policies('runs.logs');
 CALL core.apply_org_platform_policies('runs.dead_letters');
+CALL core.apply_org_platform_policies('runs.run_inputs');

@@ -30,6 +30,7 @@ from chainlake.contract import CONTRACT_VERSION, problems
 from chainlake.db import runner_transaction
 from runner.events import EventLog
 from runner.launchers import LAUNCHERS, Outcome
+from runner.manifests import describe, write_manifest
 from runner.scheduler import fire_due
 
 QUEUE = "run_tasks"
@@ -255,9 +256,12 @@ class Runner:
         with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
             if error is None and events is not None:
                 metadata = (events.result or {}).get("metadata", {})
+                prefix = self.output_prefix(run)
+                outputs = [describe(o, prefix) for o in events.final_outputs()]
+                write_manifest(run, outputs, prefix)
                 cur.execute(
                     "SELECT runs.complete(%s, %s, %s, %s)",
-                    (run["id"], attempt, json.dumps(events.final_outputs()), json.dumps(metadata)),
+                    (run["id"], attempt, json.dumps(outputs), json.dumps(metadata)),
                 )
             else:
                 assert error is not None

@@ -182,10 +182,11 @@ BEGIN
 END
 $$;
 
--- Record a successful attempt: outputs and metadata, then a run of every reactive job of the
--- org whose input_datasets include an output dataset, then the task's ack. One transaction:
--- a crash loses nothing or commits everything. A stale attempt (its lease expired and another
--- runner took over) changes nothing and returns false.
+-- Record a successful attempt: its input versions, each output as a new version of its
+-- dataset (or the existing version with the same content), then a run of every reactive job of
+-- the org whose input_datasets include a dataset that got a new version, then the task's ack.
+-- One transaction: a crash loses nothing or commits everything. A stale attempt (its lease
+-- expired and another runner took over) changes nothing and returns false.
 CREATE OR REPLACE FUNCTION runs.complete(
     p_run_id uuid, p_attempt integer, p_outputs jsonb, p_metadata jsonb DEFAULT '{}'
 ) RETURNS boolean
@@ -193,25 +194,38 @@ LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
     r runs.runs;
     dependant record;
+    output jsonb;
+    recorded record;
+    recorded_outputs jsonb := '[]';
+    changed text[] := '{}';
+    duration_ms bigint;
 BEGIN
     SELECT * INTO r FROM runs.runs WHERE id = p_run_id FOR UPDATE;
     IF NOT FOUND OR r.status <> 'running' OR r.attempt <> p_attempt THEN
         RETURN false;
     END IF;
-    UPDATE runs.runs SET status = 'succeeded', outputs = coalesce(p_outputs, '[]'),
+    duration_ms := (extract(epoch FROM now() - coalesce(r.started_at, now())) * 1000)::bigint;
+    PERFORM runs.record_inputs(r.org_id, r.id, r.inputs);
+    FOR output IN SELECT * FROM jsonb_array_elements(coalesce(p_outputs, '[]')) LOOP
+        SELECT * INTO recorded FROM catalog.record_output(r.org_id, r.id, output, duration_ms);
+        recorded_outputs := recorded_outputs || jsonb_build_array((output - 'manifest')
+            || jsonb_build_object('version', recorded.version, 'new', recorded.is_new));
+        IF recorded.is_new THEN
+            changed := changed || (output ->> 'dataset');
+        END IF;
+    END LOOP;
+    UPDATE runs.runs SET status = 'succeeded', outputs = recorded_outputs,
                          metadata = coalesce(p_metadata, '{}'), error = NULL, finished_at = now()
     WHERE org_id = r.org_id AND id = r.id;
     UPDATE runs.attempts SET status = 'succeeded', finished_at = now()
     WHERE org_id = r.org_id AND run_id = r.id AND attempt = p_attempt;
     FOR dependant IN
         SELECT DISTINCT ON (d.name) d.name,
-               (SELECT jsonb_agg(o) FROM jsonb_array_elements(coalesce(p_outputs, '[]')) o
-                WHERE o ->> 'dataset' = ANY (d.input_datasets)) AS inputs
+               (SELECT jsonb_agg(o) FROM jsonb_array_elements(recorded_outputs) o
+                WHERE o ->> 'dataset' = ANY (d.input_datasets) AND (o ->> 'new')::boolean) AS inputs
         FROM (SELECT DISTINCT ON (name) * FROM jobs.definitions
               WHERE org_id = r.org_id ORDER BY name, applied_at DESC) d
-        WHERE d.kind = 'reactive'
-          AND d.input_datasets && ARRAY(SELECT o ->> 'dataset'
-                                        FROM jsonb_array_elements(coalesce(p_outputs, '[]')) o)
+        WHERE d.kind = 'reactive' AND d.input_datasets && changed
     LOOP
         PERFORM runs.request(
             r.org_id, dependant.name, '{}'::jsonb,

@@ -74,6 +74,19 @@ SEEDS: dict[str, Seed] = {
         "platform",
         "read",
     ),
+    "catalog.asset_versions": Seed(
+        "INSERT INTO catalog.asset_versions (org_id, dataset_id, version, run_id, content_hash) "
+        "SELECT %(org_id)s, id, 1, gen_random_uuid(), 'seed' FROM catalog.datasets "
+        "WHERE org_id = %(org_id)s AND name = 'ds_' || %(tag)s",
+        "platform",
+        "read",
+    ),
+    "runs.run_inputs": Seed(
+        "INSERT INTO runs.run_inputs (org_id, run_id, dataset_id, version) "
+        "VALUES (%(org_id)s, gen_random_uuid(), gen_random_uuid(), 1)",
+        "platform",
+        "read",
+    ),
     "runs.dead_letters": Seed(
         "INSERT INTO runs.dead_letters (org_id, run_id, job_name, attempts) "
         "VALUES (%(org_id)s, gen_random_uuid(), 'job_' || %(tag)s, 3)",

@@ -1,0 +1,191 @@
+-- Assets: versions, lineage, rollback and reruns. A run's outputs become versions in
+-- runs.complete (sql/50_runs.sql) through catalog.record_output; identical content (the same
+-- content hash, computed from the files' SHA-256 in the run's manifest) is recognised as the
+-- version that already holds it, which becomes current again: no duplicate version.
+
+CREATE OR REPLACE FUNCTION catalog.dataset_id(p_org_id uuid, p_name text, p_create boolean)
+RETURNS uuid
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    found_id uuid;
+BEGIN
+    SELECT id INTO found_id FROM catalog.datasets WHERE org_id = p_org_id AND name = p_name;
+    IF found_id IS NULL AND p_create THEN
+        INSERT INTO catalog.datasets (org_id, name) VALUES (p_org_id, p_name)
+        ON CONFLICT ON CONSTRAINT datasets_name_key DO NOTHING
+        RETURNING id INTO found_id;
+        IF found_id IS NULL THEN
+            SELECT id INTO found_id FROM catalog.datasets WHERE org_id = p_org_id AND name = p_name;
+        END IF;
+    END IF;
+    RETURN found_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION catalog.record_output(
+    p_org_id uuid, p_run_id uuid, p_output jsonb, p_duration_ms bigint
+) RETURNS TABLE (version integer, is_new boolean)
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    ds uuid := catalog.dataset_id(p_org_id, p_output ->> 'dataset', true);
+    part text := coalesce(p_output ->> 'partition', '');
+    hash text := coalesce(p_output ->> 'content_hash',
+                          md5(coalesce(p_output -> 'uris', '[]')::text));
+    existing integer;
+    next_version integer;
+BEGIN
+    SELECT v.version INTO existing FROM catalog.asset_versions v
+    WHERE v.org_id = p_org_id AND v.dataset_id = ds AND v.partition = part
+      AND v.content_hash = hash;
+    IF existing IS NOT NULL THEN
+        UPDATE catalog.datasets SET current_version = existing, updated_at = now()
+        WHERE org_id = p_org_id AND id = ds;
+        RETURN QUERY SELECT existing, false;
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtextextended('catalog.version:' || ds::text, 0));
+    SELECT coalesce(max(v.version), 0) + 1 INTO next_version FROM catalog.asset_versions v
+    WHERE v.org_id = p_org_id AND v.dataset_id = ds;
+    INSERT INTO catalog.asset_versions (org_id, dataset_id, version, partition, run_id,
+        content_hash, uris, manifest, row_count, bytes, schema, metadata, duration_ms)
+    VALUES (p_org_id, ds, next_version, part, p_run_id, hash,
+            ARRAY(SELECT jsonb_array_elements_text(coalesce(p_output -> 'uris', '[]'))),
+            coalesce(p_output -> 'manifest', '{}'), (p_output ->> 'rows')::bigint,
+            (p_output ->> 'bytes')::bigint, p_output -> 'schema',
+            coalesce(p_output -> 'metadata', '{}'), p_duration_ms);
+    UPDATE catalog.datasets SET current_version = next_version, updated_at = now(),
+                                schema = coalesce(p_output -> 'schema', schema)
+    WHERE org_id = p_org_id AND id = ds;
+    RETURN QUERY SELECT next_version, true;
+END
+$$;
+
+-- Remember which exact versions a run read (its inputs name dataset and version).
+CREATE OR REPLACE FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb)
+RETURNS void
+LANGUAGE sql SET search_path = '' AS $$
+    INSERT INTO runs.run_inputs (org_id, run_id, dataset_id, version)
+    SELECT p_org_id, p_run_id, d.id, (i ->> 'version')::integer
+    FROM jsonb_array_elements(coalesce(p_inputs, '[]')) i
+    JOIN catalog.datasets d ON d.org_id = p_org_id AND d.name = i ->> 'dataset'
+    WHERE i ->> 'version' IS NOT NULL
+    ON CONFLICT DO NOTHING
+$$;
+
+-- The inputs a dependant receives for one version of a dataset.
+CREATE OR REPLACE FUNCTION catalog.version_as_input(p_org_id uuid, p_dataset text, p_version integer)
+RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT jsonb_build_object('dataset', d.name, 'version', v.version,
+                              'partition', nullif(v.partition, ''), 'uris', to_jsonb(v.uris),
+                              'rows', v.row_count, 'schema', v.schema)
+    FROM catalog.datasets d JOIN catalog.asset_versions v
+      ON v.org_id = d.org_id AND v.dataset_id = d.id
+    WHERE d.org_id = p_org_id AND d.name = p_dataset AND v.version = p_version
+$$;
+
+-- Make an older version current and propagate like a refresh: every reactive job reading the
+-- dataset runs again on that version (and produces, or recognises, its own versions).
+CREATE OR REPLACE FUNCTION catalog.rollback(p_org_id uuid, p_dataset text, p_version integer)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    input jsonb;
+    dependant record;
+    queued integer := 0;
+    event uuid := gen_random_uuid();
+BEGIN
+    IF NOT (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator()) THEN
+        RAISE EXCEPTION 'unknown dataset "%"', p_dataset USING ERRCODE = '42704';
+    END IF;
+    IF catalog.dataset_id(p_org_id, p_dataset, false) IS NULL THEN
+        RAISE EXCEPTION 'unknown dataset "%"', p_dataset USING ERRCODE = '42704',
+            HINT = 'list datasets with `chainlake asset list`';
+    END IF;
+    input := catalog.version_as_input(p_org_id, p_dataset, p_version);
+    IF input IS NULL THEN
+        RAISE EXCEPTION 'dataset "%" has no version %', p_dataset, p_version USING ERRCODE = '42704',
+            HINT = 'list its versions with `chainlake asset versions DATASET`';
+    END IF;
+    UPDATE catalog.datasets SET current_version = p_version, updated_at = now()
+    WHERE org_id = p_org_id AND name = p_dataset;
+    FOR dependant IN
+        SELECT DISTINCT ON (name) name, kind, input_datasets FROM jobs.definitions
+        WHERE org_id = p_org_id ORDER BY name, applied_at DESC
+    LOOP
+        CONTINUE WHEN dependant.kind <> 'reactive' OR NOT p_dataset = ANY (dependant.input_datasets);
+        PERFORM runs.enqueue(p_org_id, dependant.name, '{}'::jsonb,
+                             jsonb_build_object('kind', 'rerun', 'rollback', p_dataset,
+                                                'version', p_version),
+                             jsonb_build_array(input), format('rollback:%s:%s', event, dependant.name));
+        queued := queued + 1;
+    END LOOP;
+    PERFORM audit.record(p_org_id, 'asset.rollback', p_dataset, jsonb_build_object('version', p_version));
+    RETURN queued;
+END
+$$;
+
+-- Selective rerun: the same job (its current version), params and inputs; nothing upstream.
+CREATE OR REPLACE FUNCTION runs.rerun(p_run_id uuid) RETURNS runs.runs
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    old runs.runs;
+BEGIN
+    SELECT * INTO old FROM runs.runs WHERE id = p_run_id;
+    IF NOT FOUND OR NOT (old.org_id = ANY (core.caller_org_ids('write'))
+                         OR core.caller_is_operator()) THEN
+        RAISE EXCEPTION 'unknown run %', p_run_id USING ERRCODE = '42704',
+            HINT = 'list runs with `chainlake run list`';
+    END IF;
+    RETURN runs.enqueue(old.org_id, old.job_name, old.params,
+                        jsonb_build_object('kind', 'rerun', 'of', old.id), old.inputs,
+                        format('rerun:%s:%s', old.id, gen_random_uuid()));
+END
+$$;
+
+-- Lineage from one version: edges (input version -> run -> output version), walking upstream
+-- (what it was built from) or downstream (what was built from it), up to p_depth hops.
+CREATE OR REPLACE FUNCTION catalog.lineage(
+    p_org_id uuid, p_dataset text, p_version integer, p_downstream boolean, p_depth integer
+) RETURNS TABLE (depth integer, input_dataset text, input_version integer, run_id uuid,
+                 job text, job_version text, output_dataset text, output_version integer)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    WITH RECURSIVE edges AS (
+        SELECT i.org_id, di.name AS input_dataset, i.version AS input_version, r.id AS run_id,
+               r.job_name, r.job_version, dv.name AS output_dataset, v.version AS output_version
+        FROM runs.run_inputs i
+        JOIN runs.runs r ON r.org_id = i.org_id AND r.id = i.run_id
+        JOIN catalog.asset_versions v ON v.org_id = r.org_id AND v.run_id = r.id
+        JOIN catalog.datasets di ON di.org_id = i.org_id AND di.id = i.dataset_id
+        JOIN catalog.datasets dv ON dv.org_id = v.org_id AND dv.id = v.dataset_id
+        WHERE i.org_id = p_org_id
+    ), walk AS (
+        SELECT 1 AS depth, e.* FROM edges e
+        WHERE CASE WHEN p_downstream
+                   THEN e.input_dataset = p_dataset AND e.input_version = p_version
+                   ELSE e.output_dataset = p_dataset AND e.output_version = p_version END
+        UNION
+        SELECT w.depth + 1, e.* FROM walk w JOIN edges e
+          ON CASE WHEN p_downstream
+                  THEN e.input_dataset = w.output_dataset AND e.input_version = w.output_version
+                  ELSE e.output_dataset = w.input_dataset AND e.output_version = w.input_version END
+        WHERE w.depth < p_depth
+    )
+    SELECT depth, input_dataset, input_version, run_id, job_name, job_version, output_dataset,
+           output_version
+    FROM walk ORDER BY depth, input_dataset, output_dataset
+$$;
+
+GRANT USAGE ON SCHEMA catalog TO chainlake_runner;
+GRANT EXECUTE ON FUNCTION
+    catalog.dataset_id(uuid, text, boolean),
+    catalog.record_output(uuid, uuid, jsonb, bigint),
+    runs.record_inputs(uuid, uuid, jsonb),
+    catalog.version_as_input(uuid, text, integer)
+TO chainlake_runner;
+GRANT EXECUTE ON FUNCTION
+    catalog.rollback(uuid, text, integer),
+    runs.rerun(uuid),
+    catalog.lineage(uuid, text, integer, boolean, integer),
+    catalog.version_as_input(uuid, text, integer)
+TO chainlake_users;
