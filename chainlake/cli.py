@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar
 import click
 import psycopg
 
+from chainlake import assets as asset_store
 from chainlake import jobdefs, tenancy
 from chainlake import runs as run_store
 from chainlake.db import call, connect
@@ -550,3 +551,137 @@ def image_build(file: Path) -> None:
 
     spec = jobdefs.load(file)
     click.echo(f"built {build_job_image(file.parent, spec['name'], spec['version'])}")
+
+
+# -- assets, lineage, verification -----------------------------------------------------------
+@main.group(help="Datasets and their versions.")
+def asset() -> None:
+    pass
+
+
+@asset.command("list", help="Datasets with their current version.")
+@click.option("--org", "org_name", default=None)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def asset_list(org_name: str | None, as_json: bool, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        rows = asset_store.list_datasets(conn, org_name)
+    _print_json(rows) if as_json else _print_table(
+        rows, ["org", "name", "current_version", "versions", "updated_at"]
+    )
+
+
+@asset.command("versions", help="Every version of a dataset: run, rows, bytes, schema, when.")
+@click.argument("dataset")
+@click.option("--org", "org_name", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def asset_versions(dataset: str, org_name: str, as_json: bool, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        rows = asset_store.versions(conn, org_name, dataset)
+    if as_json:
+        _print_json(rows)
+    else:
+        _print_table(
+            rows,
+            [
+                "version",
+                "current",
+                "job_name",
+                "job_version",
+                "row_count",
+                "bytes",
+                "created_at",
+                "run_id",
+            ],
+        )
+
+
+@asset.command("rollback", help="Make an older version current; dependants re-run on it.")
+@click.argument("dataset")
+@click.option("--org", "org_name", required=True)
+@click.option("--to", "version", required=True, type=int)
+@AS_OPTION
+@handles_errors
+def asset_rollback(dataset: str, org_name: str, version: int, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        queued = asset_store.rollback(conn, org_name, dataset, version)
+    click.echo(f"{dataset} is at version {version}; {queued} dependant run(s) queued")
+
+
+@main.command(
+    help="Lineage of a dataset version: what it was built from, or what was built from it."
+)
+@click.argument("dataset")
+@click.option("--org", "org_name", required=True)
+@click.option("--version", type=int, default=None, help="Default: the current version.")
+@click.option("--downstream", is_flag=True, help="What was built from it (default: upstream).")
+@click.option("--upstream", is_flag=True, help="What it was built from (the default).")
+@click.option("--depth", default=10, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def lineage(
+    dataset: str,
+    org_name: str,
+    version: int | None,
+    downstream: bool,
+    upstream: bool,
+    depth: int,
+    as_json: bool,
+    as_email: str | None,
+) -> None:
+    if downstream and upstream:
+        raise InvalidInput("choose --upstream or --downstream, not both")
+    with connection(as_email) as conn:
+        graph = asset_store.lineage(conn, org_name, dataset, version, downstream, depth)
+    if as_json:
+        _print_json(graph)
+        return
+    for edge in graph["edges"]:
+        click.echo(
+            f"{'  ' * (edge['depth'] - 1)}{edge['input_dataset']} v{edge['input_version']}"
+            f" -> {edge['job']} {edge['job_version']} (run {edge['run_id']}) -> "
+            f"{edge['output_dataset']} v{edge['output_version']}"
+        )
+
+
+@main.command(
+    help="Re-hash a version's files against its manifest; name what is missing or altered."
+)
+@click.argument("dataset")
+@click.option("--org", "org_name", required=True)
+@click.option("--version", type=int, default=None, help="Default: the current version.")
+@AS_OPTION
+@handles_errors
+def verify(dataset: str, org_name: str, version: int | None, as_email: str | None) -> None:
+    from chainlake.manifests import verify as check_files
+
+    with connection(as_email) as conn:
+        checked, manifest = asset_store.manifest(conn, org_name, dataset, version)
+    problems = check_files(manifest)
+    for problem in problems:
+        click.echo(problem)
+    files = len(manifest.get("files", []))
+    if problems:
+        click.echo(
+            f"{dataset} v{checked}: {len(problems)} of {files} file(s) do not verify", err=True
+        )
+        sys.exit(1)
+    click.echo(f"{dataset} v{checked}: {files} file(s) verified")
+
+
+@run_group.command("rerun", help="Run one job again with the same inputs (nothing upstream).")
+@click.argument("run_id")
+@AS_OPTION
+@handles_errors
+def run_rerun(run_id: str, as_email: str | None) -> None:
+    with connection(as_email) as conn:
+        run = run_store.get(conn, run_id)
+        again = call(conn, "SELECT * FROM runs.rerun(%(id)s)", {"id": run["id"]})[0]
+    click.echo(
+        f"queued run {again['id']} of {again['job_name']} {again['job_version']} "
+        f"(a rerun of {run['id']})"
+    )

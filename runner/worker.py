@@ -28,9 +28,9 @@ from psycopg_pool import ConnectionPool
 
 from chainlake.contract import CONTRACT_VERSION, problems
 from chainlake.db import runner_transaction
+from chainlake.manifests import describe, write_manifest
 from runner.events import EventLog
 from runner.launchers import LAUNCHERS, Outcome
-from runner.manifests import describe, write_manifest
 from runner.scheduler import fire_due
 
 QUEUE = "run_tasks"

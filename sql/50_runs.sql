@@ -184,7 +184,9 @@ $$;
 
 -- Record a successful attempt: its input versions, each output as a new version of its
 -- dataset (or the existing version with the same content), then a run of every reactive job of
--- the org whose input_datasets include a dataset that got a new version, then the task's ack.
+-- the org whose input_datasets include a dataset whose current version changed (its inputs:
+-- the new versions, and the current version of its other input datasets), then the task's ack.
+-- Rerunning on unchanged inputs changes no current version, so nothing downstream reruns.
 -- One transaction: a crash loses nothing or commits everything. A stale attempt (its lease
 -- expired and another runner took over) changes nothing and returns false.
 CREATE OR REPLACE FUNCTION runs.complete(
@@ -210,7 +212,7 @@ BEGIN
         SELECT * INTO recorded FROM catalog.record_output(r.org_id, r.id, output, duration_ms);
         recorded_outputs := recorded_outputs || jsonb_build_array((output - 'manifest')
             || jsonb_build_object('version', recorded.version, 'new', recorded.is_new));
-        IF recorded.is_new THEN
+        IF recorded.current_changed THEN
             changed := changed || (output ->> 'dataset');
         END IF;
     END LOOP;
@@ -221,8 +223,15 @@ BEGIN
     WHERE org_id = r.org_id AND run_id = r.id AND attempt = p_attempt;
     FOR dependant IN
         SELECT DISTINCT ON (d.name) d.name,
-               (SELECT jsonb_agg(o) FROM jsonb_array_elements(recorded_outputs) o
-                WHERE o ->> 'dataset' = ANY (d.input_datasets) AND (o ->> 'new')::boolean) AS inputs
+               (SELECT coalesce(jsonb_agg(given), '[]') FROM (
+                    SELECT coalesce(
+                        (SELECT o FROM jsonb_array_elements(recorded_outputs) o
+                         WHERE o ->> 'dataset' = wanted LIMIT 1),
+                        catalog.version_as_input(r.org_id, wanted,
+                            (SELECT c.current_version FROM catalog.datasets c
+                             WHERE c.org_id = r.org_id AND c.name = wanted))) AS given
+                    FROM unnest(d.input_datasets) wanted) inputs_now
+                WHERE given IS NOT NULL) AS inputs
         FROM (SELECT DISTINCT ON (name) * FROM jobs.definitions
               WHERE org_id = r.org_id ORDER BY name, applied_at DESC) d
         WHERE d.kind = 'reactive' AND d.input_datasets && changed

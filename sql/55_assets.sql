@@ -24,9 +24,10 @@ $$;
 
 CREATE OR REPLACE FUNCTION catalog.record_output(
     p_org_id uuid, p_run_id uuid, p_output jsonb, p_duration_ms bigint
-) RETURNS TABLE (version integer, is_new boolean)
+) RETURNS TABLE (version integer, is_new boolean, current_changed boolean)
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
+    was_current integer;
     ds uuid := catalog.dataset_id(p_org_id, p_output ->> 'dataset', true);
     part text := coalesce(p_output ->> 'partition', '');
     hash text := coalesce(p_output ->> 'content_hash',
@@ -34,13 +35,15 @@ DECLARE
     existing integer;
     next_version integer;
 BEGIN
+    SELECT d.current_version INTO was_current FROM catalog.datasets d
+    WHERE d.org_id = p_org_id AND d.id = ds;
     SELECT v.version INTO existing FROM catalog.asset_versions v
     WHERE v.org_id = p_org_id AND v.dataset_id = ds AND v.partition = part
       AND v.content_hash = hash;
     IF existing IS NOT NULL THEN
         UPDATE catalog.datasets SET current_version = existing, updated_at = now()
         WHERE org_id = p_org_id AND id = ds;
-        RETURN QUERY SELECT existing, false;
+        RETURN QUERY SELECT existing, false, existing IS DISTINCT FROM was_current;
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('catalog.version:' || ds::text, 0));
@@ -56,7 +59,7 @@ BEGIN
     UPDATE catalog.datasets SET current_version = next_version, updated_at = now(),
                                 schema = coalesce(p_output -> 'schema', schema)
     WHERE org_id = p_org_id AND id = ds;
-    RETURN QUERY SELECT next_version, true;
+    RETURN QUERY SELECT next_version, true, true;
 END
 $$;
 

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 def apply(tenants: Tenants, user: User, path: Path, **overrides: Any) -> dict[str, Any]:
-    spec = jobdefs.load(path) | overrides
+    spec = {k: v for k, v in (jobdefs.load(path) | overrides).items() if v is not None}
     with tenants.login(user) as conn:
         return jobdefs.apply(conn, tenants.org_ids[user.org], spec)
 

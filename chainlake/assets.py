@@ -1,0 +1,100 @@
+"""Datasets and their versions, lineage, rollback and verification, seen from the CLI. Thin:
+the rules live in sql/55_assets.sql and row-level security decides what the caller sees."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+
+from chainlake.db import call
+from chainlake.errors import NotFound
+from chainlake.runs import org_id
+
+Conn = psycopg.Connection[Any]
+
+
+def _dataset(conn: Conn, org: str, name: str) -> dict[str, Any]:
+    rows = call(
+        conn,
+        "SELECT * FROM catalog.datasets WHERE org_id = %(org)s AND name = %(name)s",
+        {"org": org_id(conn, org), "name": name},
+    )
+    if not rows:
+        raise NotFound(
+            f'unknown dataset "{name}" in org "{org}"',
+            "list datasets with `chainlake asset list --org ORG`",
+        )
+    return rows[0]
+
+
+def list_datasets(conn: Conn, org: str | None) -> list[dict[str, Any]]:
+    return call(
+        conn,
+        "SELECT o.name AS org, d.name, d.current_version, "
+        "(SELECT count(*) FROM catalog.asset_versions v WHERE v.org_id = d.org_id "
+        " AND v.dataset_id = d.id) AS versions, d.updated_at FROM catalog.datasets d "
+        "JOIN core.orgs o ON o.id = d.org_id WHERE (%(org)s::text IS NULL OR o.name = %(org)s) "
+        "ORDER BY o.name, d.name",
+        {"org": org},
+    )
+
+
+def versions(conn: Conn, org: str, name: str) -> list[dict[str, Any]]:
+    dataset = _dataset(conn, org, name)
+    rows = call(
+        conn,
+        "SELECT v.version, v.version = d.current_version AS current, v.partition, v.run_id, "
+        "r.job_name, r.job_version, v.row_count, v.bytes, v.content_hash, v.schema, v.metadata, "
+        "v.created_at, v.duration_ms, v.uris FROM catalog.asset_versions v "
+        "JOIN catalog.datasets d ON d.org_id = v.org_id AND d.id = v.dataset_id "
+        "LEFT JOIN runs.runs r ON r.org_id = v.org_id AND r.id = v.run_id "
+        "WHERE v.org_id = %(org)s AND v.dataset_id = %(ds)s ORDER BY v.version",
+        {"org": dataset["org_id"], "ds": dataset["id"]},
+    )
+    return rows
+
+
+def manifest(conn: Conn, org: str, name: str, version: int | None) -> tuple[int, dict[str, Any]]:
+    dataset = _dataset(conn, org, name)
+    wanted = version if version is not None else dataset["current_version"]
+    rows = call(
+        conn,
+        "SELECT manifest FROM catalog.asset_versions WHERE org_id = %(org)s "
+        "AND dataset_id = %(ds)s AND version = %(v)s",
+        {"org": dataset["org_id"], "ds": dataset["id"], "v": wanted},
+    )
+    if not rows:
+        raise NotFound(
+            f'dataset "{name}" has no version {wanted}',
+            "list its versions with `chainlake asset versions DATASET`",
+        )
+    return int(wanted), dict(rows[0]["manifest"])
+
+
+def rollback(conn: Conn, org: str, name: str, version: int) -> int:
+    queued = call(
+        conn,
+        "SELECT catalog.rollback(%(org)s, %(name)s, %(v)s) AS queued",
+        {"org": org_id(conn, org), "name": name, "v": version},
+    )
+    return int(queued[0]["queued"])
+
+
+def lineage(
+    conn: Conn, org: str, name: str, version: int | None, downstream: bool, depth: int
+) -> dict[str, Any]:
+    dataset = _dataset(conn, org, name)
+    wanted = version if version is not None else dataset["current_version"]
+    edges = call(
+        conn,
+        "SELECT * FROM catalog.lineage(%(org)s, %(name)s, %(v)s, %(down)s, %(depth)s)",
+        {"org": dataset["org_id"], "name": name, "v": wanted, "down": downstream, "depth": depth},
+    )
+    return {
+        "dataset": name,
+        "version": wanted,
+        "direction": "downstream" if downstream else "upstream",
+        "edges": json.loads(json.dumps(edges, default=str)),
+    }
