@@ -4,7 +4,9 @@ the rules live in sql/55_assets.sql and row-level security decides what the call
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import psycopg
 
@@ -98,3 +100,44 @@ def lineage(
         "direction": "downstream" if downstream else "upstream",
         "edges": json.loads(json.dumps(edges, default=str)),
     }
+
+
+def backfill(conn: Conn, org: str, name: str, start: str, end: str) -> dict[str, Any]:
+    return call(
+        conn,
+        "SELECT * FROM runs.backfill(%(org)s, %(name)s, %(from)s, %(to)s)",
+        {"org": org_id(conn, org), "name": name, "from": start, "to": end},
+    )[0]
+
+
+def backfill_progress(conn: Conn, backfill_id: str) -> dict[str, int]:
+    rows = call(
+        conn,
+        "SELECT status, count(*) AS n FROM runs.runs "
+        "WHERE trigger ->> 'backfill' = %(id)s GROUP BY status",
+        {"id": backfill_id},
+    )
+    return {r["status"]: int(r["n"]) for r in rows}
+
+
+def partition_status(conn: Conn, org: str, name: str, start: str, end: str) -> list[dict[str, Any]]:
+    """Each partition of the range: materialized, missing (no version, or its files are gone),
+    failed (its latest run failed), or running (queued or running)."""
+    rows = call(
+        conn,
+        "SELECT * FROM catalog.partitions(%(org)s, %(name)s, %(from)s, %(to)s)",
+        {"org": org_id(conn, org), "name": name, "from": start, "to": end},
+    )
+    for row in rows:
+        files_present = bool(row["uris"]) and all(
+            urlparse(u).scheme != "file" or Path(urlparse(u).path).exists() for u in row["uris"]
+        )
+        if row["version"] is not None and files_present:
+            row["status"] = "materialized"
+        elif row["run_status"] in ("failed", "dead"):
+            row["status"] = "failed"
+        elif row["run_status"] in ("queued", "running", "retrying"):
+            row["status"] = "running"
+        else:
+            row["status"] = "missing"
+    return rows

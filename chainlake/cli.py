@@ -685,3 +685,65 @@ def run_rerun(run_id: str, as_email: str | None) -> None:
         f"queued run {again['id']} of {again['job_name']} {again['job_version']} "
         f"(a rerun of {run['id']})"
     )
+
+
+@main.command(help="Backfill a partitioned dataset: one run per partition of FROM..TO.")
+@click.argument("dataset")
+@click.option("--org", "org_name", required=True)
+@click.option("--from", "start", required=True, help="First block, or YYYY-MM-DD.")
+@click.option("--to", "end", required=True, help="Last block, or YYYY-MM-DD (inclusive).")
+@click.option("--wait", is_flag=True, help="Show progress until every partition has finished.")
+@click.option("--timeout", default=3600.0, show_default=True)
+@AS_OPTION
+@handles_errors
+def backfill(
+    dataset: str,
+    org_name: str,
+    start: str,
+    end: str,
+    wait: bool,
+    timeout: float,
+    as_email: str | None,
+) -> None:
+    with connection(as_email) as conn:
+        started = asset_store.backfill(conn, org_name, dataset, start, end)
+        total = int(started["runs"])
+        click.echo(f"backfill {started['backfill_id']}: {total} partition run(s) queued")
+        ends = time.monotonic() + timeout
+        while wait:
+            progress = asset_store.backfill_progress(conn, str(started["backfill_id"]))
+            done = sum(progress.get(s, 0) for s in run_store.FINAL_STATUSES)
+            click.echo(
+                f"  {done}/{total} finished: "
+                + ", ".join(f"{k} {v}" for k, v in sorted(progress.items()))
+            )
+            if done >= total:
+                break
+            if time.monotonic() > ends:
+                raise ChainlakeError(f"backfill still running after {timeout:g}s")
+            time.sleep(2)
+
+
+@asset.command("status", help="Partition by partition: materialized, missing, failed, running.")
+@click.argument("dataset")
+@click.option("--org", "org_name", required=True)
+@click.option("--from", "start", required=True)
+@click.option("--to", "end", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def asset_status(
+    dataset: str, org_name: str, start: str, end: str, as_json: bool, as_email: str | None
+) -> None:
+    with connection(as_email) as conn:
+        rows = asset_store.partition_status(conn, org_name, dataset, start, end)
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    if as_json:
+        _print_json({"partitions": rows, "counts": counts})
+        return
+    for row in rows:
+        if row["status"] != "materialized":
+            click.echo(f"{row['key']}  {row['status']}")
+    click.echo(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no partitions")
