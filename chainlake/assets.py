@@ -141,3 +141,110 @@ def partition_status(conn: Conn, org: str, name: str, start: str, end: str) -> l
         else:
             row["status"] = "missing"
     return rows
+
+
+def staleness(conn: Conn, org: str) -> list[dict[str, Any]]:
+    return call(conn, "SELECT * FROM catalog.staleness(%(org)s)", {"org": org_id(conn, org)})
+
+
+def preview(
+    conn: Conn, org: str, name: str, version: int | None, partition: str | None, limit: int
+) -> dict[str, Any]:
+    """The first `limit` records of a version (text formats: JSON lines, JSON, CSV, text)."""
+    dataset = _dataset(conn, org, name)
+    rows = call(
+        conn,
+        "SELECT version, partition, uris FROM catalog.asset_versions WHERE org_id = %(org)s "
+        "AND dataset_id = %(ds)s AND (%(v)s::int IS NULL OR version = %(v)s) "
+        "AND (%(p)s::text IS NULL OR partition = %(p)s) "
+        "AND (%(v)s::int IS NOT NULL OR %(p)s::text IS NOT NULL OR version = %(current)s) "
+        "ORDER BY version DESC LIMIT 1",
+        {
+            "org": dataset["org_id"],
+            "ds": dataset["id"],
+            "v": version,
+            "p": partition,
+            "current": dataset["current_version"],
+        },
+    )
+    if not rows:
+        raise NotFound(
+            f'dataset "{name}" has no such version or partition',
+            "list its versions with `chainlake asset versions DATASET`",
+        )
+    records: list[str] = []
+    for uri in rows[0]["uris"]:
+        parsed = urlparse(uri)
+        if parsed.scheme != "file":
+            continue
+        with Path(parsed.path).open(errors="replace") as handle:
+            for line in handle:
+                if len(records) >= limit:
+                    break
+                records.append(line.rstrip("\n"))
+    return {
+        "dataset": name,
+        "version": rows[0]["version"],
+        "partition": rows[0]["partition"] or None,
+        "records": records,
+    }
+
+
+OPENLINEAGE_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent"
+PRODUCER = "urn:chainlake"
+
+
+def openlineage_events(conn: Conn, org: str, graph: dict[str, Any]) -> list[dict[str, Any]]:
+    """The runs of a lineage graph as OpenLineage RunEvents (COMPLETE), for Marquez and kin."""
+    namespace = f"chainlake://{org}"
+
+    def dataset(name: str, version: int) -> dict[str, Any]:
+        return {
+            "namespace": namespace,
+            "name": name,
+            "facets": {
+                "version": {
+                    "_producer": PRODUCER,
+                    "datasetVersion": str(version),
+                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
+                    "DatasetVersionDatasetFacet.json",
+                }
+            },
+        }
+
+    events = []
+    for run_id in dict.fromkeys(e["run_id"] for e in graph["edges"]):
+        edges = [e for e in graph["edges"] if e["run_id"] == run_id]
+        run = call(
+            conn,
+            "SELECT job_name, job_version, started_at, finished_at FROM runs.runs "
+            "WHERE id = %(id)s",
+            {"id": run_id},
+        )[0]
+        inputs = {(e["input_dataset"], e["input_version"]) for e in edges}
+        outputs = {(e["output_dataset"], e["output_version"]) for e in edges}
+        events.append(
+            {
+                "eventType": "COMPLETE",
+                "eventTime": (run["finished_at"] or run["started_at"]).isoformat(),
+                "producer": PRODUCER,
+                "schemaURL": OPENLINEAGE_SCHEMA,
+                "run": {"runId": str(run_id), "facets": {}},
+                "job": {
+                    "namespace": namespace,
+                    "name": run["job_name"],
+                    "facets": {
+                        "sourceCodeLocation": {
+                            "_producer": PRODUCER,
+                            "_schemaURL": "https://openlineage.io/spec/facets/1-0-0/"
+                            "SourceCodeLocationJobFacet.json",
+                            "type": "chainlake",
+                            "url": f"chainlake://{org}/jobs/{run['job_name']}/{run['job_version']}",
+                        }
+                    },
+                },
+                "inputs": [dataset(n, v) for n, v in sorted(inputs)],
+                "outputs": [dataset(n, v) for n, v in sorted(outputs)],
+            }
+        )
+    return events

@@ -621,6 +621,7 @@ def asset_rollback(dataset: str, org_name: str, version: int, as_email: str | No
 @click.option("--upstream", is_flag=True, help="What it was built from (the default).")
 @click.option("--depth", default=10, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--openlineage", is_flag=True, help="Print the runs as OpenLineage RunEvents.")
 @AS_OPTION
 @handles_errors
 def lineage(
@@ -631,12 +632,18 @@ def lineage(
     upstream: bool,
     depth: int,
     as_json: bool,
+    openlineage: bool,
     as_email: str | None,
 ) -> None:
     if downstream and upstream:
         raise InvalidInput("choose --upstream or --downstream, not both")
     with connection(as_email) as conn:
         graph = asset_store.lineage(conn, org_name, dataset, version, downstream, depth)
+        events = asset_store.openlineage_events(conn, org_name, graph) if openlineage else []
+    if openlineage:
+        for event in events:
+            click.echo(json.dumps(event))
+        return
     if as_json:
         _print_json(graph)
         return
@@ -724,17 +731,39 @@ def backfill(
             time.sleep(2)
 
 
-@asset.command("status", help="Partition by partition: materialized, missing, failed, running.")
-@click.argument("dataset")
+@asset.command(
+    "status",
+    help="Staleness of each dataset; with --from/--to, a dataset's "
+    "partitions: materialized, missing, failed, running.",
+)
+@click.argument("dataset", required=False)
 @click.option("--org", "org_name", required=True)
-@click.option("--from", "start", required=True)
-@click.option("--to", "end", required=True)
+@click.option("--from", "start", default=None)
+@click.option("--to", "end", default=None)
 @click.option("--json", "as_json", is_flag=True)
 @AS_OPTION
 @handles_errors
 def asset_status(
-    dataset: str, org_name: str, start: str, end: str, as_json: bool, as_email: str | None
+    dataset: str | None,
+    org_name: str,
+    start: str | None,
+    end: str | None,
+    as_json: bool,
+    as_email: str | None,
 ) -> None:
+    if start is None and end is None:
+        with connection(as_email) as conn:
+            stale = asset_store.staleness(conn, org_name)
+        stale = [r for r in stale if dataset is None or r["dataset"] == dataset]
+        if as_json:
+            _print_json(stale)
+            return
+        for row in stale:
+            state = "stale: " + "; ".join(row["reasons"]) if row["stale"] else "fresh"
+            click.echo(f"{row['dataset']} v{row['current_version']}  {state}")
+        return
+    if dataset is None or start is None or end is None:
+        raise InvalidInput("partition status needs DATASET, --from and --to")
     with connection(as_email) as conn:
         rows = asset_store.partition_status(conn, org_name, dataset, start, end)
     counts: dict[str, int] = {}
@@ -747,3 +776,27 @@ def asset_status(
         if row["status"] != "materialized":
             click.echo(f"{row['key']}  {row['status']}")
     click.echo(", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "no partitions")
+
+
+@asset.command("preview", help="The first records of any version of any dataset.")
+@click.argument("dataset")
+@click.option("--org", "org_name", required=True)
+@click.option("--version", type=int, default=None)
+@click.option("--partition", default=None)
+@click.option("--limit", default=20, show_default=True)
+@AS_OPTION
+@handles_errors
+def asset_preview(
+    dataset: str,
+    org_name: str,
+    version: int | None,
+    partition: str | None,
+    limit: int,
+    as_email: str | None,
+) -> None:
+    with connection(as_email) as conn:
+        shown = asset_store.preview(conn, org_name, dataset, version, partition, limit)
+    where = f" partition {shown['partition']}" if shown["partition"] else ""
+    click.echo(f"# {dataset} v{shown['version']}{where}")
+    for record in shown["records"]:
+        click.echo(record)

@@ -192,3 +192,44 @@ GRANT EXECUTE ON FUNCTION
     catalog.lineage(uuid, text, integer, boolean, integer),
     catalog.version_as_input(uuid, text, integer)
 TO chainlake_users;
+
+-- Staleness of every dataset of an org: its current version is stale when an input it was built
+-- from has a newer current version, or when the job that wrote it has a new code version.
+CREATE OR REPLACE FUNCTION catalog.staleness(p_org_id uuid)
+RETURNS TABLE (dataset text, current_version integer, job text, built_with text,
+               job_now text, stale boolean, reasons text[])
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    WITH cur AS (
+        SELECT d.id, d.name, d.current_version, v.run_id, r.job_name, r.job_version
+        FROM catalog.datasets d
+        JOIN catalog.asset_versions v
+          ON v.org_id = d.org_id AND v.dataset_id = d.id AND v.version = d.current_version
+        LEFT JOIN runs.runs r ON r.org_id = v.org_id AND r.id = v.run_id
+        WHERE d.org_id = p_org_id
+    ), reasons AS (
+        SELECT c.id,
+               array_remove(ARRAY(
+                   SELECT format('input %s is at version %s; this was built from version %s',
+                                 di.name, di.current_version, i.version)
+                   FROM runs.run_inputs i
+                   JOIN catalog.datasets di ON di.org_id = i.org_id AND di.id = i.dataset_id
+                   WHERE i.org_id = p_org_id AND i.run_id = c.run_id
+                     AND di.current_version IS DISTINCT FROM i.version
+                   ORDER BY di.name)
+                 || CASE WHEN (jobs.current_definition(p_org_id, c.job_name)).version
+                              IS DISTINCT FROM c.job_version
+                         THEN format('job %s is at version %s; this was built by version %s',
+                                     c.job_name,
+                                     (jobs.current_definition(p_org_id, c.job_name)).version,
+                                     c.job_version)
+                    END, NULL) AS why
+        FROM cur c
+    )
+    SELECT c.name, c.current_version, c.job_name, c.job_version,
+           (jobs.current_definition(p_org_id, c.job_name)).version,
+           cardinality(r.why) > 0, r.why
+    FROM cur c JOIN reasons r ON r.id = c.id
+    ORDER BY c.name
+$$;
+
+GRANT EXECUTE ON FUNCTION catalog.staleness(uuid) TO chainlake_users;

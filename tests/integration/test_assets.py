@@ -90,6 +90,16 @@ def test_versions_rollback_and_exact_lineage(
                 ("a_data", version, "b", "b_data", version),
                 ("src_data", version, "a", "a_data", version),
             ]
+        events = assets.openlineage_events(
+            conn, "b", assets.lineage(conn, "b", "c_data", 3, downstream=False, depth=5)
+        )
+        assert [e["job"]["name"] for e in events] == ["c", "b", "a"]
+        for event in events:
+            assert event["eventType"] == "COMPLETE" and event["run"]["runId"]
+            assert event["schemaURL"].endswith("#/definitions/RunEvent")
+            assert event["job"]["namespace"] == "chainlake://b"
+        assert events[0]["inputs"][0]["name"] == "b_data"
+        assert events[0]["inputs"][0]["facets"]["version"]["datasetVersion"] == "3"
         down = assets.lineage(conn, "b", "src_data", 2, downstream=True, depth=2)
         assert [(e["output_dataset"], e["output_version"]) for e in down["edges"]] == [
             ("a_data", 2),
@@ -132,3 +142,46 @@ def test_bad_rollbacks_are_refused_and_change_nothing(
     assert admin.execute(
         "SELECT count(*) FROM audit.events WHERE action = 'asset.rollback'"
     ).fetchone() == (0,)
+
+
+def test_staleness_and_preview(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    writer = tenants.user("b", "writer")
+    define_chain(tenants, writer)
+    org = tenants.org_ids["b"]
+    with running_runner(tenants, tmp_path):
+        for n, value in enumerate((1, 2), start=1):
+            request_run(tenants, writer, "src", {"value": value})
+            settle(tenants, admin, org, 4 * n)
+    with tenants.login(writer) as conn:
+        assert {
+            r["dataset"]: r["stale"]
+            for r in assets.staleness(conn, "b")
+            if r["dataset"].endswith("_data")
+        } == dict.fromkeys(["a_data", "b_data", "c_data", "src_data"], False)
+        shown = assets.preview(conn, "b", "a_data", 1, None, 5)
+        assert shown["records"] == ["a() | src_data:src(1)"]
+        assert assets.preview(conn, "b", "a_data", None, None, 5)["version"] == 2
+    admin.execute(
+        "UPDATE catalog.datasets SET current_version = 1 WHERE name = 'src_data' AND org_id = %s",
+        (org,),
+    )  # the upstream moved; nothing re-ran yet
+    apply(
+        tenants,
+        writer,
+        TEST_JOBS / "derive.yaml",
+        name="c",
+        version="2",
+        kind="reactive",
+        activation=None,
+        input_datasets=["b_data"],
+        output_datasets=["c_data"],
+        config={"output": "c_data"},
+    )
+    with tenants.login(writer) as conn:
+        stale = {r["dataset"]: r["reasons"] for r in assets.staleness(conn, "b") if r["stale"]}
+    assert stale == {
+        "a_data": ["input src_data is at version 1; this was built from version 2"],
+        "c_data": ["job c is at version 2; this was built by version 1"],
+    }
