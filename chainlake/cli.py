@@ -680,13 +680,22 @@ def verify(dataset: str, org_name: str, version: int | None, as_email: str | Non
     click.echo(f"{dataset} v{checked}: {files} file(s) verified")
 
 
-@run_group.command("rerun", help="Run one job again with the same inputs (nothing upstream).")
+@run_group.command(
+    "rerun",
+    help="Run one job again with the same inputs (nothing upstream); "
+    "with --from-failure, every failed node of the DAG run RUN_ID set off.",
+)
 @click.argument("run_id")
+@click.option("--from-failure", is_flag=True, help="Re-execute the DAG run from its failures.")
 @AS_OPTION
 @handles_errors
-def run_rerun(run_id: str, as_email: str | None) -> None:
+def run_rerun(run_id: str, from_failure: bool, as_email: str | None) -> None:
     with connection(as_email) as conn:
         run = run_store.get(conn, run_id)
+        if from_failure:
+            queued = call(conn, "SELECT runs.rerun_failed(%(id)s) AS n", {"id": run["id"]})[0]
+            click.echo(f"re-running {queued['n']} failed run(s) of DAG run {run['id']}")
+            return
         again = call(conn, "SELECT * FROM runs.rerun(%(id)s)", {"id": run["id"]})[0]
     click.echo(
         f"queued run {again['id']} of {again['job_name']} {again['job_version']} "

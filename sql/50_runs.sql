@@ -238,7 +238,8 @@ BEGIN
     LOOP
         PERFORM runs.request(
             r.org_id, dependant.name, '{}'::jsonb,
-            jsonb_build_object('kind', 'reactive', 'upstream_run', r.id, 'upstream_job', r.job_name),
+            jsonb_build_object('kind', 'reactive', 'upstream_run', r.id, 'upstream_job', r.job_name,
+                               'root_run', coalesce(r.trigger ->> 'root_run', r.id::text)),
             dependant.inputs,
             format('reactive:%s:%s', r.id, dependant.name));
     END LOOP;

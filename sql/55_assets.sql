@@ -146,6 +146,44 @@ BEGIN
 END
 $$;
 
+-- Re-execute a DAG run from failure: every failed or dead run that the root run set off (and
+-- the root itself) runs again with its inputs and its job's current version, unless it was
+-- already re-run successfully or is being re-run; their dependants that never ran follow
+-- reactively when they succeed. Nothing that succeeded runs again.
+CREATE OR REPLACE FUNCTION runs.rerun_failed(p_root uuid) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    root runs.runs;
+    failed runs.runs;
+    queued integer := 0;
+BEGIN
+    SELECT * INTO root FROM runs.runs WHERE id = p_root;
+    IF NOT FOUND OR NOT (root.org_id = ANY (core.caller_org_ids('write'))
+                         OR core.caller_is_operator()) THEN
+        RAISE EXCEPTION 'unknown run %', p_root USING ERRCODE = '42704',
+            HINT = 'list runs with `chainlake run list`';
+    END IF;
+    FOR failed IN
+        SELECT * FROM runs.runs f
+        WHERE f.org_id = root.org_id AND (f.id = root.id OR f.trigger ->> 'root_run' = root.id::text)
+          AND f.status IN ('failed', 'dead')
+          AND NOT EXISTS (SELECT 1 FROM runs.runs again
+                          WHERE again.org_id = f.org_id AND again.trigger ->> 'of' = f.id::text
+                            AND again.status NOT IN ('failed', 'dead'))
+        ORDER BY f.created_at
+    LOOP
+        PERFORM runs.enqueue(failed.org_id, failed.job_name, failed.params,
+                             jsonb_build_object('kind', 'rerun', 'of', failed.id,
+                                                'root_run', root.id),
+                             failed.inputs, format('rerun:%s:%s', failed.id, gen_random_uuid()));
+        queued := queued + 1;
+    END LOOP;
+    RETURN queued;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION runs.rerun_failed(uuid) TO chainlake_users;
+
 -- Lineage from one version: edges (input version -> run -> output version), walking upstream
 -- (what it was built from) or downstream (what was built from it), up to p_depth hops.
 CREATE OR REPLACE FUNCTION catalog.lineage(

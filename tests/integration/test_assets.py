@@ -14,7 +14,7 @@ import pytest
 from chainlake import assets
 from chainlake.errors import NotFound
 from chainlake.manifests import verify
-from tests.runtime import TEST_JOBS, apply, request_run, running_runner, runs, wait_for
+from tests.runtime import TEST_JOBS, apply, request_run, running_runner, runs, scalar, wait_for
 from tests.tenants import Tenants, User
 
 CHAIN = [("src", None), ("a", "src"), ("b", "a"), ("c", "b")]
@@ -185,3 +185,59 @@ def test_staleness_and_preview(
         "a_data": ["input src_data is at version 1; this was built from version 2"],
         "c_data": ["job c is at version 2; this was built by version 1"],
     }
+
+
+def test_reexecute_a_dag_run_from_its_failure(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    writer = tenants.user("b", "writer")
+    define_chain(tenants, writer)
+    apply(
+        tenants,
+        writer,
+        TEST_JOBS / "derive.yaml",
+        name="b",
+        version="1-broken",
+        kind="reactive",
+        activation=None,
+        input_datasets=["a_data"],
+        output_datasets=["b_data"],
+        config={"output": "b_data", "fail": True},
+        retries={"max_attempts": 1},
+    )
+    org = tenants.org_ids["b"]
+    with running_runner(tenants, tmp_path):
+        root = request_run(tenants, writer, "src", {"value": 5})
+        wait_for(
+            lambda: [r for r in runs(admin, org) if r["job_name"] == "b" and r["status"] == "dead"]
+        )
+        assert [r["job_name"] for r in runs(admin, org)] == ["src", "a", "b"]  # c never ran
+        apply(
+            tenants,
+            writer,
+            TEST_JOBS / "derive.yaml",
+            name="b",
+            version="2",
+            kind="reactive",
+            activation=None,
+            input_datasets=["a_data"],
+            output_datasets=["b_data"],
+            config={"output": "b_data"},
+        )  # the fix, as a new code version
+        with tenants.login(writer) as conn:
+            assert scalar(conn, "SELECT runs.rerun_failed(%s)", root["id"]) == 1
+            assert scalar(conn, "SELECT runs.rerun_failed(%s)", root["id"]) == 0  # in flight
+        wait_for(
+            lambda: [
+                r for r in runs(admin, org) if r["job_name"] == "c" and r["status"] == "succeeded"
+            ]
+        )
+    done = runs(admin, org)
+    assert [(r["job_name"], r["job_version"], r["status"]) for r in done] == [
+        ("src", "1", "succeeded"),
+        ("a", "1", "succeeded"),
+        ("b", "1-broken", "dead"),
+        ("b", "2", "succeeded"),
+        ("c", "1", "succeeded"),
+    ]
+    assert {r["trigger"].get("root_run") for r in done[1:]} == {str(root["id"])}

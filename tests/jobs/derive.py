@@ -9,6 +9,8 @@ from chainlake.sdk import Context, job
 
 @job
 def derive(ctx: Context) -> None:
+    if ctx.config.get("fail"):
+        raise RuntimeError("configured to fail")
     parts = [f"{ctx.request['job']['name']}({ctx.params.get('value', '')})"]
     for item in sorted(ctx.inputs, key=lambda i: i["dataset"]):
         for path in ctx.input_paths(item["dataset"]):
