@@ -15,6 +15,7 @@ from croniter import croniter
 from chainlake.contract import problems
 from chainlake.db import call
 from chainlake.errors import InvalidInput
+from chainlake.paths import check_template
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -36,6 +37,11 @@ def check(spec: object, where: str = "definition") -> None:
     if found:
         raise InvalidInput(f"{where}: invalid job definition: {'; '.join(found)}")
     assert isinstance(spec, dict)
+    if "output_path_template" in spec:
+        try:
+            check_template(spec["output_path_template"])
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: invalid job definition: {exc.message}") from exc
     if spec.get("activation") == "cron" and not croniter.is_valid(spec["schedule"]):
         raise InvalidInput(
             f"{where}: invalid job definition: schedule: "

@@ -28,7 +28,9 @@ from psycopg_pool import ConnectionPool
 
 from chainlake.contract import CONTRACT_VERSION, problems
 from chainlake.db import runner_transaction
+from chainlake.errors import ChainlakeError
 from chainlake.manifests import describe, write_manifest
+from chainlake.paths import check_template, output_prefix
 from runner.events import EventLog
 from runner.launchers import LAUNCHERS, Outcome
 from runner.scheduler import fire_due
@@ -158,6 +160,11 @@ class Runner:
         spec = definition["spec"]
         attempt = int(run["attempt"])
         invalid = problems("job_definition", spec)
+        if not invalid and "output_path_template" in spec:
+            try:
+                check_template(spec["output_path_template"])
+            except ChainlakeError as exc:
+                invalid = [exc.message]
         if invalid:
             error = {
                 "type": "DefinitionError",
@@ -169,7 +176,7 @@ class Runner:
         timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
         workdir.mkdir(parents=True, exist_ok=True)
-        output_prefix = self.output_prefix(run)
+        output_prefix = self.output_prefix(run, spec)
         request = self.run_request(run, spec, output_prefix, timeout)
         found = problems("run_request", request)
         if found:
@@ -203,12 +210,15 @@ class Runner:
             heartbeat.stop()
         self.flush_logs(run, attempt, pending, lock)
         self.finish(
-            run, attempt, outcome_error(outcome, events, spec, output_prefix, timeout), events
+            run,
+            attempt,
+            outcome_error(outcome, events, spec, output_prefix, timeout),
+            events,
+            output_prefix,
         )
 
-    def output_prefix(self, run: dict[str, Any]) -> str:
-        path = self.config.storage_root / run["org_id"] / "_runs" / run["id"]
-        return str(path.as_uri()) + "/"
+    def output_prefix(self, run: dict[str, Any], spec: dict[str, Any]) -> str:
+        return output_prefix(self.config.storage_root, run, spec)
 
     def run_request(
         self, run: dict[str, Any], spec: dict[str, Any], output_prefix: str, timeout: float
@@ -252,11 +262,11 @@ class Runner:
         attempt: int,
         error: dict[str, Any] | None,
         events: EventLog | None,
+        prefix: str = "",
     ) -> None:
         with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
             if error is None and events is not None:
                 metadata = (events.result or {}).get("metadata", {})
-                prefix = self.output_prefix(run)
                 outputs = [describe(o, prefix) for o in events.final_outputs()]
                 write_manifest(run, outputs, prefix)
                 cur.execute(

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from chainlake import assets
-from chainlake.errors import NotFound
+from chainlake.errors import InvalidInput, NotFound
 from chainlake.manifests import verify
 from tests.runtime import TEST_JOBS, apply, request_run, running_runner, runs, scalar, wait_for
 from tests.tenants import Tenants, User
@@ -241,3 +241,30 @@ def test_reexecute_a_dag_run_from_its_failure(
         ("c", "1", "succeeded"),
     ]
     assert {r["trigger"].get("root_run") for r in done[1:]} == {str(root["id"])}
+
+
+def test_a_job_writes_under_its_own_path_template(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    writer = tenants.user("b", "writer")
+    apply(
+        tenants,
+        writer,
+        TEST_JOBS / "derive.yaml",
+        output_path_template="{org_id}/by-job/{job}/{job_version}/{run_id}",
+    )
+    with running_runner(tenants, tmp_path):
+        run = request_run(tenants, writer, "derive", {"value": 1})
+        settle(tenants, admin, tenants.org_ids["b"], 1)
+    (done,) = runs(admin, tenants.org_ids["b"])
+    expected = tmp_path / tenants.org_ids["b"] / "by-job" / "derive" / "1" / str(run["id"])
+    assert done["outputs"][0]["uris"] == [(expected / "derived" / "part-0.txt").as_uri()]
+    assert (expected / "_manifest.json").exists()
+    with pytest.raises(InvalidInput, match=r"must contain \{run_id\}"):
+        apply(
+            tenants,
+            writer,
+            TEST_JOBS / "derive.yaml",
+            version="2",
+            output_path_template="{org_id}/fixed",
+        )
