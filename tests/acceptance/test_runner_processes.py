@@ -132,4 +132,14 @@ def test_ledger_with_runners_killed_at_random(
     assert all(r[1] == 1 for r in rows), "a run committed more than one result"
     duplicates = sum(r[2] - 1 for r in rows)
     print(f"ledger: {len(ledger)} tasks, {kills} runners killed, {duplicates} repeated attempts")
-    assert scalar(admin, "SELECT count(*) FROM pgmq.q_run_tasks") == 0
+    # A duplicate delivery (a task read by a runner that was killed before it acknowledged it)
+    # is harmless: when it reappears after its lease, a runner finds the run finished and
+    # archives it. So the queue drains, bounded in time.
+    leftover_sql = (
+        "SELECT q.msg_id, q.read_ct, q.vt, r.status FROM pgmq.q_run_tasks q "
+        "LEFT JOIN runs.runs r ON r.id = (q.message ->> 'run_id')::uuid"
+    )
+    try:
+        wait_for(lambda: scalar(admin, "SELECT count(*) = 0 FROM pgmq.q_run_tasks"), timeout=30)
+    except AssertionError:
+        raise AssertionError(f"tasks left: {admin.execute(leftover_sql).fetchall()}") from None
