@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,3 +49,15 @@ def tenants(cluster: TestCluster, database: str, admin: psycopg.Connection[Any])
     """Orgs a, b, c with a reader, writer and admin each, a grant from a to c, and rows of every
     tenant table for each org (see tests/tenants.py)."""
     return build_tenants(cluster, database, admin)
+
+
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A TCP port on 127.0.0.1 that accepts connections (for network-isolation tests)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    try:
+        yield int(server.getsockname()[1])
+    finally:
+        server.close()

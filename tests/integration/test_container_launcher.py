@@ -4,8 +4,6 @@ plain Node.js job in containers, and no network unless declared."""
 from __future__ import annotations
 
 import json
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -66,17 +64,6 @@ def test_a_dag_runs_in_containers(
     js_sum = done[1]
     result = json.loads(Path(urlparse(js_sum["outputs"][0]["uris"][0]).path).read_text())
     assert result == {"total": 10, "rows": 4}
-
-
-@pytest.fixture
-def listening_port() -> Iterator[int]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        server.close()
 
 
 def test_a_container_job_cannot_connect_without_an_allow_list(

@@ -5,7 +5,6 @@ job cannot open a TCP connection unless it declares network access."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -165,17 +164,6 @@ def test_the_same_idempotency_key_never_makes_a_second_run(tenants: Tenants) -> 
     first = request_run(tenants, writer, "behave", {"do": "ok"}, key="nightly-2026-11-27")
     second = request_run(tenants, writer, "behave", {"do": "ok"}, key="nightly-2026-11-27")
     assert first["id"] == second["id"]
-
-
-@pytest.fixture
-def listening_port() -> Iterator[int]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    try:
-        yield int(server.getsockname()[1])
-    finally:
-        server.close()
 
 
 def test_a_sandboxed_job_cannot_connect_without_an_allow_list(
