@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -47,7 +49,9 @@ def _spec(name: str, endpoint: str, reactive_on: str | None = None) -> dict[str,
 
 @job
 def emit_one(ctx: Context) -> None:
-    ctx.output("up_out", uris=[ctx.request["output_prefix"] + "x"])
+    path = ctx.output_path("up_out", "x.txt")
+    path.write_text(ctx.request["run_id"])
+    ctx.output("up_out", uris=[path.as_uri()])
 
 
 def raw_pgmq(url: str, n: int) -> float:
@@ -65,10 +69,20 @@ def raw_pgmq(url: str, n: int) -> float:
         return n / (time.perf_counter() - start)
 
 
+def start_services(port: int, up_port: int) -> list[subprocess.Popen[bytes]]:
+    """The no-op jobs as their own processes, as remote services would be."""
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", f"from bench.dispatch import {name}; {name}.serve({p})"]
+        )
+        for name, p in (("noop", port), ("emit_one", up_port))
+    ]
+
+
 def run() -> dict[str, Any]:
     port, up_port = free_port(), free_port()
-    for service, p in ((noop, port), (emit_one, up_port)):
-        threading.Thread(target=service.serve, args=(p,), daemon=True).start()
+    services = start_services(port, up_port)
+    time.sleep(1.0)  # let them bind
     with bench_cluster() as pg, TemporaryDirectory() as storage:
         url = migrated_database(pg, "bench_dispatch")
         peer = raw_pgmq(url, RUNS)
@@ -114,6 +128,8 @@ def run() -> dict[str, Any]:
                 time.sleep(0.05)  # let the runner go idle again
             runner.stopping.set()
             thread.join(timeout=60)
+    for service in services:
+        service.terminate()
     return {
         "dispatch_ratio_vs_pgmq": {
             "value": round(ours / peer, 3),

@@ -330,6 +330,13 @@ def rejected_outputs(
             inside = parsed.scheme == prefix.scheme and os.path.normpath(parsed.path).startswith(
                 prefix.path.rstrip("/") + "/"
             )
+            if inside and parsed.scheme == "file" and not Path(parsed.path).is_file():
+                return {
+                    "type": "OutputRejected",
+                    "retryable": False,
+                    "message": f"output {uri} does not exist (the job reported a file it did "
+                    "not write)",
+                }
             if not inside:
                 return {
                     "type": "OutputRejected",

@@ -132,6 +132,7 @@ def test_a_poison_task_is_dead_lettered_and_replayable(
     [
         ("undeclared", "output for undeclared dataset 'not_mine'"),
         ("outside", "is outside the run's prefix"),
+        ("phantom", "does not exist (the job reported a file it did not write)"),
     ],
 )
 def test_outputs_outside_the_contract_are_rejected(

@@ -37,6 +37,9 @@ def behave(ctx: Context) -> None:
         path.write_text("x")
         ctx.output("not_mine", uris=[path.as_uri()])
         return
+    if do == "phantom":  # reports a file it never wrote
+        ctx.output("behaved", uris=[ctx.output_path("behaved", "never.txt").as_uri()])
+        return
     if do == "outside":
         ctx.output("behaved", uris=[Path("/etc/passwd").as_uri()])
         return
