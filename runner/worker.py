@@ -208,13 +208,15 @@ class Runner:
             outcome = launcher.launch(request, spec, workdir, time.monotonic() + timeout, emit)
         finally:
             heartbeat.stop()
-        self.flush_logs(run, attempt, pending, lock)
+        with lock:  # the last events go in with the outcome, in one transaction
+            last_events, pending[:] = list(pending), []
         self.finish(
             run,
             attempt,
             outcome_error(outcome, events, spec, output_prefix, timeout),
             events,
             output_prefix,
+            last_events,
         )
 
     def output_prefix(self, run: dict[str, Any], spec: dict[str, Any]) -> str:
@@ -263,12 +265,20 @@ class Runner:
         error: dict[str, Any] | None,
         events: EventLog | None,
         prefix: str = "",
+        last_events: list[dict[str, Any]] | None = None,
     ) -> None:
+        outputs = []
+        if error is None and events is not None:  # hash the files before taking a connection
+            outputs = [describe(o, prefix) for o in events.final_outputs()]
+            write_manifest(run, outputs, prefix)
         with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
+            if last_events:
+                cur.execute(
+                    "SELECT runs.append_log(%s, %s, %s)",
+                    (run["id"], attempt, json.dumps(last_events)),
+                )
             if error is None and events is not None:
                 metadata = (events.result or {}).get("metadata", {})
-                outputs = [describe(o, prefix) for o in events.final_outputs()]
-                write_manifest(run, outputs, prefix)
                 cur.execute(
                     "SELECT runs.complete(%s, %s, %s, %s)",
                     (run["id"], attempt, json.dumps(outputs), json.dumps(metadata)),
