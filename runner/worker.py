@@ -173,6 +173,15 @@ class Runner:
             }
             self.finish(run, attempt, error, None)
             return
+        outside = self.inputs_outside_org(run)
+        if outside:  # defence in depth: runs.request resolves inputs from the catalog
+            error = {
+                "type": "InputRejected",
+                "retryable": False,
+                "message": f"input {outside} is outside the org's storage",
+            }
+            self.finish(run, attempt, error, None)
+            return
         timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -218,6 +227,18 @@ class Runner:
             output_prefix,
             last_events,
         )
+
+    def inputs_outside_org(self, run: dict[str, Any]) -> str | None:
+        """The first file:// input URI that is not inside the run's org's storage tree."""
+        org_root = (self.config.storage_root / run["org_id"]).resolve()
+        for item in run.get("inputs") or []:
+            for uri in item.get("uris", []):
+                parsed = urlparse(uri)
+                if parsed.scheme == "file" and not Path(parsed.path).resolve().is_relative_to(
+                    org_root
+                ):
+                    return str(uri)
+        return None
 
     def output_prefix(self, run: dict[str, Any], spec: dict[str, Any]) -> str:
         return output_prefix(self.config.storage_root, run, spec)

@@ -17,6 +17,11 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
     END
 $$;
 
+CREATE OR REPLACE FUNCTION core.try_int(value text) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE WHEN value ~ '^[0-9]{1,9}$' THEN value::integer END
+$$;
+
 CREATE OR REPLACE FUNCTION core.request_claims() RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
@@ -110,6 +115,7 @@ $$;
 GRANT USAGE ON SCHEMA core TO chainlake_users, chainlake_api;
 GRANT EXECUTE ON FUNCTION
     core.try_uuid(text),
+    core.try_int(text),
     core.request_claims(),
     core.caller_user_id(),
     core.runner_org_id(),

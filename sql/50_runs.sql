@@ -36,8 +36,32 @@ BEGIN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501',
             HINT = 'running a job needs the writer or admin role in its org';
     END IF;
-    RETURN runs.enqueue(p_org_id, p_job, p_params, p_trigger, p_inputs, p_idempotency_key,
+    -- Inputs name versions of the org's own datasets; their URIs, rows and schema come from the
+    -- catalog, never from the caller (a caller-supplied URI could point at another org's files).
+    RETURN runs.enqueue(p_org_id, p_job, p_params, p_trigger,
+                        runs.resolve_inputs(p_org_id, p_inputs), p_idempotency_key,
                         p_delay_seconds);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION runs.resolve_inputs(p_org_id uuid, p_inputs jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    given jsonb;
+    resolved jsonb;
+    result jsonb := '[]';
+BEGIN
+    FOR given IN SELECT * FROM jsonb_array_elements(coalesce(p_inputs, '[]')) LOOP
+        resolved := catalog.version_as_input(p_org_id, given ->> 'dataset',
+                                             core.try_int(given ->> 'version'));
+        IF resolved IS NULL THEN
+            RAISE EXCEPTION 'unknown input: dataset "%" version %', given ->> 'dataset',
+                coalesce(given ->> 'version', '(none)') USING ERRCODE = '42704',
+                HINT = 'an input names a version of one of the org''s datasets: {"dataset": D, "version": N}';
+        END IF;
+        result := result || jsonb_build_array(resolved);
+    END LOOP;
+    RETURN result;
 END
 $$;
 
@@ -306,9 +330,12 @@ DECLARE
     old runs.runs;
     created runs.runs;
 BEGIN
+    IF NOT (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator()) THEN
+        RAISE EXCEPTION 'unknown dead letter %', p_id USING ERRCODE = '42704',
+            HINT = 'list them with `chainlake deadletter list`';
+    END IF;
     SELECT * INTO dl FROM runs.dead_letters WHERE org_id = p_org_id AND id = p_id FOR UPDATE;
-    IF NOT FOUND OR NOT (p_org_id = ANY (core.caller_org_ids('write'))
-                         OR core.caller_is_operator()) THEN
+    IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown dead letter %', p_id USING ERRCODE = '42704',
             HINT = 'list them with `chainlake deadletter list`';
     END IF;
@@ -505,3 +532,6 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION jobs.supervise_always_on(timestamptz) TO chainlake_runner;
+
+-- Internal: queue without an access check. Never executable by anyone but its owner.
+REVOKE EXECUTE ON FUNCTION runs.enqueue(uuid, text, jsonb, jsonb, jsonb, text, integer) FROM PUBLIC;

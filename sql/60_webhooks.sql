@@ -7,8 +7,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     def jobs.definitions;
 BEGIN
-    IF NOT (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator()) THEN
-        RAISE EXCEPTION 'you may not configure jobs in this org' USING ERRCODE = '42501';
+    IF NOT (p_org_id = ANY (core.caller_org_ids('admin')) OR core.caller_is_operator()) THEN
+        RAISE EXCEPTION 'only an org admin may set a webhook secret' USING ERRCODE = '42501';
     END IF;
     def := jobs.current_definition(p_org_id, p_job);
     IF def.id IS NULL OR def.spec ->> 'activation' IS DISTINCT FROM 'webhook' THEN

@@ -5,6 +5,7 @@ job cannot open a TCP connection unless it declares network access."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,41 @@ def test_a_definition_written_around_the_cli_fails_its_run_clearly(
     run = run_to_end(tenants, admin, "broken")
     assert run["status"] == "dead" and run["error"]["type"] == "DefinitionError"
     assert "is a required property" in run["error"]["message"]
+
+
+def test_a_caller_cannot_hand_a_run_files_by_uri(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
+    """Inputs name versions of the org's own datasets; URIs come from the catalog, so a writer of
+    b cannot point a run at org a's files (or the host's)."""
+    define(tenants)
+    writer = tenants.user("b", "writer")
+    forged = [{"dataset": "ds_a_seed", "version": 1, "uris": ["file:///etc/passwd"]}]
+    with (
+        tenants.login(writer) as conn,
+        pytest.raises(psycopg.errors.UndefinedObject, match="unknown input"),
+    ):
+        conn.execute(
+            "SELECT runs.request(%s, 'behave', '{}', p_inputs => %s)",
+            (tenants.org_ids["b"], json.dumps(forged)),
+        )
+    assert runs(admin, tenants.org_ids["b"]) == []
+
+
+def test_the_runner_refuses_inputs_outside_the_orgs_storage(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """Defence in depth: even a run whose stored inputs were tampered with (here by the
+    operator) never mounts or hands over files outside its org's storage tree."""
+    define(tenants)
+    run = request_run(tenants, tenants.user("b", "writer"), "behave", {"do": "sleep", "seconds": 0})
+    admin.execute(
+        "UPDATE runs.runs SET inputs = %s WHERE id = %s",
+        (json.dumps([{"dataset": "x", "uris": ["file:///etc/passwd"]}]), run["id"]),
+    )
+    done = wait_for(
+        lambda: scalar(
+            admin, "SELECT error FROM runs.runs WHERE id = %s AND status = 'dead'", run["id"]
+        )
+    )
+    assert done["type"] == "InputRejected" and "file:///etc/passwd" in done["message"]

@@ -88,7 +88,7 @@ def test_a_signed_delivery_queues_one_run_with_its_payload(
     writer = tenants.user("b", "writer")
     apply(tenants, writer, TEST_JOBS / "behave.yaml", activation="webhook")
     org = tenants.org_ids["b"]
-    with tenants.login(writer) as conn:
+    with tenants.login(tenants.user("b", "admin")) as conn:
         conn.execute(
             "SELECT jobs.set_webhook_secret(%s, 'behave', %s)",
             (org, encrypt(load_key(tmp_path), SECRET)),
@@ -123,3 +123,13 @@ def test_the_secret_is_never_readable_by_people(tenants: Tenants) -> None:
             conn.execute("SELECT secret_enc FROM jobs.webhook_secrets")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SELECT jobs.webhook_secret(%s, 'job_b_seed')", (tenants.org_ids["b"],))
+
+
+def test_only_an_admin_sets_a_webhook_secret(tenants: Tenants, tmp_path: Path) -> None:
+    writer = tenants.user("b", "writer")
+    apply(tenants, writer, TEST_JOBS / "behave.yaml", activation="webhook")
+    with tenants.login(writer) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(
+            "SELECT jobs.set_webhook_secret(%s, 'behave', %s)",
+            (tenants.org_ids["b"], encrypt(load_key(tmp_path), SECRET)),
+        )
