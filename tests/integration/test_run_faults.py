@@ -226,9 +226,10 @@ def test_the_runner_refuses_inputs_outside_the_orgs_storage(
         "UPDATE runs.runs SET inputs = %s WHERE id = %s",
         (json.dumps([{"dataset": "x", "uris": ["file:///etc/passwd"]}]), run["id"]),
     )
-    done = wait_for(
-        lambda: scalar(
-            admin, "SELECT error FROM runs.runs WHERE id = %s AND status = 'dead'", run["id"]
+    with running_runner(tenants, tmp_path):  # started only after the tampering
+        done = wait_for(
+            lambda: scalar(
+                admin, "SELECT error FROM runs.runs WHERE id = %s AND status = 'dead'", run["id"]
+            )
         )
-    )
     assert done["type"] == "InputRejected" and "file:///etc/passwd" in done["message"]
