@@ -15,7 +15,9 @@ from tests.harness import TestCluster
 
 
 @pytest.fixture
-def env(cluster: TestCluster, database: str, tmp_path: Path) -> dict[str, str]:
+def env(cluster: TestCluster, database: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A CLI environment on this test's database; `down` at the end stops what `up` started
+    (the API), so no process outlives the test."""
     env = {
         "CHAINLAKE_DATABASE_URL": cluster.pg.tcp_url(database),
         "CHAINLAKE_HOME": str(tmp_path / "home"),
@@ -27,7 +29,8 @@ def env(cluster: TestCluster, database: str, tmp_path: Path) -> dict[str, str]:
         ("user", "create", "ann@acme.example", "--org", "acme", "--role", "writer"),
     ):
         assert run(*args, env=env).returncode == 0
-    return env
+    yield env
+    run("down", env=env)
 
 
 def ok(*args: str, env: dict[str, str], timeout: float = 120) -> str:
