@@ -3,6 +3,16 @@
 -- Every predicate wraps the context function in a scalar subquery, so it runs once per query
 -- (an InitPlan), not once per row.
 
+-- Every tenant table: RLS enabled and forced, and nothing granted until its policies say so.
+CREATE OR REPLACE PROCEDURE core.force_rls(tbl regclass)
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, chainlake_users, chainlake_authenticated, chainlake_api, chainlake_runner', tbl);
+END
+$$;
+
 -- org data: members (and orgs granted read) read; writers and admins write; rows cannot move
 -- to an org the caller may not write.
 CREATE OR REPLACE PROCEDURE core.apply_org_data_policies(tbl regclass)
@@ -11,9 +21,7 @@ DECLARE
     readable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''read''))::uuid[])';
     writable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''write''))::uuid[])';
 BEGIN
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, chainlake_users, chainlake_authenticated, chainlake_api, chainlake_runner', tbl);
+    CALL core.force_rls(tbl);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO chainlake_users', tbl);
     EXECUTE format('DROP POLICY IF EXISTS "members read their orgs rows" ON %s', tbl);
     EXECUTE format('CREATE POLICY "members read their orgs rows" ON %s FOR SELECT TO chainlake_users USING (%s)', tbl, readable);
@@ -37,9 +45,7 @@ DECLARE
     shares_ok constant text := '(visibility = ''private'' OR org_id = ANY ((SELECT core.caller_org_ids(''write''))::uuid[]))';
     admin_shared constant text := '(visibility = ''org'' AND org_id = ANY ((SELECT core.caller_org_ids(''admin''))::uuid[]))';
 BEGIN
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, chainlake_users, chainlake_authenticated, chainlake_api, chainlake_runner', tbl);
+    CALL core.force_rls(tbl);
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO chainlake_users', tbl);
     EXECUTE format('DROP POLICY IF EXISTS "owners and their org read shared rows" ON %s', tbl);
     EXECUTE format('CREATE POLICY "owners and their org read shared rows" ON %s FOR SELECT TO chainlake_users USING (%s AND (visibility = ''org'' OR %s))', tbl, member, mine);
@@ -61,9 +67,7 @@ DECLARE
     readable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''read''))::uuid[])';
     writable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''write''))::uuid[])';
 BEGIN
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, chainlake_users, chainlake_authenticated, chainlake_api, chainlake_runner', tbl);
+    CALL core.force_rls(tbl);
     EXECUTE format('GRANT SELECT ON %s TO chainlake_users', tbl);
     EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s TO chainlake_runner', tbl);
     EXECUTE format('DROP POLICY IF EXISTS "members read their orgs rows" ON %s', tbl);
@@ -74,14 +78,5 @@ BEGIN
     EXECUTE format('DROP POLICY IF EXISTS "writers add rows to their orgs" ON %s', tbl);
     EXECUTE format('DROP POLICY IF EXISTS "writers change their orgs rows" ON %s', tbl);
     EXECUTE format('DROP POLICY IF EXISTS "writers delete their orgs rows" ON %s', tbl);
-END
-$$;
-
-CREATE OR REPLACE PROCEDURE core.force_rls(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
-BEGIN
-    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
-    EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, chainlake_users, chainlake_authenticated, chainlake_api, chainlake_runner', tbl);
 END
 $$;

@@ -9,6 +9,26 @@
 -- Runners call these in a transaction where they act for the run's org (core.runner_org_id),
 -- so row-level security applies to them like to anyone.
 
+-- The operator's own connection (a superuser session) may act in any org.
+CREATE OR REPLACE FUNCTION core.caller_is_operator() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user), false)
+$$;
+
+-- The check every run-changing function makes: may the caller write in this org?
+CREATE OR REPLACE FUNCTION core.caller_may_write(p_org_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT p_org_id IS NOT NULL
+       AND (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator())
+$$;
+
+-- The current version of every job of an org.
+CREATE OR REPLACE FUNCTION jobs.current_definitions(p_org_id uuid) RETURNS SETOF jobs.definitions
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT DISTINCT ON (name) * FROM jobs.definitions
+    WHERE org_id = p_org_id ORDER BY name, applied_at DESC
+$$;
+
 CREATE OR REPLACE FUNCTION jobs.current_definition(p_org_id uuid, p_name text)
 RETURNS jobs.definitions
 LANGUAGE sql STABLE SET search_path = '' AS $$
@@ -31,8 +51,7 @@ CREATE OR REPLACE FUNCTION runs.request(
 ) RETURNS runs.runs
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    IF p_org_id IS NULL OR NOT (p_org_id = ANY (core.caller_org_ids('write'))
-                                OR core.caller_is_operator()) THEN
+    IF NOT core.caller_may_write(p_org_id) THEN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501',
             HINT = 'running a job needs the writer or admin role in its org';
     END IF;
@@ -206,6 +225,39 @@ BEGIN
 END
 $$;
 
+-- Refresh propagation, the one place it happens (runs.complete, catalog.rollback): queue every
+-- reactive job of the org that reads a dataset in p_changed. Its inputs: the version given in
+-- p_given for each changed dataset, the current version of its other input datasets.
+CREATE OR REPLACE FUNCTION runs.dispatch_dependants(
+    p_org_id uuid, p_changed text[], p_given jsonb, p_trigger jsonb, p_key_prefix text
+) RETURNS integer
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    dependant record;
+    queued integer := 0;
+BEGIN
+    FOR dependant IN
+        SELECT d.name,
+               (SELECT coalesce(jsonb_agg(given), '[]') FROM (
+                    SELECT coalesce(
+                        (SELECT g FROM jsonb_array_elements(p_given) g
+                         WHERE g ->> 'dataset' = wanted LIMIT 1),
+                        catalog.version_as_input(p_org_id, wanted,
+                            (SELECT c.current_version FROM catalog.datasets c
+                             WHERE c.org_id = p_org_id AND c.name = wanted))) AS given
+                    FROM unnest(d.input_datasets) wanted) inputs_now
+                WHERE given IS NOT NULL) AS inputs
+        FROM jobs.current_definitions(p_org_id) d
+        WHERE d.kind = 'reactive' AND d.input_datasets && p_changed
+    LOOP
+        PERFORM runs.request(p_org_id, dependant.name, '{}'::jsonb, p_trigger, dependant.inputs,
+                             format('%s:%s', p_key_prefix, dependant.name));
+        queued := queued + 1;
+    END LOOP;
+    RETURN queued;
+END
+$$;
+
 -- Record a successful attempt: its input versions, each output as a new version of its
 -- dataset (or the existing version with the same content), then a run of every reactive job of
 -- the org whose input_datasets include a dataset whose current version changed (its inputs:
@@ -219,7 +271,6 @@ CREATE OR REPLACE FUNCTION runs.complete(
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
     r runs.runs;
-    dependant record;
     output jsonb;
     recorded record;
     recorded_outputs jsonb := '[]';
@@ -245,28 +296,11 @@ BEGIN
     WHERE org_id = r.org_id AND id = r.id;
     UPDATE runs.attempts SET status = 'succeeded', finished_at = now()
     WHERE org_id = r.org_id AND run_id = r.id AND attempt = p_attempt;
-    FOR dependant IN
-        SELECT DISTINCT ON (d.name) d.name,
-               (SELECT coalesce(jsonb_agg(given), '[]') FROM (
-                    SELECT coalesce(
-                        (SELECT o FROM jsonb_array_elements(recorded_outputs) o
-                         WHERE o ->> 'dataset' = wanted LIMIT 1),
-                        catalog.version_as_input(r.org_id, wanted,
-                            (SELECT c.current_version FROM catalog.datasets c
-                             WHERE c.org_id = r.org_id AND c.name = wanted))) AS given
-                    FROM unnest(d.input_datasets) wanted) inputs_now
-                WHERE given IS NOT NULL) AS inputs
-        FROM (SELECT DISTINCT ON (name) * FROM jobs.definitions
-              WHERE org_id = r.org_id ORDER BY name, applied_at DESC) d
-        WHERE d.kind = 'reactive' AND d.input_datasets && changed
-    LOOP
-        PERFORM runs.request(
-            r.org_id, dependant.name, '{}'::jsonb,
-            jsonb_build_object('kind', 'reactive', 'upstream_run', r.id, 'upstream_job', r.job_name,
-                               'root_run', coalesce(r.trigger ->> 'root_run', r.id::text)),
-            dependant.inputs,
-            format('reactive:%s:%s', r.id, dependant.name));
-    END LOOP;
+    PERFORM runs.dispatch_dependants(
+        r.org_id, changed, recorded_outputs,
+        jsonb_build_object('kind', 'reactive', 'upstream_run', r.id, 'upstream_job', r.job_name,
+                           'root_run', coalesce(r.trigger ->> 'root_run', r.id::text)),
+        format('reactive:%s', r.id));
     IF r.msg_id IS NOT NULL THEN
         PERFORM pgmq.archive('run_tasks', r.msg_id);
     END IF;
@@ -330,7 +364,7 @@ DECLARE
     old runs.runs;
     created runs.runs;
 BEGIN
-    IF NOT (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator()) THEN
+    IF NOT core.caller_may_write(p_org_id) THEN
         RAISE EXCEPTION 'unknown dead letter %', p_id USING ERRCODE = '42704',
             HINT = 'list them with `chainlake deadletter list`';
     END IF;
@@ -358,7 +392,9 @@ GRANT USAGE ON SCHEMA runs, jobs TO chainlake_runner, chainlake_users;
 GRANT EXECUTE ON FUNCTION
     runs.request(uuid, text, jsonb, jsonb, jsonb, text, integer),
     runs.replay_dead_letter(uuid, bigint),
-    jobs.current_definition(uuid, text)
+    jobs.current_definition(uuid, text),
+    jobs.current_definitions(uuid),
+    core.caller_may_write(uuid)
 TO chainlake_users;
 GRANT EXECUTE ON FUNCTION
     runs.start(uuid, text, integer),
@@ -366,6 +402,7 @@ GRANT EXECUTE ON FUNCTION
     runs.complete(uuid, integer, jsonb, jsonb),
     runs.fail(uuid, integer, jsonb, boolean),
     runs.append_log(uuid, integer, jsonb),
+    runs.dispatch_dependants(uuid, text[], jsonb, jsonb, text),
     runs.dead_letter(runs.runs, jsonb)
 TO chainlake_runner;
 
@@ -399,11 +436,6 @@ $$;
 CREATE OR REPLACE TRIGGER definitions_derive BEFORE INSERT OR UPDATE ON jobs.definitions
     FOR EACH ROW EXECUTE FUNCTION jobs.derive_definition();
 
--- The operator's own connection (a superuser session) may act in any org.
-CREATE OR REPLACE FUNCTION core.caller_is_operator() RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
-    SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user), false)
-$$;
 
 -- Apply a job definition (validated against the contract's schema by the client first). A code
 -- version is immutable: re-applying it unchanged makes it current again; changing it under the

@@ -94,11 +94,9 @@ RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     input jsonb;
-    dependant record;
-    queued integer := 0;
-    event uuid := gen_random_uuid();
+    queued integer;
 BEGIN
-    IF NOT (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator()) THEN
+    IF NOT core.caller_may_write(p_org_id) THEN
         RAISE EXCEPTION 'unknown dataset "%"', p_dataset USING ERRCODE = '42704';
     END IF;
     IF catalog.dataset_id(p_org_id, p_dataset, false) IS NULL THEN
@@ -112,17 +110,10 @@ BEGIN
     END IF;
     UPDATE catalog.datasets SET current_version = p_version, updated_at = now()
     WHERE org_id = p_org_id AND name = p_dataset;
-    FOR dependant IN
-        SELECT DISTINCT ON (name) name, kind, input_datasets FROM jobs.definitions
-        WHERE org_id = p_org_id ORDER BY name, applied_at DESC
-    LOOP
-        CONTINUE WHEN dependant.kind <> 'reactive' OR NOT p_dataset = ANY (dependant.input_datasets);
-        PERFORM runs.enqueue(p_org_id, dependant.name, '{}'::jsonb,
-                             jsonb_build_object('kind', 'rerun', 'rollback', p_dataset,
-                                                'version', p_version),
-                             jsonb_build_array(input), format('rollback:%s:%s', event, dependant.name));
-        queued := queued + 1;
-    END LOOP;
+    queued := runs.dispatch_dependants(
+        p_org_id, ARRAY[p_dataset], jsonb_build_array(input),
+        jsonb_build_object('kind', 'rerun', 'rollback', p_dataset, 'version', p_version),
+        format('rollback:%s', gen_random_uuid()));
     PERFORM audit.record(p_org_id, 'asset.rollback', p_dataset, jsonb_build_object('version', p_version));
     RETURN queued;
 END
@@ -135,8 +126,7 @@ DECLARE
     old runs.runs;
 BEGIN
     SELECT * INTO old FROM runs.runs WHERE id = p_run_id;
-    IF NOT FOUND OR NOT (old.org_id = ANY (core.caller_org_ids('write'))
-                         OR core.caller_is_operator()) THEN
+    IF NOT FOUND OR NOT core.caller_may_write(old.org_id) THEN
         RAISE EXCEPTION 'unknown run %', p_run_id USING ERRCODE = '42704',
             HINT = 'list runs with `chainlake run list`';
     END IF;
@@ -158,8 +148,7 @@ DECLARE
     queued integer := 0;
 BEGIN
     SELECT * INTO root FROM runs.runs WHERE id = p_root;
-    IF NOT FOUND OR NOT (root.org_id = ANY (core.caller_org_ids('write'))
-                         OR core.caller_is_operator()) THEN
+    IF NOT FOUND OR NOT core.caller_may_write(root.org_id) THEN
         RAISE EXCEPTION 'unknown run %', p_root USING ERRCODE = '42704',
             HINT = 'list runs with `chainlake run list`';
     END IF;

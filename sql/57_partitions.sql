@@ -39,9 +39,7 @@ LANGUAGE plpgsql STABLE SET search_path = '' AS $$
 DECLARE
     def jobs.definitions;
 BEGIN
-    SELECT * INTO def FROM (
-        SELECT DISTINCT ON (name) * FROM jobs.definitions WHERE org_id = p_org_id
-        ORDER BY name, applied_at DESC) d
+    SELECT * INTO def FROM jobs.current_definitions(p_org_id) d
     WHERE p_dataset = ANY (d.output_datasets) ORDER BY d.name LIMIT 1;
     IF def.id IS NULL THEN
         RAISE EXCEPTION 'no job of this org writes dataset "%"', p_dataset USING ERRCODE = '42704',
@@ -61,7 +59,7 @@ DECLARE
     id uuid := gen_random_uuid();
     queued integer := 0;
 BEGIN
-    IF NOT (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator()) THEN
+    IF NOT core.caller_may_write(p_org_id) THEN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501';
     END IF;
     def := jobs.producer(p_org_id, p_dataset);
