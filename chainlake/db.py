@@ -23,7 +23,8 @@ AUTHENTICATED_ROLE = "chainlake_authenticated"
 API_ROLE = "chainlake_api"
 RUNNER_ROLE = "chainlake_runner"
 USERS_ROLE = "chainlake_users"
-PLATFORM_ROLES = (API_ROLE, RUNNER_ROLE)
+INGEST_ROLE = "chainlake_ingest"
+PLATFORM_ROLES = (API_ROLE, RUNNER_ROLE, INGEST_ROLE)
 
 
 def connect(url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection[Any]:

@@ -1,14 +1,29 @@
--- chain: global data. Every authenticated user reads it; only the runners (ingest) write it.
-GRANT USAGE ON SCHEMA chain TO chainlake_users;
+-- chain: global data. Every authenticated user reads it; only the ingest role writes it.
+GRANT USAGE ON SCHEMA chain TO chainlake_users, chainlake_ingest;
 
-CALL core.force_rls('chain.blocks');
-GRANT SELECT ON chain.blocks TO chainlake_users;
-GRANT INSERT, UPDATE, DELETE ON chain.blocks TO chainlake_runner;
-DROP POLICY IF EXISTS "authenticated users read chain data" ON chain.blocks;
-CREATE POLICY "authenticated users read chain data" ON chain.blocks
-    FOR SELECT TO chainlake_users
-    USING ((SELECT core.caller_may_read_global()));
-DROP POLICY IF EXISTS "runners write chain data" ON chain.blocks;
-CREATE POLICY "runners write chain data" ON chain.blocks
-    FOR ALL TO chainlake_runner
-    USING (true) WITH CHECK (true);
+CREATE OR REPLACE PROCEDURE chain.apply_global_policies(tbl regclass, writable boolean)
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    CALL core.force_rls(tbl);
+    EXECUTE format('GRANT SELECT ON %s TO chainlake_users, chainlake_ingest', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS "authenticated users read chain data" ON %s', tbl);
+    EXECUTE format('CREATE POLICY "authenticated users read chain data" ON %s FOR SELECT TO chainlake_users USING ((SELECT core.caller_may_read_global()))', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS "runners write chain data" ON %s', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS "ingest reads and writes chain data" ON %s', tbl);
+    IF writable THEN
+        EXECUTE format('GRANT INSERT, UPDATE, DELETE ON %s TO chainlake_ingest', tbl);
+        EXECUTE format('CREATE POLICY "ingest reads and writes chain data" ON %s FOR ALL TO chainlake_ingest USING (true) WITH CHECK (true)', tbl);
+    ELSE
+        EXECUTE format('CREATE POLICY "ingest reads and writes chain data" ON %s FOR SELECT TO chainlake_ingest USING (true)', tbl);
+    END IF;
+END
+$$;
+
+-- Hot tables are written by COPY; the bookkeeping tables only through chain.* functions.
+CALL chain.apply_global_policies('chain.blocks', true);
+CALL chain.apply_global_policies('chain.transactions', true);
+CALL chain.apply_global_policies('chain.logs', true);
+CALL chain.apply_global_policies('chain.chains', false);
+CALL chain.apply_global_policies('chain.reorgs', false);
+CALL chain.apply_global_policies('chain.events', false);
+CALL chain.apply_global_policies('chain.chunks', false);

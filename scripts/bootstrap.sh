@@ -11,10 +11,12 @@ missing=()
 have_pg_server || missing+=(postgresql)
 command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
 if [ "$(id -u)" = 0 ] && ! command -v runuser >/dev/null 2>&1; then missing+=(util-linux); fi
-# Wanted, not required: Node.js (the example JavaScript job), and for the container launcher
+# Wanted, not required: Node.js and npm (the example JavaScript job; anvil and solc for the
+# devchain come from npm), and for the container launcher
 # podman with runc and debootstrap (to build the base image). Installed when we are root.
 optional=()
 command -v node >/dev/null 2>&1 || optional+=(nodejs)
+command -v npm >/dev/null 2>&1 || optional+=(npm)
 for tool in podman runc debootstrap; do command -v $tool >/dev/null 2>&1 || optional+=($tool); done
 if [ ${#optional[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
@@ -44,3 +46,13 @@ fi
 if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=("$PYTHON" -m uv); fi
 
 UV_PYTHON_DOWNLOADS=never "${UV[@]}" sync --frozen --quiet --python "$PYTHON"
+
+# Node tools (anvil for the devchain, solc for its ERC-20), pinned by tools/package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -x tools/node_modules/.bin/anvil ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
+    echo "bootstrap: installing tools/ (npm ci)"
+    npm ci --prefix tools --no-audit --no-fund --loglevel=error >/dev/null
+  fi
+else
+  echo "bootstrap: npm is missing: the devchain (anvil) is unavailable" >&2
+fi

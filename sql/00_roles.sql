@@ -4,6 +4,7 @@
 --   chainlake_authenticated  NOLOGIN  the API's per-request role (SET LOCAL ROLE), a member of users
 --   chainlake_api            LOGIN    the API's connection role; may only become authenticated
 --   chainlake_runner         LOGIN    the runners' role; acts for one org per transaction
+--   chainlake_ingest         LOGIN    chain ingestion (the system org's jobs): writes chain.* only
 DO $roles$
 DECLARE
     spec record;
@@ -13,7 +14,8 @@ BEGIN
             ('chainlake_users', 'NOLOGIN NOINHERIT'),
             ('chainlake_authenticated', 'NOLOGIN INHERIT'),
             ('chainlake_api', 'LOGIN NOINHERIT'),
-            ('chainlake_runner', 'LOGIN INHERIT')
+            ('chainlake_runner', 'LOGIN INHERIT'),
+            ('chainlake_ingest', 'LOGIN NOINHERIT')
         ) AS r (name, options)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = spec.name) THEN

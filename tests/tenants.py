@@ -135,7 +135,10 @@ SEEDS: dict[str, Seed] = {
 NON_ORG_TABLES = {
     "core.orgs": "org-root: its id is the org_id",
     "core.users": "identity: a person may belong to several orgs",
-    "chain.blocks": "global chain data",
+    **{
+        f"chain.{t}": "global chain data"
+        for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")
+    },
 }
 
 

@@ -183,12 +183,18 @@ def test_a_security_definer_function_answers_only_for_the_caller(tenants: Tenant
             conn.execute("SELECT audit.record(%s, 'forged')", (tenants.org_ids["a"],))
 
 
-def test_global_chain_data_is_read_by_users_and_written_only_by_runners(tenants: Tenants) -> None:
+def test_global_chain_data_is_read_by_users_and_written_only_by_ingest(tenants: Tenants) -> None:
     with tenants.login(tenants.user("b", "admin")) as conn:
         assert conn.execute("SELECT count(*) FROM chain.blocks").fetchone() == (1,)
         with pytest.raises(errors.InsufficientPrivilege):
             conn.execute("DELETE FROM chain.blocks")
-    url = tenants.cluster.url(tenants.database, "chainlake_runner")
+    runner = tenants.cluster.url(tenants.database, "chainlake_runner")
+    with (
+        psycopg.connect(runner, autocommit=True) as conn,
+        pytest.raises(errors.InsufficientPrivilege),
+    ):
+        conn.execute("DELETE FROM chain.blocks")
+    url = tenants.cluster.url(tenants.database, "chainlake_ingest")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "

@@ -11,7 +11,13 @@ import psycopg
 from tests.tenants import NON_ORG_TABLES, SEEDS
 
 TENANT_SCHEMAS = ("core", "catalog", "jobs", "runs", "chain", "alerts", "audit")
-PLATFORM_ROLES = ("chainlake_api", "chainlake_runner", "chainlake_authenticated", "chainlake_users")
+PLATFORM_ROLES = (
+    "chainlake_api",
+    "chainlake_runner",
+    "chainlake_ingest",
+    "chainlake_authenticated",
+    "chainlake_users",
+)
 PEOPLE_ROLES = ("chainlake_users", "chainlake_authenticated", "chainlake_api")
 
 

@@ -1,0 +1,11 @@
+"""chain data: hot tables, reorg log, cold chunks, watermarks."""
+
+from chainlake.migrate import sql_revision
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+# The revision's SQL lives beside this file, with the same name and a .sql suffix.
+upgrade, downgrade = sql_revision(__file__)

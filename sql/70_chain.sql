@@ -1,0 +1,298 @@
+-- Chain ingestion's rules, kept here so that every writer (live ingest, backfill, the archiver,
+-- repair) obeys the same ones: a hot batch extends the stored canonical chain hash by hash; a
+-- reorg never reaches below finality; the watermark moves only over contiguous, linked chunks,
+-- and the hot rows it covers are pruned in the same transaction.
+
+CREATE OR REPLACE FUNCTION chain.register_chain(
+    p_chain_id bigint, p_name text, p_start_block bigint, p_finality_depth integer,
+    p_chunk_size integer
+) RETURNS chain.chains
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    result chain.chains;
+BEGIN
+    INSERT INTO chain.chains AS c (chain_id, name, start_block, finality_depth, chunk_size)
+    VALUES (p_chain_id, p_name, p_start_block, p_finality_depth, p_chunk_size)
+    ON CONFLICT (chain_id) DO UPDATE
+        SET name = excluded.name, finality_depth = excluded.finality_depth,
+            chunk_size = CASE WHEN c.archived_to IS NULL THEN excluded.chunk_size ELSE c.chunk_size END,
+            start_block = CASE WHEN c.archived_to IS NULL AND c.head IS NULL
+                               THEN excluded.start_block ELSE c.start_block END,
+            updated_at = now()
+    RETURNING * INTO result;
+    RETURN result;
+END
+$$;
+
+-- The hash the block after p_number must name as its parent: hot first, then cold.
+CREATE OR REPLACE FUNCTION chain.stored_hash(p_chain_id bigint, p_number bigint) RETURNS bytea
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT coalesce(
+        (SELECT hash FROM chain.blocks WHERE chain_id = p_chain_id AND number = p_number),
+        (SELECT last_hash FROM chain.chunks WHERE chain_id = p_chain_id AND to_block = p_number))
+$$;
+
+-- Where live ingest resumes: one past the highest block stored hot or cold.
+CREATE OR REPLACE FUNCTION chain.resume_point(p_chain_id bigint)
+RETURNS TABLE (next_block bigint, parent_hash bytea)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    WITH tip AS (
+        SELECT greatest(
+            (SELECT max(number) FROM chain.blocks WHERE chain_id = p_chain_id),
+            (SELECT archived_to FROM chain.chains WHERE chain_id = p_chain_id)) AS n
+    )
+    SELECT tip.n + 1, chain.stored_hash(p_chain_id, tip.n) FROM tip WHERE tip.n IS NOT NULL
+$$;
+
+-- Called in the transaction that COPYed blocks p_from..p_to (and their transactions and logs):
+-- checks that they extend the stored chain, then records the batch and wakes listeners.
+CREATE OR REPLACE FUNCTION chain.commit_batch(
+    p_chain_id bigint, p_from bigint, p_to bigint, p_finalized bigint
+) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    expected bytea;
+    broken bigint;
+    event_id bigint;
+    n_blocks bigint;
+BEGIN
+    SELECT count(*) INTO n_blocks FROM chain.blocks
+    WHERE chain_id = p_chain_id AND number BETWEEN p_from AND p_to;
+    IF n_blocks <> p_to - p_from + 1 THEN
+        RAISE EXCEPTION 'batch %..% of chain % has % of its % blocks', p_from, p_to, p_chain_id,
+            n_blocks, p_to - p_from + 1 USING ERRCODE = '23514';
+    END IF;
+    IF EXISTS (SELECT 1 FROM chain.blocks WHERE chain_id = p_chain_id AND number > p_to) THEN
+        RAISE EXCEPTION 'batch %..% of chain % is not at the tip', p_from, p_to, p_chain_id
+            USING ERRCODE = '23514';
+    END IF;
+    expected := chain.stored_hash(p_chain_id, p_from - 1);
+    IF expected IS NOT NULL AND expected <> (SELECT parent_hash FROM chain.blocks
+                                             WHERE chain_id = p_chain_id AND number = p_from) THEN
+        RAISE EXCEPTION 'block % of chain % does not extend the stored block %', p_from,
+            p_chain_id, p_from - 1 USING ERRCODE = '23514',
+            HINT = 'the stored chain was reorganised: rewind to the fork point first';
+    END IF;
+    SELECT b.number INTO broken FROM chain.blocks b
+    JOIN chain.blocks p ON p.chain_id = b.chain_id AND p.number = b.number - 1
+    WHERE b.chain_id = p_chain_id AND b.number BETWEEN p_from + 1 AND p_to
+      AND b.parent_hash <> p.hash
+    LIMIT 1;
+    IF broken IS NOT NULL THEN
+        RAISE EXCEPTION 'block % of chain % does not extend block %', broken, p_chain_id,
+            broken - 1 USING ERRCODE = '23514';
+    END IF;
+    UPDATE chain.chains SET head = p_to, finalized = greatest(finalized, p_finalized),
+        updated_at = now()
+    WHERE chain_id = p_chain_id;
+    INSERT INTO chain.events (chain_id, kind, from_block, to_block)
+    VALUES (p_chain_id, 'ingested', p_from, p_to) RETURNING id INTO event_id;
+    PERFORM pg_notify('chain_events', event_id::text);
+    RETURN event_id;
+END
+$$;
+
+-- A reorg: drop the stored blocks above p_fork_block (their transactions and logs cascade),
+-- log it, and emit an invalidation of the orphaned range. The caller writes the new branch
+-- and commits it with chain.commit_batch in the same transaction. Never below finality.
+CREATE OR REPLACE FUNCTION chain.rewind(
+    p_chain_id bigint, p_fork_block bigint, p_new_hashes bytea[]
+) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    c chain.chains;
+    orphaned bytea[];
+    old_head bigint;
+BEGIN
+    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
+    END IF;
+    IF p_fork_block < greatest(c.finalized, c.archived_to) THEN
+        RAISE EXCEPTION 'reorg of chain % below finality: the fork point % is under the finalized block %',
+            p_chain_id, p_fork_block, greatest(c.finalized, c.archived_to) USING ERRCODE = '55000',
+            HINT = 'ingestion stops rather than rewrite final data: check the RPC endpoints (a node on the wrong chain?), then `chainlake chain check`';
+    END IF;
+    SELECT array_agg(hash ORDER BY number), max(number) INTO orphaned, old_head
+    FROM chain.blocks WHERE chain_id = p_chain_id AND number > p_fork_block;
+    IF orphaned IS NULL THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM chain.blocks WHERE chain_id = p_chain_id AND number > p_fork_block;
+    INSERT INTO chain.reorgs (chain_id, fork_block, depth, old_hashes, new_hashes)
+    VALUES (p_chain_id, p_fork_block, cardinality(orphaned), orphaned, coalesce(p_new_hashes, '{}'));
+    INSERT INTO chain.events (chain_id, kind, from_block, to_block)
+    VALUES (p_chain_id, 'invalidated', p_fork_block + 1, old_head);
+    UPDATE chain.chains SET head = p_fork_block, updated_at = now() WHERE chain_id = p_chain_id;
+    RETURN cardinality(orphaned);
+END
+$$;
+
+-- Ingestion stopped itself (a reorg below finality): say so where operators look.
+CREATE OR REPLACE FUNCTION chain.record_stop(p_chain_id bigint, p_reason text) RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+    UPDATE chain.chains SET stopped_reason = p_reason, updated_at = now()
+    WHERE chain_id = p_chain_id
+$$;
+
+-- A cold chunk, written and verified by its writer. Aligned ranges, so the archiver and a
+-- backfill of the same range meet on the primary key: the first one wins, the other learns it
+-- lost (false) and removes its files. p_replace: a repair replacing a damaged chunk.
+CREATE OR REPLACE FUNCTION chain.record_chunk(
+    p_chain_id bigint, p_from bigint, p_to bigint, p_first_parent_hash bytea, p_last_hash bytea,
+    p_prefix text, p_files jsonb, p_source text, p_replace boolean DEFAULT false
+) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    c chain.chains;
+    prev_hash bytea;
+    next_parent bytea;
+BEGIN
+    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
+    END IF;
+    IF (p_to + 1) % c.chunk_size <> 0
+       OR p_from <> greatest(c.start_block, p_to - c.chunk_size + 1) THEN
+        RAISE EXCEPTION 'chunk %..% of chain % is not aligned to its chunk size %', p_from,
+            p_to, p_chain_id, c.chunk_size USING ERRCODE = '22023';
+    END IF;
+    SELECT last_hash INTO prev_hash FROM chain.chunks
+    WHERE chain_id = p_chain_id AND to_block = p_from - 1;
+    IF prev_hash IS NOT NULL AND prev_hash <> p_first_parent_hash THEN
+        RAISE EXCEPTION 'chunk %..% of chain % does not extend the chunk before it', p_from, p_to,
+            p_chain_id USING ERRCODE = '23514';
+    END IF;
+    SELECT first_parent_hash INTO next_parent FROM chain.chunks
+    WHERE chain_id = p_chain_id AND from_block = p_to + 1;
+    IF next_parent IS NOT NULL AND next_parent <> p_last_hash THEN
+        RAISE EXCEPTION 'chunk %..% of chain % does not link to the chunk after it', p_from, p_to,
+            p_chain_id USING ERRCODE = '23514';
+    END IF;
+    IF p_replace THEN
+        DELETE FROM chain.chunks WHERE chain_id = p_chain_id AND from_block = p_from;
+    END IF;
+    INSERT INTO chain.chunks (chain_id, from_block, to_block, first_parent_hash, last_hash,
+                              prefix, files, source)
+    VALUES (p_chain_id, p_from, p_to, p_first_parent_hash, p_last_hash, p_prefix, p_files,
+            p_source)
+    ON CONFLICT (chain_id, from_block) DO NOTHING;
+    RETURN FOUND;
+END
+$$;
+
+-- Move the watermark over every contiguous chunk above it and prune the hot rows it now
+-- covers, in one transaction: readers see cold up to the watermark and hot above it.
+CREATE OR REPLACE FUNCTION chain.advance_watermark(p_chain_id bigint) RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    c chain.chains;
+    mark bigint;
+    next_chunk chain.chunks;
+BEGIN
+    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
+    END IF;
+    mark := coalesce(c.archived_to, c.start_block - 1);
+    LOOP
+        SELECT * INTO next_chunk FROM chain.chunks
+        WHERE chain_id = p_chain_id AND from_block = mark + 1;
+        EXIT WHEN NOT FOUND;
+        mark := next_chunk.to_block;
+    END LOOP;
+    IF mark IS DISTINCT FROM coalesce(c.archived_to, c.start_block - 1) THEN
+        UPDATE chain.chains SET archived_to = mark, updated_at = now() WHERE chain_id = p_chain_id;
+        DELETE FROM chain.blocks WHERE chain_id = p_chain_id AND number <= mark;
+        INSERT INTO chain.events (chain_id, kind, from_block, to_block)
+        VALUES (p_chain_id, 'archived', coalesce(c.archived_to, c.start_block - 1) + 1, mark);
+    END IF;
+    RETURN mark;
+END
+$$;
+
+-- Problems in what Postgres knows: hot gaps and broken hash links, the hot/cold seam, cold gaps
+-- and broken links between chunks. (Chunk files are checked against their checksums by the
+-- caller, which can read the object store.)
+CREATE OR REPLACE FUNCTION chain.check(p_chain_id bigint)
+RETURNS TABLE (problem text, from_block bigint, to_block bigint, detail text)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    WITH c AS (SELECT * FROM chain.chains WHERE chain_id = p_chain_id),
+    hot AS (
+        SELECT number, hash, parent_hash,
+               lag(number) OVER w AS prev_number, lag(hash) OVER w AS prev_hash
+        FROM chain.blocks WHERE chain_id = p_chain_id
+          AND number > coalesce((SELECT archived_to FROM c), -1)
+        WINDOW w AS (ORDER BY number)
+    ),
+    cold AS (
+        SELECT from_block, to_block, first_parent_hash,
+               lag(to_block) OVER w AS prev_to, lag(last_hash) OVER w AS prev_hash
+        FROM chain.chunks WHERE chain_id = p_chain_id
+        WINDOW w AS (ORDER BY from_block)
+    ),
+    first_hot AS (SELECT * FROM hot ORDER BY number LIMIT 1)
+    SELECT 'missing_blocks', prev_number + 1, number - 1,
+           format('blocks %s..%s are not in hot storage', prev_number + 1, number - 1)
+    FROM hot WHERE number > prev_number + 1
+    UNION ALL
+    SELECT 'broken_hash_chain', number, number,
+           format('block %s does not name block %s as its parent', number, number - 1)
+    FROM hot WHERE number = prev_number + 1 AND parent_hash <> prev_hash
+    UNION ALL
+    SELECT 'missing_blocks', c.archived_to + 1, f.number - 1,
+           format('blocks %s..%s are neither cold nor hot', c.archived_to + 1, f.number - 1)
+    FROM c, first_hot f WHERE c.archived_to IS NOT NULL AND f.number > c.archived_to + 1
+    UNION ALL
+    SELECT 'missing_blocks', c.start_block, f.number - 1,
+           format('blocks %s..%s are neither cold nor hot', c.start_block, f.number - 1)
+    FROM c, first_hot f WHERE c.archived_to IS NULL AND f.number > c.start_block
+    UNION ALL
+    SELECT 'broken_hash_chain', f.number, f.number,
+           format('hot block %s does not extend the last cold block %s', f.number, c.archived_to)
+    FROM c, first_hot f
+    WHERE f.number = c.archived_to + 1
+      AND f.parent_hash <> chain.stored_hash(p_chain_id, c.archived_to)
+    UNION ALL
+    SELECT 'missing_chunk', prev_to + 1, from_block - 1,
+           format('no cold chunk holds blocks %s..%s', prev_to + 1, from_block - 1)
+    FROM cold WHERE from_block > prev_to + 1
+    UNION ALL
+    SELECT 'broken_hash_chain', from_block, from_block,
+           format('chunk %s.. does not extend the chunk ending at %s', from_block, prev_to)
+    FROM cold WHERE from_block = prev_to + 1 AND first_parent_hash <> prev_hash
+    UNION ALL
+    SELECT 'missing_transactions', b.number, b.number,
+           format('block %s has %s transactions, %s stored', b.number, b.transaction_count, count(t.*))
+    FROM chain.blocks b LEFT JOIN chain.transactions t
+      ON t.chain_id = b.chain_id AND t.block_number = b.number
+    WHERE b.chain_id = p_chain_id AND b.transaction_count IS NOT NULL
+    GROUP BY b.number, b.transaction_count
+    HAVING count(t.*) <> b.transaction_count
+$$;
+
+-- What the unified views read, in the same snapshot as the hot rows: the chunks under the
+-- watermark. These four run as the caller: RLS decides.
+CREATE OR REPLACE FUNCTION chain.cold_chunks(p_chain_id bigint)
+RETURNS TABLE (from_block bigint, to_block bigint, prefix text, files jsonb)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT k.from_block, k.to_block, k.prefix, k.files FROM chain.chunks k
+    JOIN chain.chains c USING (chain_id)
+    WHERE k.chain_id = p_chain_id AND k.to_block <= c.archived_to
+    ORDER BY k.from_block
+$$;
+
+GRANT EXECUTE ON FUNCTION
+    chain.register_chain(bigint, text, bigint, integer, integer),
+    chain.commit_batch(bigint, bigint, bigint, bigint),
+    chain.rewind(bigint, bigint, bytea[]),
+    chain.record_stop(bigint, text),
+    chain.record_chunk(bigint, bigint, bigint, bytea, bytea, text, jsonb, text, boolean),
+    chain.advance_watermark(bigint)
+TO chainlake_ingest;
+GRANT EXECUTE ON FUNCTION
+    chain.stored_hash(bigint, bigint),
+    chain.resume_point(bigint),
+    chain.check(bigint),
+    chain.cold_chunks(bigint)
+TO chainlake_ingest, chainlake_users;

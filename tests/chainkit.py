@@ -1,0 +1,112 @@
+"""Chain test helpers: a devchain with traffic, live ingest in a thread, and the node's canonical
+chain as rows, to compare with what was stored."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from chainlake.chain.codec import TABLES
+from chainlake.chain.fetch import fetch_blocks, head
+from chainlake.chain.ingest import ChainConfig, LiveIngest
+from chainlake.chain.rpc import RpcClient
+
+
+def chain_config(url: str, chain_id: int = 31337, **extra: Any) -> ChainConfig:
+    settings: dict[str, Any] = {
+        "chain_id": chain_id,
+        "name": f"dev{chain_id}",
+        "rpc_urls": [url],
+        "finality_depth": 32,
+        "use_finalized_tag": False,
+        "chunk_size": 10,
+        "batch_blocks": 20,
+    }
+    settings.update(extra)
+    return ChainConfig(**settings)
+
+
+@contextmanager
+def running_ingest(config: ChainConfig, database_url: str) -> Iterator[LiveIngest]:
+    """Live ingest in a background thread until the block exits; re-raises its error."""
+    ingest = LiveIngest(config, database_url, log=lambda _m: None)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            ingest.run(stop)
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield ingest
+    finally:
+        stop.set()
+        thread.join(20)
+        ingest.close()
+    if failure:
+        raise failure[0]
+
+
+def wait_until(predicate: Any, timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def stored_tip(conn: psycopg.Connection[Any], chain_id: int) -> int:
+    row = conn.execute(
+        "SELECT coalesce(max(number), -1) FROM chain.blocks WHERE chain_id = %s", (chain_id,)
+    ).fetchone()
+    return int(row[0]) if row else -1
+
+
+def node_rows(
+    rpc: RpcClient, chain_id: int, first: int, last: int
+) -> dict[str, list[tuple[Any, ...]]]:
+    """The node's canonical blocks first..last as rows, per table."""
+    out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES}
+    for start in range(first, last + 1, 50):
+        numbers = list(range(start, min(last, start + 49) + 1))
+        for b in fetch_blocks(rpc, chain_id, numbers):
+            out["blocks"].append(b.block)
+            out["transactions"].extend(b.transactions)
+            out["logs"].extend(b.logs)
+    return out
+
+
+def hot_rows(
+    conn: psycopg.Connection[Any], chain_id: int, first: int, last: int
+) -> dict[str, list[tuple[Any, ...]]]:
+    out = {}
+    for table, columns in TABLES.items():
+        number = "number" if table == "blocks" else "block_number"
+        order = {
+            "blocks": "number",
+            "transactions": "block_number, transaction_index",
+            "logs": "block_number, log_index",
+        }[table]
+        rows = conn.execute(
+            f"SELECT {', '.join(columns)} FROM chain.{table} "
+            f"WHERE chain_id = %s AND {number} BETWEEN %s AND %s ORDER BY {order}",
+            (chain_id, first, last),
+        ).fetchall()
+        out[table] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+    return out
+
+
+def node_head(rpc: RpcClient) -> int:
+    tip = head(rpc)
+    assert tip is not None
+    return tip[0]
