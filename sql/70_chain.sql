@@ -56,6 +56,11 @@ DECLARE
     event_id bigint;
     n_blocks bigint;
 BEGIN
+    IF p_from <= (SELECT archived_to FROM chain.chains WHERE chain_id = p_chain_id) THEN
+        RAISE EXCEPTION 'batch %..% of chain % is at or below the archive watermark', p_from,
+            p_to, p_chain_id USING ERRCODE = 'CL001',
+            HINT = 'a backfill archived these blocks meanwhile: resume after the watermark';
+    END IF;
     SELECT count(*) INTO n_blocks FROM chain.blocks
     WHERE chain_id = p_chain_id AND number BETWEEN p_from AND p_to;
     IF n_blocks <> p_to - p_from + 1 THEN

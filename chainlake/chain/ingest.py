@@ -27,6 +27,7 @@ from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
 
 Log = Callable[[str], None]
+BELOW_WATERMARK = "CL001"  # chain.commit_batch: the batch is already in cold storage
 
 
 class DeepReorg(ChainlakeError):
@@ -39,7 +40,9 @@ class ChainConfig:
     name: str
     rpc_urls: list[str]
     ws_url: str | None = None  # "" turns WebSocket off; None derives it from the first RPC URL
-    start_block: int | str = 0  # a number, or "latest" (start at the head on first run)
+    start_block: int = 0  # where the chain's history begins (backfill and checks start here)
+    ingest_from: int | str | None = None  # live ingest's first block when nothing is stored:
+    # a number, "latest" (the head), or None (start_block)
     finality_depth: int = 64  # used where the node serves no `finalized` tag
     use_finalized_tag: bool = True
     chunk_size: int = 1000
@@ -121,22 +124,19 @@ class LiveIngest:
 
     # -- setup -------------------------------------------------------------------------------
     def prepare(self) -> None:
-        start = self.config.start_block
-        if start == "latest":
-            tip = fetch.head(self.rpc)
-            start = tip[0] if tip else 0
-        register(self.conn, self.config, int(start))
+        register(self.conn, self.config, self.config.start_block)
         self._load_tip()
 
     def _load_tip(self) -> None:
         row = self.conn.execute(
             "SELECT next_block, parent_hash FROM chain.resume_point(%s)", (self.config.chain_id,)
         ).fetchone()
-        if row is None:
-            (start,) = self.conn.execute(
-                "SELECT start_block FROM chain.chains WHERE chain_id = %s", (self.config.chain_id,)
-            ).fetchone() or (0,)
-            self.next_block = int(start)
+        if row is None:  # nothing stored yet
+            first = self.config.ingest_from
+            if first == "latest":
+                tip = fetch.head(self.rpc)
+                first = tip[0] if tip else self.config.start_block
+            self.next_block = int(first if first is not None else self.config.start_block)
             self.recent = {}
             return
         self.next_block = int(row[0])
@@ -157,7 +157,13 @@ class LiveIngest:
         deadline = time.monotonic() + max_seconds if max_seconds else None
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
-                wrote = self.step()
+                try:
+                    wrote = self.step()
+                except psycopg.Error as exc:
+                    if exc.sqlstate != BELOW_WATERMARK:
+                        raise
+                    self._load_tip()  # a backfill archived past us: resume above the watermark
+                    continue
                 if wrote == 0:
                     watcher.wait(self.config.poll_interval if not watcher.live else 0.25)
         finally:

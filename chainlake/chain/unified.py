@@ -1,0 +1,86 @@
+"""The unified chain views in DuckDB: `blocks`, `transactions` and `logs` read cold Parquet up to
+each chain's watermark and hot rows above it, never both and never neither.
+
+The watermark, the chunk list and the hot rows are read in one REPEATABLE READ snapshot of
+Postgres, as the caller (RLS applies), so an archive running meanwhile (which records a chunk,
+moves the watermark and prunes hot rows in one transaction) is seen entirely or not at all; chunk
+files are immutable and stay in place, so the snapshot's chunk list is always readable. Hot rows
+come into DuckDB as Arrow: hot is small by design (pruned once archived).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import psycopg
+
+from chainlake.chain.codec import BIG_COLUMNS, TABLES
+from chainlake.chain.cold import to_arrow
+from chainlake.storage import ObjectStore
+
+_NUMBER = {"blocks": "number", "transactions": "block_number", "logs": "block_number"}
+
+
+@dataclass
+class Snapshot:
+    watermarks: dict[int, int | None] = field(default_factory=dict)
+    cold_files: dict[str, list[str]] = field(default_factory=dict)
+    hot_rows: dict[str, int] = field(default_factory=dict)
+
+
+def _hot_select(table: str) -> str:
+    cols = ", ".join(f"t.{c}::text" if c in BIG_COLUMNS else f"t.{c}" for c in TABLES[table])
+    number = _NUMBER[table]
+    return (
+        f"SELECT {cols} FROM chain.{table} t JOIN chain.chains c USING (chain_id) "  # noqa: S608
+        f"WHERE t.{number} > coalesce(c.archived_to, c.start_block - 1) "
+        f"ORDER BY t.chain_id, t.{number}"
+    )
+
+
+def read_snapshot(pg_url: str, store: ObjectStore) -> tuple[Snapshot, dict[str, Any]]:
+    snapshot = Snapshot()
+    hot: dict[str, Any] = {}
+    with psycopg.connect(pg_url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        conn.read_only = True
+        with conn.transaction():
+            for chain_id, archived_to in conn.execute(
+                "SELECT chain_id, archived_to FROM chain.chains ORDER BY chain_id"
+            ):
+                snapshot.watermarks[chain_id] = archived_to
+            for table in TABLES:
+                snapshot.cold_files[table] = []
+            for chain_id in snapshot.watermarks:
+                for (files,) in conn.execute(
+                    "SELECT files FROM chain.cold_chunks(%s)", (chain_id,)
+                ):
+                    for table in TABLES:
+                        snapshot.cold_files[table].append(store.uri(files[table]["key"]))
+            for table in TABLES:
+                rows = conn.execute(_hot_select(table)).fetchall()
+                snapshot.hot_rows[table] = len(rows)
+                hot[table] = to_arrow(table, rows)
+    return snapshot, hot
+
+
+def attach_chain_views(
+    con: duckdb.DuckDBPyConnection, pg_url: str, store: ObjectStore, schema: str = "main"
+) -> Snapshot:
+    """Create the views `{schema}.blocks`, `.transactions` and `.logs` on `con`."""
+    for statement in store.duckdb_setup():
+        con.execute(statement)
+    snapshot, hot = read_snapshot(pg_url, store)
+    for table in TABLES:
+        columns = list(TABLES[table])
+        hot_rel = con.from_arrow(hot[table]).select(*columns)
+        files = snapshot.cold_files[table]
+        if files:
+            cold_rel = con.read_parquet(files).select(*columns)
+            view = cold_rel.union(hot_rel)
+        else:
+            view = hot_rel
+        view.create_view(f"{schema}.{table}" if schema != "main" else table, replace=True)
+    return snapshot
