@@ -72,6 +72,14 @@ BEGIN
             USING ERRCODE = '23514';
     END IF;
     expected := chain.stored_hash(p_chain_id, p_from - 1);
+    IF expected IS NULL AND (
+        EXISTS (SELECT 1 FROM chain.blocks WHERE chain_id = p_chain_id AND number < p_from)
+        OR (SELECT archived_to FROM chain.chains WHERE chain_id = p_chain_id) IS NOT NULL
+    ) THEN
+        RAISE EXCEPTION 'batch %..% of chain % would leave a gap: block % is not stored', p_from,
+            p_to, p_chain_id, p_from - 1 USING ERRCODE = 'CL002',
+            HINT = 'resume from chain.resume_point';
+    END IF;
     IF expected IS NOT NULL AND expected <> (SELECT parent_hash FROM chain.blocks
                                              WHERE chain_id = p_chain_id AND number = p_from) THEN
         RAISE EXCEPTION 'block % of chain % does not extend the stored block %', p_from,
@@ -130,6 +138,34 @@ BEGIN
     VALUES (p_chain_id, 'invalidated', p_fork_block + 1, old_head);
     UPDATE chain.chains SET head = p_fork_block, updated_at = now() WHERE chain_id = p_chain_id;
     RETURN cardinality(orphaned);
+END
+$$;
+
+-- Repair: drop the hot blocks from p_from up (their transactions and logs cascade) so that
+-- ingest writes them again from the node; an invalidation event tells dependants.
+CREATE OR REPLACE FUNCTION chain.drop_hot_from(p_chain_id bigint, p_from bigint) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    c chain.chains;
+    dropped integer;
+    old_head bigint;
+BEGIN
+    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
+    IF p_from <= c.archived_to THEN
+        RAISE EXCEPTION 'block % of chain % is archived; repair its chunk instead', p_from,
+            p_chain_id USING ERRCODE = '22023';
+    END IF;
+    SELECT count(*), max(number) INTO dropped, old_head FROM chain.blocks
+    WHERE chain_id = p_chain_id AND number >= p_from;
+    DELETE FROM chain.blocks WHERE chain_id = p_chain_id AND number >= p_from;
+    IF dropped > 0 THEN
+        INSERT INTO chain.events (chain_id, kind, from_block, to_block)
+        VALUES (p_chain_id, 'invalidated', p_from, old_head);
+    END IF;
+    UPDATE chain.chains SET head = (SELECT max(number) FROM chain.blocks WHERE chain_id = p_chain_id),
+        stopped_reason = NULL, updated_at = now()
+    WHERE chain_id = p_chain_id;
+    RETURN dropped;
 END
 $$;
 
@@ -292,6 +328,7 @@ GRANT EXECUTE ON FUNCTION
     chain.commit_batch(bigint, bigint, bigint, bigint),
     chain.rewind(bigint, bigint, bytea[]),
     chain.record_stop(bigint, text),
+    chain.drop_hot_from(bigint, bigint),
     chain.record_chunk(bigint, bigint, bigint, bytea, bytea, text, jsonb, text, boolean),
     chain.advance_watermark(bigint)
 TO chainlake_ingest;

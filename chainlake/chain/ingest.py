@@ -27,7 +27,11 @@ from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
 
 Log = Callable[[str], None]
-BELOW_WATERMARK = "CL001"  # chain.commit_batch: the batch is already in cold storage
+# chain.commit_batch's refusals that mean "the stored tip moved under us": resume from Postgres.
+RESUME_STATES = {
+    "CL001",  # the batch is already in cold storage (a backfill archived past us)
+    "CL002",  # the block before the batch is gone (a repair dropped hot blocks)
+}
 
 
 class DeepReorg(ChainlakeError):
@@ -160,9 +164,10 @@ class LiveIngest:
                 try:
                     wrote = self.step()
                 except psycopg.Error as exc:
-                    if exc.sqlstate != BELOW_WATERMARK:
+                    if exc.sqlstate not in RESUME_STATES:
                         raise
-                    self._load_tip()  # a backfill archived past us: resume above the watermark
+                    self.log(f"chain {self.config.chain_id}: {exc.diag.message_primary}; resuming")
+                    self._load_tip()
                     continue
                 if wrote == 0:
                     watcher.wait(self.config.poll_interval if not watcher.live else 0.25)
