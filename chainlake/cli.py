@@ -120,10 +120,13 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
 
 @main.command(help="Start the stack (embedded defaults, or CHAINLAKE_DATABASE_URL) and migrate.")
 @click.option("--no-runner", is_flag=True, help="Do not start a background runner.")
+@click.option(
+    "--no-chain", is_flag=True, help="Start no devchain and install no chain or demo jobs."
+)
 @handles_errors
-def up(no_runner: bool) -> None:
+def up(no_runner: bool, no_chain: bool) -> None:
     stack = Stack.load()
-    report = stack.up(runner=not no_runner)
+    report = stack.up(runner=not no_runner, chain=not no_chain)
     status = stack.status()
     click.echo("chainlake is up")
     click.echo("\n".join(_status_lines(status)))
@@ -131,7 +134,7 @@ def up(no_runner: bool) -> None:
     click.echo("connect:   chainlake psql            (the operator's admin connection)")
     click.echo("           chainlake psql --as EMAIL (a user's RLS-scoped role)")
     for comp in status["components"]:
-        if comp.get("url"):
+        if comp["name"] == "postgres" and comp.get("url"):
             click.echo(f"           psql '{comp['url']}'")
     click.echo("stop:      make down")
 
@@ -809,3 +812,14 @@ def asset_preview(
     click.echo(f"# {dataset} v{shown['version']}{where}")
     for record in shown["records"]:
         click.echo(record)
+
+
+# -- chain data (chainlake/cli_chain.py) ------------------------------------------------------
+def _register_chain_commands() -> None:
+    from chainlake.cli_chain import chain, devchain
+
+    main.add_command(chain)
+    main.add_command(devchain)
+
+
+_register_chain_commands()

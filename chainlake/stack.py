@@ -7,8 +7,11 @@ With CHAINLAKE_DATABASE_URL set, that server is used instead and nothing is star
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import socket
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +20,9 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from chainlake import demo
 from chainlake.config import DEFAULT_DATABASE, Settings
-from chainlake.db import PLATFORM_ROLES, call
+from chainlake.db import INGEST_ROLE, PLATFORM_ROLES, call
 from chainlake.errors import StackError
 from chainlake.localpg import DEV_SETTINGS, LocalPostgres, free_port
 from chainlake.migrate import MigrationReport, migrate
@@ -66,8 +70,14 @@ class Stack:
         """Where runs write their outputs: the embedded default is a local directory."""
         return self.settings.home / "data"
 
+    @property
+    def storage_url(self) -> str:
+        """Cold chain data: $CHAINLAKE_STORAGE_URL (file:///dir or s3://bucket/prefix), else the
+        storage root."""
+        return os.environ.get("CHAINLAKE_STORAGE_URL") or self.storage_root.resolve().as_uri()
+
     # -- up / down ----------------------------------------------------------------------------
-    def up(self, runner: bool = True) -> MigrationReport:
+    def up(self, runner: bool = True, chain: bool = True) -> MigrationReport:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         if self.embedded:
             pg = self.postgres
@@ -76,10 +86,90 @@ class Stack:
         url = self.admin_url()
         report = migrate(url)
         self._set_platform_passwords(url)
+        if chain:
+            target = self.chain_target()
+            with psycopg.connect(url, autocommit=True) as conn:
+                demo.install(conn, target)
         if runner:
-            self.runner.start(self.runner_argv())
+            self.start_runner()
         self.start_api()
         return report
+
+    # -- the chain: a configured RPC endpoint, or the devchain -------------------------------
+    @property
+    def devchain(self) -> BackgroundProcess:
+        return BackgroundProcess("devchain", self.settings.home / "run")
+
+    @property
+    def devchain_info_file(self) -> Path:
+        return self.settings.home / "run" / "devchain.json"
+
+    def devchain_info(self) -> dict[str, Any] | None:
+        if self.devchain.pid() is None or not self.devchain_info_file.exists():
+            return None
+        return dict(json.loads(self.devchain_info_file.read_text()))
+
+    def chain_target(self) -> demo.ChainTarget:
+        """$CHAINLAKE_RPC_URL (comma-separated endpoints) and $CHAINLAKE_CHAIN_ID, else the
+        devchain, started here."""
+        configured = os.environ.get("CHAINLAKE_RPC_URL")
+        if configured:
+            return demo.ChainTarget(
+                chain_id=int(os.environ.get("CHAINLAKE_CHAIN_ID", "1")),
+                name=os.environ.get("CHAINLAKE_CHAIN_NAME", "mainnet"),
+                rpc_urls=[u.strip() for u in configured.split(",") if u.strip()],
+            )
+        info = self.devchain_info() or self.start_devchain()
+        return demo.ChainTarget(
+            chain_id=int(info["chain_id"]),
+            name="devchain",
+            rpc_urls=[info["url"]],
+            token=info["token"],
+            price_feed=info["price_feed"],
+            chunk_size=100,
+        )
+
+    def start_devchain(self, timeout: float = 60.0) -> dict[str, Any]:
+        self.devchain_info_file.unlink(missing_ok=True)
+        (self.settings.home / "devchain").mkdir(parents=True, exist_ok=True)
+        self.devchain_info_file.parent.mkdir(parents=True, exist_ok=True)
+        port_file = self.settings.home / "devchain" / "port"
+        port = int(os.environ.get("CHAINLAKE_DEVCHAIN_PORT", "0"))
+        if not port and port_file.exists() and _port_free(int(port_file.read_text())):
+            port = int(port_file.read_text())  # the same endpoint as last time
+        port = port or free_port()
+        port_file.write_text(f"{port}\n")
+        self.devchain.start(
+            [
+                sys.executable,
+                "-m",
+                "chainlake.chain.devchain",
+                "--port",
+                str(port),
+                "--tx-rate",
+                os.environ.get("CHAINLAKE_DEVCHAIN_TX_RATE", "20"),
+                "--info",
+                str(self.devchain_info_file),
+                "--state",
+                str(self.settings.home / "devchain" / "state.json"),
+            ]
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            info = self.devchain_info()
+            if info is not None:
+                return info
+            if self.devchain.pid() is None:
+                break
+            time.sleep(0.1)
+        raise StackError(
+            "the devchain did not start", f"see {self.devchain.log_file} (is anvil installed?)"
+        )
+
+    def start_runner(self) -> None:
+        env = {**os.environ, "CHAINLAKE_CHAIN_DATABASE_URL": self.platform_url(INGEST_ROLE)}
+        env["CHAINLAKE_STORAGE_URL"] = self.storage_url
+        self.runner.start(self.runner_argv(), env=env)
 
     @property
     def api(self) -> BackgroundProcess:
@@ -141,6 +231,8 @@ class Stack:
             stopped.append("api")
         if self.runner.stop():
             stopped.append("runner")
+        if self.devchain.stop(grace_seconds=10):
+            stopped.append("devchain")
         if self.embedded and self.postgres.is_running():
             self.postgres.stop()
             stopped.append("postgres")
@@ -174,7 +266,12 @@ class Stack:
     def status(self) -> dict[str, Any]:
         return {
             "home": str(self.settings.home),
-            "components": [self._postgres_status(), self._runner_status(), self._api_status()],
+            "components": [
+                self._postgres_status(),
+                self._runner_status(),
+                self._api_status(),
+                self._devchain_status(),
+            ],
         }
 
     def _api_status(self) -> dict[str, Any]:
@@ -186,6 +283,22 @@ class Stack:
             "url": url,
             "pid": self.api.pid(),
             "log": str(self.api.log_file),
+        }
+
+    def _devchain_status(self) -> dict[str, Any]:
+        info = self.devchain_info()
+        return {
+            "name": "devchain",
+            "state": "up"
+            if info
+            else ("external" if os.environ.get("CHAINLAKE_RPC_URL") else "down"),
+            "address": info["url"].removeprefix("http://") if info else None,
+            "url": info["url"] if info else os.environ.get("CHAINLAKE_RPC_URL"),
+            "chain_id": info["chain_id"] if info else None,
+            "token": info["token"] if info else None,
+            "price_feed": info["price_feed"] if info else None,
+            "pid": self.devchain.pid(),
+            "log": str(self.devchain.log_file),
         }
 
     def _runner_status(self) -> dict[str, Any]:
@@ -230,6 +343,15 @@ class Stack:
             "url": pg.socket_url(DEFAULT_DATABASE),
             "log": str(pg.log_file),
         }
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _reachable(url: str) -> bool:

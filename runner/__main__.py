@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from runner.worker import Runner, RunnerConfig
@@ -16,12 +17,21 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--lease-seconds", type=int, default=30)
     parser.add_argument("--max-seconds", type=float, default=None)
+    parser.add_argument(
+        "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold chain data"
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
     )
     config = RunnerConfig(
-        args.database_url, args.storage_root, args.concurrency, args.lease_seconds
+        args.database_url,
+        args.storage_root,
+        args.concurrency,
+        args.lease_seconds,
+        # the chain-writing credential comes by environment, never on the command line
+        chain_database_url=os.environ.get("CHAINLAKE_CHAIN_DATABASE_URL"),
+        storage_url=args.storage_url,
     )
     Runner(config).run_forever(args.max_seconds)
 

@@ -29,6 +29,9 @@ from urllib.parse import urlparse
 from chainlake.containers import PODMAN
 
 Emit = Callable[[str], None]
+# When the runner drains (its `stopping` event), always_on jobs (which never end by themselves)
+# are asked to stop: SIGTERM, then SIGKILL after this grace; their supervisor restarts them later.
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Launcher(Protocol):
         workdir: Path,
         deadline: float,
         emit: Emit,
+        stopping: threading.Event | None = None,
     ) -> Outcome: ...
 
 
@@ -91,6 +95,7 @@ def stream_subprocess(
     deadline: float,
     emit: Emit,
     kill: Callable[[subprocess.Popen[str]], None],
+    stopping: threading.Event | None = None,
     **popen: Any,
 ) -> Outcome:
     """Start argv, write the RunRequest to its stdin, relay its stdout lines, keep its stderr
@@ -116,12 +121,22 @@ def stream_subprocess(
     except BrokenPipeError:
         pass
     timed_out = threading.Event()
+    shut_down = threading.Event()
 
     def watchdog() -> None:
         while proc.poll() is None:
             if time.monotonic() >= deadline:
                 timed_out.set()
                 kill(proc)
+                return
+            if stopping is not None and stopping.is_set():
+                shut_down.set()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(SHUTDOWN_GRACE_SECONDS)
+                except subprocess.TimeoutExpired:
+                    kill(proc)
                 return
             time.sleep(0.05)
 
@@ -133,6 +148,8 @@ def stream_subprocess(
     tail = "".join(stderr)[-4000:]
     if timed_out.is_set():
         return Outcome(None, "killed: past its timeout", tail)
+    if shut_down.is_set():
+        return Outcome(None, "stopped: the runner shut down (an always_on job restarts)", tail)
     return Outcome(code, "", tail)
 
 
@@ -144,6 +161,7 @@ class ProcessLauncher:
         workdir: Path,
         deadline: float,
         emit: Emit,
+        stopping: threading.Event | None = None,
     ) -> Outcome:
         tmp = workdir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
@@ -163,6 +181,7 @@ class ProcessLauncher:
             deadline,
             emit,
             _kill_group,
+            stopping=stopping if spec.get("activation") == "always_on" else None,
             cwd=cwd,
             env=env,
             preexec_fn=_limits(spec.get("resources", {})),
@@ -184,6 +203,7 @@ class ContainerLauncher:
         workdir: Path,
         deadline: float,
         emit: Emit,
+        stopping: threading.Event | None = None,
     ) -> Outcome:
         launcher, resources = spec["launcher"], spec.get("resources", {})
         name = f"chainlake-{request['run_id']}-{request['attempt']}"
@@ -243,6 +263,7 @@ class ContainerLauncher:
             deadline,
             emit,
             kill,
+            stopping=stopping if spec.get("activation") == "always_on" else None,
             env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
         )
 
@@ -260,6 +281,7 @@ class ServiceLauncher:
         workdir: Path,
         deadline: float,
         emit: Emit,
+        stopping: threading.Event | None = None,
     ) -> Outcome:
         endpoint = spec["launcher"]["endpoint"].rstrip("/") + "/run"
         body = json.dumps(request).encode()

@@ -26,11 +26,13 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from chainlake.chain.export import export_range
 from chainlake.contract import CONTRACT_VERSION, problems
 from chainlake.db import runner_transaction
 from chainlake.errors import ChainlakeError
 from chainlake.manifests import describe, write_manifest
 from chainlake.paths import check_template, output_prefix
+from chainlake.storage import open_store
 from runner.events import EventLog
 from runner.launchers import LAUNCHERS, Outcome
 from runner.scheduler import fire_due
@@ -50,6 +52,14 @@ class RunnerConfig:
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     default_timeout_seconds: float = 3600
     schedule_every_seconds: float = 1.0
+    # Platform credentials for the system org's jobs (chain ingestion): the chain-writing role's
+    # URL, and the object store of cold chain data (default: the storage root).
+    chain_database_url: str | None = None
+    storage_url: str | None = None
+
+    @property
+    def store_url(self) -> str:
+        return self.storage_url or self.storage_root.resolve().as_uri()
 
 
 class Runner:
@@ -98,7 +108,7 @@ class Runner:
             log.exception("firing schedules or supervising always_on jobs failed")
 
     def drain(self) -> None:
-        """Finish what is running, take nothing new."""
+        """Finish what is running (always_on jobs are asked to stop), take nothing new."""
         self.stopping.set()
         self.executor.shutdown(wait=True)
         self.pool.close()
@@ -182,11 +192,18 @@ class Runner:
             }
             self.finish(run, attempt, error, None)
             return
+        credentials = self.platform_credentials(run, spec)
+        if isinstance(credentials, str):
+            error = {"type": "CredentialRefused", "retryable": False, "message": credentials}
+            self.finish(run, attempt, error, None)
+            return
         timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
         workdir.mkdir(parents=True, exist_ok=True)
         output_prefix = self.output_prefix(run, spec)
+        run = {**run, "inputs": self.chain_inputs(run, workdir)}
         request = self.run_request(run, spec, output_prefix, timeout)
+        request["credentials"] = credentials
         found = problems("run_request", request)
         if found:
             self.finish(
@@ -214,7 +231,9 @@ class Runner:
         heartbeat.start()
         launcher = LAUNCHERS[spec["launcher"]["kind"]]
         try:
-            outcome = launcher.launch(request, spec, workdir, time.monotonic() + timeout, emit)
+            outcome = launcher.launch(
+                request, spec, workdir, time.monotonic() + timeout, emit, self.stopping
+            )
         finally:
             heartbeat.stop()
         with lock:  # the last events go in with the outcome, in one transaction
@@ -239,6 +258,50 @@ class Runner:
                 ):
                     return str(uri)
         return None
+
+    def platform_credentials(
+        self, run: dict[str, Any], spec: dict[str, Any]
+    ) -> dict[str, str] | str:
+        """The platform credentials a definition declares (`secrets: [chain_writer]`), handed
+        only to the system org's runs (core.org_is_system); a refusal message otherwise."""
+        if "chain_writer" not in spec.get("secrets", []):
+            return {}
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT core.org_is_system(%s)", (run["org_id"],)).fetchone()
+        if not (row and row[0]):
+            return (
+                "chain_writer is a platform credential: only the system org's jobs receive it "
+                "(chain data is written by the platform's ingest jobs)"
+            )
+        if not self.config.chain_database_url:
+            return "this runner has no chain_writer credential (start it with the stack)"
+        return {
+            "CHAINLAKE_CHAIN_DATABASE_URL": self.config.chain_database_url,
+            "CHAINLAKE_STORAGE_URL": self.config.store_url,
+        }
+
+    def chain_inputs(self, run: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
+        """Chain inputs (a block range of chain.blocks, .transactions or .logs) as files in the
+        run's work directory; other inputs unchanged."""
+        inputs = []
+        for item in run.get("inputs") or []:
+            if "chain_id" not in item:
+                inputs.append(item)
+                continue
+            table = item["dataset"].removeprefix("chain.")
+            path = workdir / "inputs" / f"{item['dataset']}.jsonl"
+            with self.pool.connection() as conn:
+                rows = export_range(
+                    conn,
+                    open_store(self.config.store_url),
+                    int(item["chain_id"]),
+                    table,
+                    int(item["from_block"]),
+                    int(item["to_block"]),
+                    path,
+                )
+            inputs.append({**item, "uris": [path.resolve().as_uri()], "rows": rows})
+        return inputs
 
     def output_prefix(self, run: dict[str, Any], spec: dict[str, Any]) -> str:
         return output_prefix(self.config.storage_root, run, spec)

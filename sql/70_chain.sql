@@ -100,6 +100,7 @@ BEGIN
     WHERE chain_id = p_chain_id;
     INSERT INTO chain.events (chain_id, kind, from_block, to_block)
     VALUES (p_chain_id, 'ingested', p_from, p_to) RETURNING id INTO event_id;
+    PERFORM runs.dispatch_chain_batch(p_chain_id, p_from, p_to, event_id);
     PERFORM pg_notify('chain_events', event_id::text);
     RETURN event_id;
 END
@@ -338,3 +339,19 @@ GRANT EXECUTE ON FUNCTION
     chain.check(bigint),
     chain.cold_chunks(bigint)
 TO chainlake_ingest, chainlake_users;
+
+-- What `chainlake chain status` shows: each chain's hot head, finality, watermark and counts.
+CREATE OR REPLACE FUNCTION chain.status()
+RETURNS TABLE (chain_id bigint, name text, head bigint, finalized bigint, watermark bigint,
+               stopped_reason text, hot_blocks bigint, chunks bigint, reorgs bigint,
+               last_ingested timestamptz)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT c.chain_id, c.name, c.head, c.finalized, c.archived_to, c.stopped_reason,
+           (SELECT count(*) FROM chain.blocks b WHERE b.chain_id = c.chain_id),
+           (SELECT count(*) FROM chain.chunks k WHERE k.chain_id = c.chain_id),
+           (SELECT count(*) FROM chain.reorgs r WHERE r.chain_id = c.chain_id),
+           (SELECT max(e.at) FROM chain.events e
+            WHERE e.chain_id = c.chain_id AND e.kind = 'ingested')
+    FROM chain.chains c ORDER BY c.chain_id
+$$;
+GRANT EXECUTE ON FUNCTION chain.status() TO chainlake_ingest, chainlake_users;

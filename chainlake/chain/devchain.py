@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chainlake.chain.pricefeed import PriceFeed
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
 
@@ -56,6 +57,7 @@ class Anvil:
     chain_id: int = 31337
     block_time: float | None = 0.4  # None: mine only on request (evm_mine)
     log_path: Path | None = None
+    state_path: Path | None = None  # keep the chain across restarts (dumped every 5 s and at exit)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -75,6 +77,8 @@ class Anvil:
             "10",
             "--silent",
         ]
+        if self.state_path is not None:
+            argv += ["--state", str(self.state_path), "--state-interval", "5"]
         if self.block_time is None:
             argv.append("--no-mining")
         else:
@@ -292,23 +296,42 @@ class Traffic:
             self._thread.join(5)
 
 
+def _kept_token(rpc: RpcClient, state: Path | None) -> str | None:
+    """The token deployed before a restart, when the kept chain still has its code."""
+    if state is None or not state.with_suffix(".token").exists():
+        return None
+    token = state.with_suffix(".token").read_text().strip()
+    return token if rpc.call("eth_getCode", [token, "latest"]) not in (None, "0x") else None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chainlake devchain", description=__doc__)
     parser.add_argument("--port", type=int, default=8545)
     parser.add_argument("--chain-id", type=int, default=31337)
     parser.add_argument("--block-time", type=float, default=0.4)
     parser.add_argument("--tx-rate", type=float, default=20.0, help="transactions per second")
+    parser.add_argument("--feed-port", type=int, default=0, help="the price feed's port (0: any)")
     parser.add_argument("--info", type=Path, help="write {url, chain_id, token} here when ready")
+    parser.add_argument("--state", type=Path, help="keep the chain in this file across restarts")
     args = parser.parse_args(argv)
-    anvil = Anvil(args.port, args.chain_id, args.block_time).start()
+    anvil = Anvil(args.port, args.chain_id, args.block_time, state_path=args.state).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         rpc = RpcClient([anvil.url])
-        token = deploy_token(rpc)
+        token = _kept_token(rpc, args.state) or deploy_token(rpc)
+        if args.state:
+            args.state.with_suffix(".token").write_text(token)
         traffic = Traffic(rpc, token, args.tx_rate).start()
-        info = {"url": anvil.url, "chain_id": args.chain_id, "token": token}
+        feed = PriceFeed(args.feed_port).start()
+        info = {
+            "url": anvil.url,
+            "chain_id": args.chain_id,
+            "token": token,
+            "price_feed": feed.url(),
+            "pid": os.getpid(),
+        }
         if args.info:
             args.info.write_text(json.dumps(info))
         print(json.dumps(info), flush=True)
@@ -317,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("anvil exited", file=sys.stderr)
                 return 1
         traffic.stop()
+        feed.stop()
     finally:
         anvil.stop()
     return 0

@@ -23,7 +23,7 @@ def env(cluster: TestCluster, database: str, tmp_path: Path) -> Iterator[dict[st
         "CHAINLAKE_HOME": str(tmp_path / "home"),
     }
     # migrates (nothing to do) and sets the platform roles' passwords
-    assert run("up", "--no-runner", env=env).returncode == 0
+    assert run("up", "--no-runner", "--no-chain", env=env).returncode == 0
     for args in (
         ("org", "create", "acme"),
         ("user", "create", "ann@acme.example", "--org", "acme", "--role", "writer"),

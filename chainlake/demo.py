@@ -1,0 +1,107 @@
+"""What `chainlake up` installs so that a newcomer meets live chain data: the system org
+`chainlake` with the chain jobs (live ingest, always_on; the finality archiver, every minute), and
+the org `demo` with a small DAG on it:
+
+    chain.logs + chain.blocks -> erc20_transfers -> token_volume_hourly -+-> token_volume_usd
+    price feed (HTTP)         -> token_prices ---------------------------+
+
+Definitions are the YAML files under jobs/chain/ and jobs/demo/; only their chain and feed
+settings are filled in here. Applying is idempotent: an unchanged definition is not a new version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from chainlake import jobdefs, tenancy
+from chainlake.db import call
+from chainlake.errors import AlreadyExists
+
+JOBS = Path(__file__).resolve().parents[1] / "jobs"
+SYSTEM_ORG = "chainlake"
+DEMO_ORG = "demo"
+DEMO_JOBS = ("erc20_transfers", "token_volume_hourly", "token_prices", "token_volume_usd")
+
+
+@dataclass
+class ChainTarget:
+    chain_id: int
+    name: str
+    rpc_urls: list[str]
+    token: str | None = None  # the devchain's ERC-20
+    price_feed: str | None = None  # the devchain's price feed URL template
+    finality_depth: int = 64
+    chunk_size: int = 1000  # blocks per cold chunk (the devchain uses 100: archives every 40 s)
+
+
+def ensure_org(conn: psycopg.Connection[Any], name: str, display: str) -> str:
+    try:
+        return str(tenancy.create_org(conn, name, display)["id"])
+    except AlreadyExists:
+        row = conn.execute("SELECT id FROM core.orgs WHERE name = %s", (name,)).fetchone()
+        assert row is not None
+        return str(row[0])
+
+
+def chain_jobs(target: ChainTarget) -> list[dict[str, Any]]:
+    ingest = jobdefs.load(JOBS / "chain" / "ingest.yaml")
+    ingest["name"] = f"ingest-{target.name}"
+    ingest["description"] = f"Live ingest of {target.name} (chain {target.chain_id})."
+    ingest["config"]["chain"] = {
+        "chain_id": target.chain_id,
+        "name": target.name,
+        "rpc_urls": target.rpc_urls,
+        "finality_depth": target.finality_depth,
+        "chunk_size": target.chunk_size,
+        "ingest_from": 0 if target.token else "latest",
+    }
+    archive = jobdefs.load(JOBS / "chain" / "archive.yaml")
+    archive["name"] = f"archive-{target.name}"
+    archive["config"] = {"chain_id": target.chain_id}
+    return [ingest, archive]
+
+
+def demo_jobs(target: ChainTarget) -> list[dict[str, Any]]:
+    specs = []
+    for name in DEMO_JOBS:
+        spec = jobdefs.load(JOBS / "demo" / name / "job.yaml")
+        if name == "token_prices" and target.price_feed:
+            spec["config"] = {"url": target.price_feed, "tokens": [target.token]}
+        specs.append(spec)
+    return specs
+
+
+def versioned(spec: dict[str, Any]) -> dict[str, Any]:
+    """The file's version plus a digest of what was filled in: a changed endpoint or feed is a
+    new version of the job, an unchanged one is the same version (applying it is a no-op)."""
+    body = {k: v for k, v in spec.items() if k != "version"}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
+    return {**spec, "version": f"{spec['version']}+{digest}"}
+
+
+def install(conn: psycopg.Connection[Any], target: ChainTarget) -> dict[str, list[str]]:
+    """Create the orgs and apply the jobs (as the operator); returns the jobs applied per org."""
+    system = ensure_org(conn, SYSTEM_ORG, "chainlake platform")
+    call(conn, "SELECT core.set_system_org(%(name)s)", {"name": SYSTEM_ORG})
+    applied: dict[str, list[str]] = {SYSTEM_ORG: [], DEMO_ORG: []}
+    for spec in chain_jobs(target):
+        jobdefs.apply(conn, system, versioned(spec))
+        applied[SYSTEM_ORG].append(spec["name"])
+    prices = None
+    if target.token:  # the demo DAG reads the devchain's token and price feed
+        demo = ensure_org(conn, DEMO_ORG, "demo: ERC-20 volume on the devchain")
+        for spec in demo_jobs(target):
+            jobdefs.apply(conn, demo, versioned(spec))
+            applied[DEMO_ORG].append(spec["name"])
+        call(
+            conn,
+            "SELECT id FROM runs.request(%(org)s, 'token_prices', p_idempotency_key => %(key)s)",
+            {"org": demo, "key": f"up:token_prices:{target.token}"},
+        )
+    return applied

@@ -1,0 +1,89 @@
+-- Chain data as a job input. A reactive job whose input_datasets name chain.blocks,
+-- chain.transactions or chain.logs runs on ingested block ranges: each ingest batch
+-- (chain.commit_batch) queues one run per such job, or widens the range of its run still queued
+-- (so a slow job gets one run covering everything since its last one, never a backlog). A run's
+-- range starts after the last range the job was given, or earlier when a reorg rewrote blocks it
+-- had already read, so derived data is corrected. The runner hands the rows over as files.
+
+CREATE OR REPLACE FUNCTION runs.dispatch_chain_batch(
+    p_chain_id bigint, p_from bigint, p_to bigint, p_event_id bigint
+) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    d record;
+    pending runs.runs;
+    last_to bigint;
+    first bigint;
+    last_at timestamptz;
+    queued integer := 0;
+BEGIN
+    FOR d IN
+        SELECT * FROM (
+            SELECT DISTINCT ON (org_id, name) org_id, name, kind, input_datasets,
+                   coalesce((spec -> 'chain_input' ->> 'min_interval_seconds')::float8, 0) AS gap
+            FROM jobs.definitions ORDER BY org_id, name, applied_at DESC) current
+        WHERE kind = 'reactive'
+          AND input_datasets && ARRAY['chain.blocks', 'chain.transactions', 'chain.logs']
+    LOOP
+        SELECT * INTO pending FROM runs.runs
+        WHERE org_id = d.org_id AND job_name = d.name AND status = 'queued'
+          AND trigger ->> 'kind' = 'chain' AND (trigger ->> 'chain_id')::bigint = p_chain_id
+        ORDER BY created_at DESC LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        IF FOUND THEN
+            UPDATE runs.runs SET inputs = (
+                SELECT jsonb_agg(i || jsonb_build_object(
+                    'from_block', least((i ->> 'from_block')::bigint, p_from),
+                    'to_block', p_to))
+                FROM jsonb_array_elements(pending.inputs) i)
+            WHERE org_id = pending.org_id AND id = pending.id;
+            CONTINUE;
+        END IF;
+        SELECT max((i ->> 'to_block')::bigint), max(r.created_at) INTO last_to, last_at
+        FROM runs.runs r CROSS JOIN LATERAL jsonb_array_elements(r.inputs) i
+        WHERE r.org_id = d.org_id AND r.job_name = d.name AND r.trigger ->> 'kind' = 'chain'
+          AND (r.trigger ->> 'chain_id')::bigint = p_chain_id;
+        first := least(coalesce(last_to + 1, p_from), p_from);
+        PERFORM runs.enqueue(
+            d.org_id, d.name, '{}'::jsonb,
+            jsonb_build_object('kind', 'chain', 'chain_id', p_chain_id, 'event', p_event_id),
+            (SELECT jsonb_agg(jsonb_build_object(
+                        'dataset', ds, 'chain_id', p_chain_id, 'from_block', first,
+                        'to_block', p_to, 'format', 'jsonl'))
+             FROM unnest(d.input_datasets) ds
+             WHERE ds IN ('chain.blocks', 'chain.transactions', 'chain.logs')),
+            format('chain:%s:%s:%s', p_chain_id, d.name, p_event_id),
+            -- at most one run per min_interval_seconds: wait out the rest of the interval
+            CASE WHEN last_at IS NULL THEN 0
+                 ELSE ceil(greatest(0, d.gap - extract(epoch FROM now() - last_at)))::integer END);
+        queued := queued + 1;
+    END LOOP;
+    RETURN queued;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION runs.dispatch_chain_batch(bigint, bigint, bigint, bigint) FROM PUBLIC;
+
+-- The platform's own org (ingestion) may be handed the chain-writing credential.
+CREATE OR REPLACE FUNCTION core.org_is_system(p_org_id uuid) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT coalesce((SELECT system FROM core.orgs WHERE id = p_org_id), false)
+$$;
+GRANT EXECUTE ON FUNCTION core.org_is_system(uuid) TO chainlake_runner;
+
+-- The operator marks the platform's own org (chainlake up does, for the org `chainlake`).
+CREATE OR REPLACE FUNCTION core.set_system_org(p_name text) RETURNS uuid
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    found_id uuid;
+BEGIN
+    IF NOT core.caller_is_operator() THEN
+        RAISE EXCEPTION 'only the operator marks the system org' USING ERRCODE = '42501';
+    END IF;
+    UPDATE core.orgs SET system = true WHERE name = p_name RETURNING id INTO found_id;
+    IF found_id IS NULL THEN
+        RAISE EXCEPTION 'unknown org "%"', p_name USING ERRCODE = '42704';
+    END IF;
+    PERFORM audit.record(found_id, 'org.system', p_name);
+    RETURN found_id;
+END
+$$;
