@@ -17,6 +17,34 @@ from tests.acceptance.cli import run
 from tests.runtime import wait_for
 
 
+DEMO_DATASETS = ("erc20_transfers", "token_volume_hourly", "token_prices", "token_volume_usd")
+
+
+def demo_rows(env: dict[str, str]) -> dict[str, int]:
+    """Rows over all versions (partitions) of each dataset of the demo DAG."""
+    counts = {}
+    for name in DEMO_DATASETS:
+        result = run("asset", "versions", name, "--org", "demo", "--json", env=env)
+        versions = json.loads(result.stdout) if result.returncode == 0 else []
+        counts[name] = sum(v["row_count"] or 0 for v in versions)
+    return counts
+
+
+def processes_matching(text: str) -> list[int]:
+    """Live processes whose command line or environment mentions `text`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            seen = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if text.encode() in seen and alive(int(entry.name)):
+            pids.append(int(entry.name))
+    return pids
+
+
 def postgres_processes_for(data_dir: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -26,7 +54,7 @@ def postgres_processes_for(data_dir: str) -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "postgres" in cmdline and data_dir in cmdline:
+        if "postgres" in cmdline and data_dir in cmdline and alive(int(entry.name)):
             pids.append(int(entry.name))
     return pids
 
@@ -74,6 +102,20 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     assert run("psql", "-At", "-c", "select 1", env=home).stdout.strip() == "1"
     assert run("org", "create", "keepme", env=home).returncode == 0
 
+    # the devchain, live ingest and the demo DAG: rows in every node within a minute, growing
+    (devchain,) = [c for c in status["components"] if c["name"] == "devchain"]
+    assert devchain["state"] == "up" and devchain["chain_id"] == 31337
+    wait_for(lambda: all(demo_rows(home).values()), timeout=75)
+    first_counts = demo_rows(home)
+    wait_for(
+        lambda: demo_rows(home)["erc20_transfers"] > first_counts["erc20_transfers"], timeout=30
+    )
+    chains = json.loads(run("chain", "status", "--json", env=home).stdout)["chains"]
+    assert chains[0]["chain_id"] == 31337 and chains[0]["hot_blocks"] > 10
+    assert run("chain", "check", env=home).returncode == 0
+    sql = run("chain", "sql", "select count(*) > 0 from logs", env=home)
+    assert sql.stdout.splitlines()[-1] == "True", sql.stderr
+
     second = run("up", env=home, timeout=300)
     assert second.returncode == 0, second.stderr
     assert "migrations up to date" in second.stdout
@@ -81,9 +123,12 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
 
     data_dir = pg["socket"]
     assert postgres_processes_for(data_dir)
+    assert processes_matching(home["CHAINLAKE_HOME"]), "the check sees the stack's processes"
     down = run("down", env=home)
-    assert down.returncode == 0 and "api, runner, postgres" in down.stdout
+    assert down.returncode == 0 and "api, runner, devchain, postgres" in down.stdout
     assert postgres_processes_for(data_dir) == []
+    assert processes_matching(devchain["address"]) == [], "anvil is stopped"
+    assert processes_matching(home["CHAINLAKE_HOME"]) == [], "no process of this stack is left"
     assert not alive(runner["pid"]) and not alive(api["pid"])
     status = json.loads(run("status", "--json", env=home).stdout)
     assert status["components"][0]["state"] == "down"
