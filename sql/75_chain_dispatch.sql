@@ -20,10 +20,12 @@ BEGIN
     FOR d IN
         SELECT * FROM (
             SELECT DISTINCT ON (org_id, name) org_id, name, kind, input_datasets,
-                   coalesce((spec -> 'chain_input' ->> 'min_interval_seconds')::float8, 0) AS gap
+                   coalesce((spec -> 'chain_input' ->> 'min_interval_seconds')::float8, 0) AS gap,
+                   spec -> 'chain_input' -> 'chain_ids' AS chain_ids
             FROM jobs.definitions ORDER BY org_id, name, applied_at DESC) current
         WHERE kind = 'reactive'
           AND input_datasets && ARRAY['chain.blocks', 'chain.transactions', 'chain.logs']
+          AND (chain_ids IS NULL OR chain_ids @> to_jsonb(p_chain_id))
     LOOP
         SELECT * INTO pending FROM runs.runs
         WHERE org_id = d.org_id AND job_name = d.name AND status = 'queued'

@@ -16,7 +16,6 @@ import pytest
 from tests.acceptance.cli import run
 from tests.runtime import wait_for
 
-
 DEMO_DATASETS = ("erc20_transfers", "token_volume_hourly", "token_prices", "token_volume_usd")
 
 
