@@ -11,6 +11,7 @@ from typing import Any
 
 import psycopg
 
+from chainlake.chain import archive
 from chainlake.chain.codec import TABLES
 from chainlake.chain.fetch import fetch_blocks, head
 from chainlake.chain.ingest import ChainConfig, LiveIngest
@@ -89,21 +90,11 @@ def node_rows(
 def hot_rows(
     conn: psycopg.Connection[Any], chain_id: int, first: int, last: int
 ) -> dict[str, list[tuple[Any, ...]]]:
-    out = {}
-    for table, columns in TABLES.items():
-        number = "number" if table == "blocks" else "block_number"
-        order = {
-            "blocks": "number",
-            "transactions": "block_number, transaction_index",
-            "logs": "block_number, log_index",
-        }[table]
-        rows = conn.execute(
-            f"SELECT {', '.join(columns)} FROM chain.{table} "
-            f"WHERE chain_id = %s AND {number} BETWEEN %s AND %s ORDER BY {order}",
-            (chain_id, first, last),
-        ).fetchall()
-        out[table] = [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
-    return out
+    """The stored hot rows of blocks first..last, per table, bytes as bytes."""
+    return {
+        table: [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+        for table, rows in archive.hot_rows(conn, chain_id, first, last).items()
+    }
 
 
 def node_head(rpc: RpcClient) -> int:

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from chainlake.chain import fetch
-from chainlake.chain.codec import TABLES
+from chainlake.chain.codec import NUMBER_COLUMN, ORDER_BY, TABLES
 from chainlake.chain.cold import (
     Chunk,
     Rows,
@@ -84,13 +84,10 @@ def record(conn: psycopg.Connection[Any], chunk: Chunk, source: str, replace: bo
 def hot_rows(conn: psycopg.Connection[Any], chain_id: int, first: int, last: int) -> Rows:
     out: Rows = {}
     for table, columns in TABLES.items():
-        number = "number" if table == "blocks" else "block_number"
-        order = {"blocks": "number", "transactions": "block_number, transaction_index"}.get(
-            table, "block_number, log_index"
-        )
+        number = NUMBER_COLUMN[table]
         out[table] = conn.execute(
             f"SELECT {', '.join(columns)} FROM chain.{table} "  # noqa: S608 - fixed names
-            f"WHERE chain_id = %s AND {number} BETWEEN %s AND %s ORDER BY {order}",
+            f"WHERE chain_id = %s AND {number} BETWEEN %s AND %s ORDER BY {ORDER_BY[table]}",
             (chain_id, first, last),
         ).fetchall()
     return out

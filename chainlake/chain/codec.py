@@ -54,6 +54,13 @@ LOG_COLUMNS = (
     "data",
 )
 TABLES = {"blocks": BLOCK_COLUMNS, "transactions": TRANSACTION_COLUMNS, "logs": LOG_COLUMNS}
+# Each table's block number column, and its natural order.
+NUMBER_COLUMN = {"blocks": "number", "transactions": "block_number", "logs": "block_number"}
+ORDER_BY = {
+    "blocks": "number",
+    "transactions": "block_number, transaction_index",
+    "logs": "block_number, log_index",
+}
 # Columns that hold uint256 quantities (exact; text in Parquet, numeric in Postgres).
 BIG_COLUMNS = {"base_fee_per_gas", "value", "gas_price"}
 BYTES_COLUMNS = {

@@ -16,15 +16,8 @@ import psycopg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chainlake.chain.codec import BIG_COLUMNS, TABLES
+from chainlake.chain.codec import BIG_COLUMNS, NUMBER_COLUMN, ORDER_BY, TABLES
 from chainlake.storage import ObjectStore
-
-_NUMBER = {"blocks": "number", "transactions": "block_number", "logs": "block_number"}
-_ORDER = {
-    "blocks": "number",
-    "transactions": "block_number, transaction_index",
-    "logs": "block_number, log_index",
-}
 
 
 def _json_value(column: str, value: Any) -> Any:
@@ -52,7 +45,7 @@ def export_range(
     if table not in TABLES:
         raise ValueError(f"unknown chain table {table!r}")
     columns = TABLES[table]
-    number = _NUMBER[table]
+    number = NUMBER_COLUMN[table]
     with conn.transaction():
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         (mark,) = conn.execute(
@@ -71,7 +64,7 @@ def export_range(
         hot = conn.execute(
             f"SELECT {', '.join(columns)} FROM chain.{table} "  # noqa: S608 - fixed names
             f"WHERE chain_id = %s AND {number} BETWEEN %s AND %s AND {number} > %s "
-            f"ORDER BY {_ORDER[table]}",
+            f"ORDER BY {ORDER_BY[table]}",
             (chain_id, first, last, mark),
         ).fetchall()
     count = 0

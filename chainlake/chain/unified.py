@@ -16,11 +16,9 @@ from typing import Any
 import duckdb
 import psycopg
 
-from chainlake.chain.codec import BIG_COLUMNS, TABLES
+from chainlake.chain.codec import BIG_COLUMNS, NUMBER_COLUMN, TABLES
 from chainlake.chain.cold import to_arrow
 from chainlake.storage import ObjectStore
-
-_NUMBER = {"blocks": "number", "transactions": "block_number", "logs": "block_number"}
 
 
 @dataclass
@@ -32,7 +30,7 @@ class Snapshot:
 
 def _hot_select(table: str) -> str:
     cols = ", ".join(f"t.{c}::text" if c in BIG_COLUMNS else f"t.{c}" for c in TABLES[table])
-    number = _NUMBER[table]
+    number = NUMBER_COLUMN[table]
     return (
         f"SELECT {cols} FROM chain.{table} t JOIN chain.chains c USING (chain_id) "  # noqa: S608
         f"WHERE t.{number} > coalesce(c.archived_to, c.start_block - 1) "
