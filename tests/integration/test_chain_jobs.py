@@ -61,7 +61,11 @@ def rows_of(admin: psycopg.Connection[Any], org_id: str, dataset: str) -> list[d
     ).fetchone()
     if row is None:
         return []
-    return [json.loads(line) for uri in row[0] for line in Path(urlparse(uri).path).open()]
+    return [
+        json.loads(line)
+        for uri in row[0]
+        for line in Path(urlparse(uri).path).read_text().splitlines()
+    ]
 
 
 def test_two_chains_feed_reactive_jobs_and_a_combine_job_joins_them(
