@@ -59,7 +59,8 @@ def chain_jobs(target: ChainTarget) -> list[dict[str, Any]]:
         "rpc_urls": target.rpc_urls,
         "finality_depth": target.finality_depth,
         "chunk_size": target.chunk_size,
-        "ingest_from": 0 if target.token else "latest",
+        # the devchain from genesis; a real chain from its head at first start (backfill the rest)
+        "start_block": 0 if target.token else "latest",
     }
     archive = jobdefs.load(JOBS / "chain" / "archive.yaml")
     archive["name"] = f"archive-{target.name}"

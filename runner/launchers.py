@@ -248,7 +248,7 @@ class ContainerLauncher:
             "nproc=1024:1024",
             "--user",
             f"{CONTAINER_USER}:{CONTAINER_USER}",
-            *(f"--env={k}={v}" for k, v in env.items()),
+            *(f"--env={k}" for k in env),  # values come from podman's environment, not argv
             *mounts,
             launcher["image"],
             *launcher.get("command", []),
@@ -264,7 +264,7 @@ class ContainerLauncher:
             emit,
             kill,
             stopping=stopping if spec.get("activation") == "always_on" else None,
-            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+            env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **env},
         )
 
 

@@ -15,8 +15,13 @@ BEGIN
     VALUES (p_chain_id, p_name, p_start_block, p_finality_depth, p_chunk_size)
     ON CONFLICT (chain_id) DO UPDATE
         SET name = excluded.name, finality_depth = excluded.finality_depth,
-            chunk_size = CASE WHEN c.archived_to IS NULL THEN excluded.chunk_size ELSE c.chunk_size END,
+            -- chunk boundaries and the start of history are fixed once anything is stored
+            chunk_size = CASE WHEN NOT EXISTS (SELECT 1 FROM chain.chunks k
+                                               WHERE k.chain_id = c.chain_id)
+                              THEN excluded.chunk_size ELSE c.chunk_size END,
             start_block = CASE WHEN c.archived_to IS NULL AND c.head IS NULL
+                                    AND NOT EXISTS (SELECT 1 FROM chain.chunks k
+                                                    WHERE k.chain_id = c.chain_id)
                                THEN excluded.start_block ELSE c.start_block END,
             updated_at = now()
     RETURNING * INTO result;
@@ -55,8 +60,15 @@ DECLARE
     broken bigint;
     event_id bigint;
     n_blocks bigint;
+    c chain.chains;
 BEGIN
-    IF p_from <= (SELECT archived_to FROM chain.chains WHERE chain_id = p_chain_id) THEN
+    -- serialize with rewind, drop_hot_from and advance_watermark (they lock the row too), so
+    -- the checks below see any of them that committed first
+    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
+    END IF;
+    IF p_from <= c.archived_to THEN
         RAISE EXCEPTION 'batch %..% of chain % is at or below the archive watermark', p_from,
             p_to, p_chain_id USING ERRCODE = 'CL001',
             HINT = 'a backfill archived these blocks meanwhile: resume after the watermark';
@@ -74,7 +86,7 @@ BEGIN
     expected := chain.stored_hash(p_chain_id, p_from - 1);
     IF expected IS NULL AND (
         EXISTS (SELECT 1 FROM chain.blocks WHERE chain_id = p_chain_id AND number < p_from)
-        OR (SELECT archived_to FROM chain.chains WHERE chain_id = p_chain_id) IS NOT NULL
+        OR c.archived_to IS NOT NULL
     ) THEN
         RAISE EXCEPTION 'batch %..% of chain % would leave a gap: block % is not stored', p_from,
             p_to, p_chain_id, p_from - 1 USING ERRCODE = 'CL002',
@@ -194,6 +206,18 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
     END IF;
+    IF p_prefix NOT LIKE format('global/chain/%s/%%', p_chain_id)
+       OR EXISTS (SELECT 1 FROM jsonb_each(p_files) f
+                  WHERE f.value ->> 'key' NOT LIKE p_prefix || '/%') THEN
+        RAISE EXCEPTION 'chunk files of chain % must lie under global/chain/%/', p_chain_id,
+            p_chain_id USING ERRCODE = '22023';
+    END IF;
+    IF p_source = 'archive' AND NOT EXISTS (
+        SELECT 1 FROM chain.blocks WHERE chain_id = p_chain_id AND number = p_to
+                                     AND hash = p_last_hash) THEN
+        RAISE EXCEPTION 'hot blocks %..% of chain % changed while they were archived', p_from,
+            p_to, p_chain_id USING ERRCODE = '40001', HINT = 'the archiver tries again';
+    END IF;
     IF (p_to + 1) % c.chunk_size <> 0
        OR p_from <> greatest(c.start_block, p_to - c.chunk_size + 1) THEN
         RAISE EXCEPTION 'chunk %..% of chain % is not aligned to its chunk size %', p_from,
@@ -207,7 +231,8 @@ BEGIN
     END IF;
     SELECT first_parent_hash INTO next_parent FROM chain.chunks
     WHERE chain_id = p_chain_id AND from_block = p_to + 1;
-    IF next_parent IS NOT NULL AND next_parent <> p_last_hash THEN
+    -- (a repair replacing this chunk may be fixing that very link: chain.check reports the rest)
+    IF next_parent IS NOT NULL AND next_parent <> p_last_hash AND NOT p_replace THEN
         RAISE EXCEPTION 'chunk %..% of chain % does not link to the chunk after it', p_from, p_to,
             p_chain_id USING ERRCODE = '23514';
     END IF;

@@ -15,18 +15,23 @@ DECLARE
     last_to bigint;
     first bigint;
     last_at timestamptz;
+    gap float8;
     queued integer := 0;
 BEGIN
     FOR d IN
         SELECT * FROM (
             SELECT DISTINCT ON (org_id, name) org_id, name, kind, input_datasets,
-                   coalesce((spec -> 'chain_input' ->> 'min_interval_seconds')::float8, 0) AS gap,
+                   spec -> 'chain_input' ->> 'min_interval_seconds' AS gap_text,
                    spec -> 'chain_input' -> 'chain_ids' AS chain_ids
             FROM jobs.definitions ORDER BY org_id, name, applied_at DESC) current
         WHERE kind = 'reactive'
           AND input_datasets && ARRAY['chain.blocks', 'chain.transactions', 'chain.logs']
           AND (chain_ids IS NULL OR chain_ids @> to_jsonb(p_chain_id))
     LOOP
+      -- one job's trouble (a definition applied without the schema's checks) never stops the
+      -- ingest batch that called us: it is skipped, with a warning in the server log
+      BEGIN
+        gap := coalesce(d.gap_text::float8, 0);
         SELECT * INTO pending FROM runs.runs
         WHERE org_id = d.org_id AND job_name = d.name AND status = 'queued'
           AND trigger ->> 'kind' = 'chain' AND (trigger ->> 'chain_id')::bigint = p_chain_id
@@ -41,10 +46,12 @@ BEGIN
             WHERE org_id = pending.org_id AND id = pending.id;
             CONTINUE;
         END IF;
-        SELECT max((i ->> 'to_block')::bigint), max(r.created_at) INTO last_to, last_at
-        FROM runs.runs r CROSS JOIN LATERAL jsonb_array_elements(r.inputs) i
+        -- what the job was last given (a dead-lettered range comes back by replaying it)
+        SELECT (r.inputs -> 0 ->> 'to_block')::bigint, r.created_at INTO last_to, last_at
+        FROM runs.runs r
         WHERE r.org_id = d.org_id AND r.job_name = d.name AND r.trigger ->> 'kind' = 'chain'
-          AND (r.trigger ->> 'chain_id')::bigint = p_chain_id;
+          AND (r.trigger ->> 'chain_id')::bigint = p_chain_id
+        ORDER BY r.created_at DESC LIMIT 1;
         first := least(coalesce(last_to + 1, p_from), p_from);
         PERFORM runs.enqueue(
             d.org_id, d.name, '{}'::jsonb,
@@ -57,8 +64,13 @@ BEGIN
             format('chain:%s:%s:%s', p_chain_id, d.name, p_event_id),
             -- at most one run per min_interval_seconds: wait out the rest of the interval
             CASE WHEN last_at IS NULL THEN 0
-                 ELSE ceil(greatest(0, d.gap - extract(epoch FROM now() - last_at)))::integer END);
+                 ELSE ceil(greatest(0, least(gap, 86400)
+                                       - extract(epoch FROM now() - last_at)))::integer END);
         queued := queued + 1;
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'chain batch %..% of chain %: job % of org % skipped: %', p_from, p_to,
+            p_chain_id, d.name, d.org_id, SQLERRM;
+      END;
     END LOOP;
     RETURN queued;
 END

@@ -7,8 +7,9 @@ rows under it (`chain.advance_watermark`), all in one transaction per chunk.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,14 @@ def record(conn: psycopg.Connection[Any], chunk: Chunk, source: str, replace: bo
     return bool(row and row[0])
 
 
+@contextmanager
+def snapshot(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """One REPEATABLE READ, read-only transaction (on an autocommit or an idle connection)."""
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
+
+
 def hot_rows(conn: psycopg.Connection[Any], chain_id: int, first: int, last: int) -> Rows:
     out: Rows = {}
     for table, columns in TABLES.items():
@@ -135,7 +144,8 @@ def archive(
         if not ranges or ranges[0][1] > state.finalized:
             break
         first, last = ranges[0]
-        rows = hot_rows(conn, chain_id, first, last)
+        with snapshot(conn):  # blocks, transactions and logs as of one moment
+            rows = hot_rows(conn, chain_id, first, last)
         source = "archive"
         if len(rows["blocks"]) != last - first + 1:
             if rpc is None:

@@ -16,6 +16,7 @@ import psycopg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from chainlake.chain.archive import snapshot
 from chainlake.chain.codec import BIG_COLUMNS, NUMBER_COLUMN, ORDER_BY, TABLES
 from chainlake.storage import ObjectStore
 
@@ -46,8 +47,7 @@ def export_range(
         raise ValueError(f"unknown chain table {table!r}")
     columns = TABLES[table]
     number = NUMBER_COLUMN[table]
-    with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    with snapshot(conn):
         (mark,) = conn.execute(
             "SELECT coalesce(archived_to, start_block - 1) FROM chain.chains WHERE chain_id = %s",
             (chain_id,),

@@ -38,13 +38,21 @@ class DeepReorg(ChainlakeError):
     """The node's chain forks below finality: ingestion stops instead of rewriting final data."""
 
 
+class StoredChainGap(ChainlakeError):
+    """A reorg reaches a height whose block is missing from storage: repair comes first."""
+
+
+MAX_CONSECUTIVE_FAILURES = 50  # transient errors in a row before the job gives up (and restarts)
+
+
 @dataclass
 class ChainConfig:
     chain_id: int
     name: str
     rpc_urls: list[str]
     ws_url: str | None = None  # "" turns WebSocket off; None derives it from the first RPC URL
-    start_block: int = 0  # where the chain's history begins (backfill and checks start here)
+    start_block: int | str = 0  # where history begins (backfill and checks start here); "latest":
+    # the head when the chain is first registered
     ingest_from: int | str | None = None  # live ingest's first block when nothing is stored:
     # a number, "latest" (the head), or None (start_block)
     finality_depth: int = 64  # used where the node serves no `finalized` tag
@@ -118,6 +126,7 @@ class LiveIngest:
     def __init__(self, config: ChainConfig, database_url: str, log: Log = print) -> None:
         self.config = config
         self.rpc = config.rpc()
+        self.database_url = database_url
         self.conn = psycopg.connect(database_url, autocommit=True)
         self.log = log
         self.stats = Stats()
@@ -128,7 +137,14 @@ class LiveIngest:
 
     # -- setup -------------------------------------------------------------------------------
     def prepare(self) -> None:
-        register(self.conn, self.config, self.config.start_block)
+        start = self.config.start_block
+        if start == "latest":
+            row = self.conn.execute(
+                "SELECT start_block FROM chain.chains WHERE chain_id = %s", (self.config.chain_id,)
+            ).fetchone()
+            tip = fetch.head(self.rpc) if row is None else None
+            start = row[0] if row is not None else (tip[0] if tip else 0)
+        register(self.conn, self.config, int(start))
         self._load_tip()
 
     def _load_tip(self) -> None:
@@ -136,11 +152,14 @@ class LiveIngest:
             "SELECT next_block, parent_hash FROM chain.resume_point(%s)", (self.config.chain_id,)
         ).fetchone()
         if row is None:  # nothing stored yet
+            (start,) = self.conn.execute(
+                "SELECT start_block FROM chain.chains WHERE chain_id = %s", (self.config.chain_id,)
+            ).fetchone() or (0,)
             first = self.config.ingest_from
             if first == "latest":
                 tip = fetch.head(self.rpc)
-                first = tip[0] if tip else self.config.start_block
-            self.next_block = int(first if first is not None else self.config.start_block)
+                first = tip[0] if tip else start
+            self.next_block = int(first if first is not None else start)
             self.recent = {}
             return
         self.next_block = int(row[0])
@@ -159,20 +178,39 @@ class LiveIngest:
         watcher = HeadWatcher(self.config, self.log)
         watcher.start()
         deadline = time.monotonic() + max_seconds if max_seconds else None
+        failures = 0
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
                 try:
                     wrote = self.step()
-                except psycopg.Error as exc:
-                    if exc.sqlstate not in RESUME_STATES:
+                    failures = 0
+                except (DeepReorg, StoredChainGap):
+                    raise
+                except (psycopg.Error, ChainlakeError, ValueError) as exc:
+                    failures += 1
+                    if failures > MAX_CONSECUTIVE_FAILURES:
                         raise
-                    self.log(f"chain {self.config.chain_id}: {exc.diag.message_primary}; resuming")
-                    self._load_tip()
+                    self._recover(exc, failures, stop)
                     continue
                 if wrote == 0:
                     watcher.wait(self.config.poll_interval if not watcher.live else 0.25)
         finally:
             watcher.stop()
+
+    def _recover(self, exc: Exception, failures: int, stop: threading.Event) -> None:
+        """After a failed step: say why, back off (unless the stored tip just moved under us),
+        reconnect if the session is gone, and resume from what Postgres holds."""
+        moved = isinstance(exc, psycopg.Error) and exc.sqlstate in RESUME_STATES
+        reason = exc.diag.message_primary if isinstance(exc, psycopg.Error) else str(exc)
+        self.log(f"chain {self.config.chain_id}: {type(exc).__name__}: {reason}; resuming")
+        if not moved:
+            stop.wait(min(5.0, 0.05 * 2**failures))
+        try:
+            if self.conn.closed or self.conn.broken:
+                self.conn = psycopg.connect(self.database_url, autocommit=True)
+            self._load_tip()
+        except (psycopg.Error, ChainlakeError) as again:
+            self.log(f"chain {self.config.chain_id}: not resumed yet: {again}")
 
     def step(self) -> int:
         """Catch up once: write the blocks the node has beyond ours, or correct a reorg.
@@ -227,7 +265,14 @@ class LiveIngest:
         last = min(tip[0], fork + max(self.config.batch_blocks, self.next_block - fork))
         blocks = fetch.fetch_blocks(self.rpc, self.config.chain_id, list(range(fork + 1, last + 1)))
         fork_hash = self.recent.get(fork) or self._stored_hash(fork)
-        if not blocks or blocks[0].parent_hash != fork_hash:
+        if fork_hash is None and self._stored_below(fork + 1):
+            message = (
+                f"chain {self.config.chain_id}: a reorg reaches block {fork}, which is missing "
+                "from storage"
+            )
+            self.conn.execute("SELECT chain.record_stop(%s, %s)", (self.config.chain_id, message))
+            raise StoredChainGap(message, "run `chainlake chain repair`, then ingestion resumes")
+        if not blocks or (fork_hash is not None and blocks[0].parent_hash != fork_hash):
             return 0  # the node moved again meanwhile: try again on the next step
         blocks = _linked_prefix(blocks)
         self._write(blocks, fork_block=fork)
@@ -270,6 +315,14 @@ class LiveIngest:
                     return None
             top = numbers[0] - 1
         return None
+
+    def _stored_below(self, number: int) -> bool:
+        row = self.conn.execute(
+            "SELECT chain.stored_hash(%s, %s) IS NOT NULL OR EXISTS (SELECT 1 FROM chain.blocks "
+            "WHERE chain_id = %s AND number < %s)",
+            (self.config.chain_id, number - 1, self.config.chain_id, number),
+        ).fetchone()
+        return bool(row and row[0])
 
     def _stored_hash(self, number: int) -> bytes | None:
         row = self.conn.execute(
