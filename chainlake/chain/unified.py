@@ -39,38 +39,45 @@ def _hot_select(table: str) -> str:
 
 
 def read_snapshot(pg_url: str, store: ObjectStore) -> tuple[Snapshot, dict[str, Any]]:
-    snapshot = Snapshot()
-    hot: dict[str, Any] = {}
+    """Read the chain's state in one REPEATABLE READ snapshot of a new connection."""
     with psycopg.connect(pg_url) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
         with conn.transaction():
-            for chain_id, archived_to in conn.execute(
-                "SELECT chain_id, archived_to FROM chain.chains ORDER BY chain_id"
-            ):
-                snapshot.watermarks[chain_id] = archived_to
-            for table in TABLES:
-                snapshot.cold_files[table] = []
-            for chain_id in snapshot.watermarks:
-                for (files,) in conn.execute(
-                    "SELECT files FROM chain.cold_chunks(%s)", (chain_id,)
-                ):
-                    for table in TABLES:
-                        snapshot.cold_files[table].append(store.uri(files[table]["key"]))
-            for table in TABLES:
-                rows = conn.execute(_hot_select(table)).fetchall()
-                snapshot.hot_rows[table] = len(rows)
-                hot[table] = to_arrow(table, rows)
+            return read_snapshot_in(conn, store)
+
+
+def read_snapshot_in(
+    conn: psycopg.Connection[Any], store: ObjectStore
+) -> tuple[Snapshot, dict[str, Any]]:
+    """The watermarks, the cold chunk files under them and the hot rows above them, read in the
+    caller's transaction (which must be REPEATABLE READ for the three to agree)."""
+    snapshot = Snapshot()
+    hot: dict[str, Any] = {}
+    with conn.cursor() as cur:
+        for chain_id, archived_to in cur.execute(
+            "SELECT chain_id, archived_to FROM chain.chains ORDER BY chain_id"
+        ).fetchall():
+            snapshot.watermarks[chain_id] = archived_to
+        for table in TABLES:
+            snapshot.cold_files[table] = []
+        for chain_id in snapshot.watermarks:
+            for (files,) in cur.execute(
+                "SELECT files FROM chain.cold_chunks(%s)", (chain_id,)
+            ).fetchall():
+                for table in TABLES:
+                    snapshot.cold_files[table].append(store.uri(files[table]["key"]))
+        for table in TABLES:
+            rows = cur.execute(_hot_select(table)).fetchall()
+            snapshot.hot_rows[table] = len(rows)
+            hot[table] = to_arrow(table, rows)
     return snapshot, hot
 
 
-def attach_chain_views(
-    con: duckdb.DuckDBPyConnection, pg_url: str, store: ObjectStore, schema: str = "main"
-) -> Snapshot:
-    """Create the views `{schema}.blocks`, `.transactions` and `.logs` on `con`."""
-    for statement in store.duckdb_setup():
-        con.execute(statement)
-    snapshot, hot = read_snapshot(pg_url, store)
+def create_chain_views(
+    con: duckdb.DuckDBPyConnection, snapshot: Snapshot, hot: dict[str, Any], schema: str = "main"
+) -> None:
+    """The views `{schema}.blocks`, `.transactions` and `.logs`: cold files, then hot rows."""
     for table in TABLES:
         columns = list(TABLES[table])
         hot_rel = con.from_arrow(hot[table]).select(*columns)
@@ -81,4 +88,14 @@ def attach_chain_views(
         else:
             view = hot_rel
         view.create_view(f"{schema}.{table}" if schema != "main" else table, replace=True)
+
+
+def attach_chain_views(
+    con: duckdb.DuckDBPyConnection, pg_url: str, store: ObjectStore, schema: str = "main"
+) -> Snapshot:
+    """Create the views `{schema}.blocks`, `.transactions` and `.logs` on `con`."""
+    for statement in store.duckdb_setup():
+        con.execute(statement)
+    snapshot, hot = read_snapshot(pg_url, store)
+    create_chain_views(con, snapshot, hot, schema)
     return snapshot
