@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import uvicorn
 
 from api.app import create_app
 from chainlake.secrets import load_key
+from chainlake.storage import open_store
 
 
 def main() -> None:
@@ -16,8 +18,12 @@ def main() -> None:
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--home", type=Path, required=True, help="where secret.key lives")
+    parser.add_argument(
+        "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold data"
+    )
     args = parser.parse_args()
-    app = create_app(args.database_url, load_key(args.home))
+    store = open_store(args.storage_url or (args.home / "data").resolve().as_uri())
+    app = create_app(args.database_url, load_key(args.home), args.home, store)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -1,12 +1,19 @@
-"""The Litestar REST API. Today it serves webhook activation and a health check; the query
-issue adds authentication, queries and the rest."""
+"""The Litestar REST API: health, webhook activation, and /v1 (whoami, datasets, query).
+OpenAPI at /schema; errors as RFC 9457 problem details."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from litestar import Litestar, get
+from litestar.openapi import OpenAPIConfig
 from psycopg_pool import ConnectionPool
 
+from api import v1
+from api.auth import Verifier
+from api.problems import HANDLERS
 from api.webhooks import receive_webhook
+from chainlake.storage import ObjectStore, open_store
 
 
 @get("/health", operation_id="health")
@@ -14,14 +21,27 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(database_url: str, secret_key: bytes) -> Litestar:
-    """The API connects as chainlake_api (database_url) and decrypts secrets with secret_key."""
+def create_app(
+    database_url: str,
+    secret_key: bytes,
+    home: Path | None = None,
+    store: ObjectStore | None = None,
+    verifier: Verifier | None = None,
+) -> Litestar:
+    """The API connects as chainlake_api (database_url), decrypts secrets with secret_key, verifies
+    tokens against the dev issuer under `home` (and configured OIDC issuers), and reads cold data
+    from `store`."""
     pool = ConnectionPool(database_url, min_size=1, max_size=8, open=False)
     app = Litestar(
-        route_handlers=[health, receive_webhook],
+        route_handlers=[health, receive_webhook, v1.whoami, v1.list_datasets, v1.query],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close()],
+        exception_handlers=HANDLERS,
+        openapi_config=OpenAPIConfig(title="chainlake", version="1", path="/schema"),
     )
     app.state.pool = pool
     app.state.secret_key = secret_key
+    home = home or Path(".chainlake")
+    app.state.verifier = verifier or Verifier.from_environment(home)
+    app.state.store = store or open_store((home / "data").resolve().as_uri())
     return app

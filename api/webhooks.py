@@ -17,6 +17,7 @@ from uuid import UUID
 
 from litestar import Request, post
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 from psycopg_pool import ConnectionPool
 
@@ -40,7 +41,7 @@ def _refuse(reason: str) -> HTTPException:
     operation_id="receiveWebhook",
 )
 async def receive_webhook(
-    org_id: UUID, job: str, request: Request[Any, Any, Any]
+    org_id: FromPath[UUID], job: FromPath[str], request: Request[Any, Any, Any]
 ) -> dict[str, str]:
     body = await request.body()
     timestamp = request.headers.get("x-chainlake-timestamp", "")

@@ -219,6 +219,30 @@ def open_session(
     return Session(con, views, limits)
 
 
+def open_caller_session(
+    conn: psycopg.Connection[Any],
+    claims: dict[str, Any],
+    store: ObjectStore,
+    limits: Limits | None = None,
+) -> Session:
+    """A session for the identity in `claims` (the API's path: `conn` is chainlake_api's). The
+    connection is free again when this returns; the session is the caller's to close."""
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    try:
+        with claims_transaction(conn, claims) as cur:
+            return open_session(cur.connection, store, limits or session_limits(cur.connection))
+    finally:
+        conn.isolation_level = None
+
+
+def open_operator_session(admin_url: str, store: ObjectStore) -> Session:
+    """The operator's session (superuser: every org's datasets)."""
+    with psycopg.connect(admin_url) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        with conn.transaction():
+            return open_session(conn, store)
+
+
 @contextmanager
 def caller_session(
     conn: psycopg.Connection[Any],
@@ -226,13 +250,7 @@ def caller_session(
     store: ObjectStore,
     limits: Limits | None = None,
 ) -> Iterator[Session]:
-    """A session for the identity in `claims` (the API's path: `conn` is chainlake_api's)."""
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-    try:
-        with claims_transaction(conn, claims) as cur:
-            session = open_session(cur.connection, store, limits or session_limits(cur.connection))
-    finally:
-        conn.isolation_level = None
+    session = open_caller_session(conn, claims, store, limits)
     try:
         yield session
     finally:

@@ -201,6 +201,8 @@ class Stack:
                 str(port),
                 "--home",
                 str(self.settings.home),
+                "--storage-url",
+                self.storage_url,
             ]
         )
 

@@ -22,3 +22,23 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     ORDER BY l.org_name, l.dataset
 $$;
 GRANT EXECUTE ON FUNCTION catalog.queryable_datasets() TO chainlake_users;
+
+-- The API maps an OIDC token to a user by its e-mail claim (issue 8 adds issuer/subject links).
+CREATE OR REPLACE FUNCTION core.user_for_email(p_email text) RETURNS uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT id FROM core.users WHERE email = lower(p_email) AND disabled_at IS NULL
+$$;
+GRANT EXECUTE ON FUNCTION core.user_for_email(text) TO chainlake_api;
+
+-- Datasets the caller may read, a page at a time (keyset: after the last org and name seen).
+CREATE OR REPLACE FUNCTION catalog.list_datasets(p_after text, p_limit integer)
+RETURNS TABLE (org text, name text, current_version integer, description text,
+               updated_at timestamptz)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT o.name, d.name, d.current_version, d.description, d.updated_at
+    FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id
+    WHERE p_after IS NULL OR (o.name || '/' || d.name) > p_after
+    ORDER BY o.name || '/' || d.name
+    LIMIT least(greatest(p_limit, 1), 1000)
+$$;
+GRANT EXECUTE ON FUNCTION catalog.list_datasets(text, integer) TO chainlake_users;

@@ -1,0 +1,68 @@
+"""Errors as RFC 9457 problem details (`application/problem+json`): type, title, status, detail,
+and chainlake's hint where there is one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from api.auth import NotAuthenticated
+from chainlake.errors import (
+    AlreadyExists,
+    ChainlakeError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+
+MEDIA_TYPE = "application/problem+json"
+STATUS = [
+    (NotAuthenticated, 401, "not-authenticated", "Not authenticated"),
+    (PermissionDenied, 403, "forbidden", "Forbidden"),
+    (NotFound, 404, "not-found", "Not found"),
+    (AlreadyExists, 409, "conflict", "Already exists"),
+    (InvalidInput, 400, "invalid-input", "Invalid input"),
+]
+
+
+def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response[Any]:
+    body = {
+        "type": f"https://chainlake.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def chainlake_error(_: Request[Any, Any, Any], exc: ChainlakeError) -> Response[Any]:
+    for cls, status, slug, title in STATUS:
+        if isinstance(exc, cls):
+            extra = {"hint": exc.hint} if exc.hint else {}
+            return problem(status, slug, title, exc.message, **extra)
+    return problem(500, "internal", "Internal error", exc.message)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        extra["errors"] = exc.extra
+    slug = {
+        400: "invalid-input",
+        401: "not-authenticated",
+        404: "not-found",
+        405: "method-not-allowed",
+    }.get(exc.status_code, "http-error")
+    return problem(
+        exc.status_code, slug, slug.replace("-", " ").capitalize(), str(exc.detail), **extra
+    )
+
+
+HANDLERS: dict[int | type[Exception], Any] = {
+    ChainlakeError: chainlake_error,
+    HTTPException: http_error,
+}

@@ -1,0 +1,109 @@
+"""Query results out: a JSON page for interactive use, or a stream in bounded memory for
+downloads (CSV, JSON lines, Parquet, Arrow IPC), batch by batch from DuckDB."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from chainlake.errors import InvalidInput
+from chainlake.query import jsonable
+
+FORMATS = {
+    "json": "application/json",
+    "jsonl": "application/x-ndjson",
+    "csv": "text/csv",
+    "parquet": "application/vnd.apache.parquet",
+    "arrow": "application/vnd.apache.arrow.stream",
+}
+BATCH_ROWS = 50_000
+
+
+def check_format(name: str) -> str:
+    if name not in FORMATS:
+        raise InvalidInput(f"unknown format {name!r}", f"use one of: {', '.join(FORMATS)}")
+    return name
+
+
+def json_page(result: duckdb.DuckDBPyConnection, max_rows: int) -> dict[str, Any]:
+    columns = [{"name": d[0], "type": str(d[1])} for d in result.description or []]
+    rows = result.fetchmany(max_rows + 1)
+    return {
+        "columns": columns,
+        "rows": [[jsonable(v) for v in row] for row in rows[:max_rows]],
+        "row_count": min(len(rows), max_rows),
+        "truncated": len(rows) > max_rows,
+    }
+
+
+def _batches(result: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:
+    reader = result.to_arrow_reader(BATCH_ROWS)
+    yield from reader
+
+
+def _plain(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Binary columns as 0x-hex text, for text formats."""
+    arrays = []
+    for column in batch.columns:
+        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            column = pa.array(
+                [None if v is None else "0x" + v.hex() for v in column.to_pylist()], pa.string()
+            )
+        arrays.append(column)
+    return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names)
+
+
+def stream(result: duckdb.DuckDBPyConnection, fmt: str) -> Iterator[bytes]:
+    """The whole result as `fmt`, one chunk per batch (Parquet through a temporary file)."""
+    if fmt == "csv":
+        first = True
+        for batch in _batches(result):
+            sink = io.BytesIO()
+            pacsv.write_csv(_plain(batch), sink, pacsv.WriteOptions(include_header=first))
+            first = False
+            yield sink.getvalue()
+        if first:  # no rows: the header alone
+            names = [d[0] for d in result.description or []]
+            yield (",".join(json.dumps(n) for n in names) + "\n").encode()
+    elif fmt == "jsonl":
+        for batch in _batches(result):
+            names = batch.schema.names
+            lines = (
+                json.dumps(dict(zip(names, (jsonable(v) for v in row), strict=True)))
+                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True)
+            )
+            yield ("\n".join(lines) + "\n").encode() if batch.num_rows else b""
+    elif fmt == "arrow":
+        reader = result.to_arrow_reader(BATCH_ROWS)
+        sink = io.BytesIO()
+        with pa.ipc.new_stream(sink, reader.schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                yield sink.getvalue()
+                sink.seek(0)
+                sink.truncate()
+        yield sink.getvalue()
+    elif fmt == "parquet":
+        reader = result.to_arrow_reader(BATCH_ROWS)
+        handle, path = tempfile.mkstemp(suffix=".parquet")
+        os.close(handle)
+        try:
+            with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    yield chunk
+        finally:
+            os.unlink(path)
+    else:
+        raise InvalidInput(f"format {fmt!r} is not a download format")
