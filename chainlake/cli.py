@@ -817,9 +817,11 @@ def asset_preview(
 # -- chain data (chainlake/cli_chain.py) ------------------------------------------------------
 def _register_chain_commands() -> None:
     from chainlake.cli_chain import chain, devchain
+    from chainlake.cli_query import query
 
     main.add_command(chain)
     main.add_command(devchain)
+    main.add_command(query)
 
 
 _register_chain_commands()

@@ -115,6 +115,40 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     sql = run("chain", "sql", "select count(*) > 0 from logs", env=home)
     assert sql.stdout.splitlines()[-1] == "True", sql.stderr
 
+    # one SQL over chain data and the demo's datasets, as the operator and as a demo user
+    assert run("query", "select count(*) > 0 from blocks", env=home).stdout.split()[-1] == "True"
+    assert (
+        run(
+            "user", "create", "dee@demo.example", "--org", "demo", "--role", "reader", env=home
+        ).returncode
+        == 0
+    )
+    mine = run(
+        "query",
+        "--as",
+        "dee@demo.example",
+        'select count(*) > 0 from "demo"."erc20_transfers"',
+        env=home,
+    )
+    assert mine.stdout.split()[-1] == "True", mine.stderr
+    refused = run(
+        "query", "--as", "dee@demo.example", "select * from read_csv('/etc/passwd')", env=home
+    )
+    assert refused.returncode == 2 and "read_csv cannot be called" in refused.stderr
+    out = Path(home["CHAINLAKE_HOME"]).parent / "logs.csv"
+    download = run(
+        "query",
+        "--as",
+        "dee@demo.example",
+        "select * from logs",
+        "--format",
+        "csv",
+        "--out",
+        str(out),
+        env=home,
+    )
+    assert download.returncode == 0 and out.read_text().startswith('"chain_id","block_number"')
+
     second = run("up", env=home, timeout=300)
     assert second.returncode == 0, second.stderr
     assert "migrations up to date" in second.stdout
