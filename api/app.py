@@ -33,7 +33,18 @@ def create_app(
     from `store`."""
     pool = ConnectionPool(database_url, min_size=1, max_size=8, open=False)
     app = Litestar(
-        route_handlers=[health, receive_webhook, v1.whoami, v1.list_datasets, v1.query],
+        route_handlers=[
+            health,
+            receive_webhook,
+            v1.whoami,
+            v1.list_datasets,
+            v1.query,
+            v1.list_saved_queries,
+            v1.save_query,
+            v1.get_saved_query,
+            v1.delete_saved_query,
+            v1.run_saved_query,
+        ],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close()],
         exception_handlers=HANDLERS,

@@ -4,19 +4,20 @@ the caller's identity (chainlake.db.claims_transaction) so that RLS applies; lis
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import psycopg
-from litestar import Request, Response, get, post
-from litestar.params import FromQuery, JSONBody
+from litestar import Request, Response, delete, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 from psycopg_pool import ConnectionPool
 
 from api.auth import Verifier
 from chainlake import results
 from chainlake.db import claims_transaction
-from chainlake.errors import translate
+from chainlake.errors import InvalidInput, NotFound, translate
 from chainlake.query import open_caller_session
 from chainlake.storage import ObjectStore
 
@@ -85,25 +86,123 @@ def query(request: Req, data: JSONBody[QueryRequest]) -> Response[Any]:
     """SQL (DuckDB) over the chain views `blocks`, `transactions`, `logs` (hot and cold as one)
     and `"<org>"."<dataset>"` for every dataset the caller may read. `json` answers a page of at
     most `max_rows` rows; `jsonl`, `csv`, `parquet` and `arrow` stream the whole result."""
+    return _run(request, data.sql, None, data.format, data.max_rows)
+
+
+def _run(
+    request: Req, sql: str, params: dict[str, Any] | None, fmt: str, max_rows: int
+) -> Response[Any]:
     claims = caller(request)
     store: ObjectStore = request.app.state.store
     with _pool(request).connection() as conn:
         session = open_caller_session(conn, claims, store)
     try:
-        result = session.execute(data.sql)
+        result = session.execute(sql, params)
     except Exception:
         session.close()
         raise
-    if data.format == "json":
+    if fmt == "json":
         try:
-            return Response(results.json_page(result, max(1, min(data.max_rows, 100_000))))
+            return Response(results.json_page(result, max(1, min(max_rows, 100_000))))
         finally:
             session.close()
 
     def chunks() -> Any:
         try:
-            yield from results.stream(result, data.format)
+            yield from results.stream(result, fmt)
         finally:
             session.close()
 
-    return Stream(chunks(), media_type=results.FORMATS[data.format])
+    return Stream(chunks(), media_type=results.FORMATS[fmt])
+
+
+# -- saved queries -------------------------------------------------------------------------
+@dataclass
+class SavedQuery:
+    name: str
+    sql: str
+    visibility: Literal["private", "org"] = "private"
+    description: str = ""
+    params: dict[str, Any] | None = None
+
+
+@dataclass
+class RunSaved:
+    params: dict[str, Any] | None = None
+    format: Literal["json", "jsonl", "csv", "parquet", "arrow"] = "json"
+    max_rows: int = 10_000
+
+
+def _saved(row: dict[str, Any]) -> dict[str, Any]:
+    out = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items()}
+    return {k: str(v) if k in ("id", "org_id", "owner_id") else v for k, v in out.items()}
+
+
+@get("/v1/saved-queries", operation_id="listSavedQueries", sync_to_thread=True)
+def list_saved_queries(
+    request: Req, limit: FromQuery[int] = 100, after: FromQuery[str | None] = None
+) -> Page:
+    """Your saved queries and those your orgs share, a page at a time."""
+    limit = max(1, min(limit, 1000))
+    rows = as_caller(request, "SELECT * FROM catalog.list_queries(%s, %s)", (after, limit))
+    following = rows[-1]["cursor"] if len(rows) == limit else None
+    return Page([_saved({k: v for k, v in r.items() if k != "cursor"}) for r in rows], following)
+
+
+@post("/v1/saved-queries/{org:str}", operation_id="saveQuery", sync_to_thread=True, status_code=201)
+def save_query(request: Req, org: FromPath[str], data: JSONBody[SavedQuery]) -> dict[str, Any]:
+    """Create or replace one of your saved queries (visibility `org` needs the writer role)."""
+    rows = as_caller(
+        request,
+        "SELECT * FROM catalog.save_query(%s, %s, %s, %s, %s, %s)",
+        (
+            org,
+            data.name,
+            data.sql,
+            data.visibility,
+            data.description,
+            json.dumps(data.params or {}),
+        ),
+    )
+    return _saved(rows[0])
+
+
+@get("/v1/saved-queries/{org:str}/{name:str}", operation_id="getSavedQuery", sync_to_thread=True)
+def get_saved_query(request: Req, org: FromPath[str], name: FromPath[str]) -> dict[str, Any]:
+    """One saved query: yours by that name, else one your org shares."""
+    return _find_saved(request, org, name)
+
+
+def _find_saved(request: Req, org: str, name: str) -> dict[str, Any]:
+    rows = as_caller(request, "SELECT * FROM catalog.find_query(%s, %s)", (org, name))
+    if not rows:
+        raise NotFound(f'no saved query "{name}" in org "{org}" that you may see')
+    return _saved(rows[0])
+
+
+@delete(
+    "/v1/saved-queries/{org:str}/{name:str}",
+    operation_id="deleteSavedQuery",
+    sync_to_thread=True,
+    status_code=204,
+)
+def delete_saved_query(request: Req, org: FromPath[str], name: FromPath[str]) -> None:
+    as_caller(request, "SELECT catalog.delete_query(%s, %s)", (org, name))
+
+
+@post(
+    "/v1/saved-queries/{org:str}/{name:str}/run",
+    operation_id="runSavedQuery",
+    sync_to_thread=True,
+    status_code=200,
+)
+def run_saved_query(
+    request: Req, org: FromPath[str], name: FromPath[str], data: JSONBody[RunSaved]
+) -> Response[Any]:
+    """Run a saved query with its parameters (`$name` in its SQL; defaults from the query)."""
+    saved = _find_saved(request, org, name)
+    params = {**(saved["params"] or {}), **(data.params or {})}
+    missing = sorted(k for k, v in params.items() if v is None)
+    if missing:
+        raise InvalidInput(f"parameter(s) {', '.join(missing)} need a value")
+    return _run(request, saved["sql"], params, data.format, data.max_rows)

@@ -99,13 +99,14 @@ class Session:
                 '"<org>"."<dataset>" for each dataset you may read (see docs/query.md)',
             )
 
-    def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
-        """Check and run the SQL under the time limit; returns the cursor with its result."""
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        """Check and run the SQL (with `$name` parameters) under the time limit; returns the
+        cursor with its result."""
         self.check(sql)
         timer = threading.Timer(self.limits.timeout_s, self.con.interrupt)
         timer.start()
         try:
-            return self.con.execute(sql)
+            return self.con.execute(sql, params) if params else self.con.execute(sql)
         except duckdb.InterruptException as exc:
             raise QueryFailed(
                 f"the query ran past its time limit of {self.limits.timeout_s:g} s",
@@ -207,6 +208,12 @@ def open_session(
             )
             views.append(f'"{org_name}"."{dataset}"')
             all_uris.extend(uris)
+        session = Session(con, views, limits)
+        with conn.cursor() as cur:
+            saved = cur.execute(
+                "SELECT org, name, sql, params FROM catalog.list_queries(NULL, 1000)"
+            ).fetchall()
+        views.extend(_saved_views(session, saved))
         dirs = _allowed_dirs(all_uris, store)
         con.execute(f"SET memory_limit = {_literal(limits.memory)}")
         con.execute(f"SET threads = {int(limits.threads)}")
@@ -216,7 +223,7 @@ def open_session(
     except Exception:
         con.close()
         raise
-    return Session(con, views, limits)
+    return session
 
 
 def open_caller_session(
@@ -255,6 +262,24 @@ def caller_session(
         yield session
     finally:
         session.close()
+
+
+def _saved_views(session: Session, saved: list[tuple[Any, ...]]) -> list[str]:
+    """`saved."<name>"` for each saved query without parameters that passes the same check as
+    any query (first one per name: orgs alphabetically)."""
+    made = []
+    session.con.execute("CREATE SCHEMA IF NOT EXISTS saved")
+    for _org, name, sql, params in saved:
+        view = f"saved.{_ident(name)}"
+        if params or view in made:
+            continue
+        try:
+            session.check(sql)
+            session.con.execute(f"CREATE VIEW {view} AS {sql}")
+        except (ChainlakeError, duckdb.Error):
+            continue  # it fails as a view: run it by name to see why
+        made.append(view)
+    return made
 
 
 def session_limits(conn: psycopg.Connection[Any]) -> Limits:

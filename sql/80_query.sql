@@ -42,3 +42,82 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     LIMIT least(greatest(p_limit, 1), 1000)
 $$;
 GRANT EXECUTE ON FUNCTION catalog.list_datasets(text, integer) TO chainlake_users;
+
+-- Saved queries: the caller's own (any visibility) and those its orgs share ('org'), by RLS.
+-- Saving checks nothing about the SQL itself: the query service checks it when it runs, as the
+-- caller who runs it.
+CREATE OR REPLACE FUNCTION catalog.save_query(
+    p_org text, p_name text, p_sql text, p_visibility catalog.visibility,
+    p_description text DEFAULT '', p_params jsonb DEFAULT '{}'
+) RETURNS catalog.saved_queries
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    org uuid := (SELECT id FROM core.orgs WHERE name = p_org);
+    saved catalog.saved_queries;
+BEGIN
+    IF org IS NULL OR NOT org = ANY (core.caller_org_ids('member')) THEN
+        RAISE EXCEPTION 'unknown org "%"', p_org USING ERRCODE = '42704',
+            HINT = 'save a query in an org you belong to';
+    END IF;
+    IF length(coalesce(p_sql, '')) = 0 THEN
+        RAISE EXCEPTION 'a saved query needs its SQL' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO catalog.saved_queries AS q (org_id, owner_id, name, sql, visibility, description,
+                                            params)
+    VALUES (org, core.caller_user_id(), p_name, p_sql, p_visibility, coalesce(p_description, ''),
+            coalesce(p_params, '{}'))
+    ON CONFLICT (org_id, owner_id, name) DO UPDATE
+        SET sql = excluded.sql, visibility = excluded.visibility,
+            description = excluded.description, params = excluded.params, updated_at = now()
+    RETURNING * INTO saved;
+    RETURN saved;
+END
+$$;
+
+-- A saved query by name: the caller's own first, then one shared with the caller's orgs.
+CREATE OR REPLACE FUNCTION catalog.find_query(p_org text, p_name text)
+RETURNS SETOF catalog.saved_queries
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT q.* FROM catalog.saved_queries q JOIN core.orgs o ON o.id = q.org_id
+    WHERE o.name = p_org AND q.name = p_name
+    ORDER BY (q.owner_id = core.caller_user_id()) DESC, q.updated_at DESC
+    LIMIT 1
+$$;
+
+CREATE OR REPLACE FUNCTION catalog.list_queries(p_after text, p_limit integer)
+RETURNS TABLE (org text, name text, owner text, visibility catalog.visibility,
+               description text, params jsonb, sql text, updated_at timestamptz, cursor text)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT o.name, q.name, u.email, q.visibility, q.description, q.params, q.sql, q.updated_at,
+           o.name || '/' || q.name || '/' || q.id
+    FROM catalog.saved_queries q
+    JOIN core.orgs o ON o.id = q.org_id
+    LEFT JOIN core.users u ON u.id = q.owner_id
+    WHERE p_after IS NULL OR (o.name || '/' || q.name || '/' || q.id) > p_after
+    ORDER BY o.name || '/' || q.name || '/' || q.id
+    LIMIT least(greatest(p_limit, 1), 1000)
+$$;
+
+CREATE OR REPLACE FUNCTION catalog.delete_query(p_org text, p_name text) RETURNS integer
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    gone integer;
+BEGIN
+    DELETE FROM catalog.saved_queries q USING core.orgs o
+    WHERE o.id = q.org_id AND o.name = p_org AND q.name = p_name
+      AND q.owner_id = core.caller_user_id();
+    GET DIAGNOSTICS gone = ROW_COUNT;
+    IF gone = 0 THEN
+        RAISE EXCEPTION 'you have no saved query "%" in org "%"', p_name, p_org
+            USING ERRCODE = '42704';
+    END IF;
+    RETURN gone;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION
+    catalog.save_query(text, text, text, catalog.visibility, text, jsonb),
+    catalog.find_query(text, text),
+    catalog.list_queries(text, integer),
+    catalog.delete_query(text, text)
+TO chainlake_users;

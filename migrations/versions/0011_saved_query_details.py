@@ -1,0 +1,11 @@
+"""saved queries: description, parameters, updated_at."""
+
+from chainlake.migrate import sql_revision
+
+revision = "0011"
+down_revision = "0010"
+branch_labels = None
+depends_on = None
+
+# The revision's SQL lives beside this file, with the same name and a .sql suffix.
+upgrade, downgrade = sql_revision(__file__)
