@@ -6,84 +6,20 @@ from __future__ import annotations
 
 import io
 import json
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
-import uvicorn
 
-from api.app import create_app
-from api.auth import Verifier
-from chainlake.localpg import free_port
-from chainlake.storage import LocalStore
-from chainlake.tokens import issue_dev_token
-from tests.integration.test_query_engine import add_dataset
-from tests.tenants import Tenants, User
-
-
-@pytest.fixture
-def api(tenants: Tenants, tmp_path: Path) -> Iterator[str]:
-    home = tmp_path / "home"
-    app = create_app(
-        tenants.cluster.url(tenants.database, "chainlake_api"),
-        b"0" * 44,
-        home,
-        LocalStore(tmp_path / "store"),
-        Verifier(home / "dev-issuer"),
-    )
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-
-
-@pytest.fixture
-def data(tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path) -> None:
-    for org, name, values in (("a", "prices", [1, 2, 3]), ("b", "secrets", [42])):
-        path = tmp_path / "store" / tenants.org_ids[org] / "_runs" / "r" / f"{name}.parquet"
-        add_dataset(admin, tenants.org_ids[org], name, path, values)
-
-
-def token(tmp_path: Path, user: User) -> str:
-    return issue_dev_token(tmp_path / "home" / "dev-issuer", user.id, user.email)
-
-
-def call(
-    url: str, path: str, body: dict[str, Any] | None = None, bearer: str | None = None
-) -> tuple[int, str, bytes]:
-    headers = {"Content-Type": "application/json"}
-    if bearer:
-        headers["Authorization"] = f"Bearer {bearer}"
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 - loopback http
-        url + path, data, headers, method="POST" if body else "GET"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-            return response.status, response.headers["content-type"], response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers["content-type"], exc.read()
+from tests.integration.conftest import call, token
+from tests.tenants import Tenants
 
 
 def test_query_answers_as_the_caller_and_errors_are_problem_details(
-    api: str, tenants: Tenants, data: None, tmp_path: Path
+    api: str, tenants: Tenants, api_data: None, tmp_path: Path
 ) -> None:
     ann = token(tmp_path, tenants.user("a", "reader"))
     status, kind, body = call(api, "/v1/query", {"sql": 'SELECT sum(n) s FROM "a"."prices"'}, ann)
@@ -109,7 +45,7 @@ def test_query_answers_as_the_caller_and_errors_are_problem_details(
 
 
 def test_downloads_stream_in_each_format(
-    api: str, tenants: Tenants, data: None, tmp_path: Path
+    api: str, tenants: Tenants, api_data: None, tmp_path: Path
 ) -> None:
     ann = token(tmp_path, tenants.user("a", "reader"))
     sql = "SELECT i, 'x' || i AS s, '\\x01'::BLOB AS b FROM range(120000) t(i)"
@@ -127,7 +63,7 @@ def test_downloads_stream_in_each_format(
 
 
 def test_lists_are_pages_and_openapi_is_served(
-    api: str, tenants: Tenants, data: None, tmp_path: Path
+    api: str, tenants: Tenants, api_data: None, tmp_path: Path
 ) -> None:
     ann = token(tmp_path, tenants.user("c", "reader"))  # org c reads its own and org a's
     seen: list[str] = []

@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.integration.test_api_query import api, call, data, token  # noqa: F401 - fixtures
+from tests.integration.conftest import token
 from tests.tenants import Tenants
 
 
@@ -31,7 +31,7 @@ def send(url: str, method: str, path: str, bearer: str, body: Any = None) -> tup
 def test_saved_queries_lifecycle_visibility_and_parameters(
     api: str,
     tenants: Tenants,
-    data: None,
+    api_data: None,
     tmp_path: Path,
 ) -> None:
     wes = token(tmp_path, tenants.user("a", "writer"))
@@ -79,7 +79,7 @@ def test_saved_queries_lifecycle_visibility_and_parameters(
 def test_bad_saved_queries_are_refused_clearly(
     api: str,
     tenants: Tenants,
-    data: None,
+    api_data: None,
     tmp_path: Path,
 ) -> None:
     ann = token(tmp_path, tenants.user("a", "reader"))
