@@ -44,6 +44,7 @@ def create_app(
             v1.get_saved_query,
             v1.delete_saved_query,
             v1.run_saved_query,
+            v1.search_catalog,
         ],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close()],

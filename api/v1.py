@@ -206,3 +206,13 @@ def run_saved_query(
     if missing:
         raise InvalidInput(f"parameter(s) {', '.join(missing)} need a value")
     return _run(request, saved["sql"], params, data.format, data.max_rows)
+
+
+@get("/v1/catalog/search", operation_id="searchCatalog", sync_to_thread=True)
+def search_catalog(request: Req, q: FromQuery[str], limit: FromQuery[int] = 50) -> Page:
+    """Datasets, columns, jobs and saved queries whose name, description, tag or type contains
+    `q`, among what the caller may see."""
+    if not q.strip():
+        raise InvalidInput("q is empty", "search for a word: /v1/catalog/search?q=transfer")
+    rows = as_caller(request, "SELECT * FROM catalog.search(%s, %s)", (q, limit))
+    return Page(rows, None)

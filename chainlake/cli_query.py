@@ -13,16 +13,19 @@ from typing import Any
 
 import click
 import psycopg
+import psycopg.rows
 
 from chainlake import results, tenancy
-from chainlake.errors import ChainlakeError, InvalidInput, StackError
+from chainlake.errors import ChainlakeError, InvalidInput, NotFound, StackError, translate
 from chainlake.query import Session, jsonable, open_operator_session
 from chainlake.stack import Stack
 from chainlake.storage import open_store
 from chainlake.tokens import issue_dev_token
 
 
-def _via_api(stack: Stack, email: str, body: dict[str, Any]) -> Iterator[bytes]:
+def _via_api(
+    stack: Stack, email: str, body: dict[str, Any], path: str = "/v1/query"
+) -> Iterator[bytes]:
     url = stack.api_url()
     if url is None:
         raise StackError("the API is not running", "start the stack with `make up`")
@@ -30,7 +33,7 @@ def _via_api(stack: Stack, email: str, body: dict[str, Any]) -> Iterator[bytes]:
         user = tenancy.user_by_email(conn, email)
     token = issue_dev_token(stack.settings.dev_issuer_dir, str(user["id"]), user["email"], 600)
     request = urllib.request.Request(  # noqa: S310 - the local stack's API (http on loopback)
-        f"{url}/v1/query",
+        f"{url}{path}",
         json.dumps(body).encode(),
         {"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
@@ -49,10 +52,12 @@ def _chunks(response: Any) -> Iterator[bytes]:
             yield bytes(chunk)
 
 
-def _locally(stack: Stack, sql: str, fmt: str, max_rows: int) -> Iterator[bytes]:
+def _locally(
+    stack: Stack, sql: str, fmt: str, max_rows: int, params: dict[str, Any] | None = None
+) -> Iterator[bytes]:
     session = open_operator_session(stack.admin_url(), open_store(stack.storage_url))
     try:
-        result = session.execute(sql)
+        result = session.execute(sql, params)
     except ChainlakeError:
         session.close()
         raise
@@ -105,20 +110,187 @@ def query(sql: str, as_email: str | None, fmt: str, out: Path | None, max_rows: 
         chunks = (
             _via_api(stack, as_email, body) if as_email else _locally(stack, sql, wire, max_rows)
         )
-        if out is not None:
-            written = 0
-            with out.open("wb") as f:
-                for chunk in chunks:
-                    f.write(chunk)
-                    written += len(chunk)
-            click.echo(f"wrote {written} bytes to {out}", err=True)
-        elif fmt == "table":
-            _print_page(json.loads(b"".join(chunks)))
-        else:
-            for chunk in chunks:
-                sys.stdout.buffer.write(chunk)
+        _emit(chunks, fmt, out)
     except ChainlakeError as exc:
         click.echo(f"error: {exc.message}", err=True)
         if exc.hint:
             click.echo(f"hint: {exc.hint}", err=True)
         sys.exit(exc.exit_code)
+
+
+def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:
+    if out is not None:
+        written = 0
+        with out.open("wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+                written += len(chunk)
+        click.echo(f"wrote {written} bytes to {out}", err=True)
+    elif fmt == "table":
+        _print_page(json.loads(b"".join(chunks)))
+    else:
+        for chunk in chunks:
+            sys.stdout.buffer.write(chunk)
+
+
+def _fail(exc: ChainlakeError) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def _rows(as_email: str | None, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """One statement as the operator, or as the user's own RLS-scoped login role."""
+    from chainlake.cli import connection
+
+    with connection(as_email) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        try:
+            return cur.execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+
+AS_USER = click.option("--as", "as_email", default=None, help="Act as this user.")
+
+
+@click.group(help="The catalog: search what you may see.")
+def catalog() -> None:
+    pass
+
+
+@catalog.command("search", help="Datasets, columns, jobs and saved queries matching TERM.")
+@click.argument("term")
+@AS_USER
+@click.option("--json", "as_json", is_flag=True)
+def catalog_search(term: str, as_email: str | None, as_json: bool) -> None:
+    try:
+        if not term.strip():
+            raise InvalidInput("TERM is empty")
+        rows = _rows(as_email, "SELECT * FROM catalog.search(%s, 200)", (term,))
+    except ChainlakeError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['kind']:<12} {r['org']}/{r['name']}  ({r['matched']}) {r['description']}")
+    if not rows:
+        click.echo(f"nothing matches {term!r}")
+
+
+@click.group("saved-query", help="Saved queries: create, list, show, run, delete.")
+def saved_query() -> None:
+    pass
+
+
+def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InvalidInput(f"--param {pair!r} is not NAME=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+@saved_query.command("create", help="Create or replace your saved query NAME (needs --as).")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option("--sql", required=True)
+@click.option("--visibility", type=click.Choice(["private", "org"]), default="private")
+@click.option("--description", default="")
+@click.option("--param", "param_pairs", multiple=True, help="NAME=DEFAULT (repeatable)")
+@AS_USER
+def saved_create(
+    name: str,
+    org_name: str,
+    sql: str,
+    visibility: str,
+    description: str,
+    param_pairs: tuple[str, ...],
+    as_email: str | None,
+) -> None:
+    try:
+        if not as_email:
+            raise InvalidInput("a saved query has an owner", "name them with --as EMAIL")
+        _rows(
+            as_email,
+            "SELECT * FROM catalog.save_query(%s, %s, %s, %s, %s, %s)",
+            (org_name, name, sql, visibility, description, json.dumps(_params(param_pairs))),
+        )
+    except ChainlakeError as exc:
+        _fail(exc)
+    click.echo(f"saved {org_name}/{name} ({visibility})")
+
+
+@saved_query.command("list", help="Your saved queries and those your orgs share.")
+@AS_USER
+@click.option("--json", "as_json", is_flag=True)
+def saved_list(as_email: str | None, as_json: bool) -> None:
+    try:
+        rows = _rows(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", ())
+    except ChainlakeError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for r in rows:
+        click.echo(f"{r['org']}/{r['name']}  {r['visibility']}  {r['owner']}  {r['description']}")
+
+
+@saved_query.command("run", help="Run saved query NAME with --param NAME=VALUE.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option("--param", "param_pairs", multiple=True)
+@click.option(
+    "--format",
+    "fmt",
+    default="table",
+    type=click.Choice(["table", *results.FORMATS]),
+    show_default=True,
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@AS_USER
+def saved_run(
+    name: str,
+    org_name: str,
+    param_pairs: tuple[str, ...],
+    fmt: str,
+    out: Path | None,
+    as_email: str | None,
+) -> None:
+    wire = "json" if fmt == "table" else fmt
+    try:
+        stack = Stack.load()
+        params = _params(param_pairs)
+        if as_email:
+            body = {"params": params, "format": wire}
+            path = f"/v1/saved-queries/{org_name}/{name}/run"
+            chunks = _via_api(stack, as_email, body, path)
+        else:
+            found = _rows(None, "SELECT * FROM catalog.find_query(%s, %s)", (org_name, name))
+            if not found:
+                raise NotFound(f'no saved query "{name}" in org "{org_name}"')
+            merged = {**found[0]["params"], **params}
+            chunks = _locally(stack, found[0]["sql"], wire, 10_000, merged)
+        _emit(chunks, fmt, out)
+    except ChainlakeError as exc:
+        _fail(exc)
+
+
+@saved_query.command("delete", help="Delete your saved query NAME (needs --as).")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@AS_USER
+def saved_delete(name: str, org_name: str, as_email: str | None) -> None:
+    try:
+        _rows(as_email, "SELECT catalog.delete_query(%s, %s)", (org_name, name))
+    except ChainlakeError as exc:
+        _fail(exc)
+    click.echo(f"deleted {org_name}/{name}")

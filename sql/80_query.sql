@@ -121,3 +121,54 @@ GRANT EXECUTE ON FUNCTION
     catalog.list_queries(text, integer),
     catalog.delete_query(text, text)
 TO chainlake_users;
+
+-- The current definition of every job the caller may see.
+CREATE OR REPLACE FUNCTION jobs.current_definitions_visible() RETURNS SETOF jobs.definitions
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT DISTINCT ON (org_id, name) * FROM jobs.definitions ORDER BY org_id, name, applied_at DESC
+$$;
+
+-- Catalog search within what the caller may see (RLS): datasets by name, description and tag,
+-- their columns by name, jobs by name, description and type, saved queries by name and
+-- description. Case-insensitive substring match; best matches (name hits) first.
+CREATE OR REPLACE FUNCTION catalog.search(p_term text, p_limit integer DEFAULT 50)
+RETURNS TABLE (kind text, org text, name text, matched text, description text)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    WITH term AS (SELECT '%' || replace(replace(replace(lower(p_term), '\', '\\'), '%', '\%'),
+                                         '_', '\_') || '%' AS pattern),
+    hits AS (
+        SELECT 'dataset' AS kind, o.name AS org, d.name,
+               CASE WHEN lower(d.name) LIKE t.pattern THEN 'name'
+                    WHEN lower(d.description) LIKE t.pattern THEN 'description'
+                    ELSE 'tag' END AS matched, d.description
+        FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id, term t
+        WHERE lower(d.name) LIKE t.pattern OR lower(d.description) LIKE t.pattern
+           OR EXISTS (SELECT 1 FROM unnest(d.tags) tag WHERE lower(tag) LIKE t.pattern)
+        UNION ALL
+        SELECT 'column', o.name, d.name || '.' || (c ->> 'name'), 'column', d.description
+        FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id, term t,
+             jsonb_array_elements(CASE WHEN jsonb_typeof(d.schema) = 'array' THEN d.schema
+                                       ELSE '[]' END) c
+        WHERE lower(c ->> 'name') LIKE t.pattern
+        UNION ALL
+        SELECT 'job', o.name, j.name,
+               CASE WHEN lower(j.name) LIKE t.pattern THEN 'name' ELSE 'description' END,
+               coalesce(j.spec ->> 'description', '')
+        FROM jobs.current_definitions_visible() j JOIN core.orgs o ON o.id = j.org_id, term t
+        WHERE lower(j.name) LIKE t.pattern
+           OR lower(coalesce(j.spec ->> 'description', '')) LIKE t.pattern
+           OR lower(coalesce(j.spec ->> 'type', '')) LIKE t.pattern
+        UNION ALL
+        SELECT 'saved_query', q.org, q.name,
+               CASE WHEN lower(q.name) LIKE t.pattern THEN 'name' ELSE 'description' END,
+               q.description
+        FROM catalog.list_queries(NULL, 1000) q, term t
+        WHERE lower(q.name) LIKE t.pattern OR lower(q.description) LIKE t.pattern
+    )
+    SELECT kind, org, name, matched, description FROM hits
+    ORDER BY (matched = 'name') DESC, kind, org, name
+    LIMIT least(greatest(p_limit, 1), 500)
+$$;
+
+GRANT EXECUTE ON FUNCTION catalog.search(text, integer), jobs.current_definitions_visible()
+TO chainlake_users;

@@ -149,6 +149,38 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     )
     assert download.returncode == 0 and out.read_text().startswith('"chain_id","block_number"')
 
+    found = run("catalog", "search", "transfer", "--as", "dee@demo.example", env=home)
+    assert "dataset      demo/erc20_transfers" in found.stdout, found.stdout + found.stderr
+    created = run(
+        "saved-query",
+        "create",
+        "recent",
+        "--org",
+        "demo",
+        "--as",
+        "dee@demo.example",
+        "--sql",
+        "select count(*) > $n from blocks",
+        "--param",
+        "n=0",
+        env=home,
+    )
+    assert created.returncode == 0, created.stderr
+    ran = run(
+        "saved-query",
+        "run",
+        "recent",
+        "--org",
+        "demo",
+        "--as",
+        "dee@demo.example",
+        "--param",
+        "n=1",
+        env=home,
+    )
+    assert ran.stdout.split()[-1] == "True", ran.stderr
+    assert "demo/recent" in run("saved-query", "list", "--as", "dee@demo.example", env=home).stdout
+
     second = run("up", env=home, timeout=300)
     assert second.returncode == 0, second.stderr
     assert "migrations up to date" in second.stdout

@@ -110,3 +110,30 @@ def test_bad_saved_queries_are_refused_clearly(
     assert status == 400 and "duckdb_secrets" in problem["detail"]
     status, page = send(api, "POST", "/v1/query", ann, {"sql": "SELECT 1 AS one"})
     assert page["rows"] == [[1]], "the bad saved query did not break the session"
+
+
+def test_catalog_search_finds_only_what_the_caller_may_see_and_follows_grants(
+    api: str, tenants: Tenants, api_data: None, tmp_path: Path, admin: Any
+) -> None:
+    ann = token(tmp_path, tenants.user("a", "reader"))
+    cy = token(tmp_path, tenants.user("c", "reader"))
+    bob = token(tmp_path, tenants.user("b", "reader"))
+    admin.execute(
+        "UPDATE catalog.datasets SET description = 'token prices in USD', tags = '{pricing}', "
+        'schema = \'[{"name": "usd_price", "type": "double"}]\' WHERE name = \'prices\''
+    )
+    status, found = send(api, "GET", "/v1/catalog/search?q=PRIC", ann)
+    hits = {(h["kind"], h["org"], h["name"]) for h in found["items"]}
+    assert status == 200 and ("dataset", "a", "prices") in hits
+    assert ("column", "a", "prices.usd_price") in hits
+    assert send(api, "GET", "/v1/catalog/search?q=pricing", ann)[1]["items"][0]["matched"] == "tag"
+    assert not send(api, "GET", "/v1/catalog/search?q=pric", bob)[1]["items"], "b sees none"
+    assert send(api, "GET", "/v1/catalog/search?q=secrets", ann)[1]["items"] == []
+    assert ("dataset", "a", "prices") in {
+        (h["kind"], h["org"], h["name"])
+        for h in send(api, "GET", "/v1/catalog/search?q=prices", cy)[1]["items"]
+    }, "c reads a's catalog through the grant"
+    admin.execute("SELECT core.revoke_org_read('a', 'c')")
+    assert send(api, "GET", "/v1/catalog/search?q=prices", cy)[1]["items"] == [], "revoked"
+    status, problem = send(api, "GET", "/v1/catalog/search?q=%20", ann)
+    assert status == 400 and "q is empty" in problem["detail"]
