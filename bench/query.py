@@ -94,7 +94,7 @@ def federated() -> dict[str, Any]:
 
         def ours() -> tuple[Any, ...]:
             with psycopg.connect(api_url) as conn:
-                session = open_caller_session(conn, {"sub": str(user)}, store)
+                session = open_caller_session(conn, {"sub": str(user)}, store, sql=AGGREGATE)
             try:
                 return tuple(session.execute(AGGREGATE).fetchone() or ())
             finally:

@@ -55,7 +55,7 @@ def _chunks(response: Any) -> Iterator[bytes]:
 def _locally(
     stack: Stack, sql: str, fmt: str, max_rows: int, params: dict[str, Any] | None = None
 ) -> Iterator[bytes]:
-    session = open_operator_session(stack.admin_url(), open_store(stack.storage_url))
+    session = open_operator_session(stack.admin_url(), open_store(stack.storage_url), sql)
     try:
         result = session.execute(sql, params)
     except ChainlakeError:

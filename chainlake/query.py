@@ -181,13 +181,52 @@ def _allowed_dirs(uris: list[str], store: ObjectStore) -> list[str]:
     return sorted(dirs)
 
 
+_PARSER = duckdb.connect(":memory:")
+_PARSER_LOCK = threading.Lock()
+CHAIN_TABLES = ("blocks", "transactions", "logs")
+
+
+def chain_tables_read_by(sql: str | None) -> tuple[str, ...]:
+    """The chain views `sql` names (all of them when unsure: no SQL, unparsable SQL, or a
+    saved query, whose own SQL may name any)."""
+    if not sql:
+        return CHAIN_TABLES
+    with _PARSER_LOCK:
+        try:
+            row = _PARSER.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+        except duckdb.Error:
+            return CHAIN_TABLES
+    tree = json.loads(row[0]) if row else {}
+    if tree.get("error"):
+        return CHAIN_TABLES
+    named = set(_table_refs(tree))
+    if any(schema == "saved" for schema, _ in named):
+        return CHAIN_TABLES
+    return tuple(t for t in CHAIN_TABLES if ("", t) in named or ("main", t) in named)
+
+
+def _table_refs(node: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+            yield str(node.get("schema_name") or "").lower(), node["table_name"].lower()
+        for value in node.values():
+            yield from _table_refs(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _table_refs(item)
+
+
 def open_session(
-    conn: psycopg.Connection[Any], store: ObjectStore, limits: Limits | None = None
+    conn: psycopg.Connection[Any],
+    store: ObjectStore,
+    limits: Limits | None = None,
+    sql: str | None = None,
 ) -> Session:
     """A locked-down DuckDB session with the views `conn`'s identity may read. `conn` must be in
-    a REPEATABLE READ transaction under that identity (chainlake.db.claims_transaction)."""
+    a REPEATABLE READ transaction under that identity (chainlake.db.claims_transaction). Given
+    the SQL it is for, hot chain rows are fetched only for the chain views it names."""
     limits = limits or Limits()
-    snapshot, hot = read_snapshot_in(conn, store)
+    snapshot, hot = read_snapshot_in(conn, store, chain_tables_read_by(sql))
     with conn.cursor() as cur:
         datasets = cur.execute(
             "SELECT org_name, dataset, uris FROM catalog.queryable_datasets()"
@@ -231,23 +270,25 @@ def open_caller_session(
     claims: dict[str, Any],
     store: ObjectStore,
     limits: Limits | None = None,
+    sql: str | None = None,
 ) -> Session:
     """A session for the identity in `claims` (the API's path: `conn` is chainlake_api's). The
     connection is free again when this returns; the session is the caller's to close."""
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         with claims_transaction(conn, claims) as cur:
-            return open_session(cur.connection, store, limits or session_limits(cur.connection))
+            limits = limits or session_limits(cur.connection)
+            return open_session(cur.connection, store, limits, sql)
     finally:
         conn.isolation_level = None
 
 
-def open_operator_session(admin_url: str, store: ObjectStore) -> Session:
+def open_operator_session(admin_url: str, store: ObjectStore, sql: str | None = None) -> Session:
     """The operator's session (superuser: every org's datasets)."""
     with psycopg.connect(admin_url) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
-            return open_session(conn, store)
+            return open_session(conn, store, sql=sql)
 
 
 @contextmanager

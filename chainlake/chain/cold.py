@@ -47,19 +47,16 @@ SCHEMAS = {
 
 def to_arrow(table: str, rows: list[tuple[Any, ...]]) -> pa.Table:
     columns = TABLES[table]
-    data: list[list[Any]] = [[] for _ in columns]
-    big = [c in BIG_COLUMNS for c in columns]
-    for row in rows:
-        for i, value in enumerate(row):
-            if big[i] and value is not None:
-                value = str(int(value))
-            elif isinstance(value, memoryview):
-                value = bytes(value)
-            data[i].append(value)
-    return pa.Table.from_arrays(
-        [pa.array(col, type=SCHEMAS[table].field(i).type) for i, col in enumerate(data)],
-        schema=SCHEMAS[table],
-    )
+    data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
+    arrays = []
+    for i, name in enumerate(columns):
+        values: Any = data[i]
+        if name in BIG_COLUMNS:
+            values = [None if v is None else str(int(v)) for v in values]
+        elif name in BYTES_COLUMNS:
+            values = [bytes(v) if isinstance(v, memoryview) else v for v in values]
+        arrays.append(pa.array(values, type=SCHEMAS[table].field(i).type))
+    return pa.Table.from_arrays(arrays, schema=SCHEMAS[table])
 
 
 def rows_of(blocks: list[BlockData]) -> Rows:

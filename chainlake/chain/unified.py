@@ -10,6 +10,7 @@ come into DuckDB as Arrow: hot is small by design (pruned once archived).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,10 +49,11 @@ def read_snapshot(pg_url: str, store: ObjectStore) -> tuple[Snapshot, dict[str, 
 
 
 def read_snapshot_in(
-    conn: psycopg.Connection[Any], store: ObjectStore
+    conn: psycopg.Connection[Any], store: ObjectStore, tables: Collection[str] = tuple(TABLES)
 ) -> tuple[Snapshot, dict[str, Any]]:
     """The watermarks, the cold chunk files under them and the hot rows above them, read in the
-    caller's transaction (which must be REPEATABLE READ for the three to agree)."""
+    caller's transaction (which must be REPEATABLE READ for the three to agree). Hot rows are
+    fetched only for `tables` (the others come back empty: the query does not read them)."""
     snapshot = Snapshot()
     hot: dict[str, Any] = {}
     with conn.cursor() as cur:
@@ -67,8 +69,9 @@ def read_snapshot_in(
             ).fetchall():
                 for table in TABLES:
                     snapshot.cold_files[table].append(store.uri(files[table]["key"]))
+    with conn.cursor(binary=True) as cur:
         for table in TABLES:
-            rows = cur.execute(_hot_select(table)).fetchall()
+            rows = cur.execute(_hot_select(table)).fetchall() if table in tables else []
             snapshot.hot_rows[table] = len(rows)
             hot[table] = to_arrow(table, rows)
     return snapshot, hot
