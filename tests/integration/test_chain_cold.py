@@ -1,6 +1,6 @@
 """Backfill and the finality archiver, on both object stores (a local directory and S3 on
-SeaweedFS): the unified views return each block's rows exactly once before, during and after an
-archive, while live ingest runs."""
+SeaweedFS): the query service, as a user, returns each block's rows exactly once before, during
+and after an archive, while live ingest runs."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from chainlake.chain.archive import archive, backfill
 from chainlake.chain.codec import BIG_COLUMNS, TABLES
 from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.rpc import RpcClient
-from chainlake.chain.unified import attach_chain_views
 from chainlake.duck import connect as duck
 from chainlake.errors import InvalidInput
 from chainlake.localpg import free_port
+from chainlake.query import open_caller_session
 from chainlake.storage import LocalStore, ObjectStore, SeaweedS3
 from tests.chainkit import (
     chain_config,
@@ -76,10 +76,13 @@ def test_both_stores_put_get_list_and_refuse_bad_keys(store: ObjectStore, tmp_pa
     ).fetchone() == (1,)
 
 
-def unified(cluster: TestCluster, database: str, store: ObjectStore, last: int) -> dict[str, Any]:
-    """Rows of blocks 0..last through the unified views, and duplicate counts."""
-    con = duck("httpfs")
-    attach_chain_views(con, cluster.url(database, "chainlake_ingest"), store)
+def unified(
+    cluster: TestCluster, database: str, store: ObjectStore, last: int, user_id: str
+) -> dict[str, Any]:
+    """Rows of blocks 0..last through the query service as a user, and duplicate counts."""
+    with psycopg.connect(cluster.url(database, "chainlake_api")) as conn:
+        session = open_caller_session(conn, {"sub": user_id}, store)
+    con = session
     out: dict[str, Any] = {}
     for table, key in (
         ("blocks", "number"),
@@ -96,7 +99,7 @@ def unified(cluster: TestCluster, database: str, store: ObjectStore, last: int) 
             f"WHERE chain_id = {CHAIN} GROUP BY ALL HAVING count(*) > 1)"
         ).fetchone()
         assert dupes == (0,), f"{table} has duplicates"
-    con.close()
+    session.close()
     return out
 
 
@@ -124,7 +127,13 @@ def test_backfill_over_the_live_tip_then_archive_keeps_every_row_exactly_once(
             last = node_head(rpc)
             wait_until(lambda: stored_tip(admin, CHAIN) == last, 30, "ingest to settle")
         expected = node_rows(rpc, CHAIN, 0, last)
-    before = unified(cluster, database, store, last)
+    member = admin.execute(
+        "SELECT id FROM core.create_user('q@reader.example', "
+        "(SELECT name FROM core.create_org('r')), 'reader')"
+    ).fetchone()
+    assert member is not None
+    user_id = str(member[0])
+    before = unified(cluster, database, store, last, user_id)
     watermark_before = admin.execute("SELECT archived_to FROM chain.chains").fetchone()
     assert watermark_before is not None and watermark_before[0] >= 9
     for table in expected:
@@ -136,7 +145,7 @@ def test_backfill_over_the_live_tip_then_archive_keeps_every_row_exactly_once(
 
     def reader() -> None:
         while not stop.is_set():
-            got = unified(cluster, database, store, last)
+            got = unified(cluster, database, store, last, user_id)
             seen.append(len(got["transactions"]))
 
     thread = threading.Thread(target=reader, daemon=True)
@@ -146,7 +155,7 @@ def test_backfill_over_the_live_tip_then_archive_keeps_every_row_exactly_once(
     stop.set()
     thread.join(60)
     assert moved.written, "the archiver moved finalized hot ranges"
-    after = unified(cluster, database, store, last)
+    after = unified(cluster, database, store, last, user_id)
     assert after == before
     assert seen and set(seen) == {len(expected["transactions"])}
     (mark,) = admin.execute("SELECT archived_to FROM chain.chains").fetchone() or (None,)
