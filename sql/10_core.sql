@@ -47,18 +47,22 @@ BEGIN
 END
 $$;
 
+-- plpgsql, not sql: its statements' plans are cached per session, where a sql function's body
+-- is planned again on every call, and this runs once per statement under RLS.
 CREATE OR REPLACE FUNCTION core.caller_user_id() RETURNS uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT u.id FROM core.users u
-    WHERE session_user = 'chainlake_api'
-      AND u.id = core.try_uuid(core.request_claims() ->> 'sub')
-      AND u.disabled_at IS NULL
-    UNION ALL
-    SELECT u.id FROM core.users u
-    WHERE session_user::text NOT IN ('chainlake_api', 'chainlake_runner')
-      AND u.db_role = session_user
-      AND u.disabled_at IS NULL
-    LIMIT 1
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    found uuid;
+BEGIN
+    IF session_user = 'chainlake_api' THEN
+        SELECT u.id INTO found FROM core.users u
+        WHERE u.id = core.try_uuid(core.request_claims() ->> 'sub') AND u.disabled_at IS NULL;
+    ELSIF session_user::text <> 'chainlake_runner' THEN
+        SELECT u.id INTO found FROM core.users u
+        WHERE u.db_role = session_user AND u.disabled_at IS NULL;
+    END IF;
+    RETURN found;
+END
 $$;
 
 -- The org a runner acts for in this transaction (NULL off the runner's own session).
@@ -72,13 +76,24 @@ $$;
 -- THE answer to "which orgs may the caller <access>": member (any role), read (members and
 -- orgs that granted the caller's orgs read access), write (writer or admin), admin.
 CREATE OR REPLACE FUNCTION core.caller_org_ids(access core.access) RETURNS uuid[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    runner_org uuid;
+    caller uuid;
+    result uuid[];
+BEGIN
+    IF session_user = 'chainlake_runner' THEN
+        runner_org := core.runner_org_id();
+    ELSE
+        caller := core.caller_user_id();
+    END IF;
+    IF runner_org IS NULL AND caller IS NULL THEN
+        RETURN '{}';
+    END IF;
     WITH mine AS (
-        SELECT m.org_id, m.role FROM core.memberships m
-        WHERE m.user_id = core.caller_user_id()
+        SELECT m.org_id, m.role FROM core.memberships m WHERE m.user_id = caller
         UNION ALL
-        SELECT core.runner_org_id(), 'writer'::core.member_role
-        WHERE core.runner_org_id() IS NOT NULL
+        SELECT runner_org, 'writer'::core.member_role WHERE runner_org IS NOT NULL
     ), allowed AS (
         SELECT org_id FROM mine
         WHERE CASE access
@@ -91,7 +106,9 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
         SELECT g.org_id FROM core.org_grants g JOIN mine ON g.grantee_org_id = mine.org_id
         WHERE access = 'read' AND g.privilege = 'read'
     )
-    SELECT coalesce(array_agg(org_id ORDER BY org_id), '{}') FROM allowed
+    SELECT coalesce(array_agg(org_id ORDER BY org_id), '{}') INTO result FROM allowed;
+    RETURN result;
+END
 $$;
 
 -- Global data (chain tables) is readable by every authenticated user and by the runners.
