@@ -101,6 +101,16 @@ def tip_lag() -> dict[str, Any]:
     }
 
 
+def filled_chain(url: str, blocks: int) -> RpcClient:
+    """A node (mining on demand) given the DevToken and `blocks` blocks of traffic."""
+    rpc = RpcClient([url])
+    rpc.call("evm_setAutomine", [True])
+    token = deploy_token(rpc)
+    rpc.call("evm_setAutomine", [False])
+    _fill(rpc, token, blocks)
+    return rpc
+
+
 def _fill(rpc: RpcClient, token: str, blocks: int) -> None:
     """`blocks` blocks of ~BACKFILL_TX_PER_BLOCK transactions each, mined on demand."""
     traffic = Traffic(rpc, token, rate=0)
@@ -121,11 +131,7 @@ def backfill_vs_cryo() -> dict[str, Any]:
     with bench_cluster() as pg, Anvil(free_port(), block_time=None) as anvil:
         migrated_database(pg, "bench_backfill")
         url = pg.socket_url("bench_backfill", "chainlake_ingest")
-        rpc = RpcClient([anvil.url])
-        rpc.call("evm_setAutomine", [True])
-        token = deploy_token(rpc)
-        rpc.call("evm_setAutomine", [False])
-        _fill(rpc, token, BACKFILL_BLOCKS)
+        filled_chain(anvil.url, BACKFILL_BLOCKS)
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             cryo.freeze(

@@ -20,11 +20,10 @@ from typing import Any
 import psycopg
 
 from bench.common import bench_cluster, migrated_database, scalar
-from bench.ingest import _fill
+from bench.ingest import filled_chain
 from chainlake.chain.archive import backfill
-from chainlake.chain.devchain import Anvil, deploy_token
+from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import ChainConfig, LiveIngest
-from chainlake.chain.rpc import RpcClient
 from chainlake.duck import connect as duck
 from chainlake.localpg import free_port
 from chainlake.query import open_caller_session
@@ -56,11 +55,7 @@ def federated() -> dict[str, Any]:
     ):
         db = migrated_database(pg, "bench_query")
         ingest_url = pg.socket_url("bench_query", "chainlake_ingest")
-        rpc = RpcClient([anvil.url])
-        rpc.call("evm_setAutomine", [True])
-        token = deploy_token(rpc)
-        rpc.call("evm_setAutomine", [False])
-        _fill(rpc, token, BLOCKS)
+        rpc = filled_chain(anvil.url, BLOCKS)
         store = LocalStore(Path(out))
         with psycopg.connect(ingest_url, autocommit=True) as conn:
             conn.execute("SELECT chain.register_chain(31337, 'bench', 0, 64, 100)")

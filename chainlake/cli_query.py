@@ -112,10 +112,7 @@ def query(sql: str, as_email: str | None, fmt: str, out: Path | None, max_rows: 
         )
         _emit(chunks, fmt, out)
     except ChainlakeError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
+        _fail(exc)
 
 
 def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:
