@@ -212,6 +212,7 @@ class Traffic:
     rate: float = 20.0
     seed: int = 7
     sent: int = 0
+    failed: int = 0  # batches the node refused (then nonces are read again)
     nonces: dict[str, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -280,13 +281,15 @@ class Traffic:
             try:
                 self.rpc.batch(self.transactions(accounts, count, rnd))
                 self.sent += count
-            except ChainlakeError:  # a reorg dropped transactions, or the node is busy
+            except Exception:
+                # never let the generator die; start again from the node's nonces
+                self.failed += 1
                 self._resync_nonces(accounts)
 
     def _resync_nonces(self, accounts: list[str]) -> None:
         try:
             counts = self.rpc.batch([("eth_getTransactionCount", [a, "pending"]) for a in accounts])
-        except ChainlakeError:
+        except Exception:
             return
         self.nonces = {a: int(n, 16) for a, n in zip(accounts, counts, strict=True)}
 

@@ -81,6 +81,12 @@ def test_hot_tables_equal_the_node_after_reorgs_of_depth_1_3_and_10(
     anvil, rpc, traffic = devchain
     config = chain_config(anvil.url)
     with running_ingest(config, ingest_url):
+        wait_until(
+            lambda: (admin.execute("SELECT count(*) FROM chain.logs").fetchone() or (0,))[0] > 20,
+            60,
+            f"token transfers from the traffic generator (sent {traffic.sent}, "
+            f"refused batches {traffic.failed})",
+        )
         for depth in (1, 3, 10, 3, 1):
             wait_until(lambda: stored_tip(admin, CHAIN) >= 12, 30, "blocks to be ingested")
             target = node_head(rpc)
@@ -95,8 +101,8 @@ def test_hot_tables_equal_the_node_after_reorgs_of_depth_1_3_and_10(
         "SELECT count(*) FROM chain.events WHERE chain_id = %s AND kind = 'invalidated'", (CHAIN,)
     ).fetchone()
     assert invalidations == (len(depths),)
-    logs = admin.execute("SELECT count(*) FROM chain.logs").fetchone()
-    assert logs is not None and logs[0] > 20, "the traffic's token transfers are ingested"
+    transfers = admin.execute("SELECT count(*) FROM chain.logs").fetchone()
+    assert transfers is not None and transfers[0] > 0, "token transfers survive in the chain"
 
 
 def test_every_batch_is_a_dataset_event_with_a_notify(
