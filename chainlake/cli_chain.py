@@ -14,9 +14,8 @@ import psycopg
 from chainlake.chain.archive import archive, backfill
 from chainlake.chain.ingest import ChainConfig
 from chainlake.chain.integrity import check, repair
-from chainlake.chain.unified import attach_chain_views
+from chainlake.cli_query import _locally, _print_page, fail
 from chainlake.db import INGEST_ROLE
-from chainlake.duck import connect as duck
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.stack import Stack
 from chainlake.storage import ObjectStore, open_store
@@ -82,11 +81,6 @@ CHAIN_OPTION = click.option("--chain", "chain_id", type=int, default=None, help=
 RPC_OPTION = click.option("--rpc", multiple=True, help="RPC endpoint (repeat for failover)")
 
 
-def _fail(exc: ChainlakeError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(getattr(exc, "exit_code", 1))
-
-
 @click.group(help="Chain data: status, integrity check and repair, backfill, archive, SQL.")
 def chain() -> None:
     pass
@@ -101,7 +95,7 @@ def chain_status(as_json: bool) -> None:
             conn.row_factory = psycopg.rows.dict_row
             rows = conn.execute("SELECT * FROM chain.status()").fetchall()
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if as_json:
         _echo_json({"chains": rows})
@@ -125,7 +119,7 @@ def chain_check(chain_id: int | None, as_json: bool) -> None:
             cid = ctx.chain_id(conn, chain_id)
             problems = check(conn, ctx.store(), cid)
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if as_json:
         _echo_json({"chain_id": cid, "problems": [p.as_dict() for p in problems]})
@@ -147,7 +141,7 @@ def chain_repair(chain_id: int | None, rpc: tuple[str, ...]) -> None:
             cid = ctx.chain_id(conn, chain_id)
             left = repair(conn, ctx.url, ctx.store(), ctx.config(conn, cid, rpc), log=click.echo)
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
         return
     for p in left:
         click.echo(f"left: {p.kind} {p.from_block}..{p.to_block}  {p.detail}")
@@ -165,7 +159,7 @@ def chain_backfill(
     first: int, last: int, workers: int, chain_id: int | None, rpc: tuple[str, ...]
 ) -> None:
     if first > last:
-        _fail(InvalidInput(f"--from {first} is after --to {last}"))
+        fail(InvalidInput(f"--from {first} is after --to {last}"))
     try:
         ctx = ChainContext()
         with ctx.connect() as conn:
@@ -175,7 +169,7 @@ def chain_backfill(
                 conn, ctx.store(), config.rpc(), cid, first, last, workers=workers, log=click.echo
             )
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @chain.command("archive", help="Move finalized hot blocks to cold chunks now.")
@@ -187,38 +181,26 @@ def chain_archive(chain_id: int | None) -> None:
             cid = ctx.chain_id(conn, chain_id)
             done = archive(conn, ctx.store(), cid, log=click.echo)
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"chain {cid}: {len(done.written)} chunk(s) archived")
 
 
-@chain.command("sql", help="SQL (DuckDB) over the unified views blocks, transactions, logs.")
+@chain.command("sql", help="The operator's `chainlake query`: SQL over blocks, transactions, logs.")
 @click.argument("query")
 @click.option("--json", "as_json", is_flag=True)
 def chain_sql(query: str, as_json: bool) -> None:
     try:
-        ctx = ChainContext()
-        con = duck("httpfs")
-        attach_chain_views(con, ctx.url, ctx.store())
-        result = con.execute(query)
-        names = [d[0] for d in result.description or []]
-        rows = result.fetchall()
+        stack = Stack.load()
+        page = json.loads(b"".join(_locally(stack, query, "json", 10_000)))
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
         return
-    except Exception as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
-
-    def show(v: Any) -> Any:
-        return "0x" + v.hex() if isinstance(v, bytes) else v
-
     if as_json:
-        _echo_json([{n: show(v) for n, v in zip(names, r, strict=True)} for r in rows])
-        return
-    click.echo("\t".join(names))
-    for r in rows:
-        click.echo("\t".join(str(show(v)) for v in r))
+        names = [c["name"] for c in page["columns"]]
+        _echo_json([dict(zip(names, row, strict=True)) for row in page["rows"]])
+    else:
+        _print_page(page)
 
 
 @click.command(

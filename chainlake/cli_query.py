@@ -112,7 +112,7 @@ def query(sql: str, as_email: str | None, fmt: str, out: Path | None, max_rows: 
         )
         _emit(chunks, fmt, out)
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:
@@ -130,7 +130,8 @@ def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:
             sys.stdout.buffer.write(chunk)
 
 
-def _fail(exc: ChainlakeError) -> None:
+def fail(exc: ChainlakeError) -> None:
+    """Print the error and its hint, exit with the error's code (as every CLI command does)."""
     click.echo(f"error: {exc.message}", err=True)
     if exc.hint:
         click.echo(f"hint: {exc.hint}", err=True)
@@ -166,7 +167,7 @@ def catalog_search(term: str, as_email: str | None, as_json: bool) -> None:
             raise InvalidInput("TERM is empty")
         rows = _rows(as_email, "SELECT * FROM catalog.search(%s, 200)", (term,))
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -221,7 +222,7 @@ def saved_create(
             (org_name, name, sql, visibility, description, json.dumps(_params(param_pairs))),
         )
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"saved {org_name}/{name} ({visibility})")
 
 
@@ -232,7 +233,7 @@ def saved_list(as_email: str | None, as_json: bool) -> None:
     try:
         rows = _rows(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", ())
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if as_json:
         click.echo(json.dumps(rows, indent=2, default=str))
@@ -278,7 +279,7 @@ def saved_run(
             chunks = _locally(stack, found[0]["sql"], wire, 10_000, merged)
         _emit(chunks, fmt, out)
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @saved_query.command("delete", help="Delete your saved query NAME (needs --as).")
@@ -289,5 +290,5 @@ def saved_delete(name: str, org_name: str, as_email: str | None) -> None:
     try:
         _rows(as_email, "SELECT catalog.delete_query(%s, %s)", (org_name, name))
     except ChainlakeError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"deleted {org_name}/{name}")

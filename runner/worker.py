@@ -263,11 +263,13 @@ class Runner:
         self, run: dict[str, Any], spec: dict[str, Any]
     ) -> dict[str, str] | str:
         """The platform credentials a definition declares (`secrets: [chain_writer]`), handed
-        only to the system org's runs (core.org_is_system); a refusal message otherwise."""
+        only where Postgres allows (core.platform_credential_allowed); a refusal otherwise."""
         if "chain_writer" not in spec.get("secrets", []):
             return {}
         with self.pool.connection() as conn:
-            row = conn.execute("SELECT core.org_is_system(%s)", (run["org_id"],)).fetchone()
+            row = conn.execute(
+                "SELECT core.platform_credential_allowed(%s, 'chain_writer')", (run["org_id"],)
+            ).fetchone()
         if not (row and row[0]):
             return (
                 "chain_writer is a platform credential: only the system org's jobs receive it "

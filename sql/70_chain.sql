@@ -29,6 +29,24 @@ BEGIN
 END
 $$;
 
+-- Every writer's first step: lock the chain's row, so that commit_batch, rewind, drop_hot_from,
+-- record_chunk and advance_watermark run one after another per chain, each seeing the others'
+-- committed work.
+CREATE OR REPLACE FUNCTION chain.lock_chain(p_chain_id bigint) RETURNS chain.chains
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    c chain.chains;
+BEGIN
+    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704',
+            HINT = 'live ingest registers its chain when it starts';
+    END IF;
+    RETURN c;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION chain.lock_chain(bigint) FROM PUBLIC;
+
 -- The hash the block after p_number must name as its parent: hot first, then cold.
 CREATE OR REPLACE FUNCTION chain.stored_hash(p_chain_id bigint, p_number bigint) RETURNS bytea
 LANGUAGE sql STABLE SET search_path = '' AS $$
@@ -62,12 +80,7 @@ DECLARE
     n_blocks bigint;
     c chain.chains;
 BEGIN
-    -- serialize with rewind, drop_hot_from and advance_watermark (they lock the row too), so
-    -- the checks below see any of them that committed first
-    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
-    END IF;
+    c := chain.lock_chain(p_chain_id);
     IF p_from <= c.archived_to THEN
         RAISE EXCEPTION 'batch %..% of chain % is at or below the archive watermark', p_from,
             p_to, p_chain_id USING ERRCODE = 'CL001',
@@ -130,10 +143,7 @@ DECLARE
     orphaned bytea[];
     old_head bigint;
 BEGIN
-    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
-    END IF;
+    c := chain.lock_chain(p_chain_id);
     IF p_fork_block < greatest(c.finalized, c.archived_to) THEN
         RAISE EXCEPTION 'reorg of chain % below finality: the fork point % is under the finalized block %',
             p_chain_id, p_fork_block, greatest(c.finalized, c.archived_to) USING ERRCODE = '55000',
@@ -163,7 +173,7 @@ DECLARE
     dropped integer;
     old_head bigint;
 BEGIN
-    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
+    c := chain.lock_chain(p_chain_id);
     IF p_from <= c.archived_to THEN
         RAISE EXCEPTION 'block % of chain % is archived; repair its chunk instead', p_from,
             p_chain_id USING ERRCODE = '22023';
@@ -202,10 +212,7 @@ DECLARE
     prev_hash bytea;
     next_parent bytea;
 BEGIN
-    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
-    END IF;
+    c := chain.lock_chain(p_chain_id);
     IF p_prefix NOT LIKE format('global/chain/%s/%%', p_chain_id)
        OR EXISTS (SELECT 1 FROM jsonb_each(p_files) f
                   WHERE f.value ->> 'key' NOT LIKE p_prefix || '/%') THEN
@@ -257,10 +264,7 @@ DECLARE
     mark bigint;
     next_chunk chain.chunks;
 BEGIN
-    SELECT * INTO c FROM chain.chains WHERE chain_id = p_chain_id FOR UPDATE;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'chain % is not registered', p_chain_id USING ERRCODE = '42704';
-    END IF;
+    c := chain.lock_chain(p_chain_id);
     mark := coalesce(c.archived_to, c.start_block - 1);
     LOOP
         SELECT * INTO next_chunk FROM chain.chunks

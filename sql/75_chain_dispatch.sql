@@ -77,12 +77,16 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION runs.dispatch_chain_batch(bigint, bigint, bigint, bigint) FROM PUBLIC;
 
--- The platform's own org (ingestion) may be handed the chain-writing credential.
-CREATE OR REPLACE FUNCTION core.org_is_system(p_org_id uuid) RETURNS boolean
+-- The platform credentials a run may be handed (the runner asks before every launch): today one,
+-- chain_writer (the chain-writing role's URL), to the system org's runs only.
+CREATE OR REPLACE FUNCTION core.platform_credential_allowed(p_org_id uuid, p_name text)
+RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT coalesce((SELECT system FROM core.orgs WHERE id = p_org_id), false)
+    SELECT p_name = 'chain_writer'
+       AND coalesce((SELECT system FROM core.orgs WHERE id = p_org_id), false)
 $$;
-GRANT EXECUTE ON FUNCTION core.org_is_system(uuid) TO chainlake_runner;
+DROP FUNCTION IF EXISTS core.org_is_system(uuid);
+GRANT EXECUTE ON FUNCTION core.platform_credential_allowed(uuid, text) TO chainlake_runner;
 
 -- The operator marks the platform's own org (chainlake up does, for the org `chainlake`).
 CREATE OR REPLACE FUNCTION core.set_system_org(p_name text) RETURNS uuid

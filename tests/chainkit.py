@@ -12,8 +12,7 @@ from typing import Any
 import psycopg
 
 from chainlake.chain import archive
-from chainlake.chain.codec import TABLES
-from chainlake.chain.fetch import fetch_blocks, head
+from chainlake.chain.fetch import head
 from chainlake.chain.ingest import ChainConfig, LiveIngest
 from chainlake.chain.rpc import RpcClient
 
@@ -77,14 +76,7 @@ def node_rows(
     rpc: RpcClient, chain_id: int, first: int, last: int
 ) -> dict[str, list[tuple[Any, ...]]]:
     """The node's canonical blocks first..last as rows, per table."""
-    out: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES}
-    for start in range(first, last + 1, 50):
-        numbers = list(range(start, min(last, start + 49) + 1))
-        for b in fetch_blocks(rpc, chain_id, numbers):
-            out["blocks"].append(b.block)
-            out["transactions"].extend(b.transactions)
-            out["logs"].extend(b.logs)
-    return out
+    return archive.rpc_rows(rpc, chain_id, first, last)
 
 
 def hot_rows(

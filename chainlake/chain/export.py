@@ -16,8 +16,8 @@ import psycopg
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from chainlake.chain.archive import snapshot
-from chainlake.chain.codec import BIG_COLUMNS, NUMBER_COLUMN, ORDER_BY, TABLES
+from chainlake.chain.archive import hot_rows, snapshot
+from chainlake.chain.codec import BIG_COLUMNS, NUMBER_COLUMN, TABLES
 from chainlake.storage import ObjectStore
 
 
@@ -61,12 +61,7 @@ def export_range(
             if first <= mark
             else []
         )
-        hot = conn.execute(
-            f"SELECT {', '.join(columns)} FROM chain.{table} "  # noqa: S608 - fixed names
-            f"WHERE chain_id = %s AND {number} BETWEEN %s AND %s AND {number} > %s "
-            f"ORDER BY {ORDER_BY[table]}",
-            (chain_id, first, last, mark),
-        ).fetchall()
+        hot = hot_rows(conn, chain_id, max(first, mark + 1), last)[table]
     count = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as out:

@@ -39,15 +39,6 @@ def _hot_select(table: str) -> str:
     )
 
 
-def read_snapshot(pg_url: str, store: ObjectStore) -> tuple[Snapshot, dict[str, Any]]:
-    """Read the chain's state in one REPEATABLE READ snapshot of a new connection."""
-    with psycopg.connect(pg_url) as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-        with conn.transaction():
-            return read_snapshot_in(conn, store)
-
-
 def read_snapshot_in(
     conn: psycopg.Connection[Any], store: ObjectStore, tables: Collection[str] = tuple(TABLES)
 ) -> tuple[Snapshot, dict[str, Any]]:
@@ -91,14 +82,3 @@ def create_chain_views(
         else:
             view = hot_rel
         view.create_view(f"{schema}.{table}" if schema != "main" else table, replace=True)
-
-
-def attach_chain_views(
-    con: duckdb.DuckDBPyConnection, pg_url: str, store: ObjectStore, schema: str = "main"
-) -> Snapshot:
-    """Create the views `{schema}.blocks`, `.transactions` and `.logs` on `con`."""
-    for statement in store.duckdb_setup():
-        con.execute(statement)
-    snapshot, hot = read_snapshot(pg_url, store)
-    create_chain_views(con, snapshot, hot, schema)
-    return snapshot

@@ -15,7 +15,7 @@ from chainlake import jobdefs
 from chainlake.chain.devchain import Anvil
 from chainlake.localpg import free_port
 from tests.chainkit import chain_config, running_ingest, stored_tip, wait_until
-from tests.runtime import TEST_JOBS, running_runner
+from tests.runtime import TEST_JOBS, request_run, running_runner
 from tests.tenants import Tenants
 
 
@@ -136,3 +136,41 @@ def rpc_reorg(url: str, depth: int) -> None:
     from chainlake.chain.rpc import RpcClient
 
     RpcClient([url]).call("anvil_reorg", [depth, []])
+
+
+def test_the_chain_writer_credential_goes_to_the_system_orgs_runs_only(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    spec = {
+        "name": "wants-chain-writer",
+        "version": "1",
+        "kind": "source",
+        "secrets": ["chain_writer"],
+        "launcher": {"kind": "process", "command": ["python", str(TEST_JOBS / "credential.py")]},
+        "timeout_seconds": 60,
+    }
+    admin.execute("SELECT core.set_system_org('b')")
+    with tenants.login(tenants.user("a", "writer")) as conn:
+        jobdefs.apply(conn, tenants.org_ids["a"], spec)
+    with tenants.login(tenants.user("b", "writer")) as conn:
+        jobdefs.apply(conn, tenants.org_ids["b"], spec)
+    runs = {}
+    for org in ("a", "b"):
+        runs[org] = request_run(tenants, tenants.user(org, "writer"), "wants-chain-writer")["id"]
+    with running_runner(
+        tenants, tmp_path / "storage", chain_database_url="postgresql:///chain-writer"
+    ):
+
+        def finished() -> list[Any]:
+            return admin.execute(
+                "SELECT org_id, status, error, metadata FROM runs.runs WHERE id = ANY(%s) "
+                "AND status IN ('succeeded', 'dead')",
+                (list(runs.values()),),
+            ).fetchall()
+
+        wait_until(lambda: len(finished()) == 2, 60, "both runs to finish")
+    outcome = {str(r[0]): r[1:] for r in finished()}
+    refused = outcome[tenants.org_ids["a"]]
+    assert refused[0] == "dead" and "chain_writer is a platform credential" in refused[1]["message"]
+    granted = outcome[tenants.org_ids["b"]]
+    assert granted[0] == "succeeded" and granted[2] == {"has_chain_writer": True}
