@@ -208,6 +208,63 @@ def run_saved_query(
     return _run(request, saved["sql"], params, data.format, data.max_rows)
 
 
+# -- sharing one object with another org ---------------------------------------------------
+Kind = Literal["dataset", "saved_query"]
+
+
+@dataclass
+class GrantRequest:
+    kind: Kind
+    org: str
+    name: str
+    grantee: str
+
+
+@get("/v1/grants", operation_id="listGrants", sync_to_thread=True)
+def list_grants(
+    request: Req, limit: FromQuery[int] = 100, after: FromQuery[str | None] = None
+) -> Page:
+    """Datasets and saved queries shared by the caller's orgs (seen by their admins and the
+    grant's author) or with them (seen by their members), a page at a time."""
+    limit = max(1, min(limit, 1000))
+    rows = as_caller(request, "SELECT * FROM catalog.list_grants(%s, %s)", (after, limit))
+    following = rows[-1]["cursor"] if len(rows) == limit else None
+    items = [
+        {**{k: v for k, v in r.items() if k != "cursor"}, "created_at": r["created_at"].isoformat()}
+        for r in rows
+    ]
+    return Page(items, following)
+
+
+@post("/v1/grants", operation_id="grantRead", sync_to_thread=True, status_code=201)
+def grant_read(request: Req, data: JSONBody[GrantRequest]) -> dict[str, Any]:
+    """Share a dataset (as an admin of its org) or your saved query (as a writer of its org) with
+    another org, read-only. Its members see it from their next request."""
+    as_caller(
+        request,
+        "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)",
+        (data.kind, data.org, data.name, data.grantee),
+    )
+    return {"kind": data.kind, "org": data.org, "name": data.name, "grantee": data.grantee}
+
+
+@delete(
+    "/v1/grants/{kind:str}/{org:str}/{name:str}/{grantee:str}",
+    operation_id="revokeRead",
+    sync_to_thread=True,
+    status_code=204,
+)
+def revoke_read(
+    request: Req,
+    kind: FromPath[Kind],
+    org: FromPath[str],
+    name: FromPath[str],
+    grantee: FromPath[str],
+) -> None:
+    """Stop sharing; the grantee's next request no longer sees the object."""
+    as_caller(request, "SELECT catalog.revoke_read(%s, %s, %s, %s)", (kind, org, name, grantee))
+
+
 @get("/v1/catalog/search", operation_id="searchCatalog", sync_to_thread=True)
 def search_catalog(request: Req, q: FromQuery[str], limit: FromQuery[int] = 50) -> Page:
     """Datasets, columns, jobs and saved queries whose name, description, tag or type contains

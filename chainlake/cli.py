@@ -817,13 +817,14 @@ def asset_preview(
 # -- chain data (chainlake/cli_chain.py) ------------------------------------------------------
 def _register_chain_commands() -> None:
     from chainlake.cli_chain import chain, devchain
-    from chainlake.cli_query import catalog, query, saved_query
+    from chainlake.cli_query import catalog, query, saved_query, share
 
     main.add_command(chain)
     main.add_command(devchain)
     main.add_command(query)
     main.add_command(catalog)
     main.add_command(saved_query)
+    main.add_command(share)
 
 
 _register_chain_commands()

@@ -7,7 +7,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -230,8 +230,22 @@ def saved_create(
 @AS_USER
 @click.option("--json", "as_json", is_flag=True)
 def saved_list(as_email: str | None, as_json: bool) -> None:
+    def line(r: dict[str, Any]) -> str:
+        return f"{r['org']}/{r['name']}  {r['visibility']}  {r['owner']}  {r['description']}"
+
+    _listing(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", as_json, line)
+
+
+def _listing(
+    as_email: str | None,
+    sql: str,
+    as_json: bool,
+    line: Callable[[dict[str, Any]], str],
+    empty: str | None = None,
+) -> None:
+    """Print the rows of one listing function: as JSON, or a line each."""
     try:
-        rows = _rows(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", ())
+        rows = _rows(as_email, sql, ())
     except ChainlakeError as exc:
         fail(exc)
         return
@@ -239,7 +253,9 @@ def saved_list(as_email: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2, default=str))
         return
     for r in rows:
-        click.echo(f"{r['org']}/{r['name']}  {r['visibility']}  {r['owner']}  {r['description']}")
+        click.echo(line(r))
+    if not rows and empty:
+        click.echo(empty)
 
 
 @saved_query.command("run", help="Run saved query NAME with --param NAME=VALUE.")
@@ -292,3 +308,66 @@ def saved_delete(name: str, org_name: str, as_email: str | None) -> None:
     except ChainlakeError as exc:
         fail(exc)
     click.echo(f"deleted {org_name}/{name}")
+
+
+@click.group(help="Share one dataset or saved query with another org (read-only).")
+def share() -> None:
+    pass
+
+
+KIND = click.argument("kind", type=click.Choice(["dataset", "saved_query"]))
+
+
+def _object(ref: str) -> tuple[str, str]:
+    org_name, sep, name = ref.partition("/")
+    if not sep or not org_name or not name:
+        raise InvalidInput(f"{ref!r} is not ORG/NAME", "for example: acme/transfers")
+    return org_name, name
+
+
+def _as_someone(as_email: str | None) -> str:
+    if not as_email:
+        raise InvalidInput("sharing is done by a person", "name them with --as EMAIL")
+    return as_email
+
+
+@share.command("grant", help="Let org --with read dataset or saved_query ORG/NAME.")
+@KIND
+@click.argument("ref", metavar="ORG/NAME")
+@click.option("--with", "grantee", required=True, help="The org to share with.")
+@AS_USER
+def share_grant(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
+    try:
+        org_name, name = _object(ref)
+        sql = "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)"
+        _rows(_as_someone(as_email), sql, (kind, org_name, name, grantee))
+    except ChainlakeError as exc:
+        fail(exc)
+    click.echo(f"shared {kind} {ref} with org {grantee}")
+
+
+@share.command("revoke", help="Stop sharing dataset or saved_query ORG/NAME with org --from.")
+@KIND
+@click.argument("ref", metavar="ORG/NAME")
+@click.option("--from", "grantee", required=True, help="The org that loses access.")
+@AS_USER
+def share_revoke(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
+    try:
+        org_name, name = _object(ref)
+        sql = "SELECT catalog.revoke_read(%s, %s, %s, %s)"
+        _rows(_as_someone(as_email), sql, (kind, org_name, name, grantee))
+    except ChainlakeError as exc:
+        fail(exc)
+    click.echo(f"org {grantee} no longer reads {kind} {ref}")
+
+
+@share.command("list", help="What your orgs share, and what is shared with them.")
+@AS_USER
+@click.option("--json", "as_json", is_flag=True)
+def share_list(as_email: str | None, as_json: bool) -> None:
+    def line(r: dict[str, Any]) -> str:
+        by = f"  by {r['granted_by']}" if r["granted_by"] else ""  # hidden outside the grantor
+        return f"{r['kind']:<12} {r['org']}/{r['name']} -> {r['grantee']}{by}"
+
+    sql = "SELECT * FROM catalog.list_grants(NULL, 1000)"
+    _listing(as_email, sql, as_json, line, "nothing is shared")

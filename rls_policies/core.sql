@@ -69,3 +69,9 @@ DROP POLICY IF EXISTS "members read their orgs quotas" ON core.quotas;
 CREATE POLICY "members read their orgs quotas" ON core.quotas
     FOR SELECT TO chainlake_users
     USING (org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]));
+
+-- An org that shared an object with the caller's org is visible by name to its members.
+DROP POLICY IF EXISTS "members see orgs that shared an object with them" ON core.orgs;
+CREATE POLICY "members see orgs that shared an object with them" ON core.orgs
+    FOR SELECT TO chainlake_users
+    USING (id = ANY ((SELECT catalog.granting_org_ids())::uuid[]));

@@ -50,6 +50,13 @@ SEEDS: dict[str, Seed] = {
         "writer",
         "member",
     ),
+    "catalog.object_grants": Seed(
+        "INSERT INTO catalog.object_grants (org_id, object_kind, object_id, grantee_org_id) "
+        "VALUES (%(org_id)s, 'dataset', (SELECT min(id::text)::uuid FROM catalog.datasets "
+        "WHERE org_id = %(org_id)s), %(spare_org_id)s)",
+        "admin",
+        "grant",
+    ),
     "jobs.definitions": Seed(
         "INSERT INTO jobs.definitions (org_id, name, version) "
         "VALUES (%(org_id)s, 'job_' || %(tag)s, '1')",

@@ -181,6 +181,31 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     assert ran.stdout.split()[-1] == "True", ran.stderr
     assert "demo/recent" in run("saved-query", "list", "--as", "dee@demo.example", env=home).stdout
 
+    # one dataset shared with another org, and the share revoked, by the CLI
+    assert run("org", "create", "partner", env=home).returncode == 0
+    for email, org, role in (
+        ("pat@partner.example", "partner", "reader"),
+        ("ada@demo.example", "demo", "admin"),
+    ):
+        made = run("user", "create", email, "--org", org, "--role", role, env=home)
+        assert made.returncode == 0, made.stderr
+    theirs = 'select count(*) > 0 from "demo"."erc20_transfers"'
+    ref = ("dataset", "demo/erc20_transfers")
+    shared = run("share", "grant", *ref, "--with", "partner", "--as", "ada@demo.example", env=home)
+    assert shared.returncode == 0, shared.stderr
+    read = run("query", "--as", "pat@partner.example", theirs, env=home)
+    assert read.stdout.split()[-1] == "True", read.stderr
+    listed = run("share", "list", "--as", "ada@demo.example", env=home).stdout
+    assert "demo/erc20_transfers -> partner  by ada@demo.example" in listed
+    listed = run("share", "list", "--as", "pat@partner.example", env=home).stdout
+    assert "dataset      demo/erc20_transfers -> partner" in listed
+    revoked = run(
+        "share", "revoke", *ref, "--from", "partner", "--as", "ada@demo.example", env=home
+    )
+    assert revoked.returncode == 0, revoked.stderr
+    gone = run("query", "--as", "pat@partner.example", theirs, env=home)
+    assert gone.returncode != 0 and "erc20_transfers" in gone.stderr
+
     second = run("up", env=home, timeout=300)
     assert second.returncode == 0, second.stderr
     assert "migrations up to date" in second.stdout
