@@ -13,6 +13,7 @@ from api import v1
 from api.auth import Verifier
 from api.problems import HANDLERS
 from api.webhooks import receive_webhook
+from chainlake.query import SessionPool
 from chainlake.storage import ObjectStore, open_store
 
 
@@ -32,6 +33,7 @@ def create_app(
     tokens against the dev issuer under `home` (and configured OIDC issuers), and reads cold data
     from `store`."""
     pool = ConnectionPool(database_url, min_size=1, max_size=8, open=False)
+    sessions = SessionPool()
     app = Litestar(
         route_handlers=[
             health,
@@ -50,11 +52,12 @@ def create_app(
             v1.revoke_read,
         ],
         on_startup=[lambda: pool.open()],
-        on_shutdown=[lambda: pool.close()],
+        on_shutdown=[lambda: pool.close(), sessions.close],
         exception_handlers=HANDLERS,
         openapi_config=OpenAPIConfig(title="chainlake", version="1", path="/schema"),
     )
     app.state.pool = pool
+    app.state.sessions = sessions
     app.state.secret_key = secret_key
     home = home or Path(".chainlake")
     app.state.verifier = verifier or Verifier.from_environment(home)

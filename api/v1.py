@@ -95,7 +95,7 @@ def _run(
     claims = caller(request)
     store: ObjectStore = request.app.state.store
     with _pool(request).connection() as conn:
-        session = open_caller_session(conn, claims, store, sql=sql)
+        session = open_caller_session(conn, claims, store, sql=sql, pool=request.app.state.sessions)
     try:
         result = session.execute(sql, params)
     except Exception:

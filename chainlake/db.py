@@ -44,8 +44,11 @@ def claims_transaction(
 ) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
     """One transaction under the identity in `claims` (the API's path). Yields a dict cursor."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SET LOCAL ROLE {AUTHENTICATED_ROLE}")
-        cur.execute("SELECT set_config('request.jwt.claims', %s, true)", (json.dumps(claims),))
+        # SET LOCAL ROLE and the claims in one round trip (set_config('role') is SET ROLE)
+        cur.execute(
+            "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
+            (AUTHENTICATED_ROLE, json.dumps(claims)),
+        )
         yield cur
 
 

@@ -1,7 +1,7 @@
 """The query service's engine: one SQL over hot Postgres and cold Parquet, as the caller.
 
-Per request, a fresh in-memory DuckDB gets, read in one REPEATABLE READ snapshot of Postgres
-under the caller's identity (so RLS decides everything):
+Per request, an in-memory DuckDB gets, read in one REPEATABLE READ snapshot of Postgres under
+the caller's identity (so RLS decides everything):
 
 - the unified chain views `blocks`, `transactions`, `logs` (cold chunks up to each chain's
   watermark, hot rows above it, pulled in as Arrow);
@@ -13,13 +13,19 @@ cannot reach Postgres as anyone. Then the session is locked down before user SQL
 under the registered files' directories, no external access, no configuration changes; memory
 and thread limits; a time limit enforced by interrupting the query. User SQL must be one SELECT
 and may not call file-reading, secret or settings functions: each refusal names what and why.
+
+Building a session costs a few round trips and a DuckDB start; the API keeps sessions in a
+`SessionPool` and reuses one for the same identity while everything it was built from, re-read
+in one round trip per request, is unchanged (see `SessionPool`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +35,7 @@ from urllib.parse import urlparse
 import duckdb
 import psycopg
 
-from chainlake.chain.unified import create_chain_views, read_snapshot_in
+from chainlake.chain.unified import Snapshot, create_chain_views, read_hot_in, snapshot_of
 from chainlake.db import claims_transaction
 from chainlake.duck import connect as duck_connect
 from chainlake.errors import ChainlakeError, InvalidInput
@@ -71,25 +77,21 @@ class Session:
     con: duckdb.DuckDBPyConnection
     views: list[str] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
+    release: Callable[[], None] | None = None
 
     def check(self, sql: str) -> None:
         """Exactly one SELECT, calling nothing forbidden."""
-        try:
-            statements = self.con.extract_statements(sql)
-        except duckdb.Error as exc:
-            raise QueryFailed(f"the SQL does not parse: {_first_line(exc)}") from exc
-        if len(statements) != 1:
-            raise QueryRefused(f"send one statement at a time ({len(statements)} given)")
-        if statements[0].type != duckdb.StatementType.SELECT:
+        parsed = parse(sql)
+        if parsed.error:
+            raise QueryFailed(f"the SQL does not parse: {parsed.error}")
+        if parsed.statements != 1:
+            raise QueryRefused(f"send one statement at a time ({parsed.statements} given)")
+        if parsed.kind != duckdb.StatementType.SELECT.name:
             raise QueryRefused(
-                "only SELECT (and WITH ... SELECT) queries run here, "
-                f"not {statements[0].type.name}",
+                f"only SELECT (and WITH ... SELECT) queries run here, not {parsed.kind}",
                 "ATTACH, INSTALL, LOAD, COPY, SET and the like are not available here",
             )
-        row = self.con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-        tree = json.loads(row[0]) if row else {}
-        if tree.get("error"):
-            raise QueryFailed(f"the SQL does not parse: {tree.get('error_message', '')}")
+        tree = parsed.tree
         called = set(_function_names(tree))
         refused = sorted(called & FORBIDDEN_FUNCTIONS)
         if refused:
@@ -128,7 +130,12 @@ class Session:
             timer.cancel()
 
     def close(self) -> None:
-        self.con.close()
+        """Done with it: back to its pool if it came from one, else closed."""
+        if self.release is not None:
+            release, self.release = self.release, None
+            release()
+        else:
+            self.con.close()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -186,20 +193,42 @@ _PARSER_LOCK = threading.Lock()
 CHAIN_TABLES = ("blocks", "transactions", "logs")
 
 
+@dataclass(frozen=True)
+class Parsed:
+    statements: int = 0
+    kind: str = ""
+    tree: dict[str, Any] = field(default_factory=dict)
+    error: str = ""
+
+
+@functools.lru_cache(maxsize=512)
+def parse(sql: str) -> Parsed:
+    """How DuckDB parses `sql`: the statement count, the first one's type and its serialized
+    tree, or the parse error (cached: a dashboard sends the same SQL again and again; the
+    result is never mutated)."""
+    with _PARSER_LOCK:
+        try:
+            statements = _PARSER.extract_statements(sql)
+        except duckdb.Error as exc:
+            return Parsed(error=_first_line(exc))
+        if len(statements) != 1:
+            return Parsed(statements=len(statements))
+        if statements[0].type != duckdb.StatementType.SELECT:
+            return Parsed(1, statements[0].type.name)
+        row = _PARSER.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    tree = json.loads(row[0]) if row else {}
+    if tree.get("error"):
+        return Parsed(error=str(tree.get("error_message", "")))
+    return Parsed(1, statements[0].type.name, tree)
+
+
 def chain_tables_read_by(sql: str | None) -> tuple[str, ...]:
     """The chain views `sql` names (all of them when unsure: no SQL, unparsable SQL, or a
     saved query, whose own SQL may name any)."""
-    if not sql:
+    parsed = parse(sql) if sql else Parsed()
+    if not parsed.tree:
         return CHAIN_TABLES
-    with _PARSER_LOCK:
-        try:
-            row = _PARSER.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
-        except duckdb.Error:
-            return CHAIN_TABLES
-    tree = json.loads(row[0]) if row else {}
-    if tree.get("error"):
-        return CHAIN_TABLES
-    named = set(_table_refs(tree))
+    named = set(_table_refs(parsed.tree))
     if any(schema == "saved" for schema, _ in named):
         return CHAIN_TABLES
     return tuple(t for t in CHAIN_TABLES if ("", t) in named or ("main", t) in named)
@@ -216,21 +245,113 @@ def _table_refs(node: Any) -> Iterator[tuple[str, str]]:
             yield from _table_refs(item)
 
 
+SessionKey = tuple[str, tuple[str, ...], str, str]
+
+
+class SessionPool:
+    """Sessions kept between requests: a session is taken again only by the same identity,
+    for SQL reading the same chain tables, while the context it was built from (which the
+    request re-reads under the caller's identity, in one round trip) is unchanged: the same
+    quotas, watermarks, chain versions, cold files, readable datasets and saved queries. A
+    grant, a revocation, a new block or a new dataset version therefore builds a fresh one. A
+    session is used by one request at a time; idle ones are closed after `max_idle_s`, and at
+    most `capacity` are kept."""
+
+    def __init__(self, capacity: int = 16, max_idle_s: float = 120.0) -> None:
+        self.capacity = capacity
+        self.max_idle_s = max_idle_s
+        self._lock = threading.Lock()
+        self._idle: list[tuple[float, SessionKey, Session]] = []
+
+    def take(self, key: SessionKey) -> Session | None:
+        with self._lock:
+            self._expire(time.monotonic())
+            for i, (_at, held, session) in enumerate(self._idle):
+                if held == key:
+                    del self._idle[i]
+                    return session
+        return None
+
+    def give(self, key: SessionKey, session: Session) -> None:
+        """Keep `session` for reuse under `key` (closing the oldest idle one beyond capacity)."""
+        with self._lock:
+            self._idle.append((time.monotonic(), key, session))
+            self._expire(time.monotonic())
+            while len(self._idle) > self.capacity:
+                self._idle.pop(0)[2].con.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for _at, _key, session in self._idle:
+                session.con.close()
+            self._idle.clear()
+
+    def _expire(self, now: float) -> None:
+        keep = []
+        for entry in self._idle:
+            if now - entry[0] > self.max_idle_s:
+                entry[2].con.close()
+            else:
+                keep.append(entry)
+        self._idle = keep
+
+
+def read_context(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """catalog.query_context() as the connection's identity (see sql/80_query.sql)."""
+    row = conn.execute("SELECT catalog.query_context()").fetchone()
+    assert row is not None
+    context: dict[str, Any] = row[0]
+    return context
+
+
+def quota_limits(context: dict[str, Any]) -> Limits:
+    """The caller's org quota for query time and memory (the most generous of its orgs)."""
+    quota = context["limits"]
+    if quota["timeout_ms"] is None:
+        return Limits()
+    return Limits(timeout_s=quota["timeout_ms"] / 1000, memory=f"{int(quota['memory_mb'])}MB")
+
+
 def open_session(
     conn: psycopg.Connection[Any],
     store: ObjectStore,
     limits: Limits | None = None,
     sql: str | None = None,
+    pool: SessionPool | None = None,
+    identity: str = "",
 ) -> Session:
     """A locked-down DuckDB session with the views `conn`'s identity may read. `conn` must be in
     a REPEATABLE READ transaction under that identity (chainlake.db.claims_transaction). Given
-    the SQL it is for, hot chain rows are fetched only for the chain views it names."""
-    limits = limits or Limits()
-    snapshot, hot = read_snapshot_in(conn, store, chain_tables_read_by(sql))
-    with conn.cursor() as cur:
-        datasets = cur.execute(
-            "SELECT org_name, dataset, uris FROM catalog.queryable_datasets()"
-        ).fetchall()
+    the SQL it is for, hot chain rows are fetched only for the chain views it names. With a
+    pool, an unchanged session of the same identity is reused, and closing the session gives
+    it back."""
+    context = read_context(conn)
+    limits = limits or quota_limits(context)
+    tables = chain_tables_read_by(sql)
+    key: SessionKey = (
+        identity,
+        tables,
+        repr(limits),
+        json.dumps(context, sort_keys=True, separators=(",", ":")),
+    )
+    if pool is not None and (reused := pool.take(key)) is not None:
+        reused.release = lambda: pool.give(key, reused)
+        return reused
+    snapshot = snapshot_of(context, store)
+    hot = read_hot_in(conn, snapshot, tables)
+    session = _build_session(context, snapshot, hot, store, limits)
+    if pool is not None:
+        session.release = lambda: pool.give(key, session)
+    return session
+
+
+def _build_session(
+    context: dict[str, Any],
+    snapshot: Snapshot,
+    hot: dict[str, Any],
+    store: ObjectStore,
+    limits: Limits,
+) -> Session:
     extensions = () if isinstance(store, LocalStore) else ("httpfs",)
     con = duck_connect(*extensions)
     try:
@@ -239,20 +360,17 @@ def open_session(
         create_chain_views(con, snapshot, hot)
         views = ["blocks", "transactions", "logs"]
         all_uris: list[str] = []
-        for org_name, dataset, uris in datasets:
+        for dataset in context["datasets"]:
+            org_name, name, uris = dataset["org"], dataset["name"], dataset["uris"]
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(org_name)}")
             con.execute(
-                f"CREATE VIEW {_ident(org_name)}.{_ident(dataset)} AS "  # noqa: S608 - quoted
+                f"CREATE VIEW {_ident(org_name)}.{_ident(name)} AS "  # noqa: S608 - quoted
                 f"SELECT * FROM {_reader(list(uris))}"
             )
-            views.append(f'"{org_name}"."{dataset}"')
+            views.append(f'"{org_name}"."{name}"')
             all_uris.extend(uris)
         session = Session(con, views, limits)
-        with conn.cursor() as cur:
-            saved = cur.execute(
-                "SELECT org, name, sql, params FROM catalog.list_queries(NULL, 1000)"
-            ).fetchall()
-        views.extend(_saved_views(session, saved))
+        views.extend(_saved_views(session, context["saved"]))
         dirs = _allowed_dirs(all_uris, store)
         con.execute(f"SET memory_limit = {_literal(limits.memory)}")
         con.execute(f"SET threads = {int(limits.threads)}")
@@ -271,24 +389,26 @@ def open_caller_session(
     store: ObjectStore,
     limits: Limits | None = None,
     sql: str | None = None,
+    pool: SessionPool | None = None,
 ) -> Session:
-    """A session for the identity in `claims` (the API's path: `conn` is chainlake_api's). The
-    connection is free again when this returns; the session is the caller's to close."""
+    """A session for the identity in `claims` (the API's path: `conn` is chainlake_api's), its
+    limits the org quota unless given. The connection is free again when this returns; the
+    session is the caller's to close."""
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         with claims_transaction(conn, claims) as cur:
-            limits = limits or session_limits(cur.connection)
-            return open_session(cur.connection, store, limits, sql)
+            identity = str(claims.get("sub", ""))
+            return open_session(cur.connection, store, limits, sql, pool, identity)
     finally:
         conn.isolation_level = None
 
 
 def open_operator_session(admin_url: str, store: ObjectStore, sql: str | None = None) -> Session:
-    """The operator's session (superuser: every org's datasets)."""
+    """The operator's session (superuser: every org's datasets; default limits)."""
     with psycopg.connect(admin_url) as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         with conn.transaction():
-            return open_session(conn, store, sql=sql)
+            return open_session(conn, store, Limits(), sql=sql)
 
 
 @contextmanager
@@ -305,12 +425,13 @@ def caller_session(
         session.close()
 
 
-def _saved_views(session: Session, saved: list[tuple[Any, ...]]) -> list[str]:
+def _saved_views(session: Session, saved: list[dict[str, Any]]) -> list[str]:
     """`saved."<name>"` for each saved query without parameters that passes the same check as
     any query (first one per name: orgs alphabetically)."""
     made = []
     session.con.execute("CREATE SCHEMA IF NOT EXISTS saved")
-    for _org, name, sql, params in saved:
+    for entry in saved:
+        name, sql, params = entry["name"], entry["sql"], entry["params"]
         view = f"saved.{_ident(name)}"
         if params or view in made:
             continue
@@ -321,16 +442,6 @@ def _saved_views(session: Session, saved: list[tuple[Any, ...]]) -> list[str]:
             continue  # it fails as a view: run it by name to see why
         made.append(view)
     return made
-
-
-def session_limits(conn: psycopg.Connection[Any]) -> Limits:
-    """The caller's org quota for query time and memory (the most generous of its orgs)."""
-    row = conn.execute(
-        "SELECT max(query_timeout_ms), max(query_memory_mb) FROM core.quotas"
-    ).fetchone()
-    if row is None or row[0] is None:
-        return Limits()
-    return Limits(timeout_s=row[0] / 1000, memory=f"{int(row[1])}MB")
 
 
 def jsonable(value: Any) -> Any:

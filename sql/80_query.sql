@@ -172,3 +172,41 @@ $$;
 
 GRANT EXECUTE ON FUNCTION catalog.search(text, integer), jobs.current_definitions_visible()
 TO chainlake_users;
+
+-- Everything a query session is built from, but the hot rows, in one round trip, as the caller
+-- (RLS decides): the org quota for query time and memory (the most generous of the caller's
+-- orgs), each chain's watermark and version (its newest chain.events id: ingest, a reorg, an
+-- archive and a repair each add one, so an unchanged version means unchanged hot rows), the
+-- cold chunk files under the watermarks, the readable datasets and the saved queries. The query
+-- service reuses a session only while this answer is unchanged.
+CREATE OR REPLACE FUNCTION catalog.query_context() RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+BEGIN  -- plpgsql: its plan is cached per session (a sql function is planned on every call)
+    RETURN jsonb_build_object(
+        'limits', (SELECT jsonb_build_object('timeout_ms', max(q.query_timeout_ms),
+                                             'memory_mb', max(q.query_memory_mb))
+                   FROM core.quotas q),
+        'chains', coalesce((
+            SELECT jsonb_agg(jsonb_build_object(
+                       'chain_id', c.chain_id, 'archived_to', c.archived_to,
+                       'version', (SELECT max(e.id) FROM chain.events e
+                                   WHERE e.chain_id = c.chain_id)) ORDER BY c.chain_id)
+            FROM chain.chains c), '[]'),
+        'cold', coalesce((
+            SELECT jsonb_agg(k.files ORDER BY k.chain_id, k.from_block)
+            FROM chain.chunks k JOIN chain.chains c USING (chain_id)
+            WHERE k.to_block <= c.archived_to), '[]'),
+        'datasets', coalesce((
+            SELECT jsonb_agg(jsonb_build_object('org', d.org_name, 'name', d.dataset,
+                                                'uris', d.uris) ORDER BY d.n)
+            FROM catalog.queryable_datasets() WITH ORDINALITY
+                 AS d(org_name, dataset, version, uris, row_count, n)), '[]'),
+        'saved', coalesce((
+            SELECT jsonb_agg(jsonb_build_object('org', s.org, 'name', s.name, 'sql', s.sql,
+                                                'params', s.params) ORDER BY s.n)
+            FROM catalog.list_queries(NULL, 1000) WITH ORDINALITY
+                 AS s(org, name, owner, visibility, description, params, sql, updated_at,
+                      cursor, n)), '[]'));
+END
+$$;
+GRANT EXECUTE ON FUNCTION catalog.query_context() TO chainlake_users;

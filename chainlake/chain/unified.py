@@ -39,33 +39,30 @@ def _hot_select(table: str) -> str:
     )
 
 
-def read_snapshot_in(
-    conn: psycopg.Connection[Any], store: ObjectStore, tables: Collection[str] = tuple(TABLES)
-) -> tuple[Snapshot, dict[str, Any]]:
-    """The watermarks, the cold chunk files under them and the hot rows above them, read in the
-    caller's transaction (which must be REPEATABLE READ for the three to agree). Hot rows are
-    fetched only for `tables` (the others come back empty: the query does not read them)."""
-    snapshot = Snapshot()
-    hot: dict[str, Any] = {}
-    with conn.cursor() as cur:
-        for chain_id, archived_to in cur.execute(
-            "SELECT chain_id, archived_to FROM chain.chains ORDER BY chain_id"
-        ).fetchall():
-            snapshot.watermarks[chain_id] = archived_to
+def snapshot_of(context: dict[str, Any], store: ObjectStore) -> Snapshot:
+    """The watermarks and cold files of a query context (catalog.query_context())."""
+    snapshot = Snapshot(cold_files={table: [] for table in TABLES})
+    for chain in context["chains"]:
+        snapshot.watermarks[chain["chain_id"]] = chain["archived_to"]
+    for files in context["cold"]:
         for table in TABLES:
-            snapshot.cold_files[table] = []
-        for chain_id in snapshot.watermarks:
-            for (files,) in cur.execute(
-                "SELECT files FROM chain.cold_chunks(%s)", (chain_id,)
-            ).fetchall():
-                for table in TABLES:
-                    snapshot.cold_files[table].append(store.uri(files[table]["key"]))
+            snapshot.cold_files[table].append(store.uri(files[table]["key"]))
+    return snapshot
+
+
+def read_hot_in(
+    conn: psycopg.Connection[Any], snapshot: Snapshot, tables: Collection[str] = tuple(TABLES)
+) -> dict[str, Any]:
+    """The hot rows above each watermark as Arrow, read in the caller's transaction (REPEATABLE
+    READ, the one the context was read in, so the two agree), only for `tables` (the others
+    come back empty: the query does not read them)."""
+    hot: dict[str, Any] = {}
     with conn.cursor(binary=True) as cur:
         for table in TABLES:
             rows = cur.execute(_hot_select(table)).fetchall() if table in tables else []
             snapshot.hot_rows[table] = len(rows)
             hot[table] = to_arrow(table, rows)
-    return snapshot, hot
+    return hot
 
 
 def create_chain_views(

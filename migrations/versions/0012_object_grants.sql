@@ -16,3 +16,9 @@ CREATE TABLE catalog.object_grants (
     CONSTRAINT object_grants_not_self CHECK (org_id <> grantee_org_id)
 );
 CREATE INDEX object_grants_grantee_idx ON catalog.object_grants (grantee_org_id, object_kind);
+
+-- The grantee's read policies match shared objects by id: without these indexes the OR of the
+-- org policy and the grant policy would scan every row.
+CREATE INDEX datasets_id_idx ON catalog.datasets (id);
+CREATE INDEX saved_queries_id_idx ON catalog.saved_queries (id);
+CREATE INDEX asset_versions_dataset_idx ON catalog.asset_versions (dataset_id);

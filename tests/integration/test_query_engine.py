@@ -13,7 +13,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from chainlake.query import QueryFailed, QueryRefused, Session, caller_session
+from chainlake.query import (
+    QueryFailed,
+    QueryRefused,
+    Session,
+    SessionPool,
+    caller_session,
+    open_caller_session,
+)
 from chainlake.storage import LocalStore
 from tests.tenants import Tenants, User
 
@@ -147,3 +154,53 @@ def duckdb_error() -> type[Exception]:
     import duckdb
 
     return duckdb.Error
+
+
+def test_a_pooled_session_is_reused_only_while_nothing_it_was_built_from_changed(
+    tenants: Tenants, data: dict[str, Path], admin: psycopg.Connection[Any], store: LocalStore
+) -> None:
+    pool = SessionPool()
+    ann, cy = tenants.user("a", "reader"), tenants.user("c", "reader")
+    url = tenants.cluster.url(tenants.database, "chainlake_api")
+    sql = 'SELECT count(*) FROM "a"."prices"'
+
+    def ask(user: User, text: str = sql) -> tuple[Session, Any]:
+        with psycopg.connect(url) as conn:
+            session = open_caller_session(conn, {"sub": user.id}, store, sql=text, pool=pool)
+        try:
+            row = session.execute(text).fetchone()
+            return session, None if row is None else row[0]
+        finally:
+            session.close()
+
+    first, n = ask(ann)
+    again, n_again = ask(ann)
+    assert again is first and n == n_again == 3, "unchanged: the same session answers"
+    assert ask(cy)[0] is not first, "another identity never gets it"
+
+    more = data["a"].with_name("more.parquet")
+    add_dataset(admin, tenants.org_ids["a"], "more", more, [5, 6])
+    total = ask(ann, 'SELECT count(*) FROM "a"."more"')[1]
+    assert total == 2, "a new dataset is seen on the next request"
+    assert ask(ann)[0] is not first, "the catalog changed: a new session"
+
+    admin.execute("SELECT core.revoke_org_read('a', 'c')")
+    with psycopg.connect(url) as conn, pytest.raises(QueryFailed, match="prices"):
+        session = open_caller_session(conn, {"sub": cy.id}, store, sql=sql, pool=pool)
+        try:
+            session.execute(sql)
+        finally:
+            session.close()
+
+    blocks = "SELECT count(*) FROM blocks"
+    before_block = ask(ann, blocks)[1]
+    admin.execute(
+        "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "
+        "VALUES (1, 2, '\\x02', '\\x01', now())"
+    )
+    admin.execute(
+        "INSERT INTO chain.events (chain_id, kind, from_block, to_block) "
+        "VALUES (1, 'ingested', 2, 2)"
+    )
+    assert ask(ann, blocks)[1] == before_block + 1, "a new block is seen on the next request"
+    pool.close()
