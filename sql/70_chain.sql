@@ -126,6 +126,8 @@ BEGIN
     INSERT INTO chain.events (chain_id, kind, from_block, to_block)
     VALUES (p_chain_id, 'ingested', p_from, p_to) RETURNING id INTO event_id;
     PERFORM runs.dispatch_chain_batch(p_chain_id, p_from, p_to, event_id);
+    PERFORM alerts.on_batch(p_chain_id, p_from, p_to, c.finalized,
+                            greatest(c.finalized, p_finalized));
     PERFORM pg_notify('chain_events', event_id::text);
     RETURN event_id;
 END
@@ -160,6 +162,7 @@ BEGIN
     INSERT INTO chain.events (chain_id, kind, from_block, to_block)
     VALUES (p_chain_id, 'invalidated', p_fork_block + 1, old_head);
     UPDATE chain.chains SET head = p_fork_block, updated_at = now() WHERE chain_id = p_chain_id;
+    PERFORM alerts.retract_above(p_chain_id, p_fork_block);
     RETURN cardinality(orphaned);
 END
 $$;

@@ -108,8 +108,28 @@ SEEDS: dict[str, Seed] = {
     ),
     "alerts.rules": Seed(
         "INSERT INTO alerts.rules (org_id, name, dataset, condition) "
-        "VALUES (%(org_id)s, 'rule_' || %(tag)s, 'ds', 'value > 1')",
+        "VALUES (%(org_id)s, 'rule_' || %(tag)s, 'chain.transactions', 'value > 1')",
         "writer",
+        "read",
+    ),
+    "alerts.channels": Seed(
+        "INSERT INTO alerts.channels (org_id, name, kind, target) "
+        "VALUES (%(org_id)s, 'ch_' || %(tag)s, 'webhook', 'http://127.0.0.1:9/hook')",
+        "writer",
+        "read",
+    ),
+    # Written only by the platform's stored functions (evaluation, the delivery worker).
+    "alerts.firings": Seed(
+        "INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, "
+        "block_hash, match_key, dedup_value) "
+        "VALUES (%(org_id)s, gen_random_uuid(), 1, 1, 1, '\\x01', %(tag)s, %(tag)s)",
+        None,
+        "read",
+    ),
+    "alerts.deliveries": Seed(
+        "INSERT INTO alerts.deliveries (org_id, firing_id, channel, event) "
+        "VALUES (%(org_id)s, gen_random_uuid(), 'ch_' || %(tag)s, 'fired')",
+        None,
         "read",
     ),
     "core.memberships": Seed(

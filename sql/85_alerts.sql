@@ -1,0 +1,341 @@
+-- Alerts: rules are rows, checked when saved; each ingest batch evaluates the active rules over
+-- its new rows in its own transaction; a firing is a row, a NOTIFY carrying only opaque ids and
+-- a delivery task per channel; a reorg retracts the firings whose rows it removed.
+
+-- What a rule may watch: each chain table, its block-number column and its row identity.
+CREATE OR REPLACE FUNCTION alerts.dataset_shape(
+    p_dataset text, OUT tbl text, OUT num text, OUT row_key text
+)
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+BEGIN
+    CASE p_dataset
+        WHEN 'chain.transactions' THEN
+            tbl := 'chain.transactions'; num := 'block_number';
+            row_key := 'encode(t.hash, ''hex'')';
+        WHEN 'chain.logs' THEN
+            tbl := 'chain.logs'; num := 'block_number';
+            row_key := 'encode(t.transaction_hash, ''hex'') || '':'' || t.log_index';
+        WHEN 'chain.blocks' THEN
+            tbl := 'chain.blocks'; num := 'number'; row_key := 'encode(t.hash, ''hex'')';
+        ELSE
+            RAISE EXCEPTION 'dataset: alerts watch chain.transactions, chain.logs or chain.blocks, not "%"',
+                p_dataset USING ERRCODE = '22023';
+    END CASE;
+END
+$$;
+
+-- The condition's text stays one self-contained expression wherever it is placed: no statement
+-- separators, comments, dollar quotes or escape strings, and its parentheses balance.
+CREATE OR REPLACE FUNCTION alerts.check_condition_text(p_condition text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+DECLARE
+    bare text;
+    depth integer := 0;
+    ch text;
+BEGIN
+    IF coalesce(btrim(p_condition), '') = '' THEN
+        RAISE EXCEPTION 'condition: empty' USING ERRCODE = '22023',
+            HINT = 'write a predicate over the dataset''s columns, e.g. value > 1000000000000000000';
+    END IF;
+    IF p_condition ~ '[eE]''' OR p_condition ~* 'u&' OR p_condition ~ '\$' THEN
+        RAISE EXCEPTION 'condition: escape strings, unicode escapes and $ are not allowed'
+            USING ERRCODE = '22023';
+    END IF;
+    bare := regexp_replace(regexp_replace(p_condition, '''([^'']|'''')*''', '''''', 'g'),
+                           '"([^"]|"")*"', '""', 'g');
+    IF bare ~ '(;|--|/\*)' THEN
+        RAISE EXCEPTION 'condition: one expression only (no ";" and no comments)'
+            USING ERRCODE = '22023';
+    END IF;
+    FOREACH ch IN ARRAY regexp_split_to_array(bare, '') LOOP
+        depth := depth + CASE ch WHEN '(' THEN 1 WHEN ')' THEN -1 ELSE 0 END;
+        IF depth < 0 THEN
+            RAISE EXCEPTION 'condition: unbalanced ")"' USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+    IF depth <> 0 THEN
+        RAISE EXCEPTION 'condition: unbalanced "("' USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+
+-- Parse and check a rule's condition with Postgres itself: compile it as a temporary function
+-- of the dataset's row (never visible to another session), then read its parse tree. It may
+-- name only the dataset's columns, call only immutable functions (no side effects, no clock, no
+-- settings), read no table, and use aggregates only in a window rule.
+CREATE OR REPLACE FUNCTION alerts.check_condition(
+    p_dataset text, p_condition text, p_group_by text[], p_windowed boolean
+) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    shape record;
+    body text;
+    fn oid;
+    bad record;
+    grouping text := '';
+BEGIN
+    shape := alerts.dataset_shape(p_dataset);
+    PERFORM alerts.check_condition_text(p_condition);
+    IF cardinality(p_group_by) > 0 THEN
+        IF NOT p_windowed THEN
+            RAISE EXCEPTION 'group_by: grouping needs a window (window_blocks)'
+                USING ERRCODE = '22023';
+        END IF;
+        grouping := ' GROUP BY ' || (SELECT string_agg(format('%I', g), ', ') FROM unnest(p_group_by) g);
+    END IF;
+    BEGIN
+        EXECUTE format(
+            'CREATE FUNCTION pg_temp.chainlake_condition(r %s) RETURNS boolean LANGUAGE sql '
+            'STABLE RETURN (SELECT (%s)::boolean FROM (SELECT (r).*) AS row_%s)',
+            shape.tbl, p_condition, grouping);
+    EXCEPTION
+        WHEN undefined_column THEN
+            RAISE EXCEPTION 'condition: % in %', SQLERRM, p_dataset USING ERRCODE = '22023',
+                HINT = format('its columns: %s', (
+                    SELECT string_agg(attname, ', ' ORDER BY attnum) FROM pg_catalog.pg_attribute
+                    WHERE attrelid = shape.tbl::regclass AND attnum > 0 AND NOT attisdropped));
+        WHEN syntax_error THEN
+            RAISE EXCEPTION 'condition: does not parse: %', SQLERRM USING ERRCODE = '22023';
+        WHEN others THEN
+            RAISE EXCEPTION 'condition: %', SQLERRM USING ERRCODE = '22023';
+    END;
+    SELECT p.oid, p.prosqlbody::text INTO fn, body FROM pg_catalog.pg_proc p
+    WHERE p.proname = 'chainlake_condition' AND p.pronamespace = pg_catalog.pg_my_temp_schema();
+    EXECUTE format('DROP FUNCTION pg_temp.chainlake_condition(%s)', shape.tbl);
+    IF body ~ ':relid [1-9]' OR (SELECT count(*) FROM regexp_matches(body, ':subLinkType', 'g')) > 1 THEN
+        RAISE EXCEPTION 'condition: may not read other tables or use subqueries'
+            USING ERRCODE = '22023', HINT = format('use only the columns of %s', p_dataset);
+    END IF;
+    FOR bad IN
+        SELECT DISTINCT f.oid::regprocedure AS called, f.provolatile, f.prokind
+        FROM regexp_matches(body, ':(?:[a-z]*funcid|aggfnoid|winfnoid) ([0-9]+)', 'g') m
+        JOIN pg_catalog.pg_proc f ON f.oid = m[1]::oid
+        WHERE f.provolatile <> 'i' OR f.prokind = 'w'
+           OR (f.prokind = 'a' AND NOT p_windowed)
+           OR f.pronamespace <> 'pg_catalog'::regnamespace
+    LOOP
+        RAISE EXCEPTION 'condition: may not call %', bad.called USING ERRCODE = '22023',
+            HINT = CASE WHEN bad.prokind = 'a' THEN 'aggregates need a window (window_blocks)'
+                        ELSE 'only pure built-in functions of the row''s values (no side effects, clock or settings)' END;
+    END LOOP;
+END
+$$;
+
+-- Every insert or change of a rule is checked here, whoever makes it and however.
+CREATE OR REPLACE FUNCTION alerts.check_rule() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    shape record;
+    col text;
+BEGIN
+    shape := alerts.dataset_shape(NEW.dataset);
+    FOREACH col IN ARRAY NEW.dedup_key || NEW.group_by LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                       WHERE attrelid = shape.tbl::regclass AND attname = col AND attnum > 0
+                         AND NOT attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of dedup_key or group_by is not a column of %', col,
+                NEW.dataset USING ERRCODE = '22023';
+        END IF;
+    END LOOP;
+    FOREACH col IN ARRAY NEW.channels LOOP
+        IF NOT EXISTS (SELECT 1 FROM alerts.channels
+                       WHERE org_id = NEW.org_id AND name = col) THEN
+            RAISE EXCEPTION 'channels: "%" is not a channel of this org', col
+                USING ERRCODE = '22023',
+                HINT = 'create it first: chainlake alert channel create NAME --kind webhook|email|sms|slack';
+        END IF;
+    END LOOP;
+    PERFORM alerts.check_condition(NEW.dataset, NEW.condition, NEW.group_by,
+                                   NEW.window_blocks IS NOT NULL);
+    NEW.predicate := NEW.condition;  -- the checked text evaluation uses
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER rules_checked BEFORE INSERT OR UPDATE ON alerts.rules
+    FOR EACH ROW EXECUTE FUNCTION alerts.check_rule();
+
+-- The per-org NOTIFY channel: LISTEN has no access control, so payloads carry only opaque ids.
+CREATE OR REPLACE FUNCTION alerts.channel_name(p_org_id uuid) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+    SELECT 'alerts_' || replace(p_org_id::text, '-', '')
+$$;
+
+-- A firing or retraction: its NOTIFY and one delivery task per channel of its rule.
+CREATE OR REPLACE FUNCTION alerts.announce(p_firing_id uuid, p_event text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    f alerts.firings;
+    channel text;
+    delivery uuid;
+BEGIN
+    SELECT * INTO f FROM alerts.firings WHERE id = p_firing_id;
+    PERFORM pg_notify(alerts.channel_name(f.org_id),
+                      json_build_object('firing', f.id, 'event', p_event)::text);
+    IF f.backtest THEN
+        RETURN;
+    END IF;
+    FOR channel IN SELECT unnest(r.channels) FROM alerts.rules r
+                   WHERE r.org_id = f.org_id AND r.id = f.rule_id LOOP
+        INSERT INTO alerts.deliveries (org_id, firing_id, channel, event)
+        VALUES (f.org_id, f.id, channel, p_event)
+        ON CONFLICT DO NOTHING RETURNING id INTO delivery;
+        IF delivery IS NOT NULL THEN
+            PERFORM pgmq.send('alert_deliveries',
+                              jsonb_build_object('delivery_id', delivery, 'org_id', f.org_id));
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- One rule over blocks p_from..p_to of a chain: the new firings' ids. A row rule matches rows;
+-- a window rule matches groups over the window_blocks blocks ending at each block of the range.
+CREATE OR REPLACE FUNCTION alerts.evaluate_rule(
+    r alerts.rules, p_chain_id bigint, p_from bigint, p_to bigint, p_backtest boolean DEFAULT false
+) RETURNS SETOF uuid
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    shape record := alerts.dataset_shape(r.dataset);
+    dedup text;
+    throttled text := '';
+    groups text;
+    ending bigint;
+BEGIN
+    dedup := CASE WHEN cardinality(r.dedup_key) = 0 THEN shape.row_key
+                  ELSE (SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', k), ', ')
+                               || ')' FROM unnest(r.dedup_key) k) END;
+    IF r.throttle_seconds > 0 THEN
+        throttled := ' AND NOT EXISTS (SELECT 1 FROM alerts.firings f WHERE f.rule_id = $5 '
+            'AND f.dedup_value = hit.dedup_value AND f.retracted_at IS NULL AND f.backtest = $6 '
+            'AND f.fired_at > clock_timestamp() - make_interval(secs => $7))';
+    END IF;
+    IF r.window_blocks IS NULL THEN
+        RETURN QUERY EXECUTE format(
+            'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
+            '  block_hash, match_key, dedup_value, vals, backtest) '
+            'SELECT $4, $5, $1, hit.n, hit.n, hit.block_hash, hit.match_key, hit.dedup_value, '
+            '       hit.vals, $6 '
+            'FROM (SELECT DISTINCT ON (dedup_value) * FROM ('
+            '  SELECT t.%2$I AS n, b.hash AS block_hash, %3$s AS match_key, %4$s AS dedup_value, '
+            '         to_jsonb(t) AS vals '
+            '  FROM %1$s t JOIN chain.blocks b ON b.chain_id = t.chain_id AND b.number = t.%2$I '
+            '  WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3 '
+            '    AND (SELECT (%5$s)::boolean FROM (SELECT (t).*) AS row_)) m '
+            '  ORDER BY dedup_value, n, match_key) hit '
+            'WHERE true %6$s '
+            'ON CONFLICT DO NOTHING RETURNING id',
+            shape.tbl, shape.num, shape.row_key, dedup, r.predicate,
+            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END)
+        USING p_chain_id, p_from, p_to, r.org_id, r.id, p_backtest, r.throttle_seconds;
+        RETURN;
+    END IF;
+    groups := CASE WHEN cardinality(r.group_by) = 0 THEN '''all'''
+                   ELSE (SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', g), ', ')
+                                || ')' FROM unnest(r.group_by) g) END;
+    FOR ending IN SELECT generate_series(p_from, p_to) LOOP
+        RETURN QUERY EXECUTE format(
+            'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
+            '  block_hash, match_key, dedup_value, vals, backtest) '
+            'SELECT $4, $5, $1, $3 - $8 + 1, $3, b.hash, hit.dedup_value || ''@'' || $3, '
+            '       hit.dedup_value, hit.vals, $6 '
+            'FROM (SELECT %2$s AS dedup_value, jsonb_build_object(''rows'', count(*)) AS vals '
+            '      FROM %1$s t WHERE t.chain_id = $1 AND t.%3$I BETWEEN $3 - $8 + 1 AND $3 '
+            '      GROUP BY %2$s HAVING (%4$s)) hit '
+            'JOIN chain.blocks b ON b.chain_id = $1 AND b.number = $3 '
+            'WHERE true %5$s '
+            'ON CONFLICT DO NOTHING RETURNING id',
+            shape.tbl, groups, shape.num, r.predicate,
+            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END)
+        USING p_chain_id, NULL::bigint, ending, r.org_id, r.id, p_backtest, r.throttle_seconds,
+              r.window_blocks::bigint;
+    END LOOP;
+END
+$$;
+
+-- Blocks at least this deep below the head count as safe.
+CREATE OR REPLACE FUNCTION alerts.safe_depth() RETURNS integer
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 12 $$;
+
+-- Every active rule of one confirmation level over a block range; each new firing announced.
+CREATE OR REPLACE FUNCTION alerts.evaluate(
+    p_chain_id bigint, p_from bigint, p_to bigint, p_level text
+) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    r alerts.rules;
+    fired uuid;
+    n integer := 0;
+BEGIN
+    IF p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
+        RETURN 0;
+    END IF;
+    FOR r IN SELECT * FROM alerts.rules
+             WHERE enabled AND confirmation = p_level
+               AND (chain_id IS NULL OR chain_id = p_chain_id) LOOP
+        FOR fired IN SELECT * FROM alerts.evaluate_rule(r, p_chain_id, p_from, p_to) LOOP
+            PERFORM alerts.announce(fired, 'fired');
+            n := n + 1;
+        END LOOP;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- After an ingest batch p_from..p_to (finality moved from p_old_finalized): provisional rules
+-- over the batch, safe rules over the blocks that became safe, finalized rules over the blocks
+-- that became final.
+CREATE OR REPLACE FUNCTION alerts.on_batch(
+    p_chain_id bigint, p_from bigint, p_to bigint, p_old_finalized bigint, p_finalized bigint
+) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    depth integer := alerts.safe_depth();
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM alerts.rules WHERE enabled) THEN
+        RETURN 0;
+    END IF;
+    RETURN alerts.evaluate(p_chain_id, p_from, p_to, 'provisional')
+         + alerts.evaluate(p_chain_id, p_from - depth, p_to - depth, 'safe')
+         + alerts.evaluate(p_chain_id, coalesce(p_old_finalized, p_finalized - 1) + 1,
+                           least(p_finalized, p_to), 'finalized');
+END
+$$;
+
+-- A reorg dropped the blocks above p_fork: retract every live firing whose rows were there.
+CREATE OR REPLACE FUNCTION alerts.retract_above(p_chain_id bigint, p_fork bigint)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    gone uuid;
+    n integer := 0;
+BEGIN
+    FOR gone IN
+        UPDATE alerts.firings SET retracted_at = clock_timestamp()
+        WHERE chain_id = p_chain_id AND to_block > p_fork AND retracted_at IS NULL
+          AND NOT backtest
+        RETURNING id
+    LOOP
+        PERFORM alerts.announce(gone, 'retracted');
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    alerts.check_condition(text, text, text[], boolean),
+    alerts.announce(uuid, text),
+    alerts.evaluate_rule(alerts.rules, bigint, bigint, bigint, boolean),
+    alerts.evaluate(bigint, bigint, bigint, text),
+    alerts.on_batch(bigint, bigint, bigint, bigint, bigint),
+    alerts.retract_above(bigint, bigint)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    alerts.dataset_shape(text),
+    alerts.check_condition_text(text),
+    alerts.channel_name(uuid),
+    alerts.safe_depth()
+TO chainlake_users, chainlake_api, chainlake_ingest;
+
+CREATE OR REPLACE TRIGGER channels_stamp_creator BEFORE INSERT OR UPDATE ON alerts.channels
+    FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');

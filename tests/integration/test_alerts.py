@@ -1,0 +1,173 @@
+"""Alert rules as rows: a condition is checked by Postgres when saved (only the dataset's
+columns, pure functions, no other table, one expression); each ingest batch evaluates the active
+rules in its own transaction; a firing is a row, a NOTIFY with opaque ids only, and a delivery
+task per channel; a reorg that removes a firing's rows retracts it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from chainlake.chain.devchain import Anvil
+from chainlake.chain.ingest import LiveIngest
+from chainlake.chain.rpc import RpcClient
+from chainlake.localpg import free_port
+from tests.chainkit import chain_config
+from tests.tenants import Tenants
+
+ETH = 10**18
+RULE = (
+    "INSERT INTO alerts.rules (org_id, name, dataset, condition, channels) "
+    "VALUES (%s, %s, %s, %s, %s) RETURNING id"
+)
+
+
+@pytest.fixture
+def ingest_url(tenants: Tenants) -> str:
+    return tenants.cluster.url(tenants.database, "chainlake_ingest")
+
+
+@pytest.fixture
+def anvil() -> Iterator[Anvil]:
+    with Anvil(free_port(), block_time=None) as node:
+        yield node
+
+
+BAD_CONDITIONS = [
+    ("value > (SELECT count(*) FROM chain.logs)", "may not read other tables"),
+    ("value > (SELECT 1)", "subqueries"),
+    ("nope > 1", 'column "nope" does not exist'),
+    ("random() > 0.5", "may not call random()"),
+    ("pg_sleep(1) IS NULL", "may not call pg_sleep"),
+    ("set_config('x.y', 'z', false) = 'z'", "may not call set_config"),
+    ("now() > '2020-01-01'", "may not call now()"),
+    ("value >", "does not parse"),
+    ("true; DROP TABLE chain.blocks", "one expression only"),
+    ("true -- comment", "one expression only"),
+    ("true) OR (true", 'unbalanced ")"'),
+    ("sum(value) > 1", "aggregates need a window"),
+    ("value", "boolean"),
+    ("", "empty"),
+]
+
+
+@pytest.mark.parametrize(("condition", "says"), BAD_CONDITIONS)
+def test_a_bad_condition_is_refused_when_saved_and_nothing_is_stored(
+    tenants: Tenants, condition: str, says: str
+) -> None:
+    writer = tenants.user("a", "writer")
+    with tenants.login(writer) as conn:
+        conn.execute(RULE, (tenants.org_ids["a"], "kept", "chain.transactions", "value > 1", []))
+        with pytest.raises(errors.InvalidParameterValue, match=None) as refused:
+            conn.execute(RULE, (tenants.org_ids["a"], "bad", "chain.transactions", condition, []))
+        assert says in str(refused.value), str(refused.value)
+        names = {r[0] for r in conn.execute("SELECT name FROM alerts.rules")}
+    assert "kept" in names and "bad" not in names
+
+
+def test_good_conditions_are_saved(tenants: Tenants) -> None:
+    writer = tenants.user("a", "writer")
+    good = [
+        ("chain.transactions", "value >= 1000000000000000000 AND status = 1"),
+        ("chain.transactions", "lower(encode(from_address, 'hex')) LIKE 'f39f%'"),
+        (
+            "chain.logs",
+            "topic0 = '\\xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'::bytea",
+        ),
+        ("chain.blocks", "gas_used * 2 > gas_limit"),
+    ]
+    with tenants.login(writer) as conn:
+        for i, (dataset, condition) in enumerate(good):
+            conn.execute(RULE, (tenants.org_ids["a"], f"good{i}", dataset, condition, []))
+        with pytest.raises(errors.InvalidParameterValue, match="not a column"):
+            conn.execute("UPDATE alerts.rules SET dedup_key = '{nope}' WHERE name = 'good0'")
+        with pytest.raises(errors.InvalidParameterValue, match='"nowhere" is not a channel'):
+            conn.execute(RULE, (tenants.org_ids["a"], "lost", "chain.blocks", "true", ["nowhere"]))
+        with pytest.raises(errors.InvalidParameterValue, match="alerts watch"):
+            conn.execute(RULE, (tenants.org_ids["a"], "other", "catalog.datasets", "true", []))
+
+
+def _notifications(conn: psycopg.Connection[Any], want: int) -> list[dict[str, Any]]:
+    got = []
+    for note in conn.notifies(timeout=10, stop_after=want):
+        got.append(json.loads(note.payload))
+    return got
+
+
+def test_a_large_transfer_fires_once_notifies_opaquely_and_a_reorg_retracts_it(
+    tenants: Tenants, admin: psycopg.Connection[Any], anvil: Anvil, ingest_url: str
+) -> None:
+    org_a = tenants.org_ids["a"]
+    admin.execute("UPDATE alerts.rules SET enabled = false")  # the tenants' seed rules
+    writer = tenants.user("a", "writer")
+    with tenants.login(writer) as conn:
+        conn.execute(
+            "INSERT INTO alerts.channels (org_id, name, kind, target) "
+            "VALUES (%s, 'hook', 'webhook', 'http://127.0.0.1:9/hook')",
+            (org_a,),
+        )
+        conn.execute(RULE, (org_a, "whale", "chain.transactions", f"value >= {3 * ETH}", ["hook"]))
+    channel = admin.execute("SELECT alerts.channel_name(%s)", (org_a,)).fetchone()
+    assert channel is not None
+    # b listens on a's channel: Postgres lets it (LISTEN has no access control) ...
+    eavesdropper = tenants.user("b", "admin")
+    with tenants.login(tenants.user("a", "reader")) as mine, tenants.login(eavesdropper) as b:
+        mine.execute(f'LISTEN "{channel[0]}"')
+        b.execute(f'LISTEN "{channel[0]}"')
+        rpc = RpcClient([anvil.url])
+        sender, receiver = rpc.call("eth_accounts")[:2]
+        for value in (1 * ETH, 5 * ETH):
+            rpc.call("eth_sendTransaction", [{"from": sender, "to": receiver, "value": hex(value)}])
+        rpc.call("anvil_mine", ["0x1"])  # both in block 1
+        ingest = LiveIngest(chain_config(anvil.url), ingest_url, log=lambda _m: None)
+        ingest.prepare()
+        while ingest.step():
+            pass
+
+        (fired,) = _notifications(mine, 1)
+        assert set(fired) == {"firing", "event"} and fired["event"] == "fired"
+        row = mine.execute(
+            "SELECT f.vals ->> 'value', f.from_block, r.name FROM alerts.firings f "
+            "JOIN alerts.rules r ON r.id = f.rule_id WHERE f.id = %s",
+            (fired["firing"],),
+        ).fetchone()
+        assert row is not None and row[0] == str(5 * ETH) and row[2] == "whale"
+        # ... but the payload is an opaque id, and b reads nothing through it
+        (overheard,) = _notifications(b, 1)
+        assert overheard == fired
+        assert b.execute(
+            "SELECT count(*) FROM alerts.firings WHERE id = %s", (fired["firing"],)
+        ).fetchone() == (0,)
+        deliveries = admin.execute(
+            "SELECT channel, event, state FROM alerts.deliveries WHERE firing_id = %s",
+            (fired["firing"],),
+        ).fetchall()
+        assert deliveries == [("hook", "fired", "pending")]
+        queued = admin.execute("SELECT count(*) FROM pgmq.q_alert_deliveries").fetchone()
+        assert queued == (1,)
+
+        # a replay of the same blocks fires nothing again
+        replay = admin.execute("SELECT alerts.evaluate(31337, 0, %s, 'provisional')", (row[1],))
+        assert replay.fetchone() == (0,)
+
+        # the block is orphaned: the firing is retracted, announced and queued for delivery
+        rpc.call("anvil_reorg", [1, []])
+        while ingest.step():
+            pass
+        ingest.close()
+        (retracted,) = _notifications(mine, 1)
+        assert retracted == {"firing": fired["firing"], "event": "retracted"}
+    state = admin.execute(
+        "SELECT retracted_at IS NOT NULL FROM alerts.firings WHERE id = %s", (fired["firing"],)
+    ).fetchone()
+    assert state == (True,)
+    events = admin.execute(
+        "SELECT event FROM alerts.deliveries WHERE firing_id = %s ORDER BY created_at",
+        (fired["firing"],),
+    ).fetchall()
+    assert events == [("fired",), ("retracted",)]
