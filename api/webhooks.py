@@ -21,14 +21,9 @@ from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 from psycopg_pool import ConnectionPool
 
-from chainlake.secrets import decrypt
+from chainlake.secrets import decrypt, signature
 
 TOLERANCE_SECONDS = 300
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
 
 
 def _refuse(reason: str) -> HTTPException:

@@ -24,7 +24,8 @@ API_ROLE = "chainlake_api"
 RUNNER_ROLE = "chainlake_runner"
 USERS_ROLE = "chainlake_users"
 INGEST_ROLE = "chainlake_ingest"
-PLATFORM_ROLES = (API_ROLE, RUNNER_ROLE, INGEST_ROLE)
+ALERTS_ROLE = "chainlake_alerts"
+PLATFORM_ROLES = (API_ROLE, RUNNER_ROLE, INGEST_ROLE, ALERTS_ROLE)
 
 
 def connect(url: str, *, autocommit: bool = False, **kwargs: Any) -> psycopg.Connection[Any]:

@@ -4,6 +4,8 @@ first use, mode 0600)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -36,3 +38,10 @@ def decrypt(key: bytes, token: bytes) -> str:
             "a stored secret does not decrypt with this key",
             "is CHAINLAKE_SECRET_KEY the key it was stored with?",
         ) from exc
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The webhook signature both ways (job activation in, alerts out): HMAC-SHA256 over
+    `timestamp.body`, as `sha256=<hex>` in X-Chainlake-Signature."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()

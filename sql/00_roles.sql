@@ -5,6 +5,8 @@
 --   chainlake_api            LOGIN    the API's connection role; may only become authenticated
 --   chainlake_runner         LOGIN    the runners' role; acts for one org per transaction
 --   chainlake_ingest         LOGIN    chain ingestion (the system org's jobs): writes chain.* only
+--   chainlake_alerts         LOGIN    alert delivery (the system org's job): reads its tasks, records
+--                                     attempts, through alerts.* functions only
 DO $roles$
 DECLARE
     spec record;
@@ -15,7 +17,8 @@ BEGIN
             ('chainlake_authenticated', 'NOLOGIN INHERIT'),
             ('chainlake_api', 'LOGIN NOINHERIT'),
             ('chainlake_runner', 'LOGIN INHERIT'),
-            ('chainlake_ingest', 'LOGIN NOINHERIT')
+            ('chainlake_ingest', 'LOGIN NOINHERIT'),
+            ('chainlake_alerts', 'LOGIN NOINHERIT')
         ) AS r (name, options)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = spec.name) THEN

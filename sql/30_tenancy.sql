@@ -159,7 +159,7 @@ CREATE OR REPLACE FUNCTION core.set_login_password(
 ) RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
-    IF p_role NOT IN ('chainlake_api', 'chainlake_runner', 'chainlake_ingest')
+    IF p_role NOT IN ('chainlake_api', 'chainlake_runner', 'chainlake_ingest', 'chainlake_alerts')
        AND NOT EXISTS (SELECT 1 FROM core.users WHERE db_role = p_role) THEN
         RAISE EXCEPTION 'role "%" is neither a platform role nor a user''s login role', p_role
             USING ERRCODE = '42704';

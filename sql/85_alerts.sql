@@ -183,6 +183,7 @@ BEGIN
         IF delivery IS NOT NULL THEN
             PERFORM pgmq.send('alert_deliveries',
                               jsonb_build_object('delivery_id', delivery, 'org_id', f.org_id));
+            PERFORM pg_notify('alert_deliveries', '');  -- wakes the delivery worker
         END IF;
     END LOOP;
 END
@@ -339,3 +340,60 @@ TO chainlake_users, chainlake_api, chainlake_ingest;
 
 CREATE OR REPLACE TRIGGER channels_stamp_creator BEFORE INSERT OR UPDATE ON alerts.channels
     FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');
+
+-- Delivery (the system org's alert-delivery job, as chainlake_alerts): take up to p_limit tasks,
+-- each hidden from other workers for p_lease_seconds, with what it needs to send: the channel
+-- (its secret still encrypted: the key never reaches Postgres), the rule and the firing.
+CREATE OR REPLACE FUNCTION alerts.take_deliveries(p_limit integer, p_lease_seconds integer)
+RETURNS TABLE (msg_id bigint, delivery_id uuid, org text, event text, attempts integer,
+               channel text, kind text, target text, config jsonb, secret_enc bytea,
+               rule text, severity text, firing_id uuid, chain_id bigint, from_block bigint,
+               to_block bigint, block_hash bytea, match_key text, vals jsonb, fired_at timestamptz)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT m.msg_id, d.id, o.name, d.event, d.attempts, c.name, c.kind, c.target, c.config,
+           c.secret_enc, r.name, r.severity, f.id, f.chain_id, f.from_block, f.to_block,
+           f.block_hash, f.match_key, f.vals, f.fired_at
+    FROM pgmq.read('alert_deliveries', p_lease_seconds, p_limit) m
+    JOIN alerts.deliveries d ON d.id = (m.message ->> 'delivery_id')::uuid
+    JOIN core.orgs o ON o.id = d.org_id
+    JOIN alerts.firings f ON f.org_id = d.org_id AND f.id = d.firing_id
+    LEFT JOIN alerts.rules r ON r.org_id = f.org_id AND r.id = f.rule_id
+    LEFT JOIN alerts.channels c ON c.org_id = d.org_id AND c.name = d.channel
+$$;
+
+-- One attempt's outcome: delivered (the task is done), or failed: retried after p_retry_seconds
+-- until p_max_attempts, then dead (the dead letter: state 'dead', last_error kept).
+CREATE OR REPLACE FUNCTION alerts.record_attempt(
+    p_msg_id bigint, p_delivery_id uuid, p_error text, p_max_attempts integer,
+    p_retry_seconds integer
+) RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    d alerts.deliveries;
+BEGIN
+    UPDATE alerts.deliveries
+    SET attempts = attempts + 1,
+        last_error = p_error,
+        state = CASE WHEN p_error IS NULL THEN 'delivered'
+                     WHEN attempts + 1 >= p_max_attempts THEN 'dead' ELSE 'pending' END,
+        delivered_at = CASE WHEN p_error IS NULL THEN clock_timestamp() END
+    WHERE id = p_delivery_id
+    RETURNING * INTO d;
+    IF d.id IS NULL OR d.state <> 'pending' THEN
+        PERFORM pgmq.archive('alert_deliveries', p_msg_id);
+    ELSE
+        PERFORM pgmq.set_vt('alert_deliveries', p_msg_id, p_retry_seconds);
+    END IF;
+    RETURN coalesce(d.state, 'gone');
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    alerts.take_deliveries(integer, integer),
+    alerts.record_attempt(bigint, uuid, text, integer, integer)
+FROM PUBLIC;
+GRANT USAGE ON SCHEMA alerts TO chainlake_alerts;
+GRANT EXECUTE ON FUNCTION
+    alerts.take_deliveries(integer, integer),
+    alerts.record_attempt(bigint, uuid, text, integer, integer)
+TO chainlake_alerts;

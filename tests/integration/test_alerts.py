@@ -5,19 +5,26 @@ task per channel; a reorg that removes a firing's rows retracts it."""
 
 from __future__ import annotations
 
+import base64
 import json
+import time
+import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
+from cryptography.fernet import Fernet
 from psycopg import errors
 
+from chainlake.alerts.deliver import Deliverer
 from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import LiveIngest
 from chainlake.chain.rpc import RpcClient
 from chainlake.localpg import free_port
+from chainlake.secrets import encrypt, signature
 from tests.chainkit import chain_config
+from tests.receivers import Receiver, http_receiver, smtp_server
 from tests.tenants import Tenants
 
 ETH = 10**18
@@ -171,3 +178,159 @@ def test_a_large_transfer_fires_once_notifies_opaquely_and_a_reorg_retracts_it(
         (fired["firing"],),
     ).fetchall()
     assert events == [("fired",), ("retracted",)]
+
+
+def _mine_transfer(anvil: Anvil, value: int) -> None:
+    rpc = RpcClient([anvil.url])
+    sender, receiver = rpc.call("eth_accounts")[:2]
+    rpc.call("eth_sendTransaction", [{"from": sender, "to": receiver, "value": hex(value)}])
+    rpc.call("anvil_mine", ["0x1"])
+
+
+def _catch_up(ingest: LiveIngest) -> None:
+    for _ in range(100):
+        if not ingest.step():
+            return
+
+
+def _deliver_all(deliverer: Deliverer, url: str, until: Any) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        deadline = time.monotonic() + 20
+        while not until() and time.monotonic() < deadline:
+            if not deliverer.deliver_once(conn):
+                time.sleep(0.05)
+    assert until(), "deliveries did not finish in 20 s"
+
+
+def test_a_firing_and_its_retraction_reach_webhook_email_sms_and_chat(
+    tenants: Tenants, admin: psycopg.Connection[Any], anvil: Anvil, ingest_url: str
+) -> None:
+    org_a = tenants.org_ids["a"]
+    admin.execute("UPDATE alerts.rules SET enabled = false")  # the tenants' seed rules
+    key = Fernet.generate_key()
+    with (
+        http_receiver(Receiver()) as web,
+        smtp_server() as mail,
+        tenants.login(tenants.user("a", "writer")) as conn,
+    ):
+        channels = [
+            ("hook", "webhook", f"{web.url}/hook", {}, "hook-secret"),
+            ("mail", "email", "ops@a.example", {"host": "127.0.0.1", "port": mail.port}, None),
+            (
+                "sms",
+                "sms",
+                "+15550001",
+                {"base_url": web.url, "account_sid": "AC123", "from": "+15559999"},
+                "sms-token",
+            ),
+            ("chat", "slack", f"{web.url}/slack", {}, None),
+        ]
+        for name, kind, target, config, secret in channels:
+            conn.execute(
+                "INSERT INTO alerts.channels (org_id, name, kind, target, config, secret_enc) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    org_a,
+                    name,
+                    kind,
+                    target,
+                    json.dumps(config),
+                    encrypt(key, secret) if secret else None,
+                ),
+            )
+        names = [c[0] for c in channels]
+        conn.execute(RULE, (org_a, "whale", "chain.transactions", f"value >= {3 * ETH}", names))
+        with pytest.raises(errors.InsufficientPrivilege):
+            conn.execute("SELECT secret_enc FROM alerts.channels")
+
+        _mine_transfer(anvil, 5 * ETH)
+        ingest = LiveIngest(chain_config(anvil.url), ingest_url, log=lambda _m: None)
+        ingest.prepare()
+        _catch_up(ingest)
+        alerts_url = tenants.cluster.url(tenants.database, "chainlake_alerts")
+        deliverer = Deliverer(alerts_url, key, log=lambda _m: None)
+        _deliver_all(deliverer, alerts_url, lambda: len(web.received) == 3 and mail.messages)
+
+        (hook,) = web.posts("/hook")
+        ts = hook.headers["X-Chainlake-Timestamp"]
+        assert hook.headers["X-Chainlake-Signature"] == signature("hook-secret", ts, hook.body)
+        sent = json.loads(hook.body)
+        assert sent["event"] == "fired" and sent["rule"] == "whale"
+        assert sent["values"]["value"] == 5 * ETH
+        (sms,) = web.posts("/2010-04-01/Accounts/AC123/Messages.json")
+        form = urllib.parse.parse_qs(sms.body.decode())
+        assert form["To"] == ["+15550001"] and form["From"] == ["+15559999"]
+        assert "a/whale" in form["Body"][0]
+        auth = base64.b64decode(sms.headers["Authorization"].split()[1]).decode()
+        assert auth == "AC123:sms-token"
+        (chat,) = web.posts("/slack")
+        assert "[info] a/whale on chain 31337" in json.loads(chat.body)["text"]
+        (message,) = mail.messages
+        assert message.rcpt_tos == ["ops@a.example"] and b"a/whale" in message.content
+
+        RpcClient([anvil.url]).call("anvil_reorg", [1, []])
+        _catch_up(ingest)
+        ingest.close()
+        _deliver_all(deliverer, alerts_url, lambda: len(web.received) == 6)
+        assert json.loads(web.posts("/hook")[1].body)["event"] == "retracted"
+        assert "RETRACTED" in json.loads(web.posts("/slack")[1].body)["text"]
+        _deliver_all(deliverer, alerts_url, lambda: len(mail.messages) == 2)
+        states = conn.execute(
+            "SELECT channel, event, state, attempts FROM alerts.deliveries "
+            "WHERE channel = ANY(%s) ORDER BY 2, 1",
+            (names,),
+        ).fetchall()
+    assert states == [
+        (name, event, "delivered", 1) for event in ("fired", "retracted") for name in sorted(names)
+    ]
+
+
+def test_a_flaky_receiver_gets_the_alert_once_and_a_dead_one_ends_in_the_dead_letter(
+    tenants: Tenants, admin: psycopg.Connection[Any], anvil: Anvil, ingest_url: str
+) -> None:
+    org_a = tenants.org_ids["a"]
+    admin.execute("UPDATE alerts.rules SET enabled = false")
+    with (
+        http_receiver(Receiver(fail_first={"/flaky": 2}, fail_always={"/down"})) as web,
+        tenants.login(tenants.user("a", "writer")) as conn,
+    ):
+        for name in ("flaky", "down"):
+            conn.execute(
+                "INSERT INTO alerts.channels (org_id, name, kind, target) "
+                "VALUES (%s, %s, 'webhook', %s)",
+                (org_a, name, f"{web.url}/{name}"),
+            )
+        conn.execute(
+            RULE, (org_a, "whale", "chain.transactions", f"value >= {3 * ETH}", ["flaky", "down"])
+        )
+        _mine_transfer(anvil, 4 * ETH)
+        ingest = LiveIngest(chain_config(anvil.url), ingest_url, log=lambda _m: None)
+        ingest.prepare()
+        _catch_up(ingest)
+        ingest.close()
+        alerts_url = tenants.cluster.url(tenants.database, "chainlake_alerts")
+        deliverer = Deliverer(
+            alerts_url, b"", max_attempts=4, retry_seconds=(0,), log=lambda _m: None
+        )
+
+        def settled() -> bool:
+            states = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT state FROM alerts.deliveries WHERE channel IN ('flaky', 'down')"
+                )
+            }
+            return states == {"delivered", "dead"}
+
+        _deliver_all(deliverer, alerts_url, settled)
+        rows = dict(
+            (r[0], r[1:])
+            for r in conn.execute(
+                "SELECT channel, state, attempts, last_error FROM alerts.deliveries "
+                "WHERE channel IN ('flaky', 'down')"
+            )
+        )
+    assert len(web.posts("/flaky")) == 1 and web.failed.count("/flaky") == 2
+    assert rows["flaky"] == ("delivered", 3, None)
+    assert rows["down"][:2] == ("dead", 4) and "answered HTTP 500" in rows["down"][2]
+    assert web.failed.count("/down") == 4, "no attempt after the dead letter"

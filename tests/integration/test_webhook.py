@@ -16,9 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from api.webhooks import signature
 from chainlake.localpg import free_port
-from chainlake.secrets import encrypt, load_key
+from chainlake.secrets import encrypt, load_key, signature
 from tests.runtime import TEST_JOBS, apply, runs, wait_for
 from tests.tenants import Tenants
 

@@ -1,0 +1,2 @@
+"""Alerts: rules and their evaluation live in Postgres (sql/85_alerts.sql); this package
+delivers firings over channels and backtests rules over history."""

@@ -1,0 +1,94 @@
+"""Real servers on 127.0.0.1 that alerts are delivered to in tests: an HTTP receiver (webhooks,
+Slack-compatible incoming webhooks, a Twilio-compatible Messages API), failing on request, and an
+SMTP server (aiosmtpd)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from chainlake.localpg import free_port
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """Records every POST; answers 500 to the first `fail_first` of each path (or all, with
+    `fail_always` paths), 201 with a JSON body otherwise."""
+
+    fail_first: dict[str, int] = field(default_factory=dict)
+    fail_always: set[str] = field(default_factory=set)
+    received: list[Received] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    url: str = ""
+
+    def posts(self, path: str) -> list[Received]:
+        return [r for r in self.received if r.path == path]
+
+
+@contextmanager
+def http_receiver(receiver: Receiver) -> Iterator[Receiver]:
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            with lock:
+                remaining = receiver.fail_first.get(self.path, 0)
+                fail = self.path in receiver.fail_always or remaining > 0
+                if remaining > 0:
+                    receiver.fail_first[self.path] = remaining - 1
+                if fail:
+                    receiver.failed.append(self.path)
+                else:
+                    receiver.received.append(Received(self.path, dict(self.headers), body))
+            self.send_response(500 if fail else 201)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": "down"}' if fail else b'{"sid": "SM1"}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@dataclass
+class Mailbox:
+    messages: list[Any] = field(default_factory=list)
+    port: int = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(envelope)
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server() -> Iterator[Mailbox]:
+    box = Mailbox(port=free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
