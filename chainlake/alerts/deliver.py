@@ -191,9 +191,7 @@ class Deliverer:
     def _send(self, task: dict[str, Any]) -> str | None:
         if task["kind"] is None:
             return f'channel "{task["channel"]}" no longer exists'
-        secret = (
-            decrypt(self.secret_key, bytes(task["secret_enc"])) if task["secret_enc"] else None
-        )
+        secret = decrypt(self.secret_key, bytes(task["secret_enc"])) if task["secret_enc"] else None
         try:
             SENDERS[task["kind"]](Alert(task), task["target"], task["config"] or {}, secret)
         except DeliveryFailed as exc:
