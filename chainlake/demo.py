@@ -49,7 +49,8 @@ def ensure_org(conn: psycopg.Connection[Any], name: str, display: str) -> str:
         return str(row[0])
 
 
-def chain_jobs(target: ChainTarget) -> list[dict[str, Any]]:
+def system_jobs(target: ChainTarget) -> list[dict[str, Any]]:
+    """The system org's jobs: live ingest and the archiver of the chain, alert delivery."""
     ingest = jobdefs.load(JOBS / "chain" / "ingest.yaml")
     ingest["name"] = f"ingest-{target.name}"
     ingest["description"] = f"Live ingest of {target.name} (chain {target.chain_id})."
@@ -65,7 +66,7 @@ def chain_jobs(target: ChainTarget) -> list[dict[str, Any]]:
     archive = jobdefs.load(JOBS / "chain" / "archive.yaml")
     archive["name"] = f"archive-{target.name}"
     archive["config"] = {"chain_id": target.chain_id}
-    return [ingest, archive]
+    return [ingest, archive, jobdefs.load(JOBS / "alerts" / "deliver.yaml")]
 
 
 def demo_jobs(target: ChainTarget) -> list[dict[str, Any]]:
@@ -91,7 +92,7 @@ def install(conn: psycopg.Connection[Any], target: ChainTarget) -> dict[str, lis
     system = ensure_org(conn, SYSTEM_ORG, "chainlake platform")
     call(conn, "SELECT core.set_system_org(%(name)s)", {"name": SYSTEM_ORG})
     applied: dict[str, list[str]] = {SYSTEM_ORG: [], DEMO_ORG: []}
-    for spec in chain_jobs(target):
+    for spec in system_jobs(target):
         jobdefs.apply(conn, system, versioned(spec))
         applied[SYSTEM_ORG].append(spec["name"])
     if target.token:  # the demo DAG reads the devchain's token and price feed

@@ -22,11 +22,12 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from chainlake import demo
 from chainlake.config import DEFAULT_DATABASE, Settings
-from chainlake.db import INGEST_ROLE, PLATFORM_ROLES, call
+from chainlake.db import ALERTS_ROLE, INGEST_ROLE, PLATFORM_ROLES, call
 from chainlake.errors import StackError
 from chainlake.localpg import DEV_SETTINGS, LocalPostgres, free_port
 from chainlake.migrate import MigrationReport, migrate
 from chainlake.processes import BackgroundProcess
+from chainlake.secrets import load_key
 
 
 @dataclass
@@ -169,6 +170,8 @@ class Stack:
     def start_runner(self) -> None:
         env = {**os.environ, "CHAINLAKE_CHAIN_DATABASE_URL": self.platform_url(INGEST_ROLE)}
         env["CHAINLAKE_STORAGE_URL"] = self.storage_url
+        env["CHAINLAKE_ALERTS_DATABASE_URL"] = self.platform_url(ALERTS_ROLE)
+        env["CHAINLAKE_SECRET_KEY"] = load_key(self.settings.home).decode()
         self.runner.start(self.runner_argv(), env=env)
 
     @property

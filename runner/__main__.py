@@ -31,6 +31,8 @@ def main() -> None:
         args.lease_seconds,
         # the chain-writing credential comes by environment, never on the command line
         chain_database_url=os.environ.get("CHAINLAKE_CHAIN_DATABASE_URL"),
+        alerts_database_url=os.environ.get("CHAINLAKE_ALERTS_DATABASE_URL"),
+        secret_key=os.environ.get("CHAINLAKE_SECRET_KEY"),
         storage_url=args.storage_url,
     )
     Runner(config).run_forever(args.max_seconds)

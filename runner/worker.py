@@ -42,6 +42,9 @@ NOTIFY_CHANNEL = f"pgmq.q_{QUEUE}.INSERT"
 log = logging.getLogger("chainlake.runner")
 
 
+PLATFORM_CREDENTIALS = ("chain_writer", "alert_sender")
+
+
 @dataclass
 class RunnerConfig:
     database_url: str
@@ -56,6 +59,9 @@ class RunnerConfig:
     # URL, and the object store of cold chain data (default: the storage root).
     chain_database_url: str | None = None
     storage_url: str | None = None
+    # ... and for alert delivery: the delivery role's URL and the key channel secrets decrypt with
+    alerts_database_url: str | None = None
+    secret_key: str | None = None
 
     @property
     def store_url(self) -> str:
@@ -262,25 +268,40 @@ class Runner:
     def platform_credentials(
         self, run: dict[str, Any], spec: dict[str, Any]
     ) -> dict[str, str] | str:
-        """The platform credentials a definition declares (`secrets: [chain_writer]`), handed
-        only where Postgres allows (core.platform_credential_allowed); a refusal otherwise."""
-        if "chain_writer" not in spec.get("secrets", []):
-            return {}
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT core.platform_credential_allowed(%s, 'chain_writer')", (run["org_id"],)
-            ).fetchone()
-        if not (row and row[0]):
-            return (
-                "chain_writer is a platform credential: only the system org's jobs receive it "
-                "(chain data is written by the platform's ingest jobs)"
-            )
-        if not self.config.chain_database_url:
-            return "this runner has no chain_writer credential (start it with the stack)"
-        return {
-            "CHAINLAKE_CHAIN_DATABASE_URL": self.config.chain_database_url,
-            "CHAINLAKE_STORAGE_URL": self.config.store_url,
-        }
+        """The platform credentials a definition declares (`secrets: [chain_writer]`,
+        `[alert_sender]`), handed only where Postgres allows (core.platform_credential_allowed);
+        a refusal otherwise."""
+        env: dict[str, str] = {}
+        for name in PLATFORM_CREDENTIALS:
+            if name not in spec.get("secrets", []):
+                continue
+            with self.pool.connection() as conn:
+                row = conn.execute(
+                    "SELECT core.platform_credential_allowed(%s, %s)", (run["org_id"], name)
+                ).fetchone()
+            if not (row and row[0]):
+                return (
+                    f"{name} is a platform credential: only the system org's jobs receive it "
+                    "(chain data and alert deliveries are the platform's own jobs)"
+                )
+            values = self._credential_env(name)
+            if values is None:
+                return f"this runner has no {name} credential (start it with the stack)"
+            env |= values
+        return env
+
+    def _credential_env(self, name: str) -> dict[str, str] | None:
+        if name == "chain_writer" and self.config.chain_database_url:
+            return {
+                "CHAINLAKE_CHAIN_DATABASE_URL": self.config.chain_database_url,
+                "CHAINLAKE_STORAGE_URL": self.config.store_url,
+            }
+        if name == "alert_sender" and self.config.alerts_database_url and self.config.secret_key:
+            return {
+                "CHAINLAKE_ALERTS_DATABASE_URL": self.config.alerts_database_url,
+                "CHAINLAKE_SECRET_KEY": self.config.secret_key,
+            }
+        return None
 
     def chain_inputs(self, run: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
         """Chain inputs (a block range of chain.blocks, .transactions or .logs) as files in the

@@ -77,12 +77,13 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION runs.dispatch_chain_batch(bigint, bigint, bigint, bigint) FROM PUBLIC;
 
--- The platform credentials a run may be handed (the runner asks before every launch): today one,
--- chain_writer (the chain-writing role's URL), to the system org's runs only.
+-- The platform credentials a run may be handed (the runner asks before every launch):
+-- chain_writer (the chain-writing role's URL) and alert_sender (the delivery role's URL and the
+-- secrets key), to the system org's runs only.
 CREATE OR REPLACE FUNCTION core.platform_credential_allowed(p_org_id uuid, p_name text)
 RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT p_name = 'chain_writer'
+    SELECT p_name IN ('chain_writer', 'alert_sender')
        AND coalesce((SELECT system FROM core.orgs WHERE id = p_org_id), false)
 $$;
 DROP FUNCTION IF EXISTS core.org_is_system(uuid);

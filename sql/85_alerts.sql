@@ -191,17 +191,24 @@ $$;
 
 -- One rule over blocks p_from..p_to of a chain: the new firings' ids. A row rule matches rows;
 -- a window rule matches groups over the window_blocks blocks ending at each block of the range.
+-- p_source 'backtest' reads the session's pg_temp.backtest_<table> copies (alerts.backtest).
 CREATE OR REPLACE FUNCTION alerts.evaluate_rule(
-    r alerts.rules, p_chain_id bigint, p_from bigint, p_to bigint, p_backtest boolean DEFAULT false
+    r alerts.rules, p_chain_id bigint, p_from bigint, p_to bigint, p_backtest boolean DEFAULT false,
+    p_source text DEFAULT 'chain'
 ) RETURNS SETOF uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     shape record := alerts.dataset_shape(r.dataset);
+    blocks text := 'chain.blocks';
     dedup text;
     throttled text := '';
     groups text;
     ending bigint;
 BEGIN
+    IF p_source = 'backtest' THEN
+        shape.tbl := 'pg_temp.backtest_' || split_part(shape.tbl, '.', 2);
+        blocks := 'pg_temp.backtest_blocks';
+    END IF;
     dedup := CASE WHEN cardinality(r.dedup_key) = 0 THEN shape.row_key
                   ELSE (SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', k), ', ')
                                || ')' FROM unnest(r.dedup_key) k) END;
@@ -219,14 +226,14 @@ BEGIN
             'FROM (SELECT DISTINCT ON (dedup_value) * FROM ('
             '  SELECT t.%2$I AS n, b.hash AS block_hash, %3$s AS match_key, %4$s AS dedup_value, '
             '         to_jsonb(t) AS vals '
-            '  FROM %1$s t JOIN chain.blocks b ON b.chain_id = t.chain_id AND b.number = t.%2$I '
+            '  FROM %1$s t JOIN %7$s b ON b.chain_id = t.chain_id AND b.number = t.%2$I '
             '  WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3 '
             '    AND (SELECT (%5$s)::boolean FROM (SELECT (t).*) AS row_)) m '
             '  ORDER BY dedup_value, n, match_key) hit '
             'WHERE true %6$s '
             'ON CONFLICT DO NOTHING RETURNING id',
             shape.tbl, shape.num, shape.row_key, dedup, r.predicate,
-            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END)
+            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END, blocks)
         USING p_chain_id, p_from, p_to, r.org_id, r.id, p_backtest, r.throttle_seconds;
         RETURN;
     END IF;
@@ -242,11 +249,11 @@ BEGIN
             'FROM (SELECT %2$s AS dedup_value, jsonb_build_object(''rows'', count(*)) AS vals '
             '      FROM %1$s t WHERE t.chain_id = $1 AND t.%3$I BETWEEN $3 - $8 + 1 AND $3 '
             '      GROUP BY %2$s HAVING (%4$s)) hit '
-            'JOIN chain.blocks b ON b.chain_id = $1 AND b.number = $3 '
+            'JOIN %6$s b ON b.chain_id = $1 AND b.number = $3 '
             'WHERE true %5$s '
             'ON CONFLICT DO NOTHING RETURNING id',
             shape.tbl, groups, shape.num, r.predicate,
-            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END)
+            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END, blocks)
         USING p_chain_id, NULL::bigint, ending, r.org_id, r.id, p_backtest, r.throttle_seconds,
               r.window_blocks::bigint;
     END LOOP;
@@ -326,7 +333,7 @@ $$;
 REVOKE EXECUTE ON FUNCTION
     alerts.check_condition(text, text, text[], boolean),
     alerts.announce(uuid, text),
-    alerts.evaluate_rule(alerts.rules, bigint, bigint, bigint, boolean),
+    alerts.evaluate_rule(alerts.rules, bigint, bigint, bigint, boolean, text),
     alerts.evaluate(bigint, bigint, bigint, text),
     alerts.on_batch(bigint, bigint, bigint, bigint, bigint),
     alerts.retract_above(bigint, bigint)
@@ -397,3 +404,37 @@ GRANT EXECUTE ON FUNCTION
     alerts.take_deliveries(integer, integer),
     alerts.record_attempt(bigint, uuid, text, integer, integer)
 TO chainlake_alerts;
+
+-- Backtest: one rule over blocks p_from..p_to as they are in this session's
+-- pg_temp.backtest_blocks and pg_temp.backtest_<table> (the caller fills them from hot rows and
+-- cold chunks alike, so the semantics are the live ones). The would-be firings come back; with
+-- p_deliver they are live firings (announced and delivered unless live evaluation already fired
+-- them), else marked backtest (the caller usually rolls them back).
+CREATE OR REPLACE FUNCTION alerts.backtest(
+    p_org text, p_rule text, p_chain_id bigint, p_from bigint, p_to bigint,
+    p_deliver boolean DEFAULT false
+) RETURNS SETOF alerts.firings
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    r alerts.rules;
+    fired uuid;
+BEGIN
+    SELECT rl.* INTO r FROM alerts.rules rl JOIN core.orgs o ON o.id = rl.org_id
+    WHERE o.name = p_org AND rl.name = p_rule
+      AND (rl.org_id = ANY (core.caller_org_ids(CASE WHEN p_deliver THEN 'write' ELSE 'read' END::core.access))
+           OR (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user));
+    IF r.id IS NULL THEN
+        RAISE EXCEPTION 'no alert rule "%" in org "%" that you may %', p_rule, p_org,
+            CASE WHEN p_deliver THEN 'deliver' ELSE 'read' END USING ERRCODE = '42704';
+    END IF;
+    FOR fired IN SELECT * FROM alerts.evaluate_rule(r, p_chain_id, p_from, p_to, NOT p_deliver,
+                                                    'backtest') LOOP
+        IF p_deliver THEN
+            PERFORM alerts.announce(fired, 'fired');
+        END IF;
+        RETURN QUERY SELECT * FROM alerts.firings WHERE id = fired;
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION alerts.backtest(text, text, bigint, bigint, bigint, boolean)
+    TO chainlake_users;

@@ -10,6 +10,7 @@ import json
 import time
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,12 +18,16 @@ import pytest
 from cryptography.fernet import Fernet
 from psycopg import errors
 
+from chainlake.alerts.backtest import backtest
 from chainlake.alerts.deliver import Deliverer
+from chainlake.chain.archive import archive
 from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import LiveIngest
 from chainlake.chain.rpc import RpcClient
+from chainlake.errors import NotFound
 from chainlake.localpg import free_port
 from chainlake.secrets import encrypt, signature
+from chainlake.storage import LocalStore
 from tests.chainkit import chain_config
 from tests.receivers import Receiver, http_receiver, smtp_server
 from tests.tenants import Tenants
@@ -334,3 +339,62 @@ def test_a_flaky_receiver_gets_the_alert_once_and_a_dead_one_ends_in_the_dead_le
     assert rows["flaky"] == ("delivered", 3, None)
     assert rows["down"][:2] == ("dead", 4) and "answered HTTP 500" in rows["down"][2]
     assert web.failed.count("/down") == 4, "no attempt after the dead letter"
+
+
+def test_a_backtest_across_the_watermark_finds_exactly_what_live_evaluation_found(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    anvil: Anvil,
+    ingest_url: str,
+    tmp_path: Path,
+) -> None:
+    org_a = tenants.org_ids["a"]
+    admin.execute("UPDATE alerts.rules SET enabled = false")
+    with tenants.login(tenants.user("a", "writer")) as conn:
+        conn.execute(RULE, (org_a, "whale", "chain.transactions", f"value >= {3 * ETH}", []))
+        conn.execute(
+            "INSERT INTO alerts.rules (org_id, name, dataset, condition, window_blocks, "
+            "group_by) VALUES (%s, 'spree', 'chain.transactions', %s, 3, '{from_address}')",
+            (org_a, f"sum(value) > {6 * ETH}"),
+        )
+    rpc = RpcClient([anvil.url])
+    accounts = rpc.call("eth_accounts")
+    for block in range(1, 21):
+        for i, eth in enumerate((block % 4 + 1, (block * 7) % 5)):
+            tx = {"from": accounts[i], "to": accounts[5], "value": hex(eth * ETH)}
+            rpc.call("eth_sendTransaction", [tx])
+        rpc.call("anvil_mine", ["0x1"])
+    ingest = LiveIngest(
+        chain_config(anvil.url, finality_depth=4, chunk_size=5), ingest_url, log=lambda _m: None
+    )
+    ingest.prepare()
+    _catch_up(ingest)
+    ingest.close()
+    store = LocalStore(tmp_path / "cold")
+    with psycopg.connect(ingest_url, autocommit=True) as conn:
+        archive(conn, store, 31337, log=lambda _m: None)
+    mark = admin.execute("SELECT archived_to FROM chain.chains").fetchone()
+    assert mark is not None and 5 <= mark[0] < 20, "the range crosses the watermark"
+
+    def live(rule: str) -> set[tuple[Any, ...]]:
+        return {
+            (r[0], r[1], bytes(r[2]))
+            for r in admin.execute(
+                "SELECT f.to_block, f.match_key, f.block_hash FROM alerts.firings f "
+                "JOIN alerts.rules r ON r.id = f.rule_id WHERE r.name = %s AND NOT f.backtest",
+                (rule,),
+            )
+        }
+
+    with tenants.login(tenants.user("a", "reader")) as reader:
+        for rule in ("whale", "spree"):
+            found = backtest(reader, store, "a", rule, 31337, 1, 20)
+            assert {(f["to_block"], f["match_key"], bytes(f["block_hash"])) for f in found} == live(
+                rule
+            ), rule
+            assert live(rule), f"{rule} fired live"
+            assert all(f["backtest"] for f in found)
+        kept = reader.execute("SELECT count(*) FROM alerts.firings WHERE backtest").fetchone()
+        assert kept == (0,), "a backtest keeps nothing unless asked"
+        with pytest.raises(NotFound, match="no alert rule"):
+            backtest(reader, store, "b", "whale", 31337, 1, 20)
