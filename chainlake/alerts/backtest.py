@@ -45,9 +45,10 @@ def _load(
             "ORDER BY from_block",
             (chain_id, first, min(last, mark)),
         ).fetchall()
-        with conn.cursor() as cur, cur.copy(
-            sql.SQL("COPY {} ({}) FROM STDIN").format(temp, cols)
-        ) as copy:
+        with (
+            conn.cursor() as cur,
+            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(temp, cols)) as copy,
+        ):
             for (files,) in chunks:
                 data = pq.read_table(io.BytesIO(store.get(files[table]["key"])))
                 keep = pc.and_(
