@@ -816,6 +816,7 @@ def asset_preview(
 
 # -- chain data (chainlake/cli_chain.py) ------------------------------------------------------
 def _register_chain_commands() -> None:
+    from chainlake.cli_alerts import alert
     from chainlake.cli_chain import chain, devchain
     from chainlake.cli_query import catalog, query, saved_query, share
 
@@ -825,6 +826,7 @@ def _register_chain_commands() -> None:
     main.add_command(catalog)
     main.add_command(saved_query)
     main.add_command(share)
+    main.add_command(alert)
 
 
 _register_chain_commands()

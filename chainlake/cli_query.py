@@ -138,7 +138,7 @@ def fail(exc: ChainlakeError) -> None:
     sys.exit(exc.exit_code)
 
 
-def _rows(as_email: str | None, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+def rows_as(as_email: str | None, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
     """One statement as the operator, or as the user's own RLS-scoped login role."""
     from chainlake.cli import connection
 
@@ -165,7 +165,7 @@ def catalog_search(term: str, as_email: str | None, as_json: bool) -> None:
     try:
         if not term.strip():
             raise InvalidInput("TERM is empty")
-        rows = _rows(as_email, "SELECT * FROM catalog.search(%s, 200)", (term,))
+        rows = rows_as(as_email, "SELECT * FROM catalog.search(%s, 200)", (term,))
     except ChainlakeError as exc:
         fail(exc)
         return
@@ -183,7 +183,7 @@ def saved_query() -> None:
     pass
 
 
-def _params(pairs: tuple[str, ...]) -> dict[str, Any]:
+def parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -216,10 +216,10 @@ def saved_create(
     try:
         if not as_email:
             raise InvalidInput("a saved query has an owner", "name them with --as EMAIL")
-        _rows(
+        rows_as(
             as_email,
             "SELECT * FROM catalog.save_query(%s, %s, %s, %s, %s, %s)",
-            (org_name, name, sql, visibility, description, json.dumps(_params(param_pairs))),
+            (org_name, name, sql, visibility, description, json.dumps(parse_pairs(param_pairs))),
         )
     except ChainlakeError as exc:
         fail(exc)
@@ -233,10 +233,10 @@ def saved_list(as_email: str | None, as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
         return f"{r['org']}/{r['name']}  {r['visibility']}  {r['owner']}  {r['description']}"
 
-    _listing(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", as_json, line)
+    print_listing(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", as_json, line)
 
 
-def _listing(
+def print_listing(
     as_email: str | None,
     sql: str,
     as_json: bool,
@@ -245,7 +245,7 @@ def _listing(
 ) -> None:
     """Print the rows of one listing function: as JSON, or a line each."""
     try:
-        rows = _rows(as_email, sql, ())
+        rows = rows_as(as_email, sql, ())
     except ChainlakeError as exc:
         fail(exc)
         return
@@ -282,13 +282,13 @@ def saved_run(
     wire = "json" if fmt == "table" else fmt
     try:
         stack = Stack.load()
-        params = _params(param_pairs)
+        params = parse_pairs(param_pairs)
         if as_email:
             body = {"params": params, "format": wire}
             path = f"/v1/saved-queries/{org_name}/{name}/run"
             chunks = _via_api(stack, as_email, body, path)
         else:
-            found = _rows(None, "SELECT * FROM catalog.find_query(%s, %s)", (org_name, name))
+            found = rows_as(None, "SELECT * FROM catalog.find_query(%s, %s)", (org_name, name))
             if not found:
                 raise NotFound(f'no saved query "{name}" in org "{org_name}"')
             merged = {**found[0]["params"], **params}
@@ -304,7 +304,7 @@ def saved_run(
 @AS_USER
 def saved_delete(name: str, org_name: str, as_email: str | None) -> None:
     try:
-        _rows(as_email, "SELECT catalog.delete_query(%s, %s)", (org_name, name))
+        rows_as(as_email, "SELECT catalog.delete_query(%s, %s)", (org_name, name))
     except ChainlakeError as exc:
         fail(exc)
     click.echo(f"deleted {org_name}/{name}")
@@ -340,7 +340,7 @@ def share_grant(kind: str, ref: str, grantee: str, as_email: str | None) -> None
     try:
         org_name, name = _object(ref)
         sql = "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)"
-        _rows(_as_someone(as_email), sql, (kind, org_name, name, grantee))
+        rows_as(_as_someone(as_email), sql, (kind, org_name, name, grantee))
     except ChainlakeError as exc:
         fail(exc)
     click.echo(f"shared {kind} {ref} with org {grantee}")
@@ -355,7 +355,7 @@ def share_revoke(kind: str, ref: str, grantee: str, as_email: str | None) -> Non
     try:
         org_name, name = _object(ref)
         sql = "SELECT catalog.revoke_read(%s, %s, %s, %s)"
-        _rows(_as_someone(as_email), sql, (kind, org_name, name, grantee))
+        rows_as(_as_someone(as_email), sql, (kind, org_name, name, grantee))
     except ChainlakeError as exc:
         fail(exc)
     click.echo(f"org {grantee} no longer reads {kind} {ref}")
@@ -370,4 +370,4 @@ def share_list(as_email: str | None, as_json: bool) -> None:
         return f"{r['kind']:<12} {r['org']}/{r['name']} -> {r['grantee']}{by}"
 
     sql = "SELECT * FROM catalog.list_grants(NULL, 1000)"
-    _listing(as_email, sql, as_json, line, "nothing is shared")
+    print_listing(as_email, sql, as_json, line, "nothing is shared")

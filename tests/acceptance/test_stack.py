@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.cli import run
+from chainlake.secrets import signature
+from tests.acceptance.cli import CHAINLAKE, run
+from tests.receivers import Receiver, http_receiver
 from tests.runtime import wait_for
 
 DEMO_DATASETS = ("erc20_transfers", "token_volume_hourly", "token_prices", "token_volume_usd")
@@ -205,6 +208,94 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     assert revoked.returncode == 0, revoked.stderr
     gone = run("query", "--as", "pat@partner.example", theirs, env=home)
     assert gone.returncode != 0 and "erc20_transfers" in gone.stderr
+
+    # an alert on the live devchain, delivered by the system org's alert-delivery job to a
+    # signed webhook on 127.0.0.1, and seen live by `alert listen`
+    with http_receiver(Receiver()) as web:
+        made = run(
+            "alert",
+            "channel",
+            "create",
+            "ops",
+            "--org",
+            "demo",
+            "--kind",
+            "webhook",
+            "--target",
+            f"{web.url}/ops",
+            "--as",
+            "ada@demo.example",
+            env=home,
+        )
+        assert made.returncode == 0, made.stderr
+        key = made.stdout.split("signing key (shown once): ")[1].split()[0]
+        listen = subprocess.Popen(
+            [
+                CHAINLAKE,
+                "alert",
+                "listen",
+                "--org",
+                "demo",
+                "--count",
+                "1",
+                "--seconds",
+                "60",
+                "--as",
+                "dee@demo.example",
+            ],
+            env={**os.environ, **home},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert listen.stderr is not None
+        first_line = listen.stderr.readline  # blocks until `alert listen` says it listens
+        wait_for(lambda: "listening" in (first_line() or ""), timeout=30)
+        rule = run(
+            "alert",
+            "create",
+            "moves",
+            "--org",
+            "demo",
+            "--dataset",
+            "chain.transactions",
+            "--condition",
+            "value > 0",
+            "--channel",
+            "ops",
+            "--dedup-key",
+            "chain_id",
+            "--throttle",
+            "3600",
+            "--as",
+            "ada@demo.example",
+            env=home,
+        )
+        assert rule.returncode == 0, rule.stderr
+        wait_for(lambda: web.posts("/ops"), timeout=60)
+        (post,) = web.posts("/ops")
+        stamp = post.headers["X-Chainlake-Timestamp"]
+        assert post.headers["X-Chainlake-Signature"] == signature(key, stamp, post.body)
+        assert json.loads(post.body)["rule"] == "moves"
+        heard, _ = listen.communicate(timeout=60)
+        assert json.loads(heard.splitlines()[0])["rule"] == "moves"
+    listed = run("alert", "list", "--as", "dee@demo.example", env=home).stdout
+    assert "on  demo/moves" in listed and "fired 1x" in listed
+    bad = run(
+        "alert",
+        "create",
+        "bad",
+        "--org",
+        "demo",
+        "--dataset",
+        "chain.logs",
+        "--condition",
+        "value > 1",
+        "--as",
+        "ada@demo.example",
+        env=home,
+    )
+    assert bad.returncode != 0 and 'column "value" does not exist' in bad.stderr
 
     second = run("up", env=home, timeout=300)
     assert second.returncode == 0, second.stderr

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 import uvicorn
+from cryptography.fernet import Fernet
 
 from api.app import create_app
 from api.auth import Verifier
@@ -30,7 +31,7 @@ def api(tenants: Tenants, tmp_path: Path) -> Iterator[str]:
     home = tmp_path / "home"
     app = create_app(
         tenants.cluster.url(tenants.database, "chainlake_api"),
-        b"0" * 44,
+        Fernet.generate_key(),
         home,
         LocalStore(tmp_path / "store"),
         Verifier(home / "dev-issuer"),

@@ -1,0 +1,316 @@
+"""`chainlake alert`: rules (create, list, show, enable, disable, delete, backtest), channels,
+and a live view of firings (`listen`). With --as EMAIL a command acts as that user through their
+RLS-scoped login role; without, as the operator. docs/alerts.md."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import click
+import psycopg
+from psycopg.rows import dict_row
+
+from chainlake.cli_query import AS_USER, fail, parse_pairs, print_listing, rows_as
+from chainlake.errors import ChainlakeError, InvalidInput, NotFound
+from chainlake.stack import Stack
+
+
+@click.group(help="Alert rules, channels, firings: create, list, show, backtest, listen.")
+def alert() -> None:
+    pass
+
+
+@alert.command("create", help="Create or replace rule NAME of --org.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option(
+    "--dataset",
+    required=True,
+    type=click.Choice(["chain.transactions", "chain.logs", "chain.blocks"]),
+)
+@click.option("--condition", required=True, help="SQL predicate over the dataset's columns.")
+@click.option("--severity", type=click.Choice(["info", "warning", "critical"]), default="info")
+@click.option("--channel", "channels", multiple=True, help="A channel of the org (repeatable).")
+@click.option(
+    "--confirmation",
+    type=click.Choice(["provisional", "safe", "finalized"]),
+    default="provisional",
+    show_default=True,
+)
+@click.option("--window-blocks", type=int, default=None, help="Aggregate over N blocks.")
+@click.option("--group-by", multiple=True, help="Group a window rule by these columns.")
+@click.option("--dedup-key", multiple=True, help="Columns that identify a repeat.")
+@click.option(
+    "--throttle",
+    "throttle_seconds",
+    type=int,
+    default=0,
+    help="Seconds during which a repeat of the same dedup key does not fire.",
+)
+@click.option("--chain-id", type=int, default=None, help="Only this chain (default: all).")
+@click.option("--description", default="")
+@AS_USER
+def alert_create(name: str, org_name: str, as_email: str | None, **fields: Any) -> None:
+    spec = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items() if v is not None}
+    try:
+        rows_as(
+            as_email,
+            "SELECT id FROM alerts.save_rule(%s, %s, %s)",
+            (org_name, name, json.dumps(spec)),
+        )
+    except ChainlakeError as exc:
+        fail(exc)
+    click.echo(f"alert rule {org_name}/{name} saved")
+
+
+@alert.command("list", help="The rules of your orgs, with how often each fired.")
+@AS_USER
+@click.option("--json", "as_json", is_flag=True)
+def alert_list(as_email: str | None, as_json: bool) -> None:
+    def line(r: dict[str, Any]) -> str:
+        state = "on " if r["enabled"] else "off"
+        return (
+            f"{state} {r['org']}/{r['name']}  [{r['severity']}] {r['dataset']} "
+            f"where {r['condition']}  fired {r['firings']}x"
+        )
+
+    print_listing(
+        as_email, "SELECT * FROM alerts.list_rules(NULL, 1000)", as_json, line, "no alert rules"
+    )
+
+
+@alert.command("show", help="One rule and its recent firings with their deliveries.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option("--limit", default=20, show_default=True)
+@AS_USER
+def alert_show(name: str, org_name: str, limit: int, as_email: str | None) -> None:
+    try:
+        rules = [
+            r
+            for r in rows_as(as_email, "SELECT * FROM alerts.list_rules(NULL, 1000)", ())
+            if r["org"] == org_name and r["name"] == name
+        ]
+        if not rules:
+            raise NotFound(f'no alert rule "{name}" in org "{org_name}" that you may see')
+        firings = rows_as(
+            as_email, "SELECT * FROM alerts.recent_firings(%s, %s, %s)", (org_name, name, limit)
+        )
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    click.echo(json.dumps({"rule": rules[0], "firings": firings}, indent=2, default=str))
+
+
+def _switch(name: str, org_name: str, as_email: str | None, enabled: bool) -> None:
+    try:
+        rows_as(as_email, "SELECT alerts.set_enabled(%s, %s, %s)", (org_name, name, enabled))
+    except ChainlakeError as exc:
+        fail(exc)
+    click.echo(f"alert rule {org_name}/{name} {'enabled' if enabled else 'disabled'}")
+
+
+@alert.command("disable", help="Stop evaluating rule NAME (kept, with its firings).")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@AS_USER
+def alert_disable(name: str, org_name: str, as_email: str | None) -> None:
+    _switch(name, org_name, as_email, False)
+
+
+@alert.command("enable", help="Evaluate rule NAME again from the next block.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@AS_USER
+def alert_enable(name: str, org_name: str, as_email: str | None) -> None:
+    _switch(name, org_name, as_email, True)
+
+
+@alert.command("delete", help="Delete rule NAME (its firings stay, for the record).")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@AS_USER
+def alert_delete(name: str, org_name: str, as_email: str | None) -> None:
+    try:
+        rows_as(as_email, "SELECT alerts.delete_rule(%s, %s)", (org_name, name))
+    except ChainlakeError as exc:
+        fail(exc)
+    click.echo(f"alert rule {org_name}/{name} deleted")
+
+
+@alert.command("backtest", help="Evaluate rule NAME over blocks --from..--to, hot or cold.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option("--chain-id", type=int, default=31337, show_default=True)
+@click.option("--from", "first", type=int, required=True)
+@click.option("--to", "last", type=int, required=True)
+@click.option("--deliver", is_flag=True, help="Keep the firings and deliver them.")
+@click.option("--json", "as_json", is_flag=True)
+@AS_USER
+def alert_backtest(
+    name: str,
+    org_name: str,
+    chain_id: int,
+    first: int,
+    last: int,
+    deliver: bool,
+    as_json: bool,
+    as_email: str | None,
+) -> None:
+    from chainlake.alerts.backtest import backtest
+    from chainlake.cli import connection
+    from chainlake.storage import open_store
+
+    try:
+        stack = Stack.load()
+        with connection(as_email) as conn:
+            found = backtest(
+                conn, open_store(stack.storage_url), org_name, name, chain_id, first, last, deliver
+            )
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(found, indent=2, default=str))
+        return
+    for f in found:
+        click.echo(f"block {f['to_block']}: {f['match_key']}")
+    click.echo(
+        f"{len(found)} firing(s) over blocks {first}..{last}"
+        + (" (delivered)" if deliver else " (nothing kept)")
+    )
+
+
+@alert.command("listen", help="Print firings and retractions as they happen.")
+@click.option("--org", "org_name", default=None, help="One org (default: all of yours).")
+@click.option("--count", type=int, default=None, help="Stop after N events.")
+@click.option("--seconds", type=float, default=None, help="Stop after S seconds.")
+@AS_USER
+def alert_listen(
+    org_name: str | None, count: int | None, seconds: float | None, as_email: str | None
+) -> None:
+    from chainlake.cli import connection
+
+    deadline = time.monotonic() + seconds if seconds is not None else None
+    seen = 0
+    try:
+        with connection(as_email) as conn:
+            channels = conn.execute(
+                "SELECT name, alerts.channel_name(id) FROM core.orgs "
+                "WHERE %s::text IS NULL OR name = %s ORDER BY name",
+                (org_name, org_name),
+            ).fetchall()
+            if not channels:
+                raise NotFound(f'unknown org "{org_name}"')
+            for _org, channel in channels:
+                conn.execute(f'LISTEN "{channel}"')
+            click.echo(f"listening on {', '.join(o for o, _ in channels)}", err=True)
+            while count is None or seen < count:
+                wait = 1.0 if deadline is None else deadline - time.monotonic()
+                if wait <= 0:
+                    break
+                # collect first: the generator holds the connection's lock until it ends
+                notes = list(conn.notifies(timeout=min(wait, 1.0), stop_after=1))
+                for note in notes:
+                    event = json.loads(note.payload)
+                    _print_firing(conn, event["firing"], event["event"])
+                    seen += 1
+    except ChainlakeError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_firing(conn: psycopg.Connection[Any], firing_id: str, event: str) -> None:
+    """The firing behind a notification, read through RLS (the payload holds only its id)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT o.name AS org, r.name AS rule, r.severity, f.chain_id, f.to_block, "
+            "f.match_key, f.vals FROM alerts.firings f JOIN core.orgs o ON o.id = f.org_id "
+            "LEFT JOIN alerts.rules r ON r.org_id = f.org_id AND r.id = f.rule_id "
+            "WHERE f.id = %s",
+            (firing_id,),
+        ).fetchone()
+    if row is None:
+        return
+    click.echo(json.dumps({"event": event, "firing": firing_id, **row}, default=str))
+
+
+@alert.group("channel", help="Where alerts go: webhook, email, sms, slack.")
+def channel() -> None:
+    pass
+
+
+@channel.command("create", help="Create or replace channel NAME of --org.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option("--kind", type=click.Choice(["webhook", "email", "sms", "slack"]), required=True)
+@click.option(
+    "--target",
+    required=True,
+    help="webhook/slack: the URL; email: the address; sms: the phone number.",
+)
+@click.option(
+    "--config",
+    "config_pairs",
+    multiple=True,
+    help="KEY=VALUE: email host, port, from, user; sms base_url, account_sid, from.",
+)
+@click.option(
+    "--secret-env",
+    default=None,
+    help="Read the channel secret (SMTP password, SMS token, webhook key) from this "
+    "environment variable. A webhook without one gets a new key, printed once.",
+)
+@AS_USER
+def channel_create(
+    name: str,
+    org_name: str,
+    kind: str,
+    target: str,
+    config_pairs: tuple[str, ...],
+    secret_env: str | None,
+    as_email: str | None,
+) -> None:
+    import os
+
+    from chainlake.secrets import encrypt, load_key
+
+    try:
+        secret = None
+        if secret_env:
+            secret = os.environ.get(secret_env)
+            if not secret:
+                raise InvalidInput(f"--secret-env {secret_env}: the variable is not set")
+        made = None
+        if secret is None and kind == "webhook":
+            secret = made = secrets.token_urlsafe(32)
+        enc = encrypt(load_key(Stack.load().settings.home), secret) if secret else None
+        rows_as(
+            as_email,
+            "SELECT alerts.save_channel(%s, %s, %s, %s, %s, %s)",
+            (org_name, name, kind, target, json.dumps(parse_pairs(config_pairs)), enc),
+        )
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    click.echo(f"channel {org_name}/{name} ({kind}) saved")
+    if made:
+        click.echo(f"signing key (shown once): {made}")
+        click.echo(
+            "verify: X-Chainlake-Signature == sha256=HMAC_SHA256(key, "
+            "'<X-Chainlake-Timestamp>.<body>')"
+        )
+
+
+@channel.command("list", help="The channels of your orgs (secrets are never shown).")
+@AS_USER
+@click.option("--json", "as_json", is_flag=True)
+def channel_list(as_email: str | None, as_json: bool) -> None:
+    def line(r: dict[str, Any]) -> str:
+        return f"{r['org']}/{r['name']}  {r['kind']}  {r['target']}"
+
+    print_listing(as_email, "SELECT * FROM alerts.list_channels()", as_json, line, "no channels")
