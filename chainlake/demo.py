@@ -95,6 +95,7 @@ def install(conn: psycopg.Connection[Any], target: ChainTarget) -> dict[str, lis
     for spec in system_jobs(target):
         jobdefs.apply(conn, system, versioned(spec))
         applied[SYSTEM_ORG].append(spec["name"])
+    call(conn, "SELECT alerts.install_system_rules()")
     if target.token:  # the demo DAG reads the devchain's token and price feed
         demo = ensure_org(conn, DEMO_ORG, "demo: ERC-20 volume on the devchain")
         for spec in demo_jobs(target):

@@ -17,8 +17,11 @@ BEGIN
             row_key := 'encode(t.transaction_hash, ''hex'') || '':'' || t.log_index';
         WHEN 'chain.blocks' THEN
             tbl := 'chain.blocks'; num := 'number'; row_key := 'encode(t.hash, ''hex'')';
+        WHEN 'platform.health' THEN  -- system alerts (alerts.platform_health)
+            tbl := 'alerts.platform_health_row'; num := NULL;
+            row_key := 't.metric || '':'' || t.subject';
         ELSE
-            RAISE EXCEPTION 'dataset: alerts watch chain.transactions, chain.logs or chain.blocks, not "%"',
+            RAISE EXCEPTION 'dataset: alerts watch chain.transactions, chain.logs, chain.blocks or (the system org) platform.health, not "%"',
                 p_dataset USING ERRCODE = '22023';
     END CASE;
 END
@@ -37,7 +40,8 @@ BEGIN
         RAISE EXCEPTION 'condition: empty' USING ERRCODE = '22023',
             HINT = 'write a predicate over the dataset''s columns, e.g. value > 1000000000000000000';
     END IF;
-    IF p_condition ~ '[eE]''' OR p_condition ~* 'u&' OR p_condition ~ '\$' THEN
+    IF p_condition ~ '(^|[^a-zA-Z0-9_''])[eE]''' OR p_condition ~ '(^|[^a-zA-Z0-9_])[uU]&'
+       OR p_condition ~ '\$' THEN
         RAISE EXCEPTION 'condition: escape strings, unicode escapes and $ are not allowed'
             USING ERRCODE = '22023';
     END IF;
@@ -129,6 +133,15 @@ DECLARE
     col text;
 BEGIN
     shape := alerts.dataset_shape(NEW.dataset);
+    IF NEW.dataset = 'platform.health' AND NOT coalesce(
+        (SELECT system FROM core.orgs WHERE id = NEW.org_id), false) THEN
+        RAISE EXCEPTION 'dataset: platform.health rules belong to the system org'
+            USING ERRCODE = '42501';
+    END IF;
+    IF NEW.dataset = 'platform.health' AND NEW.window_blocks IS NOT NULL THEN
+        RAISE EXCEPTION 'window_blocks: platform.health rules are row rules'
+            USING ERRCODE = '22023';
+    END IF;
     FOREACH col IN ARRAY NEW.dedup_key || NEW.group_by LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
                        WHERE attrelid = shape.tbl::regclass AND attname = col AND attnum > 0
@@ -278,7 +291,7 @@ BEGIN
         RETURN 0;
     END IF;
     FOR r IN SELECT * FROM alerts.rules
-             WHERE enabled AND confirmation = p_level
+             WHERE enabled AND confirmation = p_level AND dataset LIKE 'chain.%'
                AND (chain_id IS NULL OR chain_id = p_chain_id) LOOP
         FOR fired IN SELECT * FROM alerts.evaluate_rule(r, p_chain_id, p_from, p_to) LOOP
             PERFORM alerts.announce(fired, 'fired');
@@ -299,7 +312,7 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     depth integer := alerts.safe_depth();
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM alerts.rules WHERE enabled) THEN
+    IF NOT EXISTS (SELECT 1 FROM alerts.rules WHERE enabled AND dataset LIKE 'chain.%') THEN
         RETURN 0;
     END IF;
     RETURN alerts.evaluate(p_chain_id, p_from, p_to, 'provisional')
@@ -438,3 +451,114 @@ END
 $$;
 GRANT EXECUTE ON FUNCTION alerts.backtest(text, text, bigint, bigint, bigint, boolean)
     TO chainlake_users;
+
+-- System alerts: the platform's health as rows (metric, subject, value), which the system org's
+-- rules on dataset platform.health watch:
+--   run_failure_rate          per org: failed (or dead) over finished runs, last 15 minutes
+--   runs_failed_15m           per org: failed (or dead) runs of the last 15 minutes
+--   ingest_lag_seconds        per chain: seconds since its newest block was ingested
+--   queue_oldest_age_seconds  per queue (run_tasks, alert_deliveries): the oldest message's age
+--   deliveries_dead_1h        per org: alert deliveries that ended in the dead letter last hour
+CREATE OR REPLACE FUNCTION alerts.platform_health() RETURNS SETOF alerts.platform_health_row
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT 'run_failure_rate', o.name,
+           (count(*) FILTER (WHERE r.status IN ('failed', 'dead')))::double precision / count(*)
+    FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
+    WHERE r.status IN ('succeeded', 'failed', 'dead')
+      AND r.finished_at > now() - interval '15 minutes'
+    GROUP BY o.name
+    UNION ALL
+    SELECT 'runs_failed_15m', o.name, count(*)::double precision
+    FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
+    WHERE r.status IN ('failed', 'dead') AND r.finished_at > now() - interval '15 minutes'
+    GROUP BY o.name
+    UNION ALL
+    SELECT 'ingest_lag_seconds', c.chain_id::text,
+           extract(epoch FROM now() - (SELECT max(b.ingested_at) FROM chain.blocks b
+                                       WHERE b.chain_id = c.chain_id))
+    FROM chain.chains c
+    WHERE c.stopped_reason IS NOT NULL OR EXISTS (SELECT 1 FROM chain.blocks b
+                                                  WHERE b.chain_id = c.chain_id)
+    UNION ALL
+    SELECT 'queue_oldest_age_seconds', q.name, coalesce(extract(epoch FROM now() - q.oldest), 0)
+    FROM (SELECT 'run_tasks' AS name, (SELECT min(enqueued_at) FROM pgmq.q_run_tasks) AS oldest
+          UNION ALL
+          SELECT 'alert_deliveries', (SELECT min(enqueued_at) FROM pgmq.q_alert_deliveries)) q
+    UNION ALL
+    SELECT 'deliveries_dead_1h', o.name, count(*)::double precision
+    FROM alerts.deliveries d JOIN core.orgs o ON o.id = d.org_id
+    WHERE d.state = 'dead' AND d.created_at > now() - interval '1 hour'
+    GROUP BY o.name
+$$;
+
+-- Evaluate the system org's platform.health rules now: a firing per matching row, at most one
+-- per (rule, metric, subject) a minute, and none while the rule's throttle holds.
+CREATE OR REPLACE FUNCTION alerts.evaluate_platform() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    r alerts.rules;
+    fired uuid;
+    n integer := 0;
+    minute bigint := floor(extract(epoch FROM now()) / 60)::bigint;
+BEGIN
+    FOR r IN SELECT * FROM alerts.rules WHERE enabled AND dataset = 'platform.health' LOOP
+        FOR fired IN EXECUTE format(
+            'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
+            '  block_hash, match_key, dedup_value, vals) '
+            'SELECT $1, $2, 0, $3, $3, ''\x'', h.metric || '':'' || h.subject || ''@'' || $3, '
+            '       h.metric || '':'' || h.subject, to_jsonb(h) '
+            'FROM alerts.platform_health() h '
+            'WHERE (SELECT (%s)::boolean FROM (SELECT (h).*) AS row_) '
+            '  AND NOT EXISTS (SELECT 1 FROM alerts.firings f WHERE f.rule_id = $2 '
+            '      AND f.dedup_value = h.metric || '':'' || h.subject AND NOT f.backtest '
+            '      AND f.fired_at > clock_timestamp() - make_interval(secs => $4)) '
+            'ON CONFLICT DO NOTHING RETURNING id', r.predicate)
+            USING r.org_id, r.id, minute, greatest(r.throttle_seconds, 0)
+        LOOP
+            PERFORM alerts.announce(fired, 'fired');
+            n := n + 1;
+        END LOOP;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- The built-in system rules, in the system org: disabled ones stay disabled, and a rule the
+-- operator changed (its condition, channels) keeps the change.
+CREATE OR REPLACE FUNCTION alerts.install_system_rules() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    org uuid := (SELECT id FROM core.orgs WHERE system LIMIT 1);
+    n integer;
+BEGIN
+    IF org IS NULL THEN
+        RAISE EXCEPTION 'no system org yet' USING ERRCODE = '55000',
+            HINT = 'chainlake up makes one (core.set_system_org)';
+    END IF;
+    INSERT INTO alerts.rules (org_id, name, dataset, condition, severity, throttle_seconds,
+                              description)
+    VALUES
+        (org, 'run-failure-rate', 'platform.health',
+         'metric = ''run_failure_rate'' AND value >= 0.5', 'warning', 900,
+         'Half or more of an org''s runs failed over the last 15 minutes.'),
+        (org, 'ingest-lag', 'platform.health',
+         'metric = ''ingest_lag_seconds'' AND value > 30', 'critical', 300,
+         'A chain''s newest block was ingested more than 30 s ago.'),
+        (org, 'queue-age', 'platform.health',
+         'metric = ''queue_oldest_age_seconds'' AND value > 300', 'warning', 900,
+         'A queue''s oldest message waited more than 5 minutes.'),
+        (org, 'dead-deliveries', 'platform.health',
+         'metric = ''deliveries_dead_1h'' AND value > 0', 'warning', 3600,
+         'Alert deliveries ended in the dead letter.')
+    ON CONFLICT (org_id, name) DO NOTHING;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION
+    alerts.platform_health(),
+    alerts.evaluate_platform(),
+    alerts.install_system_rules()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION alerts.evaluate_platform() TO chainlake_alerts;

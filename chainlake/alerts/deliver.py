@@ -3,6 +3,9 @@ each over its channel, record the attempt (alerts.record_attempt: delivered, ret
 backoff, or dead after the last attempt). Runs as the system org's alert-delivery job with the
 chainlake_alerts role, which can do nothing else.
 
+Every 15 s it also evaluates the system alert rules (alerts.evaluate_platform: failure rates,
+ingest lag, queue age, dead deliveries), whose firings are delivered the same way.
+
 Channels:
 - webhook: POST the alert as JSON, signed like every chainlake webhook: X-Chainlake-Timestamp
   and X-Chainlake-Signature (`sha256=` HMAC-SHA256 of `timestamp.body` with the channel secret);
@@ -198,10 +201,17 @@ class Deliverer:
             return str(exc)
         return None
 
-    def run(self, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+    def run(
+        self, stop: threading.Event, poll_seconds: float = 1.0, system_every_s: float = 15.0
+    ) -> None:
+        """Deliver until `stop`; every `system_every_s`, evaluate the system alert rules."""
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             conn.execute("LISTEN alert_deliveries")
+            next_system = 0.0
             while not stop.is_set():
+                if time.monotonic() >= next_system:
+                    conn.execute("SELECT alerts.evaluate_platform()")
+                    next_system = time.monotonic() + system_every_s
                 while self.deliver_once(conn):
                     if stop.is_set():
                         return

@@ -73,3 +73,6 @@ CREATE TABLE alerts.deliveries (
 );
 
 SELECT pgmq.create('alert_deliveries');
+
+-- One row of the platform's own health, what system alert rules (dataset platform.health) see.
+CREATE TYPE alerts.platform_health_row AS (metric text, subject text, value double precision);

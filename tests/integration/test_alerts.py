@@ -61,6 +61,8 @@ BAD_CONDITIONS = [
     ("value >", "does not parse"),
     ("true; DROP TABLE chain.blocks", "one expression only"),
     ("true -- comment", "one expression only"),
+    ("E'\\'' = 'x'", "escape strings"),
+    ("status = 1 OR e'x' = 'x'", "escape strings"),
     ("true) OR (true", 'unbalanced ")"'),
     ("sum(value) > 1", "aggregates need a window"),
     ("value", "boolean"),
@@ -398,3 +400,54 @@ def test_a_backtest_across_the_watermark_finds_exactly_what_live_evaluation_foun
         assert kept == (0,), "a backtest keeps nothing unless asked"
         with pytest.raises(NotFound, match="no alert rule"):
             backtest(reader, store, "b", "whale", 31337, 1, 20)
+
+
+def test_system_alerts_watch_the_platform_and_are_delivered_the_same_way(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
+    admin.execute("UPDATE alerts.rules SET enabled = false")
+    admin.execute("SELECT core.set_system_org('c')")
+    assert admin.execute("SELECT alerts.install_system_rules()").fetchone() == (4,)
+    assert admin.execute("SELECT alerts.install_system_rules()").fetchone() == (0,), "kept"
+    with (
+        tenants.login(tenants.user("b", "admin")) as conn,
+        pytest.raises(errors.InsufficientPrivilege, match="belong to the system org"),
+    ):
+        conn.execute(RULE, (tenants.org_ids["b"], "spy", "platform.health", "true", []))
+
+    for status in ("failed", "dead", "succeeded"):  # org b: two of three runs failed
+        admin.execute(
+            "INSERT INTO runs.runs (org_id, job_name, job_version, status, finished_at) "
+            "VALUES (%s, 'j', '1', %s, now())",
+            (tenants.org_ids["b"], status),
+        )
+    admin.execute("SELECT chain.register_chain(5, 'five', 0, 64, 100)")
+    admin.execute(
+        "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp, ingested_at) "
+        "VALUES (5, 0, '\\x05', '\\x00', now(), now() - interval '2 minutes')"
+    )
+    admin.execute(
+        "INSERT INTO alerts.channels (org_id, name, kind, target) "
+        "VALUES (%s, 'ops', 'webhook', 'http://127.0.0.1:9/ops')",
+        (tenants.org_ids["c"],),
+    )
+    admin.execute("UPDATE alerts.rules SET channels = '{ops}' WHERE name = 'ingest-lag'")
+
+    alerts_url = tenants.cluster.url(tenants.database, "chainlake_alerts")
+    with psycopg.connect(alerts_url, autocommit=True) as conn:
+        assert conn.execute("SELECT alerts.evaluate_platform()").fetchone() == (2,)
+        assert conn.execute("SELECT alerts.evaluate_platform()").fetchone() == (0,), "throttled"
+    fired = admin.execute(
+        "SELECT r.name, f.vals ->> 'subject', (f.vals ->> 'value')::float FROM alerts.firings f "
+        "JOIN alerts.rules r ON r.id = f.rule_id WHERE f.chain_id = 0 ORDER BY 1"
+    ).fetchall()
+    assert [(n, s) for n, s, _ in fired] == [("ingest-lag", "5"), ("run-failure-rate", "b")]
+    assert fired[0][2] >= 110 and abs(fired[1][2] - 2 / 3) < 1e-9
+    queued = admin.execute(
+        "SELECT d.channel, d.state FROM alerts.deliveries d JOIN alerts.firings f "
+        "ON f.id = d.firing_id WHERE f.chain_id = 0"
+    ).fetchall()
+    assert queued == [("ops", "pending")], "delivered like any alert"
+    with tenants.login(tenants.user("c", "reader")) as conn:
+        seen = conn.execute("SELECT count(*) FROM alerts.firings WHERE chain_id = 0").fetchone()
+    assert seen == (2,), "the system org's members see its system alerts"
