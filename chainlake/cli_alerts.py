@@ -72,6 +72,8 @@ def alert_create(name: str, org_name: str, as_email: str | None, **fields: Any) 
 def alert_list(as_email: str | None, as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
         state = "on " if r["enabled"] else "off"
+        if r["last_error"]:
+            state = "ERR"  # set aside until saved again
         return (
             f"{state} {r['org']}/{r['name']}  [{r['severity']}] {r['dataset']} "
             f"where {r['condition']}  fired {r['firings']}x"

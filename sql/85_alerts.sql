@@ -89,8 +89,8 @@ BEGIN
     END IF;
     BEGIN
         EXECUTE format(
-            'CREATE FUNCTION pg_temp.chainlake_condition(r %s) RETURNS boolean LANGUAGE sql '
-            'STABLE RETURN (SELECT (%s)::boolean FROM (SELECT (r).*) AS row_%s)',
+            'CREATE FUNCTION pg_temp.chainlake_condition(t %s) RETURNS boolean LANGUAGE sql '
+            'STABLE RETURN (SELECT (%s)::boolean FROM (SELECT (t).*) AS t%s)',
             shape.tbl, p_condition, grouping);
     EXCEPTION
         WHEN undefined_column THEN
@@ -161,12 +161,16 @@ BEGIN
     PERFORM alerts.check_condition(NEW.dataset, NEW.condition, NEW.group_by,
                                    NEW.window_blocks IS NOT NULL);
     NEW.predicate := NEW.condition;  -- the checked text evaluation uses
+    NEW.last_error := NULL;          -- a changed rule is evaluated again
     NEW.updated_at := now();
     RETURN NEW;
 END
 $$;
-CREATE OR REPLACE TRIGGER rules_checked BEFORE INSERT OR UPDATE ON alerts.rules
-    FOR EACH ROW EXECUTE FUNCTION alerts.check_rule();
+DROP TRIGGER IF EXISTS rules_checked ON alerts.rules;
+CREATE TRIGGER rules_checked
+    BEFORE INSERT OR UPDATE OF dataset, condition, channels, dedup_key, group_by, window_blocks,
+                               org_id
+    ON alerts.rules FOR EACH ROW EXECUTE FUNCTION alerts.check_rule();
 
 -- The per-org NOTIFY channel: LISTEN has no access control, so payloads carry only opaque ids.
 CREATE OR REPLACE FUNCTION alerts.channel_name(p_org_id uuid) RETURNS text
@@ -241,7 +245,7 @@ BEGIN
             '         to_jsonb(t) AS vals '
             '  FROM %1$s t JOIN %7$s b ON b.chain_id = t.chain_id AND b.number = t.%2$I '
             '  WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3 '
-            '    AND (SELECT (%5$s)::boolean FROM (SELECT (t).*) AS row_)) m '
+            '    AND (SELECT (%5$s)::boolean FROM (SELECT (t).*) AS t)) m '
             '  ORDER BY dedup_value, n, match_key) hit '
             'WHERE true %6$s '
             'ON CONFLICT DO NOTHING RETURNING id',
@@ -277,9 +281,12 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.safe_depth() RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 12 $$;
 
--- Every active rule of one confirmation level over a block range; each new firing announced.
-CREATE OR REPLACE FUNCTION alerts.evaluate(
-    p_chain_id bigint, p_from bigint, p_to bigint, p_level text
+-- The active rules of one level over a block range, one at a time (p_simple: those
+-- alerts.evaluate_simple takes, else the others), each new firing announced. A rule that fails at
+-- run time (a division by zero on some row) is set aside with its error (alerts.rules.last_error,
+-- shown by `alert list`) until it is saved again; it never fails the ingest batch.
+CREATE OR REPLACE FUNCTION alerts.evaluate_each(
+    p_chain_id bigint, p_from bigint, p_to bigint, p_level text, p_simple boolean
 ) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -287,18 +294,102 @@ DECLARE
     fired uuid;
     n integer := 0;
 BEGIN
+    FOR r IN SELECT * FROM alerts.rules
+             WHERE enabled AND last_error IS NULL AND confirmation = p_level
+               AND dataset LIKE 'chain.%' AND (chain_id IS NULL OR chain_id = p_chain_id)
+               AND alerts.is_simple(rules) = p_simple LOOP
+        BEGIN
+            FOR fired IN SELECT * FROM alerts.evaluate_rule(r, p_chain_id, p_from, p_to) LOOP
+                PERFORM alerts.announce(fired, 'fired');
+                n := n + 1;
+            END LOOP;
+        EXCEPTION WHEN others THEN
+            UPDATE alerts.rules SET last_error = left(SQLERRM, 500)
+            WHERE org_id = r.org_id AND id = r.id;
+        END;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- A row rule with neither a dedup key nor a throttle: many of them are evaluated in one query.
+CREATE OR REPLACE FUNCTION alerts.is_simple(r alerts.rules) RETURNS boolean
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+    SELECT r.window_blocks IS NULL AND r.throttle_seconds = 0 AND cardinality(r.dedup_key) = 0
+$$;
+
+-- Every simple rule of one dataset and level in one scan of the range's rows: each row gets the
+-- ordinals of the rules it matches (one CASE per rule, over the row's own columns).
+CREATE OR REPLACE FUNCTION alerts.evaluate_simple(
+    p_dataset text, p_chain_id bigint, p_from bigint, p_to bigint, p_level text
+) RETURNS SETOF uuid
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    shape record := alerts.dataset_shape(p_dataset);
+    orgs uuid[];
+    ids uuid[];
+    cases text;
+BEGIN
+    SELECT array_agg(r.org_id ORDER BY r.n), array_agg(r.id ORDER BY r.n),
+           string_agg(format('CASE WHEN (%s)::boolean THEN %s END', r.predicate, r.n), ', '
+                      ORDER BY r.n)
+    INTO orgs, ids, cases
+    FROM (SELECT rl.*, row_number() OVER (ORDER BY rl.org_id, rl.id) AS n
+          FROM alerts.rules rl
+          WHERE rl.enabled AND rl.last_error IS NULL AND rl.confirmation = p_level
+            AND rl.dataset = p_dataset AND alerts.is_simple(rl)
+            AND (rl.chain_id IS NULL OR rl.chain_id = p_chain_id)) r;
+    IF cases IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
+        '  block_hash, match_key, dedup_value, vals) '
+        'SELECT $4[h.i], $5[h.i], $1, h.n, h.n, b.hash, h.match_key, h.match_key, h.vals '
+        'FROM (SELECT t.%2$I AS n, %3$s AS match_key, to_jsonb(t) AS vals, '
+        '             unnest(ARRAY[%4$s]::bigint[]) AS i '
+        '      FROM %1$s t WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3) h '
+        'JOIN chain.blocks b ON b.chain_id = $1 AND b.number = h.n '
+        'WHERE h.i IS NOT NULL '
+        'ON CONFLICT DO NOTHING RETURNING id',
+        shape.tbl, shape.num, shape.row_key, cases)
+    USING p_chain_id, p_from, p_to, orgs, ids;
+END
+$$;
+
+-- Every active rule of one level over a block range; each new firing announced. Simple rules
+-- go a dataset at a time in one query; if that query fails (one rule fails on some row), they
+-- go one at a time, which sets the failing rule aside.
+CREATE OR REPLACE FUNCTION alerts.evaluate(
+    p_chain_id bigint, p_from bigint, p_to bigint, p_level text
+) RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    ds text;
+    fired uuid;
+    n integer := 0;
+    fallback boolean := false;
+BEGIN
     IF p_from IS NULL OR p_to IS NULL OR p_from > p_to THEN
         RETURN 0;
     END IF;
-    FOR r IN SELECT * FROM alerts.rules
-             WHERE enabled AND confirmation = p_level AND dataset LIKE 'chain.%'
-               AND (chain_id IS NULL OR chain_id = p_chain_id) LOOP
-        FOR fired IN SELECT * FROM alerts.evaluate_rule(r, p_chain_id, p_from, p_to) LOOP
-            PERFORM alerts.announce(fired, 'fired');
-            n := n + 1;
-        END LOOP;
+    FOR ds IN SELECT DISTINCT r.dataset FROM alerts.rules r
+              WHERE r.enabled AND r.last_error IS NULL AND r.confirmation = p_level
+                AND r.dataset LIKE 'chain.%' AND alerts.is_simple(r) LOOP
+        BEGIN
+            FOR fired IN SELECT * FROM alerts.evaluate_simple(ds, p_chain_id, p_from, p_to,
+                                                              p_level) LOOP
+                PERFORM alerts.announce(fired, 'fired');
+                n := n + 1;
+            END LOOP;
+        EXCEPTION WHEN others THEN
+            fallback := true;
+        END;
     END LOOP;
-    RETURN n;
+    IF fallback THEN
+        n := n + alerts.evaluate_each(p_chain_id, p_from, p_to, p_level, true);
+    END IF;
+    RETURN n + alerts.evaluate_each(p_chain_id, p_from, p_to, p_level, false);
 END
 $$;
 
@@ -348,6 +439,8 @@ REVOKE EXECUTE ON FUNCTION
     alerts.announce(uuid, text),
     alerts.evaluate_rule(alerts.rules, bigint, bigint, bigint, boolean, text),
     alerts.evaluate(bigint, bigint, bigint, text),
+    alerts.evaluate_each(bigint, bigint, bigint, text, boolean),
+    alerts.evaluate_simple(text, bigint, bigint, bigint, text),
     alerts.on_batch(bigint, bigint, bigint, bigint, bigint),
     alerts.retract_above(bigint, bigint)
 FROM PUBLIC;
@@ -505,12 +598,12 @@ BEGIN
         FOR fired IN EXECUTE format(
             'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
             '  block_hash, match_key, dedup_value, vals) '
-            'SELECT $1, $2, 0, $3, $3, ''\x'', h.metric || '':'' || h.subject || ''@'' || $3, '
-            '       h.metric || '':'' || h.subject, to_jsonb(h) '
-            'FROM alerts.platform_health() h '
-            'WHERE (SELECT (%s)::boolean FROM (SELECT (h).*) AS row_) '
+            'SELECT $1, $2, 0, $3, $3, ''\x'', t.metric || '':'' || t.subject || ''@'' || $3, '
+            '       t.metric || '':'' || t.subject, to_jsonb(t) '
+            'FROM alerts.platform_health() t '
+            'WHERE (SELECT (%s)::boolean FROM (SELECT (t).*) AS t) '
             '  AND NOT EXISTS (SELECT 1 FROM alerts.firings f WHERE f.rule_id = $2 '
-            '      AND f.dedup_value = h.metric || '':'' || h.subject AND NOT f.backtest '
+            '      AND f.dedup_value = t.metric || '':'' || t.subject AND NOT f.backtest '
             '      AND f.fired_at > clock_timestamp() - make_interval(secs => $4)) '
             'ON CONFLICT DO NOTHING RETURNING id', r.predicate)
             USING r.org_id, r.id, minute, greatest(r.throttle_seconds, 0)

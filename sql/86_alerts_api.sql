@@ -92,15 +92,17 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION alerts.list_rules(p_after text, p_limit integer)
+DROP FUNCTION IF EXISTS alerts.list_rules(text, integer);  -- its columns changed
+CREATE FUNCTION alerts.list_rules(p_after text, p_limit integer)
 RETURNS TABLE (org text, name text, dataset text, condition text, severity text,
                enabled boolean, channels text[], confirmation text, window_blocks integer,
                group_by text[], dedup_key text[], throttle_seconds integer, chain_id bigint,
-               description text, firings bigint, last_fired timestamptz, cursor text)
+               description text, last_error text, firings bigint, last_fired timestamptz,
+               cursor text)
 LANGUAGE sql STABLE SET search_path = '' AS $$
     SELECT o.name, r.name, r.dataset, r.condition, r.severity, r.enabled, r.channels,
            r.confirmation, r.window_blocks, r.group_by, r.dedup_key, r.throttle_seconds,
-           r.chain_id, r.description,
+           r.chain_id, r.description, r.last_error,
            (SELECT count(*) FROM alerts.firings f
             WHERE f.org_id = r.org_id AND f.rule_id = r.id AND NOT f.backtest),
            (SELECT max(f.fired_at) FROM alerts.firings f

@@ -12,6 +12,7 @@ ALTER TABLE alerts.rules
     ADD COLUMN window_blocks    integer,
     ADD COLUMN group_by         text[] NOT NULL DEFAULT '{}',
     ADD COLUMN predicate        text,
+    ADD COLUMN last_error       text,
     ADD COLUMN updated_at       timestamptz NOT NULL DEFAULT now(),
     ADD CONSTRAINT rules_name_format CHECK (name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
     ADD CONSTRAINT rules_severity CHECK (severity IN ('info', 'warning', 'critical')),

@@ -126,6 +126,10 @@ def test_a_large_transfer_fires_once_notifies_opaquely_and_a_reorg_retracts_it(
             (org_a,),
         )
         conn.execute(RULE, (org_a, "whale", "chain.transactions", f"value >= {3 * ETH}", ["hook"]))
+        # passes the check, fails at run time on every row: set aside, never fails ingest
+        conn.execute(
+            RULE, (org_a, "broken", "chain.transactions", "value / (nonce - nonce) > 0", [])
+        )
     channel = admin.execute("SELECT alerts.channel_name(%s)", (org_a,)).fetchone()
     assert channel is not None
     # b listens on a's channel: Postgres lets it (LISTEN has no access control) ...
@@ -157,6 +161,8 @@ def test_a_large_transfer_fires_once_notifies_opaquely_and_a_reorg_retracts_it(
         assert b.execute(
             "SELECT count(*) FROM alerts.firings WHERE id = %s", (fired["firing"],)
         ).fetchone() == (0,)
+        broken = admin.execute("SELECT last_error FROM alerts.rules WHERE name = 'broken'")
+        assert broken.fetchone() == ("division by zero",)
         deliveries = admin.execute(
             "SELECT channel, event, state FROM alerts.deliveries WHERE firing_id = %s",
             (fired["firing"],),
