@@ -105,7 +105,7 @@ def _run(db_name: str, quiet: int, seconds: float) -> tuple[list[tuple[float, fl
             t.join(10)
         committed = dict(ingest.stats.committed_at)
         ingest.close()
-    arrivals = {}
+    arrivals: dict[int, float] = {}
     for post in web.posts("/hook"):
         arrivals.setdefault(json.loads(post.body)["to_block"], post.at)
     samples = sorted(

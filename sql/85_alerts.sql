@@ -345,12 +345,12 @@ BEGIN
     RETURN QUERY EXECUTE format(
         'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
         '  block_hash, match_key, dedup_value, vals) '
-        'SELECT $4[h.i], $5[h.i], $1, h.n, h.n, b.hash, h.match_key, h.match_key, h.vals '
-        'FROM (SELECT t.%2$I AS n, %3$s AS match_key, to_jsonb(t) AS vals, '
-        '             unnest(ARRAY[%4$s]::bigint[]) AS i '
-        '      FROM %1$s t WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3) h '
-        'JOIN chain.blocks b ON b.chain_id = $1 AND b.number = h.n '
-        'WHERE h.i IS NOT NULL '
+        'SELECT $4[h.i], $5[h.i], $1, t.%2$I, t.%2$I, b.hash, %3$s, %3$s, to_jsonb(t) '
+        'FROM (SELECT m.r, m.i FROM (SELECT t AS r, unnest(ARRAY[%4$s]::bigint[]) AS i '
+        '      FROM %1$s t WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3) m '
+        '      WHERE m.i IS NOT NULL) h '
+        'CROSS JOIN LATERAL (SELECT (h.r).*) t '  -- the matched rows only get to_jsonb
+        'JOIN chain.blocks b ON b.chain_id = $1 AND b.number = t.%2$I '
         'ON CONFLICT DO NOTHING RETURNING id',
         shape.tbl, shape.num, shape.row_key, cases)
     USING p_chain_id, p_from, p_to, orgs, ids;
