@@ -408,7 +408,9 @@ BEGIN
     END IF;
     RETURN alerts.evaluate(p_chain_id, p_from, p_to, 'provisional')
          + alerts.evaluate(p_chain_id, p_from - depth, p_to - depth, 'safe')
-         + alerts.evaluate(p_chain_id, coalesce(p_old_finalized, p_finalized - 1) + 1,
+         + alerts.evaluate(p_chain_id,
+                           coalesce(p_old_finalized, (SELECT start_block - 1 FROM chain.chains
+                                                      WHERE chain_id = p_chain_id)) + 1,
                            least(p_finalized, p_to), 'finalized');
 END
 $$;

@@ -365,6 +365,11 @@ def test_a_backtest_across_the_watermark_finds_exactly_what_live_evaluation_foun
             "group_by) VALUES (%s, 'spree', 'chain.transactions', %s, 3, '{from_address}')",
             (org_a, f"sum(value) > {6 * ETH}"),
         )
+        conn.execute(
+            "INSERT INTO alerts.rules (org_id, name, dataset, condition, confirmation) "
+            "VALUES (%s, 'final-whale', 'chain.transactions', %s, 'finalized')",
+            (org_a, f"value >= {3 * ETH}"),
+        )
     rpc = RpcClient([anvil.url])
     accounts = rpc.call("eth_accounts")
     for block in range(1, 21):
@@ -394,6 +399,11 @@ def test_a_backtest_across_the_watermark_finds_exactly_what_live_evaluation_foun
             )
         }
 
+    finalized = admin.execute("SELECT finalized FROM chain.chains").fetchone()
+    assert finalized is not None and finalized[0] < 20
+    assert live("final-whale") == {f for f in live("whale") if f[0] <= finalized[0]}, (
+        "a finalized-level rule fires on exactly the finalized blocks' matches"
+    )
     with tenants.login(tenants.user("a", "reader")) as reader:
         for rule in ("whale", "spree"):
             found = backtest(reader, store, "a", rule, 31337, 1, 20)
