@@ -13,7 +13,7 @@ import click
 import psycopg
 from psycopg.rows import dict_row
 
-from chainlake.cli_query import AS_USER, fail, parse_pairs, print_listing, rows_as
+from chainlake.cli_query import AS_USER, act, fail, parse_pairs, print_listing, rows_as
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
 from chainlake.stack import Stack
 
@@ -108,11 +108,8 @@ def alert_show(name: str, org_name: str, limit: int, as_email: str | None) -> No
 
 
 def _switch(name: str, org_name: str, as_email: str | None, enabled: bool) -> None:
-    try:
-        rows_as(as_email, "SELECT alerts.set_enabled(%s, %s, %s)", (org_name, name, enabled))
-    except ChainlakeError as exc:
-        fail(exc)
-    click.echo(f"alert rule {org_name}/{name} {'enabled' if enabled else 'disabled'}")
+    done = f"alert rule {org_name}/{name} {'enabled' if enabled else 'disabled'}"
+    act(as_email, "SELECT alerts.set_enabled(%s, %s, %s)", (org_name, name, enabled), done)
 
 
 @alert.command("disable", help="Stop evaluating rule NAME (kept, with its firings).")
@@ -136,11 +133,8 @@ def alert_enable(name: str, org_name: str, as_email: str | None) -> None:
 @click.option("--org", "org_name", required=True)
 @AS_USER
 def alert_delete(name: str, org_name: str, as_email: str | None) -> None:
-    try:
-        rows_as(as_email, "SELECT alerts.delete_rule(%s, %s)", (org_name, name))
-    except ChainlakeError as exc:
-        fail(exc)
-    click.echo(f"alert rule {org_name}/{name} deleted")
+    done = f"alert rule {org_name}/{name} deleted"
+    act(as_email, "SELECT alerts.delete_rule(%s, %s)", (org_name, name), done)
 
 
 @alert.command("backtest", help="Evaluate rule NAME over blocks --from..--to, hot or cold.")

@@ -152,6 +152,15 @@ def rows_as(as_email: str | None, sql: str, params: tuple[Any, ...]) -> list[dic
 AS_USER = click.option("--as", "as_email", default=None, help="Act as this user.")
 
 
+def act(as_email: str | None, sql: str, params: tuple[Any, ...], done: str) -> None:
+    """Run one stored function as the operator or the user; say `done`, or fail clearly."""
+    try:
+        rows_as(as_email, sql, params)
+    except ChainlakeError as exc:
+        fail(exc)
+    click.echo(done)
+
+
 @click.group(help="The catalog: search what you may see.")
 def catalog() -> None:
     pass
@@ -303,11 +312,8 @@ def saved_run(
 @click.option("--org", "org_name", required=True)
 @AS_USER
 def saved_delete(name: str, org_name: str, as_email: str | None) -> None:
-    try:
-        rows_as(as_email, "SELECT catalog.delete_query(%s, %s)", (org_name, name))
-    except ChainlakeError as exc:
-        fail(exc)
-    click.echo(f"deleted {org_name}/{name}")
+    sql = "SELECT catalog.delete_query(%s, %s)"
+    act(as_email, sql, (org_name, name), f"deleted {org_name}/{name}")
 
 
 @click.group(help="Share one dataset or saved query with another org (read-only).")
@@ -337,13 +343,24 @@ def _as_someone(as_email: str | None) -> str:
 @click.option("--with", "grantee", required=True, help="The org to share with.")
 @AS_USER
 def share_grant(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
+    _share(
+        "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)",
+        kind,
+        ref,
+        grantee,
+        as_email,
+        f"shared {kind} {ref} with org {grantee}",
+    )
+
+
+def _share(sql: str, kind: str, ref: str, grantee: str, as_email: str | None, done: str) -> None:
     try:
         org_name, name = _object(ref)
-        sql = "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)"
-        rows_as(_as_someone(as_email), sql, (kind, org_name, name, grantee))
+        person = _as_someone(as_email)
     except ChainlakeError as exc:
         fail(exc)
-    click.echo(f"shared {kind} {ref} with org {grantee}")
+        return
+    act(person, sql, (kind, org_name, name, grantee), done)
 
 
 @share.command("revoke", help="Stop sharing dataset or saved_query ORG/NAME with org --from.")
@@ -352,13 +369,14 @@ def share_grant(kind: str, ref: str, grantee: str, as_email: str | None) -> None
 @click.option("--from", "grantee", required=True, help="The org that loses access.")
 @AS_USER
 def share_revoke(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
-    try:
-        org_name, name = _object(ref)
-        sql = "SELECT catalog.revoke_read(%s, %s, %s, %s)"
-        rows_as(_as_someone(as_email), sql, (kind, org_name, name, grantee))
-    except ChainlakeError as exc:
-        fail(exc)
-    click.echo(f"org {grantee} no longer reads {kind} {ref}")
+    _share(
+        "SELECT catalog.revoke_read(%s, %s, %s, %s)",
+        kind,
+        ref,
+        grantee,
+        as_email,
+        f"org {grantee} no longer reads {kind} {ref}",
+    )
 
 
 @share.command("list", help="What your orgs share, and what is shared with them.")
