@@ -15,6 +15,7 @@ from chainlake.errors import (
     InvalidInput,
     NotFound,
     PermissionDenied,
+    QuotaExceeded,
 )
 
 MEDIA_TYPE = "application/problem+json"
@@ -24,6 +25,7 @@ STATUS = [
     (NotFound, 404, "not-found", "Not found"),
     (AlreadyExists, 409, "conflict", "Already exists"),
     (InvalidInput, 400, "invalid-input", "Invalid input"),
+    (QuotaExceeded, 429, "too-many-requests", "Too many requests"),
 ]
 
 
@@ -36,13 +38,17 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Re
         **extra,
     }
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status == 429:
+        headers["Retry-After"] = str(extra.get("retry_after", 60))
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def chainlake_error(_: Request[Any, Any, Any], exc: ChainlakeError) -> Response[Any]:
     for cls, status, slug, title in STATUS:
         if isinstance(exc, cls):
-            extra = {"hint": exc.hint} if exc.hint else {}
+            extra: dict[str, Any] = {"hint": exc.hint} if exc.hint else {}
+            if isinstance(exc, QuotaExceeded):
+                extra["retry_after"] = exc.retry_after
             return problem(status, slug, title, exc.message, **extra)
     return problem(500, "internal", "Internal error", exc.message)
 

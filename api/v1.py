@@ -30,8 +30,21 @@ def _pool(request: Req) -> ConnectionPool:
 
 
 def caller(request: Req) -> dict[str, Any]:
+    """The verified claims of the request's token, after charging the request to the caller's
+    rate limit (core.charge_api_request: over it, 429 with Retry-After, nothing done)."""
+    known: dict[str, Any] | None = getattr(request.state, "claims", None)
+    if known is not None:  # charged once per request, however many statements it runs
+        return known
     verifier: Verifier = request.app.state.verifier
-    return verifier.claims(request.headers.get("authorization"), _pool(request))
+    claims = verifier.claims(request.headers.get("authorization"), _pool(request))
+    with _pool(request).connection() as conn:
+        try:
+            with claims_transaction(conn, claims) as cur:
+                cur.execute("SELECT core.charge_api_request()")
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+    request.state.claims = claims
+    return claims
 
 
 def as_caller(request: Req, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

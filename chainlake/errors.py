@@ -47,6 +47,16 @@ class PermissionDenied(ChainlakeError):
     exit_code = 5
 
 
+class QuotaExceeded(ChainlakeError):
+    """A quota or rate limit of the org was reached; nothing was changed. Try again later."""
+
+    exit_code = 7
+
+    def __init__(self, message: str, hint: str | None = None, retry_after: int = 60) -> None:
+        super().__init__(message, hint)
+        self.retry_after = retry_after
+
+
 class StackError(ChainlakeError):
     """A component of the local stack could not be started, reached or stopped."""
 
@@ -69,6 +79,10 @@ def translate(exc: psycopg.Error) -> ChainlakeError:
     """Turn a driver error into the matching ChainlakeError, keeping Postgres' message and hint."""
     diag = exc.diag
     sqlstate = exc.sqlstate or ""
-    cls = _BY_SQLSTATE.get(sqlstate, ChainlakeError)
     message = diag.message_primary or str(exc).strip()
+    if sqlstate == "53400":  # configuration_limit_exceeded: our quotas, detail retry_after=N
+        detail = diag.message_detail or ""
+        wait = detail.removeprefix("retry_after=")
+        return QuotaExceeded(message, diag.message_hint, int(wait) if wait.isdigit() else 60)
+    cls = _BY_SQLSTATE.get(sqlstate, ChainlakeError)
     return cls(message, diag.message_hint)

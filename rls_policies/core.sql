@@ -75,3 +75,11 @@ DROP POLICY IF EXISTS "members see orgs that shared an object with them" ON core
 CREATE POLICY "members see orgs that shared an object with them" ON core.orgs
     FOR SELECT TO chainlake_users
     USING (id = ANY ((SELECT catalog.granting_org_ids())::uuid[]));
+
+-- API request counts: written only by core.charge_api_request; each person reads their own.
+CALL core.force_rls('core.api_requests');
+GRANT SELECT ON core.api_requests TO chainlake_users;
+DROP POLICY IF EXISTS "people read their own request counts" ON core.api_requests;
+CREATE POLICY "people read their own request counts" ON core.api_requests
+    FOR SELECT TO chainlake_users
+    USING (user_id = (SELECT core.caller_user_id()));

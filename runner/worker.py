@@ -122,9 +122,9 @@ class Runner:
     def poll_once(self, limit: int) -> int:
         with self.pool.connection() as conn:
             conn.autocommit = True
-            rows = conn.execute(
-                "SELECT msg_id, read_ct, message FROM pgmq.read(%s, %s, %s)",
-                (QUEUE, self.config.lease_seconds, limit),
+            rows = conn.execute(  # round-robin across orgs (fairness), else like pgmq.read
+                "SELECT msg_id, read_ct, message FROM runs.take_tasks(%s, %s)",
+                (limit, self.config.lease_seconds),
             ).fetchall()
         for msg_id, _read_ct, message in rows:
             self.in_flight.add(self.executor.submit(self.handle_safely, msg_id, message))

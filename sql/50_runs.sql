@@ -55,6 +55,7 @@ BEGIN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501',
             HINT = 'running a job needs the writer or admin role in its org';
     END IF;
+    PERFORM runs.check_queue_quota(p_org_id);  -- sql/87: over it, refused; nothing queued
     -- Inputs name versions of the org's own datasets; their URIs, rows and schema come from the
     -- catalog, never from the caller (a caller-supplied URI could point at another org's files).
     RETURN runs.enqueue(p_org_id, p_job, p_params, p_trigger,
@@ -448,6 +449,12 @@ DECLARE
     existing jobs.definitions;
     applied jobs.definitions;
 BEGIN
+    IF p_spec -> 'secrets' ?| ARRAY['chain_writer', 'alert_sender']
+       AND NOT coalesce((SELECT system FROM core.orgs WHERE id = p_org_id), false) THEN
+        RAISE EXCEPTION 'secrets: chain_writer and alert_sender are platform credentials of the system org''s jobs'
+            USING ERRCODE = '42501',
+            HINT = 'chain data and alert deliveries are written by the platform''s own jobs; read chain data with input_datasets: [chain.logs, ...]';
+    END IF;
     SELECT * INTO existing FROM jobs.definitions
     WHERE org_id = p_org_id AND name = p_spec ->> 'name' AND version = p_spec ->> 'version';
     IF FOUND AND existing.spec <> p_spec THEN

@@ -162,6 +162,7 @@ SEEDS: dict[str, Seed] = {
 NON_ORG_TABLES = {
     "core.orgs": "org-root: its id is the org_id",
     "core.users": "identity: a person may belong to several orgs",
+    "core.api_requests": "per user: API request counts, each person reads their own",
     **{
         f"chain.{t}": "global chain data"
         for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")

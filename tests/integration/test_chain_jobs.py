@@ -10,9 +10,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
+import pytest
 
 from chainlake import jobdefs
 from chainlake.chain.devchain import Anvil
+from chainlake.errors import PermissionDenied
 from chainlake.localpg import free_port
 from tests.chainkit import chain_config, running_ingest, stored_tip, wait_until
 from tests.runtime import TEST_JOBS, request_run, running_runner
@@ -150,8 +152,17 @@ def test_the_chain_writer_credential_goes_to_the_system_orgs_runs_only(
         "timeout_seconds": 60,
     }
     admin.execute("SELECT core.set_system_org('b')")
-    with tenants.login(tenants.user("a", "writer")) as conn:
+    with (
+        tenants.login(tenants.user("a", "writer")) as conn,
+        pytest.raises(PermissionDenied, match="platform credentials"),
+    ):
         jobdefs.apply(conn, tenants.org_ids["a"], spec)
+    # defence in depth: a definition that got in anyway (as the operator, before this rule)
+    # is still refused its credential at launch
+    admin.execute(
+        "INSERT INTO jobs.definitions (org_id, name, version, spec) VALUES (%s, %s, '1', %s)",
+        (tenants.org_ids["a"], spec["name"], json.dumps(spec)),
+    )
     with tenants.login(tenants.user("b", "writer")) as conn:
         jobdefs.apply(conn, tenants.org_ids["b"], spec)
     runs = {}

@@ -1,0 +1,92 @@
+-- Fairness and quotas in stored logic.
+
+-- The runners' next tasks, round-robin across orgs: each org's oldest visible task first, then
+-- each org's second, and so on; among orgs, the one served longest ago (its latest run start)
+-- first. So a flood from one org delays another by at most one slot.
+-- Like pgmq.read, a taken task is hidden for p_vt seconds and its read count goes up.
+CREATE OR REPLACE FUNCTION runs.take_tasks(p_limit integer, p_vt integer)
+RETURNS TABLE (msg_id bigint, read_ct integer, message jsonb)
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+    WITH heads AS (
+        SELECT t.msg_id, row_number() OVER (PARTITION BY o.id ORDER BY t.msg_id) AS turn,
+               (SELECT max(r.started_at) FROM runs.runs r WHERE r.org_id = o.id) AS served
+        FROM core.orgs o
+        CROSS JOIN LATERAL (
+            SELECT q.msg_id FROM pgmq.q_run_tasks q
+            WHERE q.message ->> 'org_id' = o.id::text AND q.vt <= clock_timestamp()
+            ORDER BY q.msg_id
+            LIMIT greatest(p_limit, 1)
+            FOR UPDATE SKIP LOCKED
+        ) t
+    ), chosen AS (
+        SELECT h.msg_id FROM heads h
+        ORDER BY h.turn, h.served NULLS FIRST, h.msg_id
+        LIMIT greatest(p_limit, 1)
+    )
+    UPDATE pgmq.q_run_tasks q
+    SET vt = clock_timestamp() + make_interval(secs => p_vt), read_ct = q.read_ct + 1
+    FROM chosen c
+    WHERE q.msg_id = c.msg_id
+    RETURNING q.msg_id, q.read_ct, q.message
+$$;
+REVOKE EXECUTE ON FUNCTION runs.take_tasks(integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION runs.take_tasks(integer, integer) TO chainlake_runner;
+
+-- One API request of the caller, counted against the most generous api_requests_per_minute of
+-- the caller's orgs. Over the limit: SQLSTATE 53400 with the seconds to wait in the detail
+-- (the API answers 429 with Retry-After). Counts older than ten minutes are dropped. Each
+-- person may read their own counts (core.api_requests).
+CREATE OR REPLACE FUNCTION core.charge_api_request() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    caller uuid := core.caller_user_id();
+    this_minute timestamptz := date_trunc('minute', now());
+    allowed integer;
+    used integer;
+    wait integer;
+BEGIN
+    IF caller IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT coalesce(max(q.api_requests_per_minute), 600) INTO allowed
+    FROM core.quotas q JOIN core.memberships m ON m.org_id = q.org_id
+    WHERE m.user_id = caller;
+    INSERT INTO core.api_requests AS a (user_id, minute, count) VALUES (caller, this_minute, 1)
+    ON CONFLICT (user_id, minute) DO UPDATE SET count = a.count + 1
+    RETURNING a.count INTO used;
+    IF used = 1 THEN
+        DELETE FROM core.api_requests
+        WHERE user_id = caller AND minute < this_minute - interval '10 minutes';
+    END IF;
+    IF used > allowed THEN
+        wait := greatest(1, ceil(extract(epoch FROM this_minute + interval '1 minute' - now()))::integer);
+        RAISE EXCEPTION 'rate limit: % API requests a minute', allowed
+            USING ERRCODE = '53400', DETAIL = format('retry_after=%s', wait),
+            HINT = 'wait for the next minute, or ask the operator for a higher api_requests_per_minute quota';
+    END IF;
+    RETURN allowed - used;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION core.charge_api_request() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION core.charge_api_request() TO chainlake_authenticated;
+
+-- How many of an org's runs wait in the queue (queued or retrying), against max_queued_tasks.
+CREATE OR REPLACE FUNCTION runs.check_queue_quota(p_org_id uuid) RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    allowed integer := coalesce((SELECT max_queued_tasks FROM core.quotas
+                                 WHERE org_id = p_org_id), 100000);
+    waiting integer;
+BEGIN
+    SELECT count(*) INTO waiting FROM (
+        SELECT 1 FROM runs.runs
+        WHERE org_id = p_org_id AND status IN ('queued', 'retrying')
+        LIMIT allowed) w;
+    IF waiting >= allowed THEN
+        RAISE EXCEPTION 'queue quota: the org has % runs waiting already', allowed
+            USING ERRCODE = '53400', DETAIL = 'retry_after=5',
+            HINT = 'let the queue drain, or ask the operator for a higher max_queued_tasks quota';
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION runs.check_queue_quota(uuid) FROM PUBLIC;
