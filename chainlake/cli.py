@@ -819,6 +819,7 @@ def _register_chain_commands() -> None:
     from chainlake.cli_alerts import alert
     from chainlake.cli_chain import chain, devchain
     from chainlake.cli_query import catalog, query, saved_query, share
+    from chainlake.cli_secrets import secret
 
     main.add_command(chain)
     main.add_command(devchain)
@@ -827,6 +828,7 @@ def _register_chain_commands() -> None:
     main.add_command(saved_query)
     main.add_command(share)
     main.add_command(alert)
+    main.add_command(secret)
 
 
 _register_chain_commands()

@@ -11,3 +11,14 @@ DROP POLICY IF EXISTS "admins see which jobs have webhook secrets" ON jobs.webho
 CREATE POLICY "admins see which jobs have webhook secrets" ON jobs.webhook_secrets
     FOR SELECT TO chainlake_users
     USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
+
+-- Job secrets: writers set and delete them; members see their names, never their values (the
+-- runner reads values through jobs.secret_values, for the org it acts for).
+CALL core.apply_org_data_policies('jobs.secrets');
+REVOKE SELECT ON jobs.secrets FROM chainlake_users;
+GRANT SELECT (org_id, name, created_by, updated_at) ON jobs.secrets TO chainlake_users;
+DROP POLICY IF EXISTS "members read their orgs rows" ON jobs.secrets;
+DROP POLICY IF EXISTS "members see their orgs secret names" ON jobs.secrets;
+CREATE POLICY "members see their orgs secret names" ON jobs.secrets
+    FOR SELECT TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]));

@@ -32,9 +32,11 @@ from chainlake.db import runner_transaction
 from chainlake.errors import ChainlakeError
 from chainlake.manifests import describe, write_manifest
 from chainlake.paths import check_template, output_prefix
+from chainlake.secrets import decrypt
 from chainlake.storage import open_store
 from runner.events import EventLog
 from runner.launchers import LAUNCHERS, Outcome
+from runner.redaction import Redactor
 from runner.scheduler import fire_due
 
 QUEUE = "run_tasks"
@@ -199,10 +201,14 @@ class Runner:
             self.finish(run, attempt, error, None)
             return
         credentials = self.platform_credentials(run, spec)
+        if not isinstance(credentials, str):
+            secrets = self.org_secrets(run, spec)
+            credentials = secrets if isinstance(secrets, str) else credentials | secrets
         if isinstance(credentials, str):
             error = {"type": "CredentialRefused", "retryable": False, "message": credentials}
             self.finish(run, attempt, error, None)
             return
+        redactor = Redactor(list(credentials.values()))
         timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
         workdir.mkdir(parents=True, exist_ok=True)
@@ -228,7 +234,7 @@ class Runner:
         lock = threading.Lock()
 
         def emit(line: str) -> None:
-            event = events.feed(line)
+            event = events.feed(redactor.text(line))  # no secret value is ever stored
             if event is not None:
                 with lock:
                     pending.append(event)
@@ -247,7 +253,7 @@ class Runner:
         self.finish(
             run,
             attempt,
-            outcome_error(outcome, events, spec, output_prefix, timeout),
+            redactor.json(outcome_error(outcome, events, spec, output_prefix, timeout)),
             events,
             output_prefix,
             last_events,
@@ -289,6 +295,26 @@ class Runner:
                 return f"this runner has no {name} credential (start it with the stack)"
             env |= values
         return env
+
+    def org_secrets(self, run: dict[str, Any], spec: dict[str, Any]) -> dict[str, str] | str:
+        """The org's job secrets the definition declares (`secrets: [api_token]`), decrypted
+        and handed as CHAINLAKE_SECRET_<NAME>; a refusal when one is not set."""
+        names = [n for n in spec.get("secrets", []) if n not in PLATFORM_CREDENTIALS]
+        if not names:
+            return {}
+        if not self.config.secret_key:
+            return "this runner has no secrets key (start it with the stack)"
+        with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
+            rows = cur.execute("SELECT * FROM jobs.secret_values(%s)", (names,)).fetchall()
+        found = {r["name"]: bytes(r["value_enc"]) for r in rows}
+        missing = [n for n in names if n not in found]
+        if missing:
+            return (
+                f"secret {missing[0]} is not set in this org: "
+                f"`chainlake secret set {missing[0]} --org ORG` (a writer sets it)"
+            )
+        key = self.config.secret_key.encode()
+        return {f"CHAINLAKE_SECRET_{n.upper()}": decrypt(key, v) for n, v in found.items()}
 
     def _credential_env(self, name: str) -> dict[str, str] | None:
         if name == "chain_writer" and self.config.chain_database_url:

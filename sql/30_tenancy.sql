@@ -172,3 +172,20 @@ BEGIN
     END IF;
 END
 $$;
+
+-- An org the caller belongs to, by name, or a clear error (for functions that take an org name).
+CREATE OR REPLACE FUNCTION core.member_org(p_org text) RETURNS uuid
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    found uuid;
+BEGIN
+    SELECT id INTO found FROM core.orgs
+    WHERE name = p_org AND id = ANY (core.caller_org_ids('member'));
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'unknown org "%"', p_org USING ERRCODE = '42704',
+            HINT = 'name an org you belong to';
+    END IF;
+    RETURN found;
+END
+$$;
+GRANT EXECUTE ON FUNCTION core.member_org(text) TO chainlake_users;

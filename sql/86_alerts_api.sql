@@ -1,21 +1,6 @@
 -- Managing alerts as the caller (RLS decides: members read, writers write): rules and channels
 -- by org and name, recent firings with their deliveries. Every rule passes alerts.check_rule.
 
-CREATE OR REPLACE FUNCTION alerts.member_org(p_org text) RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
-DECLARE
-    found uuid;
-BEGIN
-    SELECT id INTO found FROM core.orgs
-    WHERE name = p_org AND id = ANY (core.caller_org_ids('member'));
-    IF found IS NULL THEN
-        RAISE EXCEPTION 'unknown org "%"', p_org USING ERRCODE = '42704',
-            HINT = 'name an org you belong to';
-    END IF;
-    RETURN found;
-END
-$$;
-
 CREATE OR REPLACE FUNCTION alerts.text_array(p_value jsonb) RETURNS text[]
 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
     SELECT coalesce(array_agg(v ORDER BY n), '{}')
@@ -30,7 +15,7 @@ CREATE OR REPLACE FUNCTION alerts.save_rule(p_org text, p_name text, p_spec json
 RETURNS alerts.rules
 LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
-    org uuid := alerts.member_org(p_org);
+    org uuid := core.member_org(p_org);
     unknown text;
     saved alerts.rules;
 BEGIN
@@ -73,7 +58,7 @@ RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
     UPDATE alerts.rules SET enabled = p_enabled
-    WHERE org_id = alerts.member_org(p_org) AND name = p_name;
+    WHERE org_id = core.member_org(p_org) AND name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no alert rule "%" in org "%" that you may change', p_name, p_org
             USING ERRCODE = '42704';
@@ -84,7 +69,7 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.delete_rule(p_org text, p_name text) RETURNS void
 LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
-    DELETE FROM alerts.rules WHERE org_id = alerts.member_org(p_org) AND name = p_name;
+    DELETE FROM alerts.rules WHERE org_id = core.member_org(p_org) AND name = p_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no alert rule "%" in org "%" that you may delete', p_name, p_org
             USING ERRCODE = '42704';
@@ -146,7 +131,7 @@ CREATE OR REPLACE FUNCTION alerts.save_channel(
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    org uuid := alerts.member_org(p_org);
+    org uuid := core.member_org(p_org);
     saved uuid;
 BEGIN
     IF NOT org = ANY (core.caller_org_ids('write')) THEN
@@ -174,7 +159,6 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
 $$;
 
 GRANT EXECUTE ON FUNCTION
-    alerts.member_org(text),
     alerts.text_array(jsonb),
     alerts.save_rule(text, text, jsonb),
     alerts.set_enabled(text, text, boolean),

@@ -90,3 +90,48 @@ BEGIN
 END
 $$;
 REVOKE EXECUTE ON FUNCTION runs.check_queue_quota(uuid) FROM PUBLIC;
+
+-- Job secrets: the encrypted values of the named secrets of the org the runner acts for.
+CREATE OR REPLACE FUNCTION jobs.secret_values(p_names text[])
+RETURNS TABLE (name text, value_enc bytea)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT s.name, s.value_enc FROM jobs.secrets s
+    WHERE s.org_id = core.runner_org_id() AND s.name = ANY (p_names)
+$$;
+REVOKE EXECUTE ON FUNCTION jobs.secret_values(text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION jobs.secret_values(text[]) TO chainlake_runner;
+
+-- Set (create or replace) a secret of an org the caller writes; the value arrives encrypted.
+-- SECURITY DEFINER: replacing a value reads the new one (excluded.value_enc), which no user
+-- role may select; so it checks the writer role itself.
+CREATE OR REPLACE FUNCTION jobs.set_secret(p_org text, p_name text, p_value_enc bytea)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    org uuid := core.member_org(p_org);
+BEGIN
+    IF NOT org = ANY (core.caller_org_ids('write')) THEN
+        RAISE EXCEPTION 'only writers and admins of org "%" set its secrets', p_org
+            USING ERRCODE = '42501';
+    END IF;
+    INSERT INTO jobs.secrets AS s (org_id, name, value_enc, created_by)
+    VALUES (org, p_name, p_value_enc, core.caller_user_id())
+    ON CONFLICT (org_id, name) DO UPDATE SET value_enc = excluded.value_enc, updated_at = now();
+END
+$$;
+
+CREATE OR REPLACE FUNCTION jobs.delete_secret(p_org text, p_name text) RETURNS void
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    DELETE FROM jobs.secrets WHERE org_id = core.member_org(p_org) AND name = p_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no secret "%" in org "%" that you may delete', p_name, p_org
+            USING ERRCODE = '42704';
+    END IF;
+END
+$$;
+GRANT EXECUTE ON FUNCTION jobs.set_secret(text, text, bytea), jobs.delete_secret(text, text)
+    TO chainlake_users;
+
+CREATE OR REPLACE TRIGGER secrets_stamp_creator BEFORE INSERT OR UPDATE ON jobs.secrets
+    FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');

@@ -100,6 +100,12 @@ SEEDS: dict[str, Seed] = {
         "platform",
         "read",
     ),
+    "jobs.secrets": Seed(
+        "INSERT INTO jobs.secrets (org_id, name, value_enc) "
+        "VALUES (%(org_id)s, 's_' || %(tag)s, '\\x00')",
+        "writer",
+        "member",
+    ),
     "jobs.schedules": Seed(
         "INSERT INTO jobs.schedules (org_id, job_name, cron, next_fire_at) "
         "VALUES (%(org_id)s, 'job_' || %(tag)s, '* * * * *', now())",

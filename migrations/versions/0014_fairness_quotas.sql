@@ -12,3 +12,16 @@ CREATE TABLE core.api_requests (
     PRIMARY KEY (user_id, minute)
 );
 COMMENT ON TABLE core.api_requests IS '@tenancy platform: API request counts per user and minute, written only by core.charge_api_request';
+
+-- Job secrets: encrypted outside Postgres (the platform key), injected at launch as
+-- CHAINLAKE_SECRET_<NAME>, never readable by any role (members see names only).
+CREATE TABLE jobs.secrets (
+    org_id      uuid NOT NULL REFERENCES core.orgs (id) ON DELETE CASCADE,
+    name        text NOT NULL,
+    value_enc   bytea NOT NULL,
+    created_by  uuid REFERENCES core.users (id) ON DELETE SET NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, name),
+    CONSTRAINT secrets_name_format CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+    CONSTRAINT secrets_not_platform CHECK (name NOT IN ('chain_writer', 'alert_sender'))
+);

@@ -1,5 +1,5 @@
 """A test job that misbehaves on request (params.do): crash, exit, hang, fail_until_attempt,
-connect, undeclared, outside, sleep, ok."""
+connect, undeclared, outside, sleep, leak, ok."""
 
 from __future__ import annotations
 
@@ -30,6 +30,13 @@ def behave(ctx: Context) -> None:
     if do == "connect":
         with socket.create_connection(("127.0.0.1", int(ctx.params["port"])), timeout=2):
             ctx.log("connected")
+    if do == "leak":  # prints its secret, then fails with it in the error
+        import os
+
+        token = os.environ.get("CHAINLAKE_SECRET_API_TOKEN", "")
+        print(f"the token is {token}")
+        ctx.log(f"logging the token: {token}")
+        raise RuntimeError(f"refused with token {token}")
     if do == "sleep":
         time.sleep(float(ctx.params["seconds"]))
     if do == "undeclared":

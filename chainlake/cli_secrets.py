@@ -1,0 +1,67 @@
+"""`chainlake secret`: the org's job secrets. A job declares the names it needs (`secrets:
+[api_token]`) and receives each as CHAINLAKE_SECRET_<NAME>. Values are encrypted here, with the
+platform key, before they reach Postgres; nothing ever shows them again, and a job that prints
+one has it stored as [REDACTED]."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from chainlake.cli_query import AS_USER, act, fail, print_listing
+from chainlake.errors import ChainlakeError, InvalidInput
+from chainlake.stack import Stack
+
+
+@click.group(help="Job secrets: set, list (names only), delete.")
+def secret() -> None:
+    pass
+
+
+@secret.command("set", help="Set secret NAME of --org from --value-env VAR, else stdin.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@click.option("--value-env", default=None, help="Read the value from this environment variable.")
+@AS_USER
+def secret_set(name: str, org_name: str, value_env: str | None, as_email: str | None) -> None:
+    from chainlake.secrets import encrypt, load_key
+
+    try:
+        value = os.environ.get(value_env, "") if value_env else sys.stdin.read().rstrip("\n")
+        if not value:
+            raise InvalidInput(
+                f"no value for secret {name}",
+                f"set {value_env} or pipe the value in" if value_env else "pipe the value in",
+            )
+        enc = encrypt(load_key(Stack.load().settings.home), value)
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    sql = "SELECT jobs.set_secret(%s, %s, %s)"
+    act(as_email, sql, (org_name, name, enc), f"secret {org_name}/{name} set")
+
+
+@secret.command("list", help="The secrets of your orgs: names, never values.")
+@AS_USER
+@click.option("--json", "as_json", is_flag=True)
+def secret_list(as_email: str | None, as_json: bool) -> None:
+    def line(r: dict[str, Any]) -> str:
+        return f"{r['org']}/{r['name']}  set {r['updated_at']}"
+
+    sql = (
+        "SELECT o.name AS org, s.name, s.updated_at FROM jobs.secrets s "
+        "JOIN core.orgs o ON o.id = s.org_id ORDER BY 1, 2"
+    )
+    print_listing(as_email, sql, as_json, line, "no secrets")
+
+
+@secret.command("delete", help="Delete secret NAME of --org.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@AS_USER
+def secret_delete(name: str, org_name: str, as_email: str | None) -> None:
+    sql = "SELECT jobs.delete_secret(%s, %s)"
+    act(as_email, sql, (org_name, name), f"secret {org_name}/{name} deleted")
