@@ -18,7 +18,7 @@ from api.auth import Verifier
 from chainlake import results
 from chainlake.db import claims_transaction
 from chainlake.errors import InvalidInput, NotFound, translate
-from chainlake.query import open_caller_session
+from chainlake.query import datasets_named, open_caller_session
 from chainlake.storage import ObjectStore
 
 Req = Request[Any, Any, Any]
@@ -114,6 +114,7 @@ def _run(
     except Exception:
         session.close()
         raise
+    _audit_query(request, claims, sql, fmt)
     if fmt == "json":
         try:
             return Response(results.json_page(result, max(1, min(max_rows, 100_000))))
@@ -127,6 +128,25 @@ def _run(
             session.close()
 
     return Stream(chunks(), media_type=results.FORMATS[fmt])
+
+
+def _audit_query(request: Req, claims: dict[str, Any], sql: str, fmt: str) -> None:
+    """A `data.query` audit event in each org whose datasets the SQL read (audit.record_query)."""
+    named = datasets_named(sql)
+    detail = {
+        "sql": sql[:2000],
+        "format": fmt,
+        "datasets": [f"{org}.{name}" for org, name in named],
+    }
+    with _pool(request).connection() as conn:
+        try:
+            with claims_transaction(conn, claims) as cur:
+                cur.execute(
+                    "SELECT audit.record_query(%s, %s)",
+                    (sorted({org for org, _ in named}), json.dumps(detail)),
+                )
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
 
 
 # -- saved queries -------------------------------------------------------------------------

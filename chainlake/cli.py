@@ -817,6 +817,7 @@ def asset_preview(
 # -- chain data (chainlake/cli_chain.py) ------------------------------------------------------
 def _register_chain_commands() -> None:
     from chainlake.cli_alerts import alert
+    from chainlake.cli_audit import audit
     from chainlake.cli_chain import chain, devchain
     from chainlake.cli_query import catalog, query, saved_query, share
     from chainlake.cli_secrets import secret
@@ -829,6 +830,7 @@ def _register_chain_commands() -> None:
     main.add_command(share)
     main.add_command(alert)
     main.add_command(secret)
+    main.add_command(audit)
 
 
 _register_chain_commands()

@@ -138,7 +138,9 @@ def fail(exc: ChainlakeError) -> None:
     sys.exit(exc.exit_code)
 
 
-def rows_as(as_email: str | None, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+def rows_as(
+    as_email: str | None, sql: str, params: tuple[Any, ...] | dict[str, Any]
+) -> list[dict[str, Any]]:
     """One statement as the operator, or as the user's own RLS-scoped login role."""
     from chainlake.cli import connection
 

@@ -234,6 +234,12 @@ def chain_tables_read_by(sql: str | None) -> tuple[str, ...]:
     return tuple(t for t in CHAIN_TABLES if ("", t) in named or ("main", t) in named)
 
 
+def datasets_named(sql: str) -> list[tuple[str, str]]:
+    """The ("org", "dataset") views `sql` names (for the audit of data access)."""
+    named = set(_table_refs(parse(sql).tree))
+    return sorted((s, t) for s, t in named if s not in ("", "main", "saved"))
+
+
 def _table_refs(node: Any) -> Iterator[tuple[str, str]]:
     if isinstance(node, dict):
         if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
