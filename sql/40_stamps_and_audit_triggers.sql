@@ -53,3 +53,39 @@ CREATE OR REPLACE TRIGGER memberships_audited AFTER INSERT OR UPDATE OR DELETE O
     FOR EACH ROW EXECUTE FUNCTION core.audit_access_change();
 CREATE OR REPLACE TRIGGER org_grants_audited AFTER INSERT OR UPDATE OR DELETE ON core.org_grants
     FOR EACH ROW EXECUTE FUNCTION core.audit_access_change();
+
+-- Every configuration change is an audit event, whoever makes it and however: job definitions,
+-- alert rules and channels, job secrets (never their values) and quotas. An update that changes
+-- only bookkeeping (timestamps, a rule's last error) is not one.
+CREATE OR REPLACE FUNCTION core.audit_config_change() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    noise constant text[] := ARRAY['updated_at', 'created_at', 'applied_at', 'last_error',
+                                   'predicate', 'value_enc', 'secret_enc'];
+    new_row jsonb := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END;
+    old_row jsonb := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END;
+    changed jsonb := coalesce(new_row, old_row);
+BEGIN
+    IF TG_OP = 'UPDATE' AND (new_row - noise) = (old_row - noise) THEN
+        RETURN NULL;
+    END IF;
+    PERFORM audit.record(
+        (changed ->> 'org_id')::uuid,
+        TG_ARGV[0] || CASE TG_OP WHEN 'INSERT' THEN '.add' WHEN 'UPDATE' THEN '.change'
+                                 ELSE '.remove' END,
+        coalesce(changed ->> TG_ARGV[1], ''),
+        (changed - noise) - 'org_id');
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER definitions_audited AFTER INSERT OR UPDATE OR DELETE ON jobs.definitions
+    FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('job.definition', 'name');
+CREATE OR REPLACE TRIGGER rules_audited AFTER INSERT OR UPDATE OR DELETE ON alerts.rules
+    FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('alert.rule', 'name');
+CREATE OR REPLACE TRIGGER channels_audited AFTER INSERT OR UPDATE OR DELETE ON alerts.channels
+    FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('alert.channel', 'name');
+CREATE OR REPLACE TRIGGER secrets_audited AFTER INSERT OR UPDATE OR DELETE ON jobs.secrets
+    FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('secret', 'name');
+CREATE OR REPLACE TRIGGER quotas_audited AFTER INSERT OR UPDATE OR DELETE ON core.quotas
+    FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('quota', 'org_id');

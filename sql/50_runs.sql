@@ -186,6 +186,9 @@ BEGIN
                          lease_until = now() + p_lease_seconds * interval '1 second'
     WHERE org_id = r.org_id AND id = r.id RETURNING * INTO r;
     INSERT INTO runs.attempts (org_id, run_id, attempt, runner) VALUES (r.org_id, r.id, r.attempt, p_runner);
+    PERFORM audit.record(r.org_id, 'job.launch', r.job_name,
+                         jsonb_build_object('run_id', r.id, 'attempt', r.attempt,
+                                            'version', r.job_version, 'runner', p_runner));
     RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'run'::text;
 END
 $$;

@@ -40,3 +40,60 @@ def test_queries_are_audited_in_the_orgs_whose_data_they_read(
         "AND detail ->> 'sql' = 'SELECT 1 AS one'"
     ).fetchone()
     assert platform == (1,), "a query of no org's data is a platform-level event"
+
+
+def test_configuration_changes_and_job_launches_are_audited(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from chainlake.secrets import encrypt
+    from tests.runtime import TEST_JOBS, apply, request_run, running_runner, wait_for
+
+    org_b = tenants.org_ids["b"]
+    writer = tenants.user("b", "writer")
+    apply(tenants, writer, TEST_JOBS / "behave.yaml")
+    apply(tenants, writer, TEST_JOBS / "behave.yaml")  # the same again: no change, no event
+    with tenants.login(writer) as conn:
+        conn.execute(
+            "SELECT jobs.set_secret('b', 'api_token', %s)",
+            (encrypt(Fernet.generate_key(), "hunter2-secret"),),
+        )
+        conn.execute(
+            "INSERT INTO alerts.rules (org_id, name, dataset, condition) "
+            "VALUES (%s, 'watch', 'chain.blocks', 'gas_used > 0')",
+            (org_b,),
+        )
+        conn.execute("UPDATE alerts.rules SET enabled = false WHERE name = 'watch'")
+        conn.execute("DELETE FROM alerts.rules WHERE name = 'watch'")
+    admin.execute("UPDATE core.quotas SET max_queued_tasks = 50 WHERE org_id = %s", (org_b,))
+    run = request_run(tenants, writer, "behave", {"do": "ok"})
+    with running_runner(tenants, tmp_path):
+        wait_for(
+            lambda: (
+                admin.execute(
+                    "SELECT status = 'succeeded' FROM runs.runs WHERE id = %s", (run["id"],)
+                ).fetchone()
+                == (True,)
+            ),
+            timeout=60,
+        )
+    with tenants.login(tenants.user("b", "admin")) as conn:
+        events = conn.execute(
+            "SELECT action, target, detail FROM audit.events WHERE org_id = %s ORDER BY id",
+            (org_b,),
+        ).fetchall()
+    actions = [(a, t) for a, t, _ in events if not t.endswith("_seed") and "seed" not in t]
+    assert ("job.definition.add", "behave") in actions
+    assert actions.count(("job.definition.add", "behave")) == 1
+    assert not any(a == "job.definition.change" for a, _ in actions), "a no-op apply is no event"
+    assert ("secret.add", "api_token") in actions
+    assert [a for a, t in actions if t == "watch"] == [
+        "alert.rule.add",
+        "alert.rule.change",
+        "alert.rule.remove",
+    ]
+    assert ("quota.change", org_b) in actions
+    launches = [d for a, _, d in events if a == "job.launch" and d["run_id"] == str(run["id"])]
+    assert [(d["attempt"], d["version"]) for d in launches] == [(1, "1")], "one launch, recorded"
+    assert "hunter2" not in str(events) and "value_enc" not in str(events)
