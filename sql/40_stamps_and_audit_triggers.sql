@@ -87,5 +87,6 @@ CREATE OR REPLACE TRIGGER channels_audited AFTER INSERT OR UPDATE OR DELETE ON a
     FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('alert.channel', 'name');
 CREATE OR REPLACE TRIGGER secrets_audited AFTER INSERT OR UPDATE OR DELETE ON jobs.secrets
     FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('secret', 'name');
-CREATE OR REPLACE TRIGGER quotas_audited AFTER INSERT OR UPDATE OR DELETE ON core.quotas
+DROP TRIGGER IF EXISTS quotas_audited ON core.quotas;  -- a new org's row is part of org.create
+CREATE TRIGGER quotas_audited AFTER UPDATE ON core.quotas
     FOR EACH ROW EXECUTE FUNCTION core.audit_config_change('quota', 'org_id');

@@ -70,6 +70,11 @@ READ_TABLES = [t for t, s in SEEDS.items() if s.reads != "grant"]
 def test_each_user_reads_exactly_the_orgs_it_may(
     tenants: Tenants, admin: psycopg.Connection[Any], table: str, path: str
 ) -> None:
+    reads_exactly(tenants, admin, table, path)
+
+
+def reads_exactly(tenants: Tenants, admin: psycopg.Connection[Any], table: str, path: str) -> None:
+    """Every role of every org sees exactly the orgs' rows it may (AssertionError otherwise)."""
     col = org_column(table)
     present = {str(r[0]) for r in admin.execute(f"SELECT DISTINCT {col} FROM {table}")}
     assert {tenants.org_ids[o] for o in ORGS} <= present, f"{table} is not seeded for every org"
@@ -159,3 +164,28 @@ def test_roles_write_their_own_org_exactly_as_their_role_allows(
         else:
             with pytest.raises(errors.InsufficientPrivilege), session(tenants, user, path) as cur:
                 cur.execute(SEEDS[table].sql, params)
+
+
+@pytest.mark.parametrize("table", READ_TABLES)
+def test_the_suite_notices_a_removed_or_loosened_policy(
+    tenants: Tenants, admin: psycopg.Connection[Any], table: str
+) -> None:
+    """Drop a table's SELECT policies and the suite fails; replace them with one that lets
+    everyone read everything and it fails again: it cannot pass by accident."""
+    schema, name = table.split(".")
+    policies = [
+        r[0]
+        for r in admin.execute(
+            "SELECT policyname FROM pg_policies WHERE schemaname = %s AND tablename = %s "
+            "AND cmd IN ('SELECT', 'ALL')",
+            (schema, name),
+        )
+    ]
+    assert policies, f"{table} has no SELECT policy to remove"
+    for policy in policies:
+        admin.execute(f'DROP POLICY "{policy}" ON {table}')
+    with pytest.raises(AssertionError):
+        reads_exactly(tenants, admin, table, "login")
+    admin.execute(f'CREATE POLICY "everyone reads" ON {table} FOR SELECT USING (true)')
+    with pytest.raises(AssertionError):
+        reads_exactly(tenants, admin, table, "login")
