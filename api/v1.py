@@ -111,10 +111,10 @@ def _run(
         session = open_caller_session(conn, claims, store, sql=sql, pool=request.app.state.sessions)
     try:
         result = session.execute(sql, params)
+        _audit_query(request, claims, sql, fmt)
     except Exception:
         session.close()
         raise
-    _audit_query(request, claims, sql, fmt)
     if fmt == "json":
         try:
             return Response(results.json_page(result, max(1, min(max_rows, 100_000))))

@@ -3,6 +3,7 @@ error the runner records passes through a Redactor that knows the run's secret v
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 MARK = "[REDACTED]"
@@ -11,8 +12,13 @@ MIN_LENGTH = 4  # shorter values would redact ordinary text
 
 class Redactor:
     def __init__(self, values: list[str]) -> None:
+        forms = set()
+        for value in values:
+            # as printed, as JSON would escape it (quotes, backslashes, non-ASCII), and each
+            # line of a multi-line value (a PEM key is printed a line at a time)
+            forms.update({value, json.dumps(value)[1:-1], *value.splitlines()})
         # longest first, so a secret containing another is replaced whole
-        self.values = sorted({v for v in values if len(v) >= MIN_LENGTH}, key=len, reverse=True)
+        self.values = sorted({v for v in forms if len(v) >= MIN_LENGTH}, key=len, reverse=True)
 
     def text(self, value: str) -> str:
         for secret in self.values:

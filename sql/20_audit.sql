@@ -39,7 +39,9 @@ DECLARE
     n integer := 0;
 BEGIN
     FOR org IN SELECT o.id FROM core.orgs o
-               WHERE o.name = ANY (p_orgs) AND o.id = ANY (core.caller_org_ids('read')) LOOP
+               WHERE o.name = ANY (p_orgs)
+                 AND (o.id = ANY (core.caller_org_ids('read'))
+                      OR o.id = ANY (catalog.granting_org_ids())) LOOP  -- a shared dataset's org
         PERFORM audit.record(org.id, 'data.query', '', p_detail);
         n := n + 1;
     END LOOP;

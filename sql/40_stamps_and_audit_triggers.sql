@@ -65,8 +65,12 @@ DECLARE
     new_row jsonb := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE to_jsonb(NEW) END;
     old_row jsonb := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE to_jsonb(OLD) END;
     changed jsonb := coalesce(new_row, old_row);
+    -- a secret's new value is a change worth recording (that it changed, never the value)
+    rotated boolean := TG_OP = 'UPDATE' AND (
+        (new_row -> 'value_enc') IS DISTINCT FROM (old_row -> 'value_enc')
+        OR (new_row -> 'secret_enc') IS DISTINCT FROM (old_row -> 'secret_enc'));
 BEGIN
-    IF TG_OP = 'UPDATE' AND (new_row - noise) = (old_row - noise) THEN
+    IF TG_OP = 'UPDATE' AND (new_row - noise) = (old_row - noise) AND NOT rotated THEN
         RETURN NULL;
     END IF;
     PERFORM audit.record(
@@ -74,7 +78,8 @@ BEGIN
         TG_ARGV[0] || CASE TG_OP WHEN 'INSERT' THEN '.add' WHEN 'UPDATE' THEN '.change'
                                  ELSE '.remove' END,
         coalesce(changed ->> TG_ARGV[1], ''),
-        (changed - noise) - 'org_id');
+        (changed - noise) - 'org_id'
+            || CASE WHEN rotated THEN '{"value_changed": true}'::jsonb ELSE '{}' END);
     RETURN NULL;
 END
 $$;

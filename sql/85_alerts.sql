@@ -45,9 +45,13 @@ BEGIN
         RAISE EXCEPTION 'condition: escape strings, unicode escapes and $ are not allowed'
             USING ERRCODE = '22023';
     END IF;
-    bare := regexp_replace(regexp_replace(p_condition, '''([^'']|'''')*''', '''''', 'g'),
-                           '"([^"]|"")*"', '""', 'g');
-    IF bare ~ '(;|--|/\*)' THEN
+    IF position(';' IN p_condition) > 0 THEN  -- anywhere, even in a string: never a statement
+        RAISE EXCEPTION 'condition: one expression only (no ";")' USING ERRCODE = '22023';
+    END IF;
+    -- strings and quoted identifiers in one left-to-right pass (a quote inside the other kind
+    -- is just a character)
+    bare := regexp_replace(p_condition, '''([^'']|'''')*''|"([^"]|"")*"', '''''', 'g');
+    IF bare ~ '(--|/\*)' THEN
         RAISE EXCEPTION 'condition: one expression only (no ";" and no comments)'
             USING ERRCODE = '22023';
     END IF;
@@ -70,7 +74,7 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.check_condition(
     p_dataset text, p_condition text, p_group_by text[], p_windowed boolean
 ) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $$
 DECLARE
     shape record;
     body text;
@@ -106,6 +110,10 @@ BEGIN
     SELECT p.oid, p.prosqlbody::text INTO fn, body FROM pg_catalog.pg_proc p
     WHERE p.proname = 'chainlake_condition' AND p.pronamespace = pg_catalog.pg_my_temp_schema();
     EXECUTE format('DROP FUNCTION pg_temp.chainlake_condition(%s)', shape.tbl);
+    IF body ~ 'SQLVALUEFUNCTION' THEN
+        RAISE EXCEPTION 'condition: may not read the clock or the session (current_timestamp, current_user, ...)'
+            USING ERRCODE = '22023';
+    END IF;
     IF body ~ ':relid [1-9]' OR (SELECT count(*) FROM regexp_matches(body, ':subLinkType', 'g')) > 1 THEN
         RAISE EXCEPTION 'condition: may not read other tables or use subqueries'
             USING ERRCODE = '22023', HINT = format('use only the columns of %s', p_dataset);
@@ -114,7 +122,7 @@ BEGIN
         SELECT DISTINCT f.oid::regprocedure AS called, f.provolatile, f.prokind
         FROM regexp_matches(body, ':(?:[a-z]*funcid|aggfnoid|winfnoid) ([0-9]+)', 'g') m
         JOIN pg_catalog.pg_proc f ON f.oid = m[1]::oid
-        WHERE f.provolatile <> 'i' OR f.prokind = 'w'
+        WHERE f.provolatile <> 'i' OR f.prokind = 'w' OR f.proretset
            OR (f.prokind = 'a' AND NOT p_windowed)
            OR f.pronamespace <> 'pg_catalog'::regnamespace
     LOOP
@@ -127,7 +135,7 @@ $$;
 
 -- Every insert or change of a rule is checked here, whoever makes it and however.
 CREATE OR REPLACE FUNCTION alerts.check_rule() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $$  -- compiles as whoever saves
 DECLARE
     shape record;
     col text;
@@ -220,6 +228,7 @@ DECLARE
     dedup text;
     throttled text := '';
     groups text;
+    group_cols text;
     ending bigint;
 BEGIN
     IF p_source = 'backtest' THEN
@@ -257,6 +266,9 @@ BEGIN
     groups := CASE WHEN cardinality(r.group_by) = 0 THEN '''all'''
                    ELSE (SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', g), ', ')
                                 || ')' FROM unnest(r.group_by) g) END;
+    group_cols := CASE WHEN cardinality(r.group_by) = 0 THEN ''
+                       ELSE (SELECT 'GROUP BY ' || string_agg(format('t.%I', g), ', ')
+                             FROM unnest(r.group_by) g) END;
     FOR ending IN SELECT generate_series(p_from, p_to) LOOP
         RETURN QUERY EXECUTE format(
             'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
@@ -265,12 +277,12 @@ BEGIN
             '       hit.dedup_value, hit.vals, $6 '
             'FROM (SELECT %2$s AS dedup_value, jsonb_build_object(''rows'', count(*)) AS vals '
             '      FROM %1$s t WHERE t.chain_id = $1 AND t.%3$I BETWEEN $3 - $8 + 1 AND $3 '
-            '      GROUP BY %2$s HAVING (%4$s)) hit '
+            '      %7$s HAVING (%4$s)) hit '
             'JOIN %6$s b ON b.chain_id = $1 AND b.number = $3 '
             'WHERE true %5$s '
             'ON CONFLICT DO NOTHING RETURNING id',
             shape.tbl, groups, shape.num, r.predicate,
-            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END, blocks)
+            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END, blocks, group_cols)
         USING p_chain_id, NULL::bigint, ending, r.org_id, r.id, p_backtest, r.throttle_seconds,
               r.window_blocks::bigint;
     END LOOP;
@@ -409,8 +421,10 @@ BEGIN
     RETURN alerts.evaluate(p_chain_id, p_from, p_to, 'provisional')
          + alerts.evaluate(p_chain_id, p_from - depth, p_to - depth, 'safe')
          + alerts.evaluate(p_chain_id,
-                           coalesce(p_old_finalized, (SELECT start_block - 1 FROM chain.chains
-                                                      WHERE chain_id = p_chain_id)) + 1,
+                           least(coalesce(p_old_finalized,
+                                          (SELECT start_block - 1 FROM chain.chains
+                                           WHERE chain_id = p_chain_id)),
+                                 p_from - 1) + 1,  -- what earlier batches could not reach
                            least(p_finalized, p_to), 'finalized');
 END
 $$;
@@ -437,7 +451,6 @@ END
 $$;
 
 REVOKE EXECUTE ON FUNCTION
-    alerts.check_condition(text, text, text[], boolean),
     alerts.announce(uuid, text),
     alerts.evaluate_rule(alerts.rules, bigint, bigint, bigint, boolean, text),
     alerts.evaluate(bigint, bigint, bigint, text),
@@ -449,6 +462,7 @@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     alerts.dataset_shape(text),
     alerts.check_condition_text(text),
+    alerts.check_condition(text, text, text[], boolean),  -- runs as the caller: harmless
     alerts.channel_name(uuid),
     alerts.safe_depth()
 TO chainlake_users, chainlake_api, chainlake_ingest;

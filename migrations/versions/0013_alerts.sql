@@ -50,9 +50,12 @@ CREATE TABLE alerts.firings (
     backtest      boolean NOT NULL DEFAULT false,
     fired_at      timestamptz NOT NULL DEFAULT clock_timestamp(),
     retracted_at  timestamptz,
-    PRIMARY KEY (org_id, id),
-    CONSTRAINT firings_once UNIQUE (rule_id, chain_id, block_hash, match_key, backtest)
+    PRIMARY KEY (org_id, id)
 );
+-- A replay never fires twice; a retracted firing does not block the same row's block coming
+-- back (a reorg there and back fires again).
+CREATE UNIQUE INDEX firings_once ON alerts.firings (rule_id, chain_id, block_hash, match_key, backtest)
+    WHERE retracted_at IS NULL;
 CREATE INDEX firings_rule_idx ON alerts.firings (rule_id, dedup_value, fired_at DESC);
 CREATE INDEX firings_live_idx ON alerts.firings (chain_id, to_block) WHERE retracted_at IS NULL;
 

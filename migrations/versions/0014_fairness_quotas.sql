@@ -23,5 +23,6 @@ CREATE TABLE jobs.secrets (
     updated_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (org_id, name),
     CONSTRAINT secrets_name_format CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
-    CONSTRAINT secrets_not_platform CHECK (name NOT IN ('chain_writer', 'alert_sender'))
+    -- not a platform credential, nor `key` (CHAINLAKE_SECRET_KEY is the platform's key)
+    CONSTRAINT secrets_not_platform CHECK (name NOT IN ('chain_writer', 'alert_sender', 'key'))
 );

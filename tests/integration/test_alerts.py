@@ -65,6 +65,10 @@ BAD_CONDITIONS = [
     ("status = 1 OR e'x' = 'x'", "escape strings"),
     ("true) OR (true", 'unbalanced ")"'),
     ("sum(value) > 1", "aggregates need a window"),
+    ("""xmlelement(name "'") IS NULL)); ALTER ROLE "x" SUPERUSER -- ')""", 'no ";"'),
+    ("""xmlelement(name "'") IS NULL)) -- ')""", "one expression only"),
+    ("current_timestamp > '2020-01-01'", "may not read the clock"),
+    ("generate_series(1, 1) = 1", "may not call generate_series"),
     ("value", "boolean"),
     ("", "empty"),
 ]
@@ -370,6 +374,11 @@ def test_a_backtest_across_the_watermark_finds_exactly_what_live_evaluation_foun
             "VALUES (%s, 'final-whale', 'chain.transactions', %s, 'finalized')",
             (org_a, f"value >= {3 * ETH}"),
         )
+        conn.execute(  # a window rule whose condition names its group column
+            "INSERT INTO alerts.rules (org_id, name, dataset, condition, window_blocks, "
+            "group_by) VALUES (%s, 'busy', 'chain.transactions', %s, 2, '{from_address}')",
+            (org_a, "count(*) >= 2 AND from_address IS NOT NULL"),
+        )
     rpc = RpcClient([anvil.url])
     accounts = rpc.call("eth_accounts")
     for block in range(1, 21):
@@ -405,7 +414,11 @@ def test_a_backtest_across_the_watermark_finds_exactly_what_live_evaluation_foun
         "a finalized-level rule fires on exactly the finalized blocks' matches"
     )
     with tenants.login(tenants.user("a", "reader")) as reader:
-        for rule in ("whale", "spree"):
+        errors_seen = reader.execute(
+            "SELECT name, last_error FROM alerts.rules WHERE last_error IS NOT NULL"
+        ).fetchall()
+        assert errors_seen == [], errors_seen
+        for rule in ("whale", "spree", "busy"):
             found = backtest(reader, store, "a", rule, 31337, 1, 20)
             assert {(f["to_block"], f["match_key"], bytes(f["block_hash"])) for f in found} == live(
                 rule
