@@ -13,6 +13,7 @@ from litestar import delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.v1 import Page, Req, as_caller
+from chainlake.alerts import ONE_RULE
 from chainlake.errors import NotFound
 from chainlake.secrets import encrypt
 
@@ -87,11 +88,7 @@ def get_rule(
     request: Req, org: FromPath[str], name: FromPath[str], limit: FromQuery[int] = 20
 ) -> dict[str, Any]:
     """One rule and its recent firings, each with the state of its deliveries."""
-    rules = [
-        r
-        for r in as_caller(request, "SELECT * FROM alerts.list_rules(NULL, 1000)")
-        if r["org"] == org and r["name"] == name
-    ]
+    rules = as_caller(request, ONE_RULE, (org, name))
     if not rules:
         raise NotFound(f'no alert rule "{name}" in org "{org}" that you may see')
     firings = as_caller(

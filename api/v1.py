@@ -111,7 +111,7 @@ def _run(
         session = open_caller_session(conn, claims, store, sql=sql, pool=request.app.state.sessions)
     try:
         result = session.execute(sql, params)
-        _audit_query(request, claims, sql, fmt)
+        _audit_query(request, sql, fmt)
     except Exception:
         session.close()
         raise
@@ -130,7 +130,7 @@ def _run(
     return Stream(chunks(), media_type=results.FORMATS[fmt])
 
 
-def _audit_query(request: Req, claims: dict[str, Any], sql: str, fmt: str) -> None:
+def _audit_query(request: Req, sql: str, fmt: str) -> None:
     """A `data.query` audit event in each org whose datasets the SQL read (audit.record_query)."""
     named = datasets_named(sql)
     detail = {
@@ -138,15 +138,8 @@ def _audit_query(request: Req, claims: dict[str, Any], sql: str, fmt: str) -> No
         "format": fmt,
         "datasets": [f"{org}.{name}" for org, name in named],
     }
-    with _pool(request).connection() as conn:
-        try:
-            with claims_transaction(conn, claims) as cur:
-                cur.execute(
-                    "SELECT audit.record_query(%s, %s)",
-                    (sorted({org for org, _ in named}), json.dumps(detail)),
-                )
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+    orgs = sorted({org for org, _ in named})
+    as_caller(request, "SELECT audit.record_query(%s, %s)", (orgs, json.dumps(detail)))
 
 
 # -- saved queries -------------------------------------------------------------------------

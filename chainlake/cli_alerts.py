@@ -13,6 +13,7 @@ import click
 import psycopg
 from psycopg.rows import dict_row
 
+from chainlake.alerts import ONE_RULE
 from chainlake.cli_query import AS_USER, act, fail, parse_pairs, print_listing, rows_as
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
 from chainlake.stack import Stack
@@ -91,11 +92,7 @@ def alert_list(as_email: str | None, as_json: bool) -> None:
 @AS_USER
 def alert_show(name: str, org_name: str, limit: int, as_email: str | None) -> None:
     try:
-        rules = [
-            r
-            for r in rows_as(as_email, "SELECT * FROM alerts.list_rules(NULL, 1000)", ())
-            if r["org"] == org_name and r["name"] == name
-        ]
+        rules = rows_as(as_email, ONE_RULE, (org_name, name))
         if not rules:
             raise NotFound(f'no alert rule "{name}" in org "{org_name}" that you may see')
         firings = rows_as(

@@ -10,16 +10,7 @@ REVOKE SELECT ON alerts.channels FROM chainlake_users;
 GRANT SELECT (id, org_id, name, kind, target, config, created_by, created_at)
     ON alerts.channels TO chainlake_users;
 
-CALL core.force_rls('alerts.firings');
-GRANT SELECT ON alerts.firings TO chainlake_users;
 DROP POLICY IF EXISTS "members read their orgs firings" ON alerts.firings;
-CREATE POLICY "members read their orgs firings" ON alerts.firings
-    FOR SELECT TO chainlake_users
-    USING (org_id = ANY ((SELECT core.caller_org_ids('read'))::uuid[]));
-
-CALL core.force_rls('alerts.deliveries');
-GRANT SELECT ON alerts.deliveries TO chainlake_users;
 DROP POLICY IF EXISTS "members read their orgs deliveries" ON alerts.deliveries;
-CREATE POLICY "members read their orgs deliveries" ON alerts.deliveries
-    FOR SELECT TO chainlake_users
-    USING (org_id = ANY ((SELECT core.caller_org_ids('read'))::uuid[]));
+CALL core.apply_org_readonly_policies('alerts.firings');
+CALL core.apply_org_readonly_policies('alerts.deliveries');

@@ -80,3 +80,18 @@ BEGIN
     EXECUTE format('DROP POLICY IF EXISTS "writers delete their orgs rows" ON %s', tbl);
 END
 $$;
+
+-- platform-written org data no platform role writes directly either (alert firings and
+-- deliveries: only the platform's SECURITY DEFINER functions write them): members (and orgs
+-- granted read) read; nobody else does anything.
+CREATE OR REPLACE PROCEDURE core.apply_org_readonly_policies(tbl regclass)
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    readable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''read''))::uuid[])';
+BEGIN
+    CALL core.force_rls(tbl);
+    EXECUTE format('GRANT SELECT ON %s TO chainlake_users', tbl);
+    EXECUTE format('DROP POLICY IF EXISTS "members read their orgs rows" ON %s', tbl);
+    EXECUTE format('CREATE POLICY "members read their orgs rows" ON %s FOR SELECT TO chainlake_users USING (%s)', tbl, readable);
+END
+$$;

@@ -189,3 +189,18 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION core.member_org(text) TO chainlake_users;
+
+-- An org the caller may write (writer or admin), by name, or a clear error.
+CREATE OR REPLACE FUNCTION core.writable_org(p_org text, p_what text) RETURNS uuid
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    org uuid := core.member_org(p_org);
+BEGIN
+    IF NOT org = ANY (core.caller_org_ids('write')) THEN
+        RAISE EXCEPTION 'only writers and admins of org "%" %', p_org, p_what
+            USING ERRCODE = '42501';
+    END IF;
+    RETURN org;
+END
+$$;
+GRANT EXECUTE ON FUNCTION core.writable_org(text, text) TO chainlake_users;

@@ -131,13 +131,9 @@ CREATE OR REPLACE FUNCTION alerts.save_channel(
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    org uuid := core.member_org(p_org);
+    org uuid := core.writable_org(p_org, 'manage its alert channels');
     saved uuid;
 BEGIN
-    IF NOT org = ANY (core.caller_org_ids('write')) THEN
-        RAISE EXCEPTION 'only writers and admins of org "%" manage its alert channels', p_org
-            USING ERRCODE = '42501';
-    END IF;
     INSERT INTO alerts.channels AS c (org_id, name, kind, target, config, secret_enc,
                                       created_by)
     VALUES (org, p_name, p_kind, p_target, coalesce(p_config, '{}'), p_secret_enc,

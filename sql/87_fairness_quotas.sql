@@ -108,12 +108,8 @@ CREATE OR REPLACE FUNCTION jobs.set_secret(p_org text, p_name text, p_value_enc 
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    org uuid := core.member_org(p_org);
+    org uuid := core.writable_org(p_org, 'set its secrets');
 BEGIN
-    IF NOT org = ANY (core.caller_org_ids('write')) THEN
-        RAISE EXCEPTION 'only writers and admins of org "%" set its secrets', p_org
-            USING ERRCODE = '42501';
-    END IF;
     INSERT INTO jobs.secrets AS s (org_id, name, value_enc, created_by)
     VALUES (org, p_name, p_value_enc, core.caller_user_id())
     ON CONFLICT (org_id, name) DO UPDATE SET value_enc = excluded.value_enc, updated_at = now();
