@@ -12,6 +12,7 @@ from typing import Any, Literal
 from litestar import delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from api.problems import PROBLEMS
 from api.v1 import Page, Req, as_caller
 from chainlake.alerts import ONE_RULE
 from chainlake.errors import NotFound
@@ -56,7 +57,7 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@get("/v1/alerts/rules", operation_id="listAlertRules", sync_to_thread=True)
+@get("/v1/alerts/rules", operation_id="listAlertRules", responses=PROBLEMS, sync_to_thread=True)
 def list_rules(
     request: Req, limit: FromQuery[int] = 100, after: FromQuery[str | None] = None
 ) -> Page:
@@ -68,7 +69,11 @@ def list_rules(
 
 
 @post(
-    "/v1/alerts/rules/{org:str}", operation_id="saveAlertRule", sync_to_thread=True, status_code=201
+    "/v1/alerts/rules/{org:str}",
+    operation_id="saveAlertRule",
+    responses=PROBLEMS,
+    sync_to_thread=True,
+    status_code=201,
 )
 def save_rule(request: Req, org: FromPath[str], data: JSONBody[RuleSpec]) -> dict[str, Any]:
     """Create or replace a rule of `org` (writers). The condition is checked when saved: only
@@ -83,7 +88,12 @@ def save_rule(request: Req, org: FromPath[str], data: JSONBody[RuleSpec]) -> dic
     return _plain(rows[0])
 
 
-@get("/v1/alerts/rules/{org:str}/{name:str}", operation_id="getAlertRule", sync_to_thread=True)
+@get(
+    "/v1/alerts/rules/{org:str}/{name:str}",
+    operation_id="getAlertRule",
+    responses=PROBLEMS,
+    sync_to_thread=True,
+)
 def get_rule(
     request: Req, org: FromPath[str], name: FromPath[str], limit: FromQuery[int] = 20
 ) -> dict[str, Any]:
@@ -91,6 +101,7 @@ def get_rule(
     rules = as_caller(request, ONE_RULE, (org, name))
     if not rules:
         raise NotFound(f'no alert rule "{name}" in org "{org}" that you may see')
+    limit = max(1, min(limit, 1000))
     firings = as_caller(
         request, "SELECT * FROM alerts.recent_firings(%s, %s, %s)", (org, name, limit)
     )
@@ -101,6 +112,7 @@ def get_rule(
 @post(
     "/v1/alerts/rules/{org:str}/{name:str}/enabled",
     operation_id="setAlertRuleEnabled",
+    responses=PROBLEMS,
     sync_to_thread=True,
     status_code=200,
 )
@@ -114,6 +126,7 @@ def set_enabled(
 @delete(
     "/v1/alerts/rules/{org:str}/{name:str}",
     operation_id="deleteAlertRule",
+    responses=PROBLEMS,
     sync_to_thread=True,
     status_code=204,
 )
@@ -121,7 +134,7 @@ def delete_rule(request: Req, org: FromPath[str], name: FromPath[str]) -> None:
     as_caller(request, "SELECT alerts.delete_rule(%s, %s)", (org, name))
 
 
-@get("/v1/alerts/firings", operation_id="listAlertFirings", sync_to_thread=True)
+@get("/v1/alerts/firings", operation_id="listAlertFirings", responses=PROBLEMS, sync_to_thread=True)
 def list_firings(
     request: Req,
     org: FromQuery[str | None] = None,
@@ -129,6 +142,7 @@ def list_firings(
     limit: FromQuery[int] = 100,
 ) -> Page:
     """Recent firings (newest first) of the caller's orgs, with their deliveries."""
+    limit = max(1, min(limit, 1000))
     rows = as_caller(request, "SELECT * FROM alerts.recent_firings(%s, %s, %s)", (org, rule, limit))
     return Page([_plain(r) for r in rows], None)
 
@@ -136,6 +150,7 @@ def list_firings(
 @post(
     "/v1/alerts/channels/{org:str}",
     operation_id="saveAlertChannel",
+    responses=PROBLEMS,
     sync_to_thread=True,
     status_code=201,
 )
@@ -152,7 +167,9 @@ def save_channel(request: Req, org: FromPath[str], data: JSONBody[ChannelSpec]) 
     return {"org": org, "name": data.name, "kind": data.kind, "target": data.target}
 
 
-@get("/v1/alerts/channels", operation_id="listAlertChannels", sync_to_thread=True)
+@get(
+    "/v1/alerts/channels", operation_id="listAlertChannels", responses=PROBLEMS, sync_to_thread=True
+)
 def list_channels(request: Req) -> Page:
     """The channels of the caller's orgs (whether each has a secret, never the secret)."""
     return Page(as_caller(request, "SELECT * FROM alerts.list_channels()"), None)

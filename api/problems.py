@@ -3,10 +3,12 @@ and chainlake's hint where there is one."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from api.auth import NotAuthenticated
 from chainlake.errors import (
@@ -27,6 +29,30 @@ STATUS = [
     (InvalidInput, 400, "invalid-input", "Invalid input"),
     (QuotaExceeded, 429, "too-many-requests", "Too many requests"),
 ]
+
+
+@dataclass
+class Problem:
+    """The body of every error answer (RFC 9457), for the OpenAPI document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str  # what is wrong
+    hint: str | None = None  # how to fix it, where chainlake knows
+    errors: list[Any] | dict[str, Any] | None = None  # 400: which request fields, and why
+    retry_after: int | None = None  # 429: seconds to wait (also the Retry-After header)
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI responses for these problem statuses, to document on a route handler."""
+    titles = {code: title for _, code, _, title in STATUS}
+    return {
+        code: ResponseSpec(
+            Problem, description=titles[code], media_type=MEDIA_TYPE, generate_examples=False
+        )
+        for code in statuses
+    }
 
 
 def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response[Any]:
@@ -67,6 +93,10 @@ def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
         exc.status_code, slug, slug.replace("-", " ").capitalize(), str(exc.detail), **extra
     )
 
+
+# Every /v1 endpoint authenticates (401), is rate limited (429), validates its input (400) and
+# answers what the stored function it calls raises (403, 404, 409).
+PROBLEMS = problems(400, 401, 403, 404, 409, 429)
 
 HANDLERS: dict[int | type[Exception], Any] = {
     ChainlakeError: chainlake_error,

@@ -10,11 +10,20 @@ from typing import Any, Literal
 
 import psycopg
 from litestar import Request, Response, delete, get, post
+from litestar.openapi.spec import (
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 from psycopg_pool import ConnectionPool
 
 from api.auth import Verifier
+from api.problems import PROBLEMS
 from chainlake import results
 from chainlake.db import claims_transaction
 from chainlake.errors import InvalidInput, NotFound, translate
@@ -58,7 +67,7 @@ def as_caller(request: Req, sql: str, params: tuple[Any, ...] = ()) -> list[dict
             raise translate(exc) from exc
 
 
-@get("/v1/whoami", operation_id="whoami", sync_to_thread=True)
+@get("/v1/whoami", operation_id="whoami", responses=PROBLEMS, sync_to_thread=True)
 def whoami(request: Req) -> dict[str, Any]:
     """The caller: user id, e-mail, and a membership per org with its role."""
     rows = as_caller(request, "SELECT * FROM core.whoami()")
@@ -75,7 +84,7 @@ class Page:
     next: str | None
 
 
-@get("/v1/datasets", operation_id="listDatasets", sync_to_thread=True)
+@get("/v1/datasets", operation_id="listDatasets", responses=PROBLEMS, sync_to_thread=True)
 def list_datasets(
     request: Req, limit: FromQuery[int] = 100, after: FromQuery[str | None] = None
 ) -> Page:
@@ -94,7 +103,46 @@ class QueryRequest:
     max_rows: int = 10_000
 
 
-@post("/v1/query", operation_id="query", sync_to_thread=True, status_code=200)
+def _typed(kind: OpenAPIType, **properties: Schema | Reference) -> Schema:
+    return Schema(type=kind, properties=properties or None, required=list(properties) or None)
+
+
+RESULT_PAGE = _typed(  # results.json_page
+    OpenAPIType.OBJECT,
+    columns=Schema(
+        type=OpenAPIType.ARRAY,
+        items=_typed(
+            OpenAPIType.OBJECT, name=_typed(OpenAPIType.STRING), type=_typed(OpenAPIType.STRING)
+        ),
+    ),
+    rows=Schema(type=OpenAPIType.ARRAY, items=_typed(OpenAPIType.ARRAY)),
+    row_count=_typed(OpenAPIType.INTEGER),
+    truncated=_typed(OpenAPIType.BOOLEAN),
+)
+
+
+@dataclass
+class ResultOperation(Operation):
+    """A query's 200 in the OpenAPI document: a JSON page, or the whole result streamed in the
+    requested format's media type."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse):
+            ok.content = {
+                media: OpenAPIMediaType(schema=RESULT_PAGE if fmt == "json" else Schema())
+                for fmt, media in results.FORMATS.items()
+            }
+
+
+@post(
+    "/v1/query",
+    operation_id="query",
+    responses=PROBLEMS,
+    operation_class=ResultOperation,
+    sync_to_thread=True,
+    status_code=200,
+)
 def query(request: Req, data: JSONBody[QueryRequest]) -> Response[Any]:
     """SQL (DuckDB) over the chain views `blocks`, `transactions`, `logs` (hot and cold as one)
     and `"<org>"."<dataset>"` for every dataset the caller may read. `json` answers a page of at
@@ -164,7 +212,7 @@ def _saved(row: dict[str, Any]) -> dict[str, Any]:
     return {k: str(v) if k in ("id", "org_id", "owner_id") else v for k, v in out.items()}
 
 
-@get("/v1/saved-queries", operation_id="listSavedQueries", sync_to_thread=True)
+@get("/v1/saved-queries", operation_id="listSavedQueries", responses=PROBLEMS, sync_to_thread=True)
 def list_saved_queries(
     request: Req, limit: FromQuery[int] = 100, after: FromQuery[str | None] = None
 ) -> Page:
@@ -175,7 +223,13 @@ def list_saved_queries(
     return Page([_saved({k: v for k, v in r.items() if k != "cursor"}) for r in rows], following)
 
 
-@post("/v1/saved-queries/{org:str}", operation_id="saveQuery", sync_to_thread=True, status_code=201)
+@post(
+    "/v1/saved-queries/{org:str}",
+    operation_id="saveQuery",
+    responses=PROBLEMS,
+    sync_to_thread=True,
+    status_code=201,
+)
 def save_query(request: Req, org: FromPath[str], data: JSONBody[SavedQuery]) -> dict[str, Any]:
     """Create or replace one of your saved queries (visibility `org` needs the writer role)."""
     rows = as_caller(
@@ -193,7 +247,12 @@ def save_query(request: Req, org: FromPath[str], data: JSONBody[SavedQuery]) -> 
     return _saved(rows[0])
 
 
-@get("/v1/saved-queries/{org:str}/{name:str}", operation_id="getSavedQuery", sync_to_thread=True)
+@get(
+    "/v1/saved-queries/{org:str}/{name:str}",
+    operation_id="getSavedQuery",
+    responses=PROBLEMS,
+    sync_to_thread=True,
+)
 def get_saved_query(request: Req, org: FromPath[str], name: FromPath[str]) -> dict[str, Any]:
     """One saved query: yours by that name, else one your org shares."""
     return _find_saved(request, org, name)
@@ -209,6 +268,7 @@ def _find_saved(request: Req, org: str, name: str) -> dict[str, Any]:
 @delete(
     "/v1/saved-queries/{org:str}/{name:str}",
     operation_id="deleteSavedQuery",
+    responses=PROBLEMS,
     sync_to_thread=True,
     status_code=204,
 )
@@ -219,6 +279,8 @@ def delete_saved_query(request: Req, org: FromPath[str], name: FromPath[str]) ->
 @post(
     "/v1/saved-queries/{org:str}/{name:str}/run",
     operation_id="runSavedQuery",
+    responses=PROBLEMS,
+    operation_class=ResultOperation,
     sync_to_thread=True,
     status_code=200,
 )
@@ -246,7 +308,7 @@ class GrantRequest:
     grantee: str
 
 
-@get("/v1/grants", operation_id="listGrants", sync_to_thread=True)
+@get("/v1/grants", operation_id="listGrants", responses=PROBLEMS, sync_to_thread=True)
 def list_grants(
     request: Req, limit: FromQuery[int] = 100, after: FromQuery[str | None] = None
 ) -> Page:
@@ -262,7 +324,9 @@ def list_grants(
     return Page(items, following)
 
 
-@post("/v1/grants", operation_id="grantRead", sync_to_thread=True, status_code=201)
+@post(
+    "/v1/grants", operation_id="grantRead", responses=PROBLEMS, sync_to_thread=True, status_code=201
+)
 def grant_read(request: Req, data: JSONBody[GrantRequest]) -> dict[str, Any]:
     """Share a dataset (as an admin of its org) or your saved query (as a writer of its org) with
     another org, read-only. Its members see it from their next request."""
@@ -277,6 +341,7 @@ def grant_read(request: Req, data: JSONBody[GrantRequest]) -> dict[str, Any]:
 @delete(
     "/v1/grants/{kind:str}/{org:str}/{name:str}/{grantee:str}",
     operation_id="revokeRead",
+    responses=PROBLEMS,
     sync_to_thread=True,
     status_code=204,
 )
@@ -291,11 +356,12 @@ def revoke_read(
     as_caller(request, "SELECT catalog.revoke_read(%s, %s, %s, %s)", (kind, org, name, grantee))
 
 
-@get("/v1/catalog/search", operation_id="searchCatalog", sync_to_thread=True)
+@get("/v1/catalog/search", operation_id="searchCatalog", responses=PROBLEMS, sync_to_thread=True)
 def search_catalog(request: Req, q: FromQuery[str], limit: FromQuery[int] = 50) -> Page:
     """Datasets, columns, jobs and saved queries whose name, description, tag or type contains
     `q`, among what the caller may see."""
     if not q.strip():
         raise InvalidInput("q is empty", "search for a word: /v1/catalog/search?q=transfer")
+    limit = max(1, min(limit, 1000))
     rows = as_caller(request, "SELECT * FROM catalog.search(%s, %s)", (q, limit))
     return Page(rows, None)

@@ -15,12 +15,15 @@ import time
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from litestar import Request, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_202_ACCEPTED
 from psycopg_pool import ConnectionPool
 
+from api.problems import problems
+from chainlake.errors import translate
 from chainlake.secrets import decrypt, signature
 
 TOLERANCE_SECONDS = 300
@@ -34,6 +37,7 @@ def _refuse(reason: str) -> HTTPException:
     "/v1/webhooks/{org_id:uuid}/{job:str}",
     status_code=HTTP_202_ACCEPTED,
     operation_id="receiveWebhook",
+    responses=problems(400, 401, 404),
 )
 async def receive_webhook(
     org_id: FromPath[UUID], job: FromPath[str], request: Request[Any, Any, Any]
@@ -59,10 +63,13 @@ async def receive_webhook(
             request.headers.get("x-chainlake-delivery")
             or hashlib.sha256(given.encode()).hexdigest()[:32]
         )
-        run = conn.execute(
-            "SELECT jobs.receive_webhook(%s, %s, %s, %s)",
-            (org_id, job, json.dumps(payload), delivery),
-        ).fetchone()
+        try:
+            run = conn.execute(
+                "SELECT jobs.receive_webhook(%s, %s, %s, %s)",
+                (org_id, job, json.dumps(payload), delivery),
+            ).fetchone()
+        except psycopg.Error as exc:  # a payload Postgres refuses (\u0000): 400, nothing queued
+            raise translate(exc) from exc
         conn.commit()
     assert run is not None
     return {"run_id": str(run[0]), "delivery": delivery}

@@ -66,6 +66,8 @@ class StackError(ChainlakeError):
 _BY_SQLSTATE: dict[str, type[ChainlakeError]] = {
     "22023": InvalidInput,  # invalid_parameter_value
     "22P02": InvalidInput,  # invalid_text_representation
+    "22P05": InvalidInput,  # untranslatable_character (\u0000 in JSON)
+    "22003": InvalidInput,  # numeric_value_out_of_range
     "23514": InvalidInput,  # check_violation
     "23502": InvalidInput,  # not_null_violation
     "23505": AlreadyExists,  # unique_violation
@@ -84,5 +86,7 @@ def translate(exc: psycopg.Error) -> ChainlakeError:
         detail = diag.message_detail or ""
         wait = detail.removeprefix("retry_after=")
         return QuotaExceeded(message, diag.message_hint, int(wait) if wait.isdigit() else 60)
+    if not sqlstate and isinstance(exc, psycopg.DataError):  # refused before it was sent
+        return InvalidInput(message)  # (a NUL character in text)
     cls = _BY_SQLSTATE.get(sqlstate, ChainlakeError)
     return cls(message, diag.message_hint)

@@ -34,11 +34,29 @@ Emit = Callable[[str], None]
 SHUTDOWN_GRACE_SECONDS = 5.0
 
 
+# A container's exit code after SIGKILL. When the runner did not send it (its deadline and
+# shutdown kills are told apart), it came from the kernel's OOM killer: a job without
+# capabilities can only receive one from itself, mislabelling nothing but its own failure.
+SIGKILL_EXIT = 128 + signal.SIGKILL
+DEFAULT_MEMORY_MB = 1024
+
+
 @dataclass
 class Outcome:
-    exit_code: int | None  # None: the launcher ended it (timeout) or it never started
+    exit_code: int | None  # None: the launcher ended it (timeout, out of memory) or never started
     reason: str = ""  # why the launcher ended it, or what went wrong starting it
     stderr_tail: str = ""
+    kind: str = ""  # the error type when the launcher ended it for a known cause
+
+
+def memory_mb(spec: dict[str, Any]) -> int:
+    """The job's memory limit (resources.memory_mb)."""
+    return int(spec.get("resources", {}).get("memory_mb", DEFAULT_MEMORY_MB))
+
+
+def out_of_memory(spec: dict[str, Any]) -> str:
+    """What a user reads when a job passed its memory limit."""
+    return f"out of memory (limit {memory_mb(spec)} MB, resources.memory_mb)"
 
 
 class Launcher(Protocol):
@@ -54,7 +72,7 @@ class Launcher(Protocol):
 
 
 def _limits(resources: dict[str, Any]) -> Callable[[], None]:
-    memory = int(resources.get("memory_mb", 1024)) * 1024 * 1024
+    memory = int(resources.get("memory_mb", DEFAULT_MEMORY_MB)) * 1024 * 1024
     cpu = int(resources.get("cpu_seconds", 3600))
     output = int(resources.get("output_mb", 1024)) * 1024 * 1024
 
@@ -233,7 +251,9 @@ class ContainerLauncher:
             "--network",
             "host" if spec.get("network") else "none",
             "--memory",
-            f"{int(resources.get('memory_mb', 1024))}m",
+            f"{memory_mb(spec)}m",
+            "--memory-swap",  # the same: no swap beyond the limit (podman's default doubles it)
+            f"{memory_mb(spec)}m",
             "--cpus",
             str(resources.get("cpus", 1)),
             "--pids-limit",
@@ -257,7 +277,7 @@ class ContainerLauncher:
         def kill(_: subprocess.Popen[str]) -> None:
             subprocess.run([*PODMAN, "kill", name], capture_output=True, check=False)
 
-        return stream_subprocess(
+        outcome = stream_subprocess(
             argv,
             request,
             deadline,
@@ -266,6 +286,11 @@ class ContainerLauncher:
             stopping=stopping if spec.get("activation") == "always_on" else None,
             env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **env},
         )
+        if outcome.exit_code == SIGKILL_EXIT:  # runc on cgroup v1 leaves State.OOMKilled false
+            return Outcome(
+                None, f"killed: {out_of_memory(spec)}", outcome.stderr_tail, "OutOfMemory"
+            )
+        return outcome
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

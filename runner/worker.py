@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import psycopg
 from psycopg.rows import dict_row
@@ -35,7 +35,7 @@ from chainlake.paths import check_template, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import open_store
 from runner.events import EventLog
-from runner.launchers import LAUNCHERS, Outcome
+from runner.launchers import LAUNCHERS, Outcome, out_of_memory
 from runner.redaction import Redactor
 from runner.scheduler import fire_due
 
@@ -430,17 +430,26 @@ def outcome_error(
 ) -> dict[str, Any] | None:
     """None when the attempt succeeded, else the error to record (with `retryable`)."""
     if outcome.exit_code is None:
-        kind = "Timeout" if "timeout" in outcome.reason else "LaunchError"
+        kind = outcome.kind or ("Timeout" if "timeout" in outcome.reason else "LaunchError")
         message = (
             f"killed after {timeout:g}s: past its timeout_seconds"
             if kind == "Timeout"
             else outcome.reason
         )
-        return {"type": kind, "message": message, "stack": outcome.stderr_tail, "retryable": True}
+        return {
+            "type": kind,
+            "message": message,
+            "stack": outcome.stderr_tail,
+            "retryable": kind != "OutOfMemory",  # the same limit would stop it again
+        }
     result = events.result
     if result is not None and result.get("status") == "failed":
         error = dict(result["error"])
         error.setdefault("retryable", True)
+        if error.get("type") == "MemoryError":  # Python's allocation failed at the rlimit
+            detail = str(error.get("message") or "").strip()
+            error["message"] = out_of_memory(spec) + (f": {detail}" if detail else "")
+            error["retryable"] = False
         if not error.get("stack") and outcome.stderr_tail:
             error["stack"] = outcome.stderr_tail
         return error
@@ -457,7 +466,8 @@ def outcome_error(
 def rejected_outputs(
     outputs: list[dict[str, Any]], spec: dict[str, Any], output_prefix: str
 ) -> dict[str, Any] | None:
-    """A job may report only datasets it declares, and only URIs under its output prefix."""
+    """A job may report only datasets it declares, and only URIs under its output prefix (for
+    local files: after following symbolic links, which a job can plant in its own prefix)."""
     declared = set(spec.get("output_datasets", []))
     prefix = urlparse(output_prefix)
     for output in outputs:
@@ -465,14 +475,25 @@ def rejected_outputs(
             return {
                 "type": "OutputRejected",
                 "retryable": False,
-                "message": f"output for undeclared dataset {output['dataset']!r}; "
-                f"declared: {sorted(declared)}",
+                "message": f"output refused: output for undeclared dataset {output['dataset']!r} "
+                f"(the definition's output_datasets: {sorted(declared)})",
             }
         for uri in output.get("uris", []):
             parsed = urlparse(uri)
-            inside = parsed.scheme == prefix.scheme and os.path.normpath(parsed.path).startswith(
-                prefix.path.rstrip("/") + "/"
+            inside = (
+                parsed.scheme == prefix.scheme
+                and parsed.netloc == prefix.netloc
+                and os.path.normpath(parsed.path).startswith(prefix.path.rstrip("/") + "/")
             )
+            if inside and parsed.scheme == "file":
+                real = Path(unquote(parsed.path)).resolve()
+                if not real.is_relative_to(Path(unquote(prefix.path)).resolve()):
+                    return {
+                        "type": "OutputRejected",
+                        "retryable": False,
+                        "message": f"output refused: {uri} leads outside the run's prefix "
+                        f"{output_prefix} (through a symbolic link or '..')",
+                    }
             if inside and parsed.scheme == "file" and not Path(parsed.path).is_file():
                 return {
                     "type": "OutputRejected",
@@ -484,7 +505,8 @@ def rejected_outputs(
                 return {
                     "type": "OutputRejected",
                     "retryable": False,
-                    "message": f"output {uri} is outside the run's prefix {output_prefix}",
+                    "message": f"output refused: {uri} is outside the run's prefix "
+                    f"{output_prefix} (a job writes and reports only under its prefix)",
                 }
     return None
 

@@ -1,4 +1,5 @@
-"""The API on a real port of 127.0.0.1 for integration tests, with datasets of orgs a and b."""
+"""The API on a real port of 127.0.0.1 for integration tests, with datasets of orgs a and b, and
+one object of org a through each writing endpoint (objects_of_a)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ from cryptography.fernet import Fernet
 
 from api.app import create_app
 from api.auth import Verifier
+from chainlake.containers import build_job_image, ensure_base_image
 from chainlake.localpg import free_port
 from chainlake.storage import LocalStore
 from chainlake.tokens import issue_dev_token
 from tests.integration.test_query_engine import add_dataset
+from tests.runtime import EXAMPLES, TEST_JOBS
 from tests.tenants import Tenants, User
 
 
@@ -48,6 +51,21 @@ def api(tenants: Tenants, tmp_path: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, str]:
+    """Container job images for this session (the base image is built once per machine)."""
+    ensure_base_image()
+    return {
+        name: build_job_image(folder, name, "1")
+        for name, folder in (
+            ("numbers", EXAMPLES / "numbers"),
+            ("js_sum", EXAMPLES / "js_sum"),
+            ("behave", TEST_JOBS),
+            ("hostile", EXAMPLES / "hostile"),
+        )
+    }
 
 
 @pytest.fixture
@@ -76,3 +94,62 @@ def call(
             return response.status, response.headers["content-type"], response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers["content-type"], exc.read()
+
+
+def send(url: str, method: str, path: str, bearer: str, body: Any = None) -> tuple[int, Any]:
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        url + path,
+        json.dumps(body).encode() if body is not None else None,
+        {"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"},
+        method=method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+OBJECT_NAME = "zz_mark"  # the name of each of org a's objects made by objects_of_a
+
+
+def objects_of_a(tenants: Tenants, admin: psycopg.Connection[Any], api: str, tmp: Path) -> None:
+    """Org a's objects, each named OBJECT_NAME and holding a marker only a's rows hold
+    (hidden_sql_marker, 424242, CHANMARK, DESCMARK): a dataset, a saved query shared with the
+    org, an alert channel and a rule using it, and the dataset shared with org c (the org-wide
+    grant from a to c is revoked, so only that object grant shares it)."""
+    org_a = tenants.org_ids["a"]
+    add_dataset(admin, org_a, OBJECT_NAME, tmp / "store" / org_a / "_runs" / "r" / "m.parquet", [1])
+    admin.execute(
+        "UPDATE catalog.datasets SET description = 'DESCMARK' WHERE name = %s", (OBJECT_NAME,)
+    )
+    admin.execute("SELECT core.revoke_org_read('a', 'c')")
+    wes = token(tmp, tenants.user("a", "writer"))
+    ada = token(tmp, tenants.user("a", "admin"))
+    sql = f'SELECT \'hidden_sql_marker\' AS m FROM "a"."{OBJECT_NAME}"'
+    saved = {"name": OBJECT_NAME, "sql": sql, "visibility": "org"}
+    assert send(api, "POST", "/v1/saved-queries/a", wes, saved)[0] == 201
+    channel = {"name": OBJECT_NAME, "kind": "webhook", "target": "http://127.0.0.1:9/CHANMARK"}
+    assert send(api, "POST", "/v1/alerts/channels/a", wes, channel)[0] == 201
+    rule = {
+        "name": OBJECT_NAME,
+        "dataset": "chain.blocks",
+        "condition": "gas_used > 424242",
+        "channels": [OBJECT_NAME],
+    }
+    assert send(api, "POST", "/v1/alerts/rules/a", wes, rule)[0] == 201
+    grant = {"kind": "dataset", "org": "a", "name": OBJECT_NAME, "grantee": "c"}
+    assert send(api, "POST", "/v1/grants", ada, grant)[0] == 201
+
+
+def path_values(tenants: Tenants) -> dict[str, str]:
+    """A value for each path parameter of the API that names one of objects_of_a's objects."""
+    return {
+        "org": "a",
+        "name": OBJECT_NAME,
+        "kind": "dataset",
+        "grantee": "c",
+        "org_id": tenants.org_ids["a"],
+        "job": OBJECT_NAME,
+    }

@@ -9,8 +9,7 @@ from typing import Any
 
 import psycopg
 
-from tests.integration.conftest import token
-from tests.integration.test_api_saved import send
+from tests.integration.conftest import send, token
 from tests.tenants import Tenants
 
 WHALE = {

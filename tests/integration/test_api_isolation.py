@@ -14,12 +14,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.conftest import token
-from tests.integration.test_api_saved import send
-from tests.integration.test_query_engine import add_dataset
+from tests.integration.conftest import OBJECT_NAME as NAME  # b may send it: it is not a secret
+from tests.integration.conftest import objects_of_a, path_values, token
 from tests.tenants import ROLES, Tenants
 
-NAME = "zz_mark"  # the name of each of org a's objects (b may send it: it is not a secret)
 HIDDEN = ("hidden_sql_marker", "424242", "CHANMARK", "DESCMARK")  # only a's rows hold these
 A_TABLES = (
     "catalog.datasets",
@@ -30,40 +28,6 @@ A_TABLES = (
     "jobs.secrets",
 )
 SKIP = {"/health"}
-
-
-def _objects_of_a(tenants: Tenants, admin: psycopg.Connection[Any], api: str, tmp: Path) -> None:
-    org_a = tenants.org_ids["a"]
-    add_dataset(admin, org_a, NAME, tmp / "store" / org_a / "_runs" / "r" / "m.parquet", [1])
-    admin.execute("UPDATE catalog.datasets SET description = 'DESCMARK' WHERE name = %s", (NAME,))
-    admin.execute("SELECT core.revoke_org_read('a', 'c')")
-    wes = token(tmp, tenants.user("a", "writer"))
-    ada = token(tmp, tenants.user("a", "admin"))
-    sql = f'SELECT \'hidden_sql_marker\' AS m FROM "a"."{NAME}"'
-    saved = {"name": NAME, "sql": sql, "visibility": "org"}
-    assert send(api, "POST", "/v1/saved-queries/a", wes, saved)[0] == 201
-    channel = {"name": NAME, "kind": "webhook", "target": "http://127.0.0.1:9/CHANMARK"}
-    assert send(api, "POST", "/v1/alerts/channels/a", wes, channel)[0] == 201
-    rule = {
-        "name": NAME,
-        "dataset": "chain.blocks",
-        "condition": "gas_used > 424242",
-        "channels": [NAME],
-    }
-    assert send(api, "POST", "/v1/alerts/rules/a", wes, rule)[0] == 201
-    grant = {"kind": "dataset", "org": "a", "name": NAME, "grantee": "c"}
-    assert send(api, "POST", "/v1/grants", ada, grant)[0] == 201
-
-
-def _path_values(tenants: Tenants) -> dict[str, str]:
-    return {
-        "org": "a",
-        "name": NAME,
-        "kind": "dataset",
-        "grantee": "c",
-        "org_id": tenants.org_ids["a"],
-        "job": NAME,
-    }
 
 
 def _example(schema: dict[str, Any], components: dict[str, Any], field: str = "") -> Any:
@@ -132,10 +96,10 @@ def _snapshot(admin: psycopg.Connection[Any], org_id: str) -> dict[str, str]:
 def test_no_endpoint_lets_org_b_read_or_change_org_a(
     api: str, tenants: Tenants, api_data: None, tmp_path: Path, admin: psycopg.Connection[Any]
 ) -> None:
-    _objects_of_a(tenants, admin, api, tmp_path)
+    objects_of_a(tenants, admin, api, tmp_path)
     schema = json.loads(urllib.request.urlopen(api + "/schema/openapi.json", timeout=30).read())  # noqa: S310
     components = schema.get("components", {}).get("schemas", {})
-    values = _path_values(tenants)
+    values = path_values(tenants)
     before = _snapshot(admin, tenants.org_ids["a"])
     attacked = 0
     for template, item in schema["paths"].items():
@@ -144,7 +108,7 @@ def test_no_endpoint_lets_org_b_read_or_change_org_a(
         for method, operation in item.items():
             params = [p["name"] for p in operation.get("parameters", []) if p["in"] == "path"]
             missing = [p for p in params if p not in values]
-            assert not missing, f"{method} {template}: give {missing} a value in _path_values"
+            assert not missing, f"{method} {template}: give {missing} a value in path_values"
             path = template
             for p in params:
                 path = path.replace(f"{{{p}}}", values[p]).replace(f"{{{p}:str}}", values[p])
@@ -176,7 +140,7 @@ def test_org_a_itself_reads_its_markers(
     role: str,
 ) -> None:
     """The suite's markers are really there for org a: the test above could not pass vacuously."""
-    _objects_of_a(tenants, admin, api, tmp_path)
+    objects_of_a(tenants, admin, api, tmp_path)
     bearer = token(tmp_path, tenants.user("a", role))
     found = "".join(
         _call(api, "GET", p, bearer, None)[1].decode()

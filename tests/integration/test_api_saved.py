@@ -4,28 +4,11 @@ only its own."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import token
+from tests.integration.conftest import send, token
 from tests.tenants import Tenants
-
-
-def send(url: str, method: str, path: str, bearer: str, body: Any = None) -> tuple[int, Any]:
-    request = urllib.request.Request(  # noqa: S310 - loopback http
-        url + path,
-        json.dumps(body).encode() if body is not None else None,
-        {"Content-Type": "application/json", "Authorization": f"Bearer {bearer}"},
-        method=method,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 def test_saved_queries_lifecycle_visibility_and_parameters(

@@ -1,5 +1,6 @@
 """The container launcher (podman + runc): the same contract, a DAG across a Python SDK job and a
-plain Node.js job in containers, and no network unless declared."""
+plain Node.js job in containers, and no network unless declared (the `images` fixture is in
+conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
-import pytest
 
-from chainlake.containers import build_job_image, ensure_base_image
 from tests.runtime import EXAMPLES, TEST_JOBS, apply, request_run, running_runner, runs, wait_for
 from tests.tenants import Tenants
-
-
-@pytest.fixture(scope="session")
-def images() -> dict[str, str]:
-    """Job images for this session (the base image is built once per machine)."""
-    ensure_base_image()
-    return {
-        name: build_job_image(folder, name, "1")
-        for name, folder in (
-            ("numbers", EXAMPLES / "numbers"),
-            ("js_sum", EXAMPLES / "js_sum"),
-            ("behave", TEST_JOBS),
-        )
-    }
 
 
 def container(image: str, *command: str) -> dict[str, Any]:

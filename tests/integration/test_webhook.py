@@ -104,6 +104,8 @@ def test_a_signed_delivery_queues_one_run_with_its_payload(
         deliver(f"{api}/v1/webhooks/{tenants.org_ids['a']}/behave", body),
     ):
         assert bad[0] == 401, bad
+    refused = deliver(url, b'{"n": "\\u0000"}')  # found by schemathesis: was a 500
+    assert refused[0] == 400 and "Unicode" in refused[1]["detail"], refused
     (run,) = runs(admin, org)
     assert str(run["id"]) == answer["run_id"]
     assert run["trigger"] == {"kind": "webhook", "delivery": "d-1"}

@@ -1,0 +1,88 @@
+"""A hostile job (Python SDK) that attacks its sandbox, one attack per run (params.attack):
+
+- network: connect to 127.0.0.1:`port` (a port that is listening on the host);
+- read_host: read the host file `path` (not one of the run's inputs);
+- write_outside: write the file `target`, outside the run's output prefix;
+- undeclared_output: report an output for `stolen`, a dataset the definition does not declare;
+- outside_output: report as its output a symbolic link, inside its prefix, to the host file `path`;
+- memory: allocate `mb` MB (default 1024), well past its 64 MB limit.
+
+A blocked attack fails the run with an error naming what was blocked (the platform's own
+refusal, or this job's `PermanentError` wrapping what the sandbox answered). An attack that gets
+through logs "ESCAPED: ..." and succeeds with that text as its output, so it cannot go unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from chainlake.sdk import Context, PermanentError, job
+
+CHUNK_MB = 8
+
+
+@job
+def hostile(ctx: Context) -> None:
+    attack = ctx.params["attack"]
+    if attack == "network":
+        port = int(ctx.params["port"])
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                pass
+        except OSError as exc:
+            raise PermanentError(
+                f"network egress blocked: connecting to 127.0.0.1:{port} failed: {_why(exc)}"
+            ) from exc
+        escaped(ctx, f"connected to 127.0.0.1:{port}")
+    elif attack == "read_host":
+        path = Path(ctx.params["path"])
+        try:
+            content = path.read_text()
+        except OSError as exc:
+            raise PermanentError(f"reading host file blocked: {path}: {_why(exc)}") from exc
+        escaped(ctx, f"read host file {path}: {content[:200]}")
+    elif attack == "write_outside":
+        target = Path(ctx.params["target"])
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("planted by the hostile job\n")
+        except OSError as exc:
+            raise PermanentError(
+                f"writing outside the output prefix blocked: {target}: {_why(exc)}"
+            ) from exc
+        escaped(ctx, f"wrote {target}, outside the output prefix")
+    elif attack == "undeclared_output":
+        path = ctx.output_path("stolen", "part-0.txt")
+        path.write_text("ESCAPED: recorded as a version of an undeclared dataset\n")
+        ctx.log("reporting an output for 'stolen', which the definition does not declare")
+        ctx.output("stolen", uris=[path.as_uri()], rows=1)
+    elif attack == "outside_output":
+        link = ctx.output_path("hostile_out", "looks-inside.txt")
+        os.symlink(ctx.params["path"], link)
+        ctx.log(f"reporting {link}, a symbolic link to {ctx.params['path']}, as an output")
+        ctx.output("hostile_out", uris=[link.as_uri()], rows=1)
+    elif attack == "memory":
+        chunks = []
+        for _ in range(int(ctx.params.get("mb", 1024)) // CHUNK_MB):
+            chunks.append(b"\xff" * (CHUNK_MB << 20))  # written, so really resident
+        escaped(ctx, f"allocated {len(chunks) * CHUNK_MB} MB")
+    else:
+        raise PermanentError(f"unknown attack {attack!r}")
+
+
+def _why(exc: OSError) -> str:
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def escaped(ctx: Context, what: str) -> None:
+    """The attack got through: say so everywhere a test or a person looks."""
+    ctx.log(f"ESCAPED: {what}", level="error")
+    path = ctx.output_path("hostile_out", "escaped.txt")
+    path.write_text(f"ESCAPED: {what}\n")
+    ctx.output("hostile_out", uris=[path.as_uri()], rows=1)
+
+
+if __name__ == "__main__":
+    hostile.main()

@@ -1,0 +1,172 @@
+"""The hostile job (jobs/examples/hostile): each attack on the sandbox is blocked, its run fails,
+and the run's error names what was blocked. In the container launcher every attack is blocked;
+in the process launcher those it can block are, and the two it cannot (reading a host file,
+writing outside the prefix: it shares the runner's filesystem) are shown to get through, as
+docs/job-contract.md says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from tests.runtime import EXAMPLES, apply, request_run, running_runner, wait_for
+from tests.tenants import Tenants
+
+HOSTILE = EXAMPLES / "hostile" / "job.yaml"
+MARKER = "HOST-SECRET-7c1d"  # the host file's content: it must never reach a log or an output
+ATTACKS = (
+    "network",
+    "read_host",
+    "write_outside",
+    "undeclared_output",
+    "outside_output",
+    "memory",
+)
+
+
+def attack_all(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    launcher: dict[str, Any] | None,
+    port: int,
+) -> tuple[dict[str, dict[str, Any]], Path, Path]:
+    """One run per attack (launcher None: job.yaml's own, the process launcher); returns each
+    finished run by attack, the host file and the target written outside the prefix (a sibling
+    run's prefix in the same org's storage)."""
+    writer = tenants.user("b", "writer")
+    apply(tenants, writer, HOSTILE, **({"launcher": launcher} if launcher else {}))
+    storage = tmp_path / "storage"
+    secret = tmp_path / "host" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text(f"{MARKER}\n")
+    target = storage / tenants.org_ids["b"] / "_runs" / "another-run" / "planted.txt"
+    params = {"port": port, "path": str(secret), "target": str(target), "mb": 512}
+    with running_runner(tenants, storage):
+        ids = {
+            a: request_run(tenants, writer, "hostile", {**params, "attack": a})["id"]
+            for a in ATTACKS
+        }
+
+        def finished() -> dict[str, dict[str, Any]] | None:
+            with admin.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(
+                    "SELECT * FROM runs.runs WHERE id = ANY(%s) AND status IN (%s, %s)",
+                    (list(ids.values()), "succeeded", "dead"),
+                ).fetchall()
+            by_id = {str(r["id"]): r for r in rows}
+            if len(by_id) < len(ids):
+                return None
+            return {a: by_id[str(i)] for a, i in ids.items()}
+
+        done = wait_for(finished, timeout=120, every=0.2)
+    return done, secret, target
+
+
+def outcome(run: dict[str, Any]) -> tuple[str, str, str]:
+    error = run["error"] or {}
+    return run["status"], error.get("type", ""), error.get("message", "")
+
+
+def assert_blocked(done: dict[str, dict[str, Any]], expected: dict[str, tuple[str, str]]) -> None:
+    """Each attack's run is dead with the expected error type, its message naming the block."""
+    wrong = {
+        attack: outcome(done[attack])
+        for attack, (kind, words) in expected.items()
+        if outcome(done[attack])[:2] != ("dead", kind) or words not in outcome(done[attack])[2]
+    }
+    assert not wrong, f"not blocked as expected: {wrong}"
+
+
+def assert_nothing_leaked(
+    admin: psycopg.Connection[Any], done: dict[str, dict[str, Any]], storage: Path
+) -> None:
+    """The host file's content is in no log, run row or file, and no version was recorded."""
+    ids = [run["id"] for run in done.values()]
+    logs = admin.execute(
+        "SELECT coalesce(string_agg(event::text, ' '), '') FROM runs.logs WHERE run_id = ANY(%s)",
+        (ids,),
+    ).fetchone()
+    rows = admin.execute(
+        "SELECT string_agg(r::text, ' ') FROM runs.runs r WHERE id = ANY(%s)", (ids,)
+    ).fetchone()
+    assert logs and MARKER not in logs[0] and "ESCAPED" not in logs[0], logs
+    assert rows and MARKER not in rows[0], rows
+    files = [p for p in storage.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert files and not [p for p in files if MARKER.encode() in p.read_bytes()]
+    versions = admin.execute(
+        "SELECT count(*) FROM catalog.asset_versions WHERE run_id = ANY(%s)", (ids,)
+    ).fetchone()
+    assert versions == (0,)
+
+
+def test_the_container_launcher_blocks_every_attack(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    listening_port: int,
+) -> None:
+    launcher = {"kind": "container", "image": images["hostile"], "command": ["python3", "job.py"]}
+    done, secret, target = attack_all(tenants, admin, tmp_path, launcher, listening_port)
+    assert_blocked(
+        done,
+        {
+            "network": (
+                "PermanentError",
+                f"network egress blocked: connecting to 127.0.0.1:{listening_port}",
+            ),
+            "read_host": (
+                "PermanentError",
+                f"reading host file blocked: {secret}: FileNotFoundError",
+            ),
+            "write_outside": (
+                "PermanentError",
+                f"writing outside the output prefix blocked: {target}: ",
+            ),
+            "undeclared_output": ("OutputRejected", "output for undeclared dataset 'stolen'"),
+            "outside_output": ("OutputRejected", "leads outside the run's prefix"),
+            "memory": ("OutOfMemory", "killed: out of memory (limit 64 MB, resources.memory_mb)"),
+        },
+    )
+    assert not target.parent.exists()
+    assert secret.read_text() == f"{MARKER}\n"
+    assert_nothing_leaked(admin, done, tmp_path / "storage")
+
+
+def test_the_process_launcher_blocks_network_memory_and_what_is_reported(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path, listening_port: int
+) -> None:
+    done, secret, target = attack_all(
+        tenants,
+        admin,
+        tmp_path,
+        None,
+        listening_port,
+    )
+    assert_blocked(
+        done,
+        {
+            "network": (
+                "PermanentError",
+                f"network egress blocked: connecting to 127.0.0.1:{listening_port}",
+            ),
+            "undeclared_output": ("OutputRejected", "output for undeclared dataset 'stolen'"),
+            "outside_output": ("OutputRejected", "leads outside the run's prefix"),
+            "memory": ("MemoryError", "out of memory (limit 64 MB, resources.memory_mb)"),
+        },
+    )
+    # The documented limit (docs/job-contract.md, "Sandbox"): the process launcher shares the
+    # runner's filesystem, so untrusted code needs the container launcher. Should this start
+    # failing because the process launcher blocks these too, update that page.
+    for attack in ("read_host", "write_outside"):
+        assert done[attack]["status"] == "succeeded", outcome(done[attack])
+    assert target.read_text() == "planted by the hostile job\n"
+    logs = admin.execute(
+        "SELECT string_agg(event ->> 'message', ' ') FROM runs.logs WHERE run_id = %s",
+        (done["read_host"]["id"],),
+    ).fetchone()
+    assert logs and f"ESCAPED: read host file {secret}: {MARKER}" in logs[0]
