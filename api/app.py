@@ -9,7 +9,7 @@ from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import ConnectionPool
 
-from api import alerts, v1
+from api import alerts, pii, v1
 from api.auth import Verifier
 from api.problems import HANDLERS
 from api.webhooks import receive_webhook
@@ -51,6 +51,7 @@ def create_app(
             v1.grant_read,
             v1.revoke_read,
             *alerts.HANDLERS,
+            *pii.HANDLERS,
         ],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close(), sessions.close],

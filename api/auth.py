@@ -1,64 +1,216 @@
 """Who is calling: a bearer JWT from the dev issuer (`.chainlake/dev-issuer/jwks.json`) or from an
-OIDC issuer configured by its discovery URL (keys from its JWKS, fetched and refreshed on an
-unknown key id). Only asymmetric algorithms are accepted (never `none`, never HS*). An OIDC
-token maps to a chainlake user by its e-mail claim. The result is the claims the request's
-transaction runs under (`request.jwt.claims`): RLS does the rest."""
+OIDC provider configured by its discovery URL (docs/tenancy.md, "Single sign-on").
+
+An OIDC token is checked against its issuer's published keys (fetched from its JWKS, fetched
+again on an unknown key id, at most every `jwks_min_refresh_seconds`, and at least every
+`jwks_max_age_seconds` so that a retired key stops working): an asymmetric algorithm only (never
+`none`, never HS*), the configured audience, the issuer, and exp, nbf and iat with a small leeway.
+Its claims map to a chainlake user (by an e-mail claim, or a client id for client-credentials
+tokens) and, when configured, to org roles that narrow what the user's memberships allow. The
+result is the claims the request's transaction runs under (`request.jwt.claims`): RLS does the
+rest."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
+import time
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jwt
+import yaml
 from psycopg_pool import ConnectionPool
 
-from chainlake.errors import ChainlakeError
+from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.tokens import DEV_ISSUER, verify_dev_token
 
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
+ROLES = ("reader", "writer", "admin")
 
 
 class NotAuthenticated(ChainlakeError):
     """401: no credentials, or credentials that do not verify."""
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A verified token: the claims its request runs under, and what its sign-in records."""
+
+    claims: dict[str, Any]
+    issuer: str
+    token_sha256: bytes
+    expires_at: datetime
+    detail: dict[str, Any]
+
+
 @dataclass
 class OidcIssuer:
+    """One OIDC provider, and how its tokens' claims map to chainlake identities."""
+
     discovery_url: str
     audience: str
-    email_claim: str = "email"
+    user_claim: str = "email"  # the claim holding the user's e-mail
+    clients: dict[str, str] = field(default_factory=dict)  # client id -> user e-mail
+    org_claim: str | None = None  # a claim naming the org (or a list of orgs) the token acts for
+    role_claim: str | None = None  # a claim naming the role it acts with
+    roles: dict[str, str] = field(default_factory=lambda: {r: r for r in ROLES})
+    leeway_seconds: int = 30
+    jwks_min_refresh_seconds: float = 10.0
+    jwks_max_age_seconds: float = 300.0
     issuer: str = ""
-    _jwks: jwt.PyJWKClient | None = None
+    _jwks_uri: str = ""
+    _keys: dict[str, tuple[jwt.PyJWK, str | None]] = field(default_factory=dict)  # kid: key, alg
+    _fetched_at: float = float("-inf")
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_config(cls, entry: dict[str, Any]) -> OidcIssuer:
+        known = {
+            "discovery_url", "audience", "user_claim", "clients", "org_claim", "role_claim",
+            "roles", "leeway_seconds", "jwks_min_refresh_seconds", "jwks_max_age_seconds",
+        }  # fmt: skip
+        unknown = set(entry) - known
+        if unknown or "discovery_url" not in entry or "audience" not in entry:
+            raise InvalidInput(
+                f"OIDC issuer entry {entry!r}: needs discovery_url and audience"
+                + (f"; unknown keys {sorted(unknown)}" if unknown else ""),
+                f"known keys: {sorted(known)} (docs/tenancy.md, single sign-on)",
+            )
+        bad = {k: v for k, v in entry.get("roles", {}).items() if v not in ROLES}
+        if bad:
+            raise InvalidInput(f"OIDC roles map {bad} to unknown roles", f"use {ROLES}")
+        return cls(**entry)
 
     def discover(self) -> None:
-        if self._jwks is not None:
+        if self.issuer:
             return
-        with urllib.request.urlopen(self.discovery_url, timeout=5) as response:  # noqa: S310
-            document = json.loads(response.read())
+        try:
+            with urllib.request.urlopen(self.discovery_url, timeout=5) as response:  # noqa: S310
+                document = json.loads(response.read())
+        except (OSError, ValueError) as exc:
+            raise NotAuthenticated(
+                f"token refused: the OIDC provider at {self.discovery_url} is unreachable: {exc}"
+            ) from exc
+        self._jwks_uri = document["jwks_uri"]
         self.issuer = document["issuer"]
-        self._jwks = jwt.PyJWKClient(document["jwks_uri"], cache_keys=True, timeout=5)
+
+    def _refresh(self) -> None:
+        with urllib.request.urlopen(self._jwks_uri, timeout=5) as response:  # noqa: S310
+            document = json.loads(response.read())
+        keys = {}
+        for entry in document.get("keys", []):
+            if entry.get("use", "sig") != "sig" or "kid" not in entry:
+                continue
+            try:
+                keys[entry["kid"]] = (jwt.PyJWK(entry), entry.get("alg"))
+            except jwt.PyJWTError:
+                continue  # a key type this library cannot use: tokens signed with it fail
+        self._keys, self._fetched_at = keys, time.monotonic()
+
+    def key(self, kid: str) -> tuple[jwt.PyJWK, str | None]:
+        with self._lock:
+            age = time.monotonic() - self._fetched_at
+            stale = age > self.jwks_max_age_seconds
+            if stale or (kid not in self._keys and age >= self.jwks_min_refresh_seconds):
+                try:
+                    self._refresh()
+                except (OSError, ValueError) as exc:
+                    if stale:
+                        raise NotAuthenticated(f"token refused: JWKS unavailable: {exc}") from exc
+            found = self._keys.get(kid)
+        if found is None:
+            raise NotAuthenticated(f"token refused: unknown key id {kid!r}")
+        return found
 
     def verify(self, token: str) -> dict[str, Any]:
         self.discover()
-        assert self._jwks is not None
         try:
-            key = self._jwks.get_signing_key_from_jwt(token)
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise NotAuthenticated(f"token refused: {exc}") from exc
+        algorithm = header.get("alg")
+        if algorithm not in ASYMMETRIC:
+            raise NotAuthenticated(
+                f"token refused: algorithm {algorithm!r} is not accepted",
+                f"use one of {ASYMMETRIC}",
+            )
+        key, key_algorithm = self.key(str(header.get("kid", "")))
+        if key_algorithm not in (None, algorithm):
+            raise NotAuthenticated(
+                f"token refused: key {header.get('kid')!r} is for {key_algorithm}, not {algorithm}"
+            )
+        try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key.key,
-                algorithms=ASYMMETRIC,
+                algorithms=[algorithm],
                 audience=self.audience,
                 issuer=self.issuer,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-                leeway=30,
+                leeway=self.leeway_seconds,
             )
+        except jwt.InvalidAudienceError as exc:
+            raise NotAuthenticated(
+                f"token refused: its audience is not {self.audience!r}",
+                f"ask the provider for a token for the resource {self.audience}",
+            ) from exc
         except jwt.PyJWTError as exc:
             raise NotAuthenticated(f"token refused: {exc}") from exc
         return claims
+
+    def user_email(self, claims: dict[str, Any]) -> str:
+        client = claims.get("client_id")
+        if isinstance(client, str) and claims.get("sub") == client:  # client credentials
+            email = self.clients.get(client)
+            if email is None:
+                raise NotAuthenticated(
+                    f"token refused: client {client!r} is not mapped to a chainlake user",
+                    "add it under `clients` of this issuer in the OIDC configuration",
+                )
+            return email
+        email = claims.get(self.user_claim)
+        if not isinstance(email, str):
+            raise NotAuthenticated(f"token refused: no {self.user_claim!r} claim")
+        return email
+
+    def org_roles(self, claims: dict[str, Any]) -> dict[str, str] | None:
+        """{org name or '*': role} from the token, or None when this issuer maps none."""
+        if self.org_claim is None and self.role_claim is None:
+            return None
+        role = "admin"  # no role claim: the membership's own role
+        if self.role_claim is not None:
+            value = claims.get(self.role_claim)
+            role = self.roles.get(value) if isinstance(value, str) else None  # type: ignore[assignment]
+            if role is None:
+                raise NotAuthenticated(
+                    f"token refused: its {self.role_claim!r} claim {value!r} maps to no role",
+                    f"the configured roles map {sorted(self.roles)}",
+                )
+        if self.org_claim is None:
+            return {"*": role}
+        orgs = claims.get(self.org_claim)
+        orgs = [orgs] if isinstance(orgs, str) else orgs
+        if not isinstance(orgs, list) or not all(isinstance(o, str) for o in orgs):
+            raise NotAuthenticated(f"token refused: no {self.org_claim!r} claim naming orgs")
+        return {org: role for org in orgs}
+
+
+def load_oidc_config(path: Path) -> list[OidcIssuer]:
+    """The `issuers:` list of an OIDC configuration file (YAML), or a clear error."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidInput(f"OIDC configuration {path}: {exc}") from exc
+    entries = document.get("issuers") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise InvalidInput(f"OIDC configuration {path}: no `issuers:` list")
+    return [OidcIssuer.from_config(e) for e in entries]
 
 
 @dataclass
@@ -68,14 +220,19 @@ class Verifier:
 
     @classmethod
     def from_environment(cls, home: Path) -> Verifier:
-        """The dev issuer under `home`, plus $CHAINLAKE_OIDC_ISSUERS (comma-separated discovery
-        URLs) for audience $CHAINLAKE_OIDC_AUDIENCE (default `chainlake`)."""
+        """The dev issuer under `home`; the issuers of $CHAINLAKE_OIDC_CONFIG (a YAML file,
+        default `home/oidc.yaml` if present); and $CHAINLAKE_OIDC_ISSUERS, comma-separated
+        discovery URLs for audience $CHAINLAKE_OIDC_AUDIENCE (default `chainlake`) whose tokens
+        map to users by their e-mail claim."""
+        config = Path(os.environ.get("CHAINLAKE_OIDC_CONFIG") or home / "oidc.yaml")
+        issuers = load_oidc_config(config) if config.is_file() else []
         audience = os.environ.get("CHAINLAKE_OIDC_AUDIENCE", "chainlake")
         claim = os.environ.get("CHAINLAKE_OIDC_EMAIL_CLAIM", "email")
         urls = [u.strip() for u in os.environ.get("CHAINLAKE_OIDC_ISSUERS", "").split(",")]
-        return cls(home / "dev-issuer", [OidcIssuer(u, audience, claim) for u in urls if u])
+        issuers += [OidcIssuer(u, audience, claim) for u in urls if u]
+        return cls(home / "dev-issuer", issuers)
 
-    def claims(self, authorization: str | None, pool: ConnectionPool) -> dict[str, Any]:
+    def identify(self, authorization: str | None, pool: ConnectionPool) -> Identity:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token:
             raise NotAuthenticated(
@@ -91,21 +248,34 @@ class Verifier:
                 claims = verify_dev_token(self.dev_issuer_dir, token)
             except ChainlakeError as exc:
                 raise NotAuthenticated(exc.message) from exc
-            return {"sub": claims["sub"], "email": claims.get("email"), "iss": issuer}
+            return _identity(token, claims, {"sub": claims["sub"], "iss": issuer})
         for oidc in self.oidc:
             oidc.discover()
             if oidc.issuer == issuer:
                 claims = oidc.verify(token)
-                return {"sub": self._user_for(claims, oidc, pool), "iss": issuer}
+                email = oidc.user_email(claims)
+                with pool.connection() as conn:
+                    row = conn.execute(
+                        "SELECT core.oidc_identity(%s, %s)",
+                        (email, _json_or_none(oidc.org_roles(claims))),
+                    ).fetchone()
+                if row is None or row[0] is None:
+                    raise NotAuthenticated(f"token refused: no chainlake user for {email}")
+                return _identity(token, claims, {**row[0], "iss": issuer})
         raise NotAuthenticated("token refused: unknown issuer")
 
-    @staticmethod
-    def _user_for(claims: dict[str, Any], oidc: OidcIssuer, pool: ConnectionPool) -> str:
-        email = claims.get(oidc.email_claim)
-        if not isinstance(email, str):
-            raise NotAuthenticated(f"token refused: no {oidc.email_claim!r} claim")
-        with pool.connection() as conn:
-            row = conn.execute("SELECT core.user_for_email(%s)", (email,)).fetchone()
-        if row is None or row[0] is None:
-            raise NotAuthenticated(f"token refused: no chainlake user for {email}")
-        return str(row[0])
+
+def _json_or_none(value: dict[str, str] | None) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _identity(token: str, verified: dict[str, Any], claims: dict[str, Any]) -> Identity:
+    said: tuple[str, ...] = ("sub", "client_id", "jti", "email")
+    detail = {k: verified[k] for k in said if k in verified}  # what the login event records
+    return Identity(
+        claims=claims,
+        issuer=str(verified["iss"]),
+        token_sha256=hashlib.sha256(token.encode()).digest(),
+        expires_at=datetime.fromtimestamp(int(verified["exp"]), UTC),
+        detail=detail,
+    )

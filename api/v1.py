@@ -20,9 +20,10 @@ from litestar.openapi.spec import (
 )
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
+from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
-from api.auth import Verifier
+from api.auth import NotAuthenticated, Verifier
 from api.problems import PROBLEMS
 from chainlake import results
 from chainlake.db import claims_transaction
@@ -45,15 +46,26 @@ def caller(request: Req) -> dict[str, Any]:
     if known is not None:  # charged once per request, however many statements it runs
         return known
     verifier: Verifier = request.app.state.verifier
-    claims = verifier.claims(request.headers.get("authorization"), _pool(request))
+    identity = verifier.identify(request.headers.get("authorization"), _pool(request))
     with _pool(request).connection() as conn:
         try:
-            with claims_transaction(conn, claims) as cur:
-                cur.execute("SELECT core.charge_api_request()")
+            with claims_transaction(conn, identity.claims) as cur:
+                row = cur.execute(
+                    "SELECT core.note_sign_in(%s, %s, %s, %s) AS sign_in,"
+                    " core.charge_api_request()",
+                    (
+                        identity.token_sha256,
+                        identity.issuer,
+                        identity.expires_at,
+                        Jsonb(identity.detail),
+                    ),
+                ).fetchone()
         except psycopg.Error as exc:
             raise translate(exc) from exc
-    request.state.claims = claims
-    return claims
+    if row is None or row["sign_in"] == "unknown":
+        raise NotAuthenticated("token refused: its user does not exist or is disabled")
+    request.state.claims = identity.claims
+    return identity.claims
 
 
 def as_caller(request: Req, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:

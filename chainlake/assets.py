@@ -36,7 +36,9 @@ def list_datasets(conn: Conn, org: str | None) -> list[dict[str, Any]]:
         conn,
         "SELECT o.name AS org, d.name, d.current_version, "
         "(SELECT count(*) FROM catalog.asset_versions v WHERE v.org_id = d.org_id "
-        " AND v.dataset_id = d.id) AS versions, d.updated_at FROM catalog.datasets d "
+        " AND v.dataset_id = d.id) AS versions, (SELECT count(*) FROM catalog.asset_versions v "
+        " WHERE v.org_id = d.org_id AND v.dataset_id = d.id AND v.needs_rebuild_at IS NOT NULL)"
+        " AS needs_rebuild, d.updated_at FROM catalog.datasets d "
         "JOIN core.orgs o ON o.id = d.org_id WHERE (%(org)s::text IS NULL OR o.name = %(org)s) "
         "ORDER BY o.name, d.name",
         {"org": org},
@@ -49,7 +51,8 @@ def versions(conn: Conn, org: str, name: str) -> list[dict[str, Any]]:
         conn,
         "SELECT v.version, v.version = d.current_version AS current, v.partition, v.run_id, "
         "r.job_name, r.job_version, v.row_count, v.bytes, v.content_hash, v.schema, v.metadata, "
-        "v.created_at, v.duration_ms, v.uris FROM catalog.asset_versions v "
+        "v.created_at, v.duration_ms, v.uris, v.needs_rebuild_at, v.rebuild_reason "
+        "FROM catalog.asset_versions v "
         "JOIN catalog.datasets d ON d.org_id = v.org_id AND d.id = v.dataset_id "
         "LEFT JOIN runs.runs r ON r.org_id = v.org_id AND r.id = v.run_id "
         "WHERE v.org_id = %(org)s AND v.dataset_id = %(ds)s ORDER BY v.version",

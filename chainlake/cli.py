@@ -571,7 +571,7 @@ def asset_list(org_name: str | None, as_json: bool, as_email: str | None) -> Non
     with connection(as_email) as conn:
         rows = asset_store.list_datasets(conn, org_name)
     _print_json(rows) if as_json else _print_table(
-        rows, ["org", "name", "current_version", "versions", "updated_at"]
+        rows, ["org", "name", "current_version", "versions", "needs_rebuild", "updated_at"]
     )
 
 
@@ -598,6 +598,7 @@ def asset_versions(dataset: str, org_name: str, as_json: bool, as_email: str | N
                 "bytes",
                 "created_at",
                 "run_id",
+                "rebuild_reason",
             ],
         )
 
@@ -819,6 +820,7 @@ def _register_chain_commands() -> None:
     from chainlake.cli_alerts import alert
     from chainlake.cli_audit import audit
     from chainlake.cli_chain import chain, devchain
+    from chainlake.cli_pii import pii
     from chainlake.cli_query import catalog, query, saved_query, share
     from chainlake.cli_secrets import secret
 
@@ -831,6 +833,7 @@ def _register_chain_commands() -> None:
     main.add_command(alert)
     main.add_command(secret)
     main.add_command(audit)
+    main.add_command(pii)
 
 
 _register_chain_commands()

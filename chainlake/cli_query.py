@@ -253,10 +253,11 @@ def print_listing(
     as_json: bool,
     line: Callable[[dict[str, Any]], str],
     empty: str | None = None,
+    params: tuple[Any, ...] = (),
 ) -> None:
     """Print the rows of one listing function: as JSON, or a line each."""
     try:
-        rows = rows_as(as_email, sql, ())
+        rows = rows_as(as_email, sql, params)
     except ChainlakeError as exc:
         fail(exc)
         return

@@ -83,3 +83,11 @@ DROP POLICY IF EXISTS "people read their own request counts" ON core.api_request
 CREATE POLICY "people read their own request counts" ON core.api_requests
     FOR SELECT TO chainlake_users
     USING (user_id = (SELECT core.caller_user_id()));
+
+-- Sign-ins: written only by core.note_sign_in; each person reads their own.
+CALL core.force_rls('core.sign_ins');
+GRANT SELECT ON core.sign_ins TO chainlake_users;
+DROP POLICY IF EXISTS "people read their own sign-ins" ON core.sign_ins;
+CREATE POLICY "people read their own sign-ins" ON core.sign_ins
+    FOR SELECT TO chainlake_users
+    USING (user_id = (SELECT core.caller_user_id()));

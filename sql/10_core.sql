@@ -73,30 +73,58 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     WHERE session_user = 'chainlake_runner' AND c ->> 'platform' = 'runner'
 $$;
 
+-- The role a membership acts with under a token that names org roles (OIDC claims mapped by
+-- the API's configuration: `org_roles` = {org id or "*": role}): the lower of the two, or NULL
+-- when the token does not name the org. A token can narrow what a membership allows, never widen
+-- it: memberships stay the revocable fact, read from the table.
+CREATE OR REPLACE FUNCTION core.narrow_role(p_role core.member_role, p_limit text)
+RETURNS core.member_role
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE WHEN p_limit IN ('reader', 'writer', 'admin')
+                THEN least(p_role, p_limit::core.member_role) END
+$$;
+
+-- The org roles a request's token narrows the caller to (NULL: not narrowed). Claims count only
+-- on the API's own session, as everywhere (core.request_claims).
+CREATE OR REPLACE FUNCTION core.token_org_roles() RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT CASE WHEN jsonb_typeof(c -> 'org_roles') = 'object' THEN c -> 'org_roles'
+                WHEN c ? 'org_roles' THEN '{}'::jsonb END
+    FROM (SELECT core.request_claims() AS c) claims
+    WHERE session_user = 'chainlake_api'
+$$;
+
 -- THE answer to "which orgs may the caller <access>": member (any role), read (members and
--- orgs that granted the caller's orgs read access), write (writer or admin), admin.
+-- orgs that granted the caller's orgs read access), write (writer or admin), admin. Roles are
+-- narrowed by the token's org roles, if it has any.
 CREATE OR REPLACE FUNCTION core.caller_org_ids(access core.access) RETURNS uuid[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     runner_org uuid;
     caller uuid;
+    scope jsonb;
     result uuid[];
 BEGIN
     IF session_user = 'chainlake_runner' THEN
         runner_org := core.runner_org_id();
     ELSE
         caller := core.caller_user_id();
+        scope := core.token_org_roles();
     END IF;
     IF runner_org IS NULL AND caller IS NULL THEN
         RETURN '{}';
     END IF;
     WITH mine AS (
-        SELECT m.org_id, m.role FROM core.memberships m WHERE m.user_id = caller
+        SELECT m.org_id,
+               CASE WHEN scope IS NULL THEN m.role
+                    ELSE core.narrow_role(m.role, coalesce(scope ->> m.org_id::text, scope ->> '*'))
+               END AS role
+        FROM core.memberships m WHERE m.user_id = caller
         UNION ALL
         SELECT runner_org, 'writer'::core.member_role WHERE runner_org IS NOT NULL
     ), allowed AS (
         SELECT org_id FROM mine
-        WHERE CASE access
+        WHERE role IS NOT NULL AND CASE access
             WHEN 'member' THEN true
             WHEN 'read' THEN true
             WHEN 'write' THEN role IN ('writer', 'admin')
@@ -117,14 +145,25 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     SELECT session_user = 'chainlake_runner' OR core.caller_user_id() IS NOT NULL
 $$;
 
--- Who am I? One row per membership (a user with no membership gets one row with NULL org).
+-- Who am I? One row per membership, with the role this request acts with (a token's org roles
+-- narrow it; a membership the token does not name is left out). A user with no membership gets
+-- one row with NULL org.
 CREATE OR REPLACE FUNCTION core.whoami()
 RETURNS TABLE (user_id uuid, email text, org text, role core.member_role)
 LANGUAGE sql STABLE SET search_path = '' AS $$
-    SELECT u.id, u.email, o.name, m.role
+    WITH scope AS (SELECT core.token_org_roles() AS s),
+    acting AS (
+        SELECT m.org_id,
+               CASE WHEN scope.s IS NULL THEN m.role
+                    ELSE core.narrow_role(m.role, coalesce(scope.s ->> m.org_id::text, scope.s ->> '*'))
+               END AS role
+        FROM core.memberships m, scope
+        WHERE m.user_id = core.caller_user_id()
+    )
+    SELECT u.id, u.email, o.name, a.role
     FROM core.users u
-    LEFT JOIN core.memberships m ON m.user_id = u.id
-    LEFT JOIN core.orgs o ON o.id = m.org_id
+    LEFT JOIN acting a ON a.role IS NOT NULL
+    LEFT JOIN core.orgs o ON o.id = a.org_id
     WHERE u.id = core.caller_user_id()
     ORDER BY o.name
 $$;
@@ -138,5 +177,7 @@ GRANT EXECUTE ON FUNCTION
     core.runner_org_id(),
     core.caller_org_ids(core.access),
     core.caller_may_read_global(),
+    core.narrow_role(core.member_role, text),
+    core.token_org_roles(),
     core.whoami()
 TO chainlake_users, chainlake_api;

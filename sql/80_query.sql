@@ -30,12 +30,16 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
 $$;
 GRANT EXECUTE ON FUNCTION core.user_for_email(text) TO chainlake_api;
 
--- Datasets the caller may read, a page at a time (keyset: after the last org and name seen).
-CREATE OR REPLACE FUNCTION catalog.list_datasets(p_after text, p_limit integer)
+-- Datasets the caller may read, a page at a time (keyset: after the last org and name seen),
+-- with how many of their versions are marked for rebuild (PII deleted or redacted: docs/tenancy.md).
+DROP FUNCTION IF EXISTS catalog.list_datasets(text, integer);  -- its columns changed
+CREATE FUNCTION catalog.list_datasets(p_after text, p_limit integer)
 RETURNS TABLE (org text, name text, current_version integer, description text,
-               updated_at timestamptz)
+               updated_at timestamptz, needs_rebuild integer)
 LANGUAGE sql STABLE SET search_path = '' AS $$
-    SELECT o.name, d.name, d.current_version, d.description, d.updated_at
+    SELECT o.name, d.name, d.current_version, d.description, d.updated_at,
+           (SELECT count(*)::integer FROM catalog.asset_versions v
+            WHERE v.org_id = d.org_id AND v.dataset_id = d.id AND v.needs_rebuild_at IS NOT NULL)
     FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id
     WHERE p_after IS NULL OR (o.name || '/' || d.name) > p_after
     ORDER BY o.name || '/' || d.name

@@ -28,7 +28,8 @@ class Seed:
     sql: str  # placeholders: org_id, user_id, tag, floater_id, spare_org_id
     writer: str | None  # the least role that may insert it; None: no user may ("platform":
     # only a runner acting for the org, through the run-lifecycle functions)
-    reads: str  # who reads the rows: "read" (members + granted orgs), "member", "admin"
+    reads: str  # who reads the rows: "read" (members + granted orgs), "member", "admin";
+    # "audited": nobody directly, only through an audited function (the pii schema)
 
 
 SEEDS: dict[str, Seed] = {
@@ -44,11 +45,13 @@ SEEDS: dict[str, Seed] = {
         "writer",
         "member",
     ),
-    "catalog.address_labels": Seed(
-        "INSERT INTO catalog.address_labels (org_id, owner_id, address, label, visibility) "
-        "VALUES (%(org_id)s, %(user_id)s, '\\x01'::bytea, 'l_' || %(tag)s, 'org')",
+    # PII: written under RLS, never read directly ("audited": only through pii.labels).
+    "pii.address_labels": Seed(
+        "INSERT INTO pii.address_labels (org_id, owner_id, address, label, visibility) "
+        "VALUES (%(org_id)s, %(user_id)s, decode(repeat('01', 20), 'hex'), 'l_' || %(tag)s, "
+        "'org')",
         "writer",
-        "member",
+        "audited",
     ),
     "catalog.object_grants": Seed(
         "INSERT INTO catalog.object_grants (org_id, object_kind, object_id, grantee_org_id) "
@@ -169,6 +172,7 @@ NON_ORG_TABLES = {
     "core.orgs": "org-root: its id is the org_id",
     "core.users": "identity: a person may belong to several orgs",
     "core.api_requests": "per user: API request counts, each person reads their own",
+    "core.sign_ins": "per user: token sign-ins, each person reads their own",
     **{
         f"chain.{t}": "global chain data"
         for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")

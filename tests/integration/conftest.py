@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,21 @@ from tests.tenants import Tenants, User
 
 @pytest.fixture
 def api(tenants: Tenants, tmp_path: Path) -> Iterator[str]:
+    with serve_api(tenants, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def serve_api(tenants: Tenants, tmp_path: Path, verifier: Verifier | None = None) -> Iterator[str]:
+    """The API on a free port, as chainlake_api; tokens of the dev issuer under tmp_path/home,
+    or what `verifier` accepts."""
     home = tmp_path / "home"
     app = create_app(
         tenants.cluster.url(tenants.database, "chainlake_api"),
         Fernet.generate_key(),
         home,
         LocalStore(tmp_path / "store"),
-        Verifier(home / "dev-issuer"),
+        verifier or Verifier(home / "dev-issuer"),
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))

@@ -126,36 +126,30 @@ def test_claims_are_dropped_at_the_end_of_each_request(tenants: Tenants) -> None
 
 def test_private_rows_are_invisible_to_the_rest_of_the_org(tenants: Tenants) -> None:
     owner, colleague = tenants.user("a", "reader"), tenants.user("a", "admin")
+    subject = "0x" + "ab" * 20
     with tenants.login(owner) as conn:
         conn.execute(
-            "INSERT INTO catalog.address_labels (org_id, owner_id, address, label) "
-            "VALUES (%s, %s, '\\xab', 'my secret label')",
-            (tenants.org_ids["a"], owner.id),
+            "INSERT INTO pii.address_labels (org_id, owner_id, address, label) "
+            "VALUES (%s, %s, pii.subject(%s), 'my secret label')",
+            (tenants.org_ids["a"], owner.id, subject),
         )
         with pytest.raises(errors.InsufficientPrivilege):  # a reader cannot share with the org
             conn.execute(
-                "INSERT INTO catalog.address_labels (org_id, owner_id, address, label, visibility)"
-                " VALUES (%s, %s, '\\xab', 'shared', 'org')",
-                (tenants.org_ids["a"], owner.id),
+                "INSERT INTO pii.address_labels (org_id, owner_id, address, label, visibility)"
+                " VALUES (%s, %s, pii.subject(%s), 'shared', 'org')",
+                (tenants.org_ids["a"], owner.id, subject),
             )
+    seen = "SELECT count(*) FROM pii.labels('a') WHERE label = 'my secret label'"
     for path_user, expected in ((owner, 1), (colleague, 0)):
         with tenants.login(path_user) as conn:
-            n = conn.execute(
-                "SELECT count(*) FROM catalog.address_labels WHERE label = 'my secret label'"
-            ).fetchone()
-            assert n == (expected,), path_user.email
+            assert conn.execute(seen).fetchone() == (expected,), path_user.email
         with tenants.api(path_user) as cur:
-            n = cur.execute(
-                "SELECT count(*) FROM catalog.address_labels WHERE label = 'my secret label'"
-            ).fetchone()
-            assert n == (expected,), path_user.email
-    with tenants.login(colleague) as conn:
-        assert (
-            conn.execute(
-                "DELETE FROM catalog.address_labels WHERE label = 'my secret label'"
-            ).rowcount
-            == 0
-        )
+            assert cur.execute(seen).fetchone() == (expected,), path_user.email
+    with tenants.login(colleague) as conn:  # an admin deletes shared rows, not private ones
+        gone = conn.execute("SELECT rows FROM pii.delete_subject('a', %s)", (subject,))
+        assert gone.fetchone() == (0,)
+    with tenants.login(owner) as conn:
+        assert conn.execute(seen).fetchone() == (1,)
 
 
 def test_an_org_may_reuse_another_orgs_natural_key(tenants: Tenants) -> None:

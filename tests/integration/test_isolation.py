@@ -62,7 +62,23 @@ def snapshot(admin: psycopg.Connection[Any], table: str) -> str:
     return str(row[0])
 
 
-READ_TABLES = [t for t, s in SEEDS.items() if s.reads != "grant"]
+READ_TABLES = [t for t, s in SEEDS.items() if s.reads not in ("grant", "audited")]
+AUDITED_TABLES = [t for t, s in SEEDS.items() if s.reads == "audited"]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("table", AUDITED_TABLES)
+def test_nobody_reads_an_audited_table_directly(
+    tenants: Tenants, admin: psycopg.Connection[Any], table: str, path: str
+) -> None:
+    """PII is read only through its audited functions (tests/integration/test_pii.py)."""
+    present = {str(r[0]) for r in admin.execute(f"SELECT DISTINCT org_id FROM {table}")}
+    assert {tenants.org_ids[o] for o in ORGS} <= present, f"{table} is not seeded for every org"
+    for org in ORGS:
+        for role in ROLES:
+            user = tenants.user(org, role)
+            with pytest.raises(errors.InsufficientPrivilege), session(tenants, user, path) as cur:
+                cur.execute(f"SELECT org_id FROM {table}")
 
 
 @pytest.mark.parametrize("path", PATHS)

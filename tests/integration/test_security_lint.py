@@ -10,7 +10,7 @@ import psycopg
 
 from tests.tenants import NON_ORG_TABLES, SEEDS
 
-TENANT_SCHEMAS = ("core", "catalog", "jobs", "runs", "chain", "alerts", "audit")
+TENANT_SCHEMAS = ("core", "catalog", "jobs", "runs", "chain", "alerts", "audit", "pii")
 PLATFORM_ROLES = (
     "chainlake_api",
     "chainlake_runner",

@@ -1,0 +1,137 @@
+"""`chainlake pii`: personal data about an address (labels and similar enrichments), private to
+a user or shared with their org. Every read is audited (one `pii.read` event, in the same
+transaction); delete and redact are audited too and mark the asset versions built from PII for
+rebuild. The rules live in sql/88_pii.sql; docs/tenancy.md explains them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from chainlake.cli_query import AS_USER, fail, print_listing, rows_as
+from chainlake.errors import ChainlakeError, InvalidInput
+
+SUBJECT = click.option("--subject", required=True, help="The address, 0x and 40 hex digits.")
+
+
+@click.group(help="PII: address labels and similar enrichments, with audited reads.")
+def pii() -> None:
+    pass
+
+
+def _person(as_email: str | None, what: str) -> str:
+    if not as_email:
+        raise InvalidInput(f"{what} is done by a person", "name them with --as EMAIL")
+    return as_email
+
+
+@pii.command("labels", help="Your labels and those shared with --org (an audited read).")
+@click.option("--org", "org_name", required=True)
+@click.option("--subject", default=None, help="Only labels about this address.")
+@click.option("--limit", default=1000, show_default=True, help="At most 1000.")
+@AS_USER
+@click.option("--json", "as_json", is_flag=True)
+def pii_labels(
+    org_name: str, subject: str | None, limit: int, as_email: str | None, as_json: bool
+) -> None:
+    def line(r: dict[str, Any]) -> str:
+        return (
+            f"{r['subject']}  {r['kind']}  {r['label']}  {r['visibility']}  {r['owner'] or '-'}"
+            f"  {r['created_at']:%Y-%m-%d %H:%M:%S}"
+        )
+
+    try:
+        person = _person(as_email, "reading PII")
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    print_listing(
+        person,
+        "SELECT * FROM pii.labels(%s, %s, %s)",
+        as_json,
+        line,
+        "no labels you may read",
+        params=(org_name, subject, max(1, min(limit, 1000))),
+    )
+
+
+@pii.command("set", help="Label an address: private, or --org-visible (writers and admins).")
+@click.option("--org", "org_name", required=True)
+@SUBJECT
+@click.option("--label", required=True)
+@click.option("--kind", default="label", show_default=True, help="e.g. label, name, note.")
+@click.option("--org-visible", is_flag=True, help="Share it with the org.")
+@AS_USER
+def pii_set(
+    org_name: str,
+    subject: str,
+    label: str,
+    kind: str,
+    org_visible: bool,
+    as_email: str | None,
+) -> None:
+    visibility = "org" if org_visible else "private"
+    try:
+        added = rows_as(
+            _person(as_email, "labelling"),
+            "SELECT pii.set_label(%s, %s, %s, %s, %s) AS added",
+            (org_name, subject, label, kind, visibility),
+        )[0]["added"]
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    said = "labelled" if added else "already labelled"
+    click.echo(f"{said} {subject.lower()} in {org_name} ({kind}, {visibility})")
+
+
+USER_SQL = {
+    "delete": "SELECT * FROM pii.delete_subject(%s, %s)",
+    "redact": "SELECT * FROM pii.redact_subject(%s, %s)",
+}
+
+
+def _remove(
+    function: str, verb: str, org_name: str | None, subject: str, as_email: str | None
+) -> None:
+    try:
+        if as_email:
+            if not org_name:
+                raise InvalidInput("--org is required with --as", "name the org: --org ORG")
+            sql = USER_SQL[function]
+            rows = rows_as(as_email, sql, (org_name, subject))
+        else:  # the operator: everyone's rows, in --org or in every org
+            sql = "SELECT * FROM pii.erase_subject(%s, %s, %s)"
+            rows = rows_as(None, sql, (subject, org_name, function == "redact"))
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    for r in rows:
+        click.echo(
+            f"{r['org'] or '-'}: {verb} {r['rows']} row(s) about {subject.lower()}; "
+            f"{r['versions_marked']} asset version(s) marked for rebuild"
+        )
+
+
+@pii.command(
+    "delete",
+    help="Delete every label about an address in your scope: your own, and as an admin those "
+    "shared with the org. Without --as: the operator, everyone's, in --org or every org.",
+)
+@click.option("--org", "org_name", default=None)
+@SUBJECT
+@AS_USER
+def pii_delete(org_name: str | None, subject: str, as_email: str | None) -> None:
+    _remove("delete", "deleted", org_name, subject, as_email)
+
+
+@pii.command(
+    "redact",
+    help="Mask every label about an address in your scope as [REDACTED], keeping the rows. "
+    "Without --as: the operator, everyone's, in --org or every org.",
+)
+@click.option("--org", "org_name", default=None)
+@SUBJECT
+@AS_USER
+def pii_redact(org_name: str | None, subject: str, as_email: str | None) -> None:
+    _remove("redact", "redacted", org_name, subject, as_email)

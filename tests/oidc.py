@@ -1,0 +1,135 @@
+"""A real OIDC provider for tests: npm `oidc-provider` run by `tools/oidc-issuer.mjs` on a free
+port of 127.0.0.1, with RSA keys this module makes (so that tests can also sign the forged and
+broken tokens a provider would never issue, with the provider's own key)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from chainlake.chain.devchain import TOOLS
+from chainlake.localpg import free_port
+
+ISSUER_SCRIPT = TOOLS / "oidc-issuer.mjs"
+AUDIENCE = "urn:chainlake:api"
+
+
+def rsa_jwk(kid: str) -> tuple[rsa.RSAPrivateKey, dict[str, Any]]:
+    """A new RSA key, and its private JWK (kid, alg RS256) as the provider's config wants it."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key))
+    jwk.pop("key_ops", None)  # with `use`, the provider would not pick it to sign
+    jwk.update({"kid": kid, "alg": "RS256", "use": "sig"})
+    return key, jwk
+
+
+@dataclass
+class Client:
+    client_id: str
+    claims: dict[str, Any]
+    client_secret: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class Issuer:
+    """One provider process. `rotate()` restarts it with a new signing key first in its JWKS."""
+
+    folder: Path
+    clients: list[Client]
+    resources: dict[str, int]
+    port: int = field(default_factory=free_port)
+    keys: list[tuple[rsa.RSAPrivateKey, dict[str, Any]]] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def discovery_url(self) -> str:
+        return f"{self.url}/.well-known/openid-configuration"
+
+    @property
+    def signing_key(self) -> rsa.RSAPrivateKey:
+        return self.keys[0][0]
+
+    @property
+    def kid(self) -> str:
+        return str(self.keys[0][1]["kid"])
+
+    def start(self) -> Issuer:
+        if not self.keys:
+            self.keys.append(rsa_jwk(f"key-{uuid.uuid4().hex[:8]}"))
+        config = self.folder / f"oidc-{self.port}.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "port": self.port,
+                    "keys": [jwk for _, jwk in self.keys],
+                    "resources": self.resources,
+                    "clients": [c.__dict__ for c in self.clients],
+                }
+            )
+        )
+        self.process = subprocess.Popen(
+            ["node", str(ISSUER_SCRIPT), str(config)],
+            stdout=subprocess.PIPE,
+            stderr=None,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().decode()  # the script prints `ready` or dies
+        if not line.startswith("ready"):
+            self.stop()
+            raise RuntimeError(f"the OIDC provider did not start: {line!r}")
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+    def rotate(self, keep_old: bool = True) -> None:
+        """A new signing key; the old one stays published unless `keep_old` is False."""
+        self.stop()
+        new = rsa_jwk(f"key-{uuid.uuid4().hex[:8]}")
+        self.keys = [new, *self.keys] if keep_old else [new]
+        self.start()
+
+    def token(self, client: Client, resource: str = AUDIENCE) -> str:
+        """A client-credentials access token (a JWT) from the provider's token endpoint."""
+        body = urllib.parse.urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": client.client_id,
+                "client_secret": client.client_secret,
+                "resource": resource,
+                "scope": "api",
+            }
+        ).encode()
+        request = urllib.request.Request(f"{self.url}/token", body, method="POST")  # noqa: S310
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                    return str(json.loads(response.read())["access_token"])
+            except ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+
+    def sign(self, claims: dict[str, Any], **headers: Any) -> str:
+        """A token signed with the provider's current key: for the cases it would never issue."""
+        return jwt.encode(
+            claims, self.signing_key, algorithm="RS256", headers={"kid": self.kid, **headers}
+        )
