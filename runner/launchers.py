@@ -285,6 +285,7 @@ class ContainerLauncher:
             kill,
             stopping=stopping if spec.get("activation") == "always_on" else None,
             env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **env},
+            cwd=str(workdir),  # conmon leaves an `oom` marker file in its working directory
         )
         if outcome.exit_code == SIGKILL_EXIT:  # runc on cgroup v1 leaves State.OOMKilled false
             return Outcome(
