@@ -404,6 +404,24 @@ class Runner:
         if error is None and events is not None:  # hash the files before taking a connection
             outputs = [describe(o, prefix) for o in events.final_outputs()]
             write_manifest(run, outputs, prefix)
+        try:
+            self._record_end(run, attempt, error, events, outputs, last_events)
+        except psycopg.errors.ConfigurationLimitExceeded as exc:  # a quota: storage_bytes
+            refused = {"type": "QuotaExceeded", "message": exc.diag.message_primary or str(exc)}
+            if exc.diag.message_hint:
+                refused["hint"] = exc.diag.message_hint
+            self._record_end(run, attempt, {**refused, "retryable": False}, None, [], last_events)
+
+    def _record_end(
+        self,
+        run: dict[str, Any],
+        attempt: int,
+        error: dict[str, Any] | None,
+        events: EventLog | None,
+        outputs: list[dict[str, Any]],
+        last_events: list[dict[str, Any]] | None,
+    ) -> None:
+        """One transaction: the last log lines, then the run's completion or its failure."""
         with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
             if last_events:
                 cur.execute(

@@ -47,6 +47,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended('catalog.version:' || ds::text, 0));
+    PERFORM core.check_storage_quota(p_org_id, (p_output ->> 'bytes')::bigint);
     SELECT coalesce(max(v.version), 0) + 1 INTO next_version FROM catalog.asset_versions v
     WHERE v.org_id = p_org_id AND v.dataset_id = ds;
     INSERT INTO catalog.asset_versions (org_id, dataset_id, version, partition, run_id,

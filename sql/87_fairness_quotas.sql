@@ -131,3 +131,28 @@ GRANT EXECUTE ON FUNCTION jobs.set_secret(text, text, bytea), jobs.delete_secret
 
 CREATE OR REPLACE TRIGGER secrets_stamp_creator BEFORE INSERT OR UPDATE ON jobs.secrets
     FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');
+
+-- Storage: the bytes of every asset version an org keeps (catalog.asset_versions.bytes), against
+-- its storage_bytes quota. catalog.record_output checks a new version here, so a run past the
+-- quota fails (QuotaExceeded, not retried) and the dataset keeps its current version.
+CREATE OR REPLACE FUNCTION core.check_storage_quota(p_org_id uuid, p_new_bytes bigint)
+RETURNS bigint
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    allowed bigint;
+    used bigint;
+BEGIN
+    SELECT q.storage_bytes INTO allowed FROM core.quotas q WHERE q.org_id = p_org_id;
+    SELECT coalesce(sum(v.bytes), 0) INTO used
+    FROM catalog.asset_versions v WHERE v.org_id = p_org_id;
+    IF allowed IS NOT NULL AND used + coalesce(p_new_bytes, 0) > allowed THEN
+        RAISE EXCEPTION 'storage quota: this version of % bytes would bring the org to % of its % bytes',
+            coalesce(p_new_bytes, 0), used + coalesce(p_new_bytes, 0), allowed
+            USING ERRCODE = '53400', DETAIL = 'retry_after=3600',
+            HINT = 'delete asset versions the org no longer needs, or ask the operator for a higher storage_bytes quota';
+    END IF;
+    RETURN coalesce(allowed, 0) - used - coalesce(p_new_bytes, 0);
+END
+$$;
+REVOKE EXECUTE ON FUNCTION core.check_storage_quota(uuid, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION core.check_storage_quota(uuid, bigint) TO chainlake_runner;

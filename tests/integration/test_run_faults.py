@@ -233,3 +233,33 @@ def test_the_runner_refuses_inputs_outside_the_orgs_storage(
             )
         )
     assert done["type"] == "InputRejected" and "file:///etc/passwd" in done["message"]
+
+
+def test_a_version_past_the_storage_quota_fails_the_run_and_keeps_the_current_one(
+    tenants: Tenants, admin: psycopg.Connection[Any], runner: Runner
+) -> None:
+    """core.quotas.storage_bytes counts every kept version's bytes; a new version past it fails
+    its run (QuotaExceeded, not retried) and the dataset keeps its current version."""
+    define(tenants)
+    org = tenants.org_ids["b"]
+    first = run_to_end(tenants, admin, "behave", do="stored once")
+    assert first["status"] == "succeeded", first["error"]
+    current = "SELECT current_version FROM catalog.datasets WHERE org_id = %s AND name = 'behaved'"
+    kept = scalar(admin, current, org)
+    used = scalar(admin, "SELECT sum(bytes) FROM catalog.asset_versions WHERE org_id = %s", org)
+    admin.execute("UPDATE core.quotas SET storage_bytes = %s WHERE org_id = %s", (used, org))
+    try:
+        over = run_to_end(tenants, admin, "behave", do="one version too many")
+        assert over["status"] == "dead", over
+        assert over["error"]["type"] == "QuotaExceeded"
+        assert "storage quota" in over["error"]["message"]
+        assert "storage_bytes" in over["error"]["hint"]
+        assert attempts(admin, over["id"]) == [(1, "failed")]  # not retried
+        assert scalar(admin, current, org) == kept
+    finally:
+        admin.execute(
+            "UPDATE core.quotas SET storage_bytes = 107374182400 WHERE org_id = %s", (org,)
+        )
+    again = run_to_end(tenants, admin, "behave", do="room again")
+    assert again["status"] == "succeeded", again["error"]
+    assert scalar(admin, current, org) == kept + 1
