@@ -40,6 +40,10 @@ BEGIN
         RAISE EXCEPTION 'condition: empty' USING ERRCODE = '22023',
             HINT = 'write a predicate over the dataset''s columns, e.g. value > 1000000000000000000';
     END IF;
+    IF length(p_condition) > 2000 THEN  -- its cost per row grows with it: keep it a predicate
+        RAISE EXCEPTION 'condition: % characters, at most 2000', length(p_condition)
+            USING ERRCODE = '22023';
+    END IF;
     IF p_condition ~ '(^|[^a-zA-Z0-9_''])[eE]''' OR p_condition ~ '(^|[^a-zA-Z0-9_])[uU]&'
        OR p_condition ~ '\$' THEN
         RAISE EXCEPTION 'condition: escape strings, unicode escapes and $ are not allowed'
@@ -65,6 +69,21 @@ BEGIN
         RAISE EXCEPTION 'condition: unbalanced "("' USING ERRCODE = '22023';
     END IF;
 END
+$$;
+
+-- Built-in functions whose cost or output is not bounded by their input's size (repeat('x',
+-- 10^9), numeric powers, huge pads and fills, aggregates that build one value of a whole window).
+-- Conditions run inside every ingest batch, so a condition may not call them.
+CREATE OR REPLACE FUNCTION alerts.amplifies(p_function oid) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_proc f
+        WHERE f.oid = p_function
+          AND (f.proname IN ('repeat', 'lpad', 'rpad', 'array_fill', 'factorial', 'numeric_fac',
+                             'numeric_power', 'numeric_exp', 'string_agg', 'array_agg', 'xmlagg',
+                             'json_agg', 'jsonb_agg', 'json_object_agg', 'jsonb_object_agg')
+               OR f.oid::regprocedure::text IN ('power(numeric,numeric)', 'pow(numeric,numeric)',
+                                               'exp(numeric)')))
 $$;
 
 -- Parse and check a rule's condition with Postgres itself: compile it as a temporary function
@@ -125,9 +144,11 @@ BEGIN
         WHERE f.provolatile <> 'i' OR f.prokind = 'w' OR f.proretset
            OR (f.prokind = 'a' AND NOT p_windowed)
            OR f.pronamespace <> 'pg_catalog'::regnamespace
+           OR alerts.amplifies(f.oid)
     LOOP
         RAISE EXCEPTION 'condition: may not call %', bad.called USING ERRCODE = '22023',
-            HINT = CASE WHEN bad.prokind = 'a' THEN 'aggregates need a window (window_blocks)'
+            HINT = CASE WHEN bad.prokind = 'a' AND NOT p_windowed THEN 'aggregates need a window (window_blocks)'
+                        WHEN alerts.amplifies(bad.called::oid) THEN 'its cost is not bounded by the row''s size, and conditions run in every ingest batch'
                         ELSE 'only pure built-in functions of the row''s values (no side effects, clock or settings)' END;
     END LOOP;
 END
@@ -463,6 +484,7 @@ GRANT EXECUTE ON FUNCTION
     alerts.dataset_shape(text),
     alerts.check_condition_text(text),
     alerts.check_condition(text, text, text[], boolean),  -- runs as the caller: harmless
+    alerts.amplifies(oid),
     alerts.channel_name(uuid),
     alerts.safe_depth()
 TO chainlake_users, chainlake_api, chainlake_ingest;

@@ -71,6 +71,10 @@ BAD_CONDITIONS = [
     ("generate_series(1, 1) = 1", "may not call generate_series"),
     ("value", "boolean"),
     ("", "empty"),
+    ("length(repeat(input::text, 10000000)) > 0", "may not call repeat"),
+    ("value ^ 1000000 > 0", "may not call numeric_power"),
+    ("lpad('x', 1000000000) <> ''", "may not call lpad"),
+    ("value > 0 AND " + " AND ".join(["value > 1"] * 200), "at most 2000"),
 ]
 
 
