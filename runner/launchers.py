@@ -24,9 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from chainlake.containers import PODMAN
+from runner.sandbox import NOBODY, View, script
 
 Emit = Callable[[str], None]
 # When the runner drains (its `stopping` event), always_on jobs (which never end by themselves)
@@ -171,7 +172,16 @@ def stream_subprocess(
     return Outcome(code, "", tail)
 
 
+PLATFORM_CREDENTIALS = ("chain_writer", "alert_sender")
+
+
 class ProcessLauncher:
+    """A sandboxed subprocess. With a `view` (the runner's platform_view), the job also gets
+    the filesystem sandbox of runner/sandbox.py."""
+
+    def __init__(self, view: View | None = None) -> None:
+        self.view = view
+
     def launch(
         self,
         request: dict[str, Any],
@@ -191,8 +201,15 @@ class ProcessLauncher:
             "CHAINLAKE_RUN_ID": request["run_id"],
             **request.get("credentials", {}),
         }
-        cwd = spec["launcher"].get("workdir") or str(workdir)
+        cwd = Path(spec["launcher"].get("workdir") or workdir)
         argv = [*sandbox_prefix(bool(spec.get("network"))), *_command(spec)]
+        try:
+            sandboxed = self._view(request, spec, workdir, cwd)
+        except SandboxError as exc:
+            return Outcome(None, str(exc), kind="SandboxError")
+        if sandboxed is not None:
+            view, cwd = sandboxed
+            argv[argv.index("--") + 1 : argv.index("--") + 1] = ["/bin/sh", "-c", view, "job"]
         return stream_subprocess(
             argv,
             request,
@@ -200,10 +217,68 @@ class ProcessLauncher:
             emit,
             _kill_group,
             stopping=stopping if spec.get("activation") == "always_on" else None,
-            cwd=cwd,
+            cwd=str(cwd),
             env=env,
             preexec_fn=_limits(spec.get("resources", {})),
         )
+
+    def _view(
+        self, request: dict[str, Any], spec: dict[str, Any], workdir: Path, cwd: Path
+    ) -> tuple[str, Path] | None:
+        """The filesystem sandbox's script for this run (runner/sandbox.py) and the job's
+        working directory in it; None for the platform's own jobs (they hold platform
+        credentials and write the platform's storage) and where the machine cannot build one."""
+        if self.view is None or set(spec.get("secrets", [])) & set(PLATFORM_CREDENTIALS):
+            return None
+        output = Path(urlparse(request["output_prefix"]).path)
+        output.mkdir(parents=True, exist_ok=True)
+        view = View(set(self.view.hidden), set(self.view.read_only), set(self.view.read_write))
+        if os.geteuid() == 0 and cwd != workdir:  # nobody may not read the job's own folder
+            cwd = copy_job_folder(cwd, workdir / "job", self.view.hidden)
+        view.show(workdir, output, writable=True).show(cwd)
+        for item in request.get("inputs", []):
+            view.show(*(Path(unquote(urlparse(u).path)).parent for u in item.get("uris", [])))
+        if os.geteuid() == 0:  # the job runs as nobody: its own directories are its own
+            for own in (workdir, output):
+                for folder, _, files in os.walk(own):
+                    for name in [folder, *(os.path.join(folder, f) for f in files)]:
+                        os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
+        built = script(view, cwd)
+        return None if built is None else (built, cwd)
+
+
+class SandboxError(Exception):
+    """The job's sandbox could not be built (its run fails with this, not retried)."""
+
+
+JOB_FOLDER_LIMIT_BYTES = 256 * 1024 * 1024
+
+
+def copy_job_folder(folder: Path, into: Path, hidden: set[Path]) -> Path:
+    """The job's folder, copied into its run's work directory (owned by the job's user there),
+    without what the sandbox hides (a chainlake home inside the folder) or the copy itself;
+    SandboxError when it holds more than JOB_FOLDER_LIMIT_BYTES."""
+    skip = {h for h in hidden if h.is_relative_to(folder)} | {into.resolve()}
+
+    def left_out(directory: str, names: list[str]) -> list[str]:
+        return [n for n in names if (Path(directory) / n).resolve() in skip]
+
+    size = 0
+    for directory, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if d not in left_out(directory, dirs)]
+        size += sum(os.lstat(os.path.join(directory, f)).st_size for f in files)
+        if size > JOB_FOLDER_LIMIT_BYTES:
+            raise SandboxError(
+                f"the job folder {folder} holds more than the {JOB_FOLDER_LIMIT_BYTES >> 20} MB "
+                "a sandboxed process job's folder is copied with; use the container launcher "
+                "(its image holds the folder)"
+            )
+    if not into.exists():
+        try:
+            shutil.copytree(folder, into, symlinks=True, ignore=left_out)
+        except (OSError, shutil.Error) as exc:
+            raise SandboxError(f"the job folder {folder} could not be copied: {exc}"[:500]) from exc
+    return into
 
 
 CONTAINER_USER = 65534  # nobody

@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from chainlake.chain.export import export_range
+from chainlake.config import find_home
 from chainlake.contract import CONTRACT_VERSION, problems
 from chainlake.db import runner_transaction
 from chainlake.errors import ChainlakeError
@@ -35,16 +36,20 @@ from chainlake.paths import check_template, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import open_store
 from runner.events import EventLog
-from runner.launchers import LAUNCHERS, Outcome, out_of_memory
+from runner.launchers import (
+    LAUNCHERS,
+    PLATFORM_CREDENTIALS,
+    Outcome,
+    ProcessLauncher,
+    out_of_memory,
+)
 from runner.redaction import Redactor
+from runner.sandbox import platform_view
 from runner.scheduler import fire_due
 
 QUEUE = "run_tasks"
 NOTIFY_CHANNEL = f"pgmq.q_{QUEUE}.INSERT"
 log = logging.getLogger("chainlake.runner")
-
-
-PLATFORM_CREDENTIALS = ("chain_writer", "alert_sender")
 
 
 @dataclass
@@ -80,6 +85,9 @@ class Runner:
         self.in_flight: set[Future[None]] = set()
         self.stopping = threading.Event()
         self.slot_freed = threading.Event()
+        # process jobs see the platform's state hidden (runner/sandbox.py)
+        view = platform_view(find_home(), config.storage_root)
+        self.launchers = {**LAUNCHERS, "process": ProcessLauncher(view)}
 
     # -- the loop ---------------------------------------------------------------------------
     def run_forever(self, max_seconds: float | None = None) -> None:
@@ -241,7 +249,7 @@ class Runner:
 
         heartbeat = Heartbeat(self, run, msg_id, attempt, pending, lock)
         heartbeat.start()
-        launcher = LAUNCHERS[spec["launcher"]["kind"]]
+        launcher = self.launchers[spec["launcher"]["kind"]]
         try:
             outcome = launcher.launch(
                 request, spec, workdir, time.monotonic() + timeout, emit, self.stopping
@@ -458,7 +466,7 @@ def outcome_error(
             "type": kind,
             "message": message,
             "stack": outcome.stderr_tail,
-            "retryable": kind != "OutOfMemory",  # the same limit would stop it again
+            "retryable": kind not in ("OutOfMemory", "SandboxError"),  # it would again
         }
     result = events.result
     if result is not None and result.get("status") == "failed":

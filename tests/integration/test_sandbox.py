@@ -1,8 +1,6 @@
 """The hostile job (jobs/examples/hostile): each attack on the sandbox is blocked, its run fails,
-and the run's error names what was blocked. In the container launcher every attack is blocked;
-in the process launcher those it can block are, and the two it cannot (reading a host file,
-writing outside the prefix: it shares the runner's filesystem) are shown to get through, as
-docs/job-contract.md says."""
+and the run's error names what was blocked, in the container launcher and in the process
+launcher's sandbox alike."""
 
 from __future__ import annotations
 
@@ -137,16 +135,12 @@ def test_the_container_launcher_blocks_every_attack(
     assert_nothing_leaked(admin, done, tmp_path / "storage")
 
 
-def test_the_process_launcher_blocks_network_memory_and_what_is_reported(
+def test_the_process_launcher_blocks_every_attack(
     tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path, listening_port: int
 ) -> None:
-    done, secret, target = attack_all(
-        tenants,
-        admin,
-        tmp_path,
-        None,
-        listening_port,
-    )
+    """The process launcher's sandbox (runner/sandbox.py): /tmp, the storage root and the
+    platform's home are hidden, the job runs as nobody (or in a nested user namespace)."""
+    done, secret, target = attack_all(tenants, admin, tmp_path, None, listening_port)
     assert_blocked(
         done,
         {
@@ -154,19 +148,19 @@ def test_the_process_launcher_blocks_network_memory_and_what_is_reported(
                 "PermanentError",
                 f"network egress blocked: connecting to 127.0.0.1:{listening_port}",
             ),
+            "read_host": (
+                "PermanentError",
+                f"reading host file blocked: {secret}: FileNotFoundError",
+            ),
+            "write_outside": (
+                "PermanentError",
+                f"writing outside the output prefix blocked: {target}: ",
+            ),
             "undeclared_output": ("OutputRejected", "output for undeclared dataset 'stolen'"),
             "outside_output": ("OutputRejected", "leads outside the run's prefix"),
             "memory": ("MemoryError", "out of memory (limit 64 MB, resources.memory_mb)"),
         },
     )
-    # The documented limit (docs/job-contract.md, "Sandbox"): the process launcher shares the
-    # runner's filesystem, so untrusted code needs the container launcher. Should this start
-    # failing because the process launcher blocks these too, update that page.
-    for attack in ("read_host", "write_outside"):
-        assert done[attack]["status"] == "succeeded", outcome(done[attack])
-    assert target.read_text() == "planted by the hostile job\n"
-    logs = admin.execute(
-        "SELECT string_agg(event ->> 'message', ' ') FROM runs.logs WHERE run_id = %s",
-        (done["read_host"]["id"],),
-    ).fetchone()
-    assert logs and f"ESCAPED: read host file {secret}: {MARKER}" in logs[0]
+    assert not target.parent.exists()
+    assert secret.read_text() == f"{MARKER}\n"
+    assert_nothing_leaked(admin, done, tmp_path / "storage")

@@ -1,0 +1,31 @@
+"""The process sandbox's mount plan (runner/sandbox.py): parents before children, and only the
+mounts that change what the job sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from runner.sandbox import View, mount_plan
+
+
+def test_hidden_and_shown_paths_nest_in_order(tmp_path: Path) -> None:
+    repo, home, data, out, venv = (
+        tmp_path / "repo",
+        tmp_path / "repo" / ".chainlake",
+        tmp_path / "repo" / ".chainlake" / "data",
+        tmp_path / "repo" / ".chainlake" / "data" / "org" / "_runs" / "r1",
+        tmp_path / "repo" / ".venv",
+    )
+    for folder in (out, venv):
+        folder.mkdir(parents=True)
+    view = View().hide(home, data).show(repo, venv).show(out, writable=True)
+    assert mount_plan(view) == [
+        ("ro", repo),  # the repository, read-only
+        ("hide", home),  # ... but its chainlake home hidden again
+        ("rw", out),  # ... and the run's own prefix in it, writable
+    ]  # .venv comes with the repository; data is hidden with the home
+
+
+def test_missing_paths_are_left_out(tmp_path: Path) -> None:
+    view = View().hide(tmp_path / "nope").show(tmp_path / "nothing", writable=True)
+    assert mount_plan(view) == []
