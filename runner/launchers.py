@@ -227,7 +227,8 @@ class ProcessLauncher:
     ) -> tuple[str, Path] | None:
         """The filesystem sandbox's script for this run (runner/sandbox.py) and the job's
         working directory in it; None for the platform's own jobs (they hold platform
-        credentials and write the platform's storage) and where the machine cannot build one."""
+        credentials and write the platform's storage); SandboxError where the machine cannot
+        build one."""
         if self.view is None or set(spec.get("secrets", [])) & set(PLATFORM_CREDENTIALS):
             return None
         output = Path(urlparse(request["output_prefix"]).path)
@@ -244,7 +245,12 @@ class ProcessLauncher:
                     for name in [folder, *(os.path.join(folder, f) for f in files)]:
                         os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
         built = script(view, cwd)
-        return None if built is None else (built, cwd)
+        if built is None:  # fail closed: never run a job with the platform's files in sight
+            raise SandboxError(
+                "the process sandbox cannot be built on this machine: it needs util-linux "
+                "(mount, setpriv, unshare) and one of /mnt, /media or /srv"
+            )
+        return built, cwd
 
 
 class SandboxError(Exception):

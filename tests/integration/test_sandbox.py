@@ -101,6 +101,41 @@ def assert_nothing_leaked(
     assert versions == (0,)
 
 
+def blocked_in_every_way(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    port: int,
+    launcher: dict[str, Any] | None,
+    out_of_memory: tuple[str, str],
+) -> None:
+    """Every attack is blocked and named in its run's error; nothing got out or in."""
+    done, secret, target = attack_all(tenants, admin, tmp_path, launcher, port)
+    assert_blocked(
+        done,
+        {
+            "network": (
+                "PermanentError",
+                f"network egress blocked: connecting to 127.0.0.1:{port}",
+            ),
+            "read_host": (
+                "PermanentError",
+                f"reading host file blocked: {secret}: FileNotFoundError",
+            ),
+            "write_outside": (
+                "PermanentError",
+                f"writing outside the output prefix blocked: {target}: ",
+            ),
+            "undeclared_output": ("OutputRejected", "output for undeclared dataset 'stolen'"),
+            "outside_output": ("OutputRejected", "leads outside the run's prefix"),
+            "memory": out_of_memory,
+        },
+    )
+    assert not target.parent.exists()
+    assert secret.read_text() == f"{MARKER}\n"
+    assert_nothing_leaked(admin, done, tmp_path / "storage")
+
+
 def test_the_container_launcher_blocks_every_attack(
     tenants: Tenants,
     admin: psycopg.Connection[Any],
@@ -109,30 +144,8 @@ def test_the_container_launcher_blocks_every_attack(
     listening_port: int,
 ) -> None:
     launcher = {"kind": "container", "image": images["hostile"], "command": ["python3", "job.py"]}
-    done, secret, target = attack_all(tenants, admin, tmp_path, launcher, listening_port)
-    assert_blocked(
-        done,
-        {
-            "network": (
-                "PermanentError",
-                f"network egress blocked: connecting to 127.0.0.1:{listening_port}",
-            ),
-            "read_host": (
-                "PermanentError",
-                f"reading host file blocked: {secret}: FileNotFoundError",
-            ),
-            "write_outside": (
-                "PermanentError",
-                f"writing outside the output prefix blocked: {target}: ",
-            ),
-            "undeclared_output": ("OutputRejected", "output for undeclared dataset 'stolen'"),
-            "outside_output": ("OutputRejected", "leads outside the run's prefix"),
-            "memory": ("OutOfMemory", "killed: out of memory (limit 64 MB, resources.memory_mb)"),
-        },
-    )
-    assert not target.parent.exists()
-    assert secret.read_text() == f"{MARKER}\n"
-    assert_nothing_leaked(admin, done, tmp_path / "storage")
+    killed = ("OutOfMemory", "killed: out of memory (limit 64 MB, resources.memory_mb)")
+    blocked_in_every_way(tenants, admin, tmp_path, listening_port, launcher, killed)
 
 
 def test_the_process_launcher_blocks_every_attack(
@@ -140,27 +153,5 @@ def test_the_process_launcher_blocks_every_attack(
 ) -> None:
     """The process launcher's sandbox (runner/sandbox.py): /tmp, the storage root and the
     platform's home are hidden, the job runs as nobody (or in a nested user namespace)."""
-    done, secret, target = attack_all(tenants, admin, tmp_path, None, listening_port)
-    assert_blocked(
-        done,
-        {
-            "network": (
-                "PermanentError",
-                f"network egress blocked: connecting to 127.0.0.1:{listening_port}",
-            ),
-            "read_host": (
-                "PermanentError",
-                f"reading host file blocked: {secret}: FileNotFoundError",
-            ),
-            "write_outside": (
-                "PermanentError",
-                f"writing outside the output prefix blocked: {target}: ",
-            ),
-            "undeclared_output": ("OutputRejected", "output for undeclared dataset 'stolen'"),
-            "outside_output": ("OutputRejected", "leads outside the run's prefix"),
-            "memory": ("MemoryError", "out of memory (limit 64 MB, resources.memory_mb)"),
-        },
-    )
-    assert not target.parent.exists()
-    assert secret.read_text() == f"{MARKER}\n"
-    assert_nothing_leaked(admin, done, tmp_path / "storage")
+    refused = ("MemoryError", "out of memory (limit 64 MB, resources.memory_mb)")
+    blocked_in_every_way(tenants, admin, tmp_path, listening_port, None, refused)
