@@ -50,6 +50,7 @@ def create_app(
             v1.list_grants,
             v1.grant_read,
             v1.revoke_read,
+            v1.list_audit_events,
             *alerts.HANDLERS,
             *pii.HANDLERS,
         ],

@@ -377,3 +377,25 @@ def search_catalog(request: Req, q: FromQuery[str], limit: FromQuery[int] = 50) 
     limit = max(1, min(limit, 1000))
     rows = as_caller(request, "SELECT * FROM catalog.search(%s, %s)", (q, limit))
     return Page(rows, None)
+
+
+# -- audit -------------------------------------------------------------------------------------
+@get("/v1/audit/events", operation_id="listAuditEvents", responses=PROBLEMS, sync_to_thread=True)
+def list_audit_events(
+    request: Req,
+    org: FromQuery[str | None] = None,
+    action: FromQuery[str | None] = None,
+    limit: FromQuery[int] = 100,
+    after: FromQuery[int | None] = None,
+) -> Page:
+    """Audit events of the orgs you administer, newest first, a page at a time (`after`: the
+    `next` of the previous page). `org` and `action` (e.g. `auth.login`, `data.query`) filter."""
+    limit = max(1, min(limit, 1000))
+    rows = as_caller(
+        request,
+        "SELECT * FROM audit.list_events(%s, %s, %s, %s)",
+        (org, action, after, limit),
+    )
+    following = str(rows[-1]["id"]) if len(rows) == limit else None
+    items = [{**r, "at": r["at"].isoformat()} for r in rows]
+    return Page(items, following)

@@ -28,13 +28,8 @@ def audit_list(
     try:
         rows = rows_as(
             as_email,
-            "SELECT e.at, o.name AS org, u.email AS actor, e.actor_db_role, e.action, e.target, "
-            "e.detail FROM audit.events e LEFT JOIN core.orgs o ON o.id = e.org_id "
-            "LEFT JOIN core.users u ON u.id = e.actor_user_id "
-            "WHERE (%(org)s::text IS NULL OR o.name = %(org)s) "
-            "AND (%(action)s::text IS NULL OR e.action = %(action)s) "
-            "ORDER BY e.id DESC LIMIT %(limit)s",
-            {"org": org_name, "action": action, "limit": max(1, min(limit, 10_000))},
+            "SELECT * FROM audit.list_events(%s, %s, NULL, %s)",
+            (org_name, action, max(1, min(limit, 10_000))),
         )
     except ChainlakeError as exc:
         fail(exc)

@@ -53,3 +53,23 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION audit.record_query(text[], jsonb) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION audit.record_query(text[], jsonb) TO chainlake_authenticated;
+
+-- Audit events the caller may read (RLS: admins their orgs' events; the operator all), newest
+-- first, a page at a time: events older than p_before (an event id), optionally of one org and
+-- one action. Shared by `chainlake audit list` and GET /v1/audit/events.
+CREATE OR REPLACE FUNCTION audit.list_events(
+    p_org text, p_action text, p_before bigint, p_limit integer
+) RETURNS TABLE (id bigint, at timestamptz, org text, actor text, actor_db_role text,
+                 action text, target text, detail jsonb)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT e.id, e.at, o.name, u.email, e.actor_db_role::text, e.action, e.target, e.detail
+    FROM audit.events e
+    LEFT JOIN core.orgs o ON o.id = e.org_id
+    LEFT JOIN core.users u ON u.id = e.actor_user_id
+    WHERE (p_org IS NULL OR o.name = p_org)
+      AND (p_action IS NULL OR e.action = p_action)
+      AND (p_before IS NULL OR e.id < p_before)
+    ORDER BY e.id DESC
+    LIMIT least(greatest(coalesce(p_limit, 100), 1), 10000)
+$$;
+GRANT EXECUTE ON FUNCTION audit.list_events(text, text, bigint, integer) TO chainlake_users;

@@ -96,3 +96,29 @@ def test_configuration_changes_and_job_launches_are_audited(
     launches = [d for a, _, d in events if a == "job.launch" and d["run_id"] == str(run["id"])]
     assert [(d["attempt"], d["version"]) for d in launches] == [(1, "1")], "one launch, recorded"
     assert "hunter2" not in str(events) and "value_enc" not in str(events)
+
+
+def test_admins_page_through_their_orgs_audit_through_the_api(
+    api: str, tenants: Tenants, api_data: None, tmp_path: Path
+) -> None:
+    """GET /v1/audit/events: an admin reads their org's events, newest first and a page at a
+    time (logins and queries among them); a reader and another org's admin read none of them."""
+    reader = token(tmp_path, tenants.user("a", "reader"))
+    for n in range(3):
+        assert send(api, "POST", "/v1/query", reader, {"sql": f'SELECT {n} FROM "a"."prices"'})[0]
+    boss = token(tmp_path, tenants.user("a", "admin"))
+    status, page = send(api, "GET", "/v1/audit/events?action=data.query&limit=2", boss)
+    assert status == 200, page
+    assert [e["detail"]["sql"] for e in page["items"]] == [
+        'SELECT 2 FROM "a"."prices"',
+        'SELECT 1 FROM "a"."prices"',
+    ]
+    assert {e["org"] for e in page["items"]} == {"a"}
+    _, rest = send(api, "GET", f"/v1/audit/events?action=data.query&after={page['next']}", boss)
+    assert [e["detail"]["sql"] for e in rest["items"]] == ['SELECT 0 FROM "a"."prices"']
+    assert rest["next"] is None
+    _, logins = send(api, "GET", "/v1/audit/events?action=auth.login&org=a", boss)
+    assert tenants.user("a", "reader").email in {e["actor"] for e in logins["items"]}
+    for other in (reader, token(tmp_path, tenants.user("b", "admin"))):
+        _, seen = send(api, "GET", "/v1/audit/events?org=a", other)
+        assert seen["items"] == []
