@@ -56,6 +56,8 @@ class OidcIssuer:
     discovery_url: str
     audience: str
     user_claim: str = "email"  # the claim holding the user's e-mail
+    # ... which counts only when this claim is true (None: the provider verifies every e-mail)
+    verified_claim: str | None = "email_verified"
     clients: dict[str, str] = field(default_factory=dict)  # client id -> user e-mail
     org_claim: str | None = None  # a claim naming the org (or a list of orgs) the token acts for
     role_claim: str | None = None  # a claim naming the role it acts with
@@ -72,8 +74,9 @@ class OidcIssuer:
     @classmethod
     def from_config(cls, entry: dict[str, Any]) -> OidcIssuer:
         known = {
-            "discovery_url", "audience", "user_claim", "clients", "org_claim", "role_claim",
-            "roles", "leeway_seconds", "jwks_min_refresh_seconds", "jwks_max_age_seconds",
+            "discovery_url", "audience", "user_claim", "verified_claim", "clients", "org_claim",
+            "role_claim", "roles", "leeway_seconds", "jwks_min_refresh_seconds",
+            "jwks_max_age_seconds",
         }  # fmt: skip
         unknown = set(entry) - known
         if unknown or "discovery_url" not in entry or "audience" not in entry:
@@ -87,25 +90,31 @@ class OidcIssuer:
             raise InvalidInput(f"OIDC roles map {bad} to unknown roles", f"use {ROLES}")
         return cls(**entry)
 
-    def discover(self) -> None:
+    def discover(self) -> bool:
+        """Read the provider's discovery document once; False while it is unreachable or
+        malformed (its tokens are refused; other issuers' are not affected)."""
         if self.issuer:
-            return
+            return True
         try:
             with urllib.request.urlopen(self.discovery_url, timeout=5) as response:  # noqa: S310
                 document = json.loads(response.read())
-        except (OSError, ValueError) as exc:
-            raise NotAuthenticated(
-                f"token refused: the OIDC provider at {self.discovery_url} is unreachable: {exc}"
-            ) from exc
-        self._jwks_uri = document["jwks_uri"]
-        self.issuer = document["issuer"]
+            jwks_uri, issuer = document["jwks_uri"], document["issuer"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        if not isinstance(jwks_uri, str) or not isinstance(issuer, str):
+            return False
+        self._jwks_uri, self.issuer = jwks_uri, issuer
+        return True
 
     def _refresh(self) -> None:
         with urllib.request.urlopen(self._jwks_uri, timeout=5) as response:  # noqa: S310
             document = json.loads(response.read())
+        entries = document.get("keys", []) if isinstance(document, dict) else []
         keys = {}
-        for entry in document.get("keys", []):
-            if entry.get("use", "sig") != "sig" or "kid" not in entry:
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            if entry.get("use", "sig") != "sig" or not isinstance(entry.get("kid"), str):
                 continue
             try:
                 keys[entry["kid"]] = (jwt.PyJWK(entry), entry.get("alg"))
@@ -129,7 +138,6 @@ class OidcIssuer:
         return found
 
     def verify(self, token: str) -> dict[str, Any]:
-        self.discover()
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -177,6 +185,13 @@ class OidcIssuer:
         email = claims.get(self.user_claim)
         if not isinstance(email, str):
             raise NotAuthenticated(f"token refused: no {self.user_claim!r} claim")
+        if self.verified_claim is not None and claims.get(self.verified_claim) is not True:
+            raise NotAuthenticated(
+                f"token refused: its {self.user_claim!r} is not verified "
+                f"({self.verified_claim!r} is not true)",
+                "verify the address at the provider, or set verified_claim: null for a provider "
+                "that verifies every address",
+            )
         return email
 
     def org_roles(self, claims: dict[str, Any]) -> dict[str, str] | None:
@@ -249,8 +264,10 @@ class Verifier:
             except ChainlakeError as exc:
                 raise NotAuthenticated(exc.message) from exc
             return _identity(token, claims, {"sub": claims["sub"], "iss": issuer})
-        for oidc in self.oidc:
-            oidc.discover()
+        known = [o for o in self.oidc if o.issuer]  # discovered already: no request needed
+        for oidc in known + [o for o in self.oidc if not o.issuer]:
+            if oidc.issuer != issuer and (oidc.issuer or not oidc.discover()):
+                continue
             if oidc.issuer == issuer:
                 claims = oidc.verify(token)
                 email = oidc.user_email(claims)
@@ -262,7 +279,10 @@ class Verifier:
                 if row is None or row[0] is None:
                     raise NotAuthenticated(f"token refused: no chainlake user for {email}")
                 return _identity(token, claims, {**row[0], "iss": issuer})
-        raise NotAuthenticated("token refused: unknown issuer")
+        raise NotAuthenticated(
+            "token refused: unknown issuer (or its provider is unreachable)",
+            "the API accepts the dev issuer's tokens and those of the configured OIDC issuers",
+        )
 
 
 def _json_or_none(value: dict[str, str] | None) -> str | None:

@@ -391,6 +391,9 @@ def list_audit_events(
     """Audit events of the orgs you administer, newest first, a page at a time (`after`: the
     `next` of the previous page). `org` and `action` (e.g. `auth.login`, `data.query`) filter."""
     limit = max(1, min(limit, 1000))
+    caller(request)  # who asks comes first: a 401 before any 400
+    if after is not None and not 0 <= after < 2**63:
+        raise InvalidInput(f"after={after}: not an event id", "pass the `next` of a page")
     rows = as_caller(
         request,
         "SELECT * FROM audit.list_events(%s, %s, %s, %s)",

@@ -55,11 +55,12 @@ def describe(output: dict[str, Any], output_prefix: str) -> dict[str, Any]:
         "content_hash": content_hash,
     }
     total = sum(f.get("bytes", 0) for f in files)
+    measured = any("bytes" in f for f in files)  # a job's own count is kept only for non-files
     return {
         **output,
         "manifest": manifest,
         "content_hash": content_hash,
-        "bytes": output.get("bytes") or total,
+        "bytes": total if measured else output.get("bytes") or total,
     }
 
 

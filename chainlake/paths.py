@@ -44,3 +44,15 @@ def output_prefix(root: Path, run: dict[str, Any], spec: dict[str, Any]) -> str:
         org_id=run["org_id"], job=run["job_name"], job_version=run["job_version"], run_id=run["id"]
     )
     return str((root / relative).as_uri()) + "/"
+
+
+def linked_prefix(root: Path, prefix: Path) -> Path | None:
+    """The first symbolic link on the way from the storage root to a run's prefix, if any: a
+    job may plant links in its own prefix, and a later run's template could name a path through
+    one (`{org_id}/_runs/<that run>/link/{run_id}`) to write wherever it points."""
+    current = root
+    for part in prefix.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            return current
+    return None

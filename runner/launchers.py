@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from chainlake.containers import PODMAN
-from runner.sandbox import NOBODY, View, script
+from runner.sandbox import NOBODY, View, check_job_folder, script
 
 Emit = Callable[[str], None]
 # When the runner drains (its `stopping` event), always_on jobs (which never end by themselves)
@@ -93,7 +93,7 @@ def sandbox_prefix(allow_network: bool) -> list[str]:
     unshare = shutil.which("unshare")
     if unshare is None:
         return []
-    args = [unshare, "--pid", "--fork", "--mount-proc", "--kill-child"]
+    args = [unshare, "--pid", "--ipc", "--fork", "--mount-proc", "--kill-child"]
     if os.geteuid() != 0:
         args[1:1] = ["--user", "--map-root-user"]
     if not allow_network:
@@ -179,8 +179,9 @@ class ProcessLauncher:
     """A sandboxed subprocess. With a `view` (the runner's platform_view), the job also gets
     the filesystem sandbox of runner/sandbox.py."""
 
-    def __init__(self, view: View | None = None) -> None:
+    def __init__(self, view: View | None = None, roots: list[Path] | None = None) -> None:
         self.view = view
+        self.roots = roots or []
 
     def launch(
         self,
@@ -234,8 +235,12 @@ class ProcessLauncher:
         output = Path(urlparse(request["output_prefix"]).path)
         output.mkdir(parents=True, exist_ok=True)
         view = View(set(self.view.hidden), set(self.view.read_only), set(self.view.read_write))
-        if os.geteuid() == 0 and cwd != workdir:  # nobody may not read the job's own folder
-            cwd = copy_job_folder(cwd, workdir / "job", self.view.hidden)
+        if cwd != workdir:
+            refused = check_job_folder(cwd, self.roots, view.hidden)
+            if refused:
+                raise SandboxError(refused)
+            if os.geteuid() == 0:  # nobody may not read the job's own folder: a copy it owns
+                cwd = copy_job_folder(cwd, workdir / "job", view.hidden)
         view.show(workdir, output, writable=True).show(cwd)
         for item in request.get("inputs", []):
             view.show(*(Path(unquote(urlparse(u).path)).parent for u in item.get("uris", [])))

@@ -28,7 +28,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NOBODY = 65534
-ALWAYS_HIDDEN = ("/root", "/home", "/tmp", "/var/tmp", "/run", "/var/lib/postgresql")  # noqa: S108
+ALWAYS_HIDDEN = (
+    "/root",
+    "/home",
+    "/tmp",  # noqa: S108 - hidden, not used
+    "/var/tmp",  # noqa: S108 - hidden, not used
+    "/run",
+    "/var/lib/postgresql",
+    "/dev/shm",  # noqa: S108 - the host's (Postgres') and other jobs' shared memory
+    "/dev/mqueue",
+)
+# hidden places that every program expects to write: a private, empty one for each job
+SCRATCH = {Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")}  # noqa: S108
 STAGING_CANDIDATES = ("/mnt", "/media", "/srv")
 
 
@@ -115,7 +126,8 @@ def script(view: View, cwd: Path) -> str | None:
         target = q(str(path))
         lines.append(f"mkdir -p {target}")
         if kind == "hide":
-            lines.append(f"mount -t tmpfs -o mode=0755,size=16m chainlake-hidden {target}")
+            mode = "1777" if path in SCRATCH else "0755"
+            lines.append(f"mount -t tmpfs -o mode={mode},size=16m chainlake-hidden {target}")
         else:
             lines.append(f"mount --move {staged[path]} {target}")
             if kind == "ro":
@@ -129,3 +141,33 @@ def script(view: View, cwd: Path) -> str | None:
     else:
         lines.append('exec unshare --user --map-root-user --mount -- "$@"')
     return "\n".join(lines)
+
+
+PLATFORM_ROOT = Path(__file__).resolve().parent.parent  # the installation: its jobs/ folder
+
+
+def job_roots(home: Path | None) -> list[Path]:
+    """Where job folders may be: $CHAINLAKE_JOB_ROOTS (colon-separated), else the project
+    directory (the one holding the chainlake home) and the platform's own installation (its
+    example, demo and system jobs)."""
+    configured = [p for p in os.environ.get("CHAINLAKE_JOB_ROOTS", "").split(":") if p]
+    if configured:
+        return [Path(p).resolve() for p in configured]
+    return [PLATFORM_ROOT, *([home.resolve().parent] if home is not None else [])]
+
+
+def check_job_folder(folder: Path, roots: list[Path], hidden: set[Path]) -> str | None:
+    """Why a job may not run from `folder`, or None: it must lie in one of the runner's job
+    roots, and not in anything the sandbox hides within that root (the chainlake home, the
+    storage root)."""
+    folder = folder.resolve()
+    root = next((r for r in roots if folder.is_relative_to(r)), None)
+    if root is None:
+        return (
+            f"the job folder {folder} is outside the runner's job roots "
+            f"({', '.join(map(str, roots)) or 'none'}); set CHAINLAKE_JOB_ROOTS for the runner"
+        )
+    inside = sorted(h for h in hidden if folder.is_relative_to(h) and h.is_relative_to(root))
+    if inside:
+        return f"the job folder {folder} lies in {inside[0]}, which the sandbox hides"
+    return None

@@ -32,7 +32,7 @@ from chainlake.contract import CONTRACT_VERSION, problems
 from chainlake.db import runner_transaction
 from chainlake.errors import ChainlakeError
 from chainlake.manifests import describe, write_manifest
-from chainlake.paths import check_template, output_prefix
+from chainlake.paths import check_template, linked_prefix, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import open_store
 from runner.events import EventLog
@@ -44,7 +44,7 @@ from runner.launchers import (
     out_of_memory,
 )
 from runner.redaction import Redactor
-from runner.sandbox import platform_view
+from runner.sandbox import job_roots, platform_view
 from runner.scheduler import fire_due
 
 QUEUE = "run_tasks"
@@ -86,8 +86,9 @@ class Runner:
         self.stopping = threading.Event()
         self.slot_freed = threading.Event()
         # process jobs see the platform's state hidden (runner/sandbox.py)
-        view = platform_view(find_home(), config.storage_root)
-        self.launchers = {**LAUNCHERS, "process": ProcessLauncher(view)}
+        home = find_home()
+        view = platform_view(home, config.storage_root)
+        self.launchers = {**LAUNCHERS, "process": ProcessLauncher(view, job_roots(home))}
 
     # -- the loop ---------------------------------------------------------------------------
     def run_forever(self, max_seconds: float | None = None) -> None:
@@ -221,6 +222,16 @@ class Runner:
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
         workdir.mkdir(parents=True, exist_ok=True)
         output_prefix = self.output_prefix(run, spec)
+        link = linked_prefix(self.config.storage_root, Path(urlparse(output_prefix).path))
+        if link is not None:
+            error = {
+                "type": "OutputRejected",
+                "retryable": False,
+                "message": f"output prefix refused: {output_prefix} goes through the symbolic "
+                f"link {link} (a run writes only in its own tree)",
+            }
+            self.finish(run, attempt, error, None)
+            return
         run = {**run, "inputs": self.chain_inputs(run, workdir)}
         request = self.run_request(run, spec, output_prefix, timeout)
         request["credentials"] = credentials
@@ -414,7 +425,7 @@ class Runner:
             write_manifest(run, outputs, prefix)
         try:
             self._record_end(run, attempt, error, events, outputs, last_events)
-        except psycopg.errors.ConfigurationLimitExceeded as exc:  # a quota: storage_bytes
+        except psycopg.errors.DiskFull as exc:  # the storage_bytes quota (SQLSTATE 53100)
             refused = {"type": "QuotaExceeded", "message": exc.diag.message_primary or str(exc)}
             if exc.diag.message_hint:
                 refused["hint"] = exc.diag.message_hint

@@ -131,7 +131,8 @@ BEGIN
             WHEN 'admin' THEN role = 'admin'
         END
         UNION
-        SELECT g.org_id FROM core.org_grants g JOIN mine ON g.grantee_org_id = mine.org_id
+        SELECT g.org_id FROM core.org_grants g
+        JOIN mine ON g.grantee_org_id = mine.org_id AND mine.role IS NOT NULL
         WHERE access = 'read' AND g.privilege = 'read'
     )
     SELECT coalesce(array_agg(org_id ORDER BY org_id), '{}') INTO result FROM allowed;

@@ -71,6 +71,9 @@ REVOKE EXECUTE ON FUNCTION core.charge_api_request() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION core.charge_api_request() TO chainlake_authenticated;
 
 -- How many of an org's runs wait in the queue (queued or retrying), against max_queued_tasks.
+-- People's requests are refused over it; the platform's own dispatch (a completed run's
+-- reactive dependants, schedules: the runners' session) is not, since refusing it would fail a
+-- run that succeeded and lose the refresh it triggers.
 CREATE OR REPLACE FUNCTION runs.check_queue_quota(p_org_id uuid) RETURNS void
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -78,6 +81,9 @@ DECLARE
                                  WHERE org_id = p_org_id), 100000);
     waiting integer;
 BEGIN
+    IF session_user::text IN ('chainlake_runner', 'chainlake_ingest') THEN
+        RETURN;
+    END IF;
     SELECT count(*) INTO waiting FROM (
         SELECT 1 FROM runs.runs
         WHERE org_id = p_org_id AND status IN ('queued', 'retrying')
@@ -134,21 +140,24 @@ CREATE OR REPLACE TRIGGER secrets_stamp_creator BEFORE INSERT OR UPDATE ON jobs.
 
 -- Storage: the bytes of every asset version an org keeps (catalog.asset_versions.bytes), against
 -- its storage_bytes quota. catalog.record_output checks a new version here, so a run past the
--- quota fails (QuotaExceeded, not retried) and the dataset keeps its current version.
+-- quota fails (QuotaExceeded, not retried) and the dataset keeps its current version. SQLSTATE
+-- 53100 (disk_full), so that the runner tells it from the other quotas (53400). One org's
+-- versions are checked one at a time (an advisory lock per org).
 CREATE OR REPLACE FUNCTION core.check_storage_quota(p_org_id uuid, p_new_bytes bigint)
 RETURNS bigint
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     allowed bigint;
     used bigint;
 BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('core.storage:' || p_org_id::text, 0));
     SELECT q.storage_bytes INTO allowed FROM core.quotas q WHERE q.org_id = p_org_id;
     SELECT coalesce(sum(v.bytes), 0) INTO used
     FROM catalog.asset_versions v WHERE v.org_id = p_org_id;
     IF allowed IS NOT NULL AND used + coalesce(p_new_bytes, 0) > allowed THEN
         RAISE EXCEPTION 'storage quota: this version of % bytes would bring the org to % of its % bytes',
             coalesce(p_new_bytes, 0), used + coalesce(p_new_bytes, 0), allowed
-            USING ERRCODE = '53400', DETAIL = 'retry_after=3600',
+            USING ERRCODE = '53100', DETAIL = 'retry_after=3600',
             HINT = 'delete asset versions the org no longer needs, or ask the operator for a higher storage_bytes quota';
     END IF;
     RETURN coalesce(allowed, 0) - used - coalesce(p_new_bytes, 0);

@@ -122,3 +122,11 @@ def test_admins_page_through_their_orgs_audit_through_the_api(
     for other in (reader, token(tmp_path, tenants.user("b", "admin"))):
         _, seen = send(api, "GET", "/v1/audit/events?org=a", other)
         assert seen["items"] == []
+
+
+def test_a_page_cursor_out_of_range_is_a_clear_400(
+    api: str, tenants: Tenants, tmp_path: Path
+) -> None:
+    boss = token(tmp_path, tenants.user("a", "admin"))
+    status, body = send(api, "GET", f"/v1/audit/events?after={10**20}", boss)
+    assert status == 400 and "not an event id" in body["detail"], body

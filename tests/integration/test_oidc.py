@@ -165,6 +165,13 @@ def _forged_claims(issuer: Issuer, **changes: Any) -> dict[str, Any]:
     return claims
 
 
+def _person(issuer: Issuer, **claims: Any) -> dict[str, Any]:
+    """A person's token (not a client's): the user is the one with its e-mail."""
+    person = _forged_claims(issuer, sub="person-7", email=BOT, **claims)
+    del person["client_id"]
+    return person
+
+
 def _unsigned(claims: dict[str, Any], header: dict[str, Any]) -> str:
     def part(value: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
@@ -227,6 +234,11 @@ def test_every_refused_token_case_is_a_401_that_names_why(
         "a client mapped to no user": (issuer.token(clients["stranger"]), "ci-stranger"),
         "a role claim that maps to no role": (issuer.token(clients["no-role"]), "'role' claim"),
         "a wrong signature": (issuer.token(clients["viewer"])[:-4] + "AAAA", "Signature"),
+        "an e-mail the provider has not verified": (
+            issuer.sign(_person(issuer, email_verified=False)),
+            "'email' is not verified",
+        ),
+        "an e-mail with no verification claim": (issuer.sign(_person(issuer)), "not verified"),
     }
     before = logins(admin, bot)
     for case, (token, reason) in cases.items():
@@ -234,8 +246,11 @@ def test_every_refused_token_case_is_a_401_that_names_why(
         assert status == 401, (case, body)
         assert reason in json.dumps(body), (case, body)
     assert logins(admin, bot) == before  # a refused token signs nobody in
-    # and the good token of the same provider still works
+    # and the good tokens of the same provider still work: a client's, and a person's
     assert send(api, "GET", "/v1/whoami", issuer.token(clients["viewer"]))[0] == 200
+    person = issuer.sign(_person(issuer, email_verified=True))
+    status, body = send(api, "GET", "/v1/whoami", person)
+    assert status == 200 and {m["org"] for m in body["memberships"]} == {"a"}, body
 
 
 def test_a_rotated_key_is_fetched_and_a_retired_key_stops_working(

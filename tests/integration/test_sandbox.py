@@ -155,3 +155,63 @@ def test_the_process_launcher_blocks_every_attack(
     platform's home are hidden, the job runs as nobody (or in a nested user namespace)."""
     refused = ("MemoryError", "out of memory (limit 64 MB, resources.memory_mb)")
     blocked_in_every_way(tenants, admin, tmp_path, listening_port, None, refused)
+
+
+def run_hostile(
+    tenants: Tenants, admin: psycopg.Connection[Any], storage: Path, **overrides: Any
+) -> dict[str, Any]:
+    """One run of the hostile job's harmless `memory` attack with a tiny allocation, under a
+    definition changed by `overrides`; the finished run."""
+    writer = tenants.user("b", "writer")
+    apply(tenants, writer, HOSTILE, **overrides)
+    with running_runner(tenants, storage):
+        run = request_run(tenants, writer, "hostile", {"attack": "memory", "mb": 0})
+
+        def finished() -> dict[str, Any] | None:
+            with admin.cursor(row_factory=dict_row) as cur:
+                row = cur.execute("SELECT * FROM runs.runs WHERE id = %s", (run["id"],)).fetchone()
+            return row if row and row["status"] in ("succeeded", "dead") else None
+
+        return wait_for(finished, timeout=60, every=0.2)
+
+
+def test_a_definition_cannot_point_its_folder_at_the_host(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """launcher.workdir is copied or mounted into the job: only a folder in the runner's job
+    roots (the project directory by default), never one the sandbox hides, is accepted."""
+    for n, (folder, says) in enumerate(
+        (
+            ("/etc", "outside the runner's job roots"),
+            (str(tmp_path / "storage"), "outside the runner's job roots"),
+        )
+    ):
+        launcher = {"kind": "process", "command": ["python3", "job.py"], "workdir": folder}
+        run = run_hostile(
+            tenants, admin, tmp_path / "storage", launcher=launcher, version=f"folder-{n}"
+        )
+        assert outcome(run)[:2] == ("dead", "SandboxError"), outcome(run)
+        assert says in outcome(run)[2]
+
+
+def test_a_template_cannot_write_through_a_link_planted_in_an_earlier_prefix(
+    tenants: Tenants, admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    """A job may leave a symbolic link in its own prefix; a later run whose template names a
+    path through it is refused before it starts, and nothing appears where the link points."""
+    storage = tmp_path / "storage"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    earlier = storage / tenants.org_ids["b"] / "_runs" / "r0"
+    earlier.mkdir(parents=True)
+    (earlier / "evil").symlink_to(elsewhere)
+    run = run_hostile(
+        tenants,
+        admin,
+        storage,
+        output_path_template="{org_id}/_runs/r0/evil/{run_id}",
+        version="through-a-link",
+    )
+    assert outcome(run)[:2] == ("dead", "OutputRejected"), outcome(run)
+    assert "goes through the symbolic link" in outcome(run)[2]
+    assert list(elsewhere.iterdir()) == []

@@ -99,3 +99,17 @@ def test_policies_run_their_identity_once_and_use_the_org_index(
         (used.group(1),),
     ).fetchone()
     assert definition is not None and "(org_id," in definition[0], definition
+
+
+def test_a_token_narrowed_to_other_orgs_reads_nothing_through_grants(tenants: Tenants) -> None:
+    """Org a grants org c read access. A token of c's reader that names only org c reads a's
+    rows through the grant; one that names another org drops c, and a's rows with it."""
+    url = tenants.cluster.url(tenants.database, "chainlake_api")
+    reader = tenants.user("c", "reader")
+    a, c = tenants.org_ids["a"], tenants.org_ids["c"]
+    with psycopg.connect(url) as conn:
+        for scope, expected in (({c: "reader"}, {a, c}), ({tenants.org_ids["b"]: "admin"}, set())):
+            claims = {"sub": reader.id, "org_roles": scope}
+            with claims_transaction(conn, claims) as cur:
+                rows = cur.execute(DATASET_ORGS, ("",)).fetchall()
+            assert {r["org_id"] for r in rows} == expected, scope

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.sandbox import View, mount_plan
+from runner.sandbox import View, check_job_folder, mount_plan
 
 
 def test_hidden_and_shown_paths_nest_in_order(tmp_path: Path) -> None:
@@ -29,3 +29,16 @@ def test_hidden_and_shown_paths_nest_in_order(tmp_path: Path) -> None:
 def test_missing_paths_are_left_out(tmp_path: Path) -> None:
     view = View().hide(tmp_path / "nope").show(tmp_path / "nothing", writable=True)
     assert mount_plan(view) == []
+
+
+def test_a_job_folder_must_be_in_a_job_root_and_not_in_what_is_hidden(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    home, jobs = project / ".chainlake", project / "jobs" / "x"
+    for folder in (home / "dev-issuer", jobs):
+        folder.mkdir(parents=True)
+    hidden = {home.resolve(), Path("/tmp").resolve()}  # noqa: S108 - the sandbox hides it
+    assert check_job_folder(jobs, [project.resolve()], hidden) is None
+    assert "lies in" in (check_job_folder(home / "dev-issuer", [project], hidden) or "")
+    assert "outside the runner's job roots" in (
+        check_job_folder(Path("/etc"), [project], hidden) or ""
+    )
