@@ -165,7 +165,7 @@ def run_hostile(
     writer = tenants.user("b", "writer")
     apply(tenants, writer, HOSTILE, **overrides)
     with running_runner(tenants, storage):
-        run = request_run(tenants, writer, "hostile", {"attack": "memory", "mb": 0})
+        run = request_run(tenants, writer, "hostile", {"attack": "memory", "mb": 1})
 
         def finished() -> dict[str, Any] | None:
             with admin.cursor(row_factory=dict_row) as cur:
