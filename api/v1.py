@@ -171,7 +171,7 @@ def _run(
         session = open_caller_session(conn, claims, store, sql=sql, pool=request.app.state.sessions)
     try:
         result = session.execute(sql, params)
-        _audit_query(request, sql, fmt)
+        _audit_query(request, sql, fmt, session.saved_sql)
     except Exception:
         session.close()
         raise
@@ -190,9 +190,10 @@ def _run(
     return Stream(chunks(), media_type=results.FORMATS[fmt])
 
 
-def _audit_query(request: Req, sql: str, fmt: str) -> None:
-    """A `data.query` audit event in each org whose datasets the SQL read (audit.record_query)."""
-    named = datasets_named(sql)
+def _audit_query(request: Req, sql: str, fmt: str, saved: dict[str, str]) -> None:
+    """A `data.query` audit event in each org whose datasets the SQL read, also through saved
+    queries' views (audit.record_query)."""
+    named = datasets_named(sql, saved)
     detail = {
         "sql": sql[:2000],
         "format": fmt,

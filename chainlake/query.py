@@ -25,7 +25,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +78,7 @@ class Session:
     views: list[str] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
     release: Callable[[], None] | None = None
+    saved_sql: dict[str, str] = field(default_factory=dict)  # saved."<name>" views' SQL
 
     def check(self, sql: str) -> None:
         """Exactly one SELECT, calling nothing forbidden."""
@@ -234,10 +235,20 @@ def chain_tables_read_by(sql: str | None) -> tuple[str, ...]:
     return tuple(t for t in CHAIN_TABLES if ("", t) in named or ("main", t) in named)
 
 
-def datasets_named(sql: str) -> list[tuple[str, str]]:
-    """The ("org", "dataset") views `sql` names (for the audit of data access)."""
-    named = set(_table_refs(parse(sql).tree))
-    return sorted((s, t) for s, t in named if s not in ("", "main", "saved"))
+def datasets_named(sql: str, saved: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """The ("org", "dataset") views `sql` reads (for the audit of data access), also through
+    the saved-query views it names (`saved`: their SQL by lowercase name)."""
+    found: set[tuple[str, str]] = set()
+    expanded: set[str] = set()
+    pending = [sql]
+    while pending:
+        for schema, table in set(_table_refs(parse(pending.pop()).tree)):
+            if schema == "saved" and saved and table in saved and table not in expanded:
+                expanded.add(table)
+                pending.append(saved[table])
+            elif schema not in ("", "main", "saved"):
+                found.add((schema, table))
+    return sorted(found)
 
 
 def _table_refs(node: Any) -> Iterator[tuple[str, str]]:
@@ -447,6 +458,7 @@ def _saved_views(session: Session, saved: list[dict[str, Any]]) -> list[str]:
         except (ChainlakeError, duckdb.Error):
             continue  # it fails as a view: run it by name to see why
         made.append(view)
+        session.saved_sql[name.lower()] = sql
     return made
 
 

@@ -130,3 +130,19 @@ def test_a_page_cursor_out_of_range_is_a_clear_400(
     boss = token(tmp_path, tenants.user("a", "admin"))
     status, body = send(api, "GET", f"/v1/audit/events?after={10**20}", boss)
     assert status == 400 and "not an event id" in body["detail"], body
+
+
+def test_a_read_through_a_saved_query_view_is_audited_in_the_datasets_org(
+    api: str, tenants: Tenants, api_data: None, tmp_path: Path
+) -> None:
+    """`saved."q"` names no dataset itself: the audit follows the view to what it reads."""
+    ann = token(tmp_path, tenants.user("a", "reader"))
+    q = {"name": "total", "sql": 'SELECT sum(n) AS s FROM "a"."prices"'}
+    assert send(api, "POST", "/v1/saved-queries/a", ann, q)[0] == 201
+    sql = 'SELECT s FROM saved."total"'
+    assert send(api, "POST", "/v1/query", ann, {"sql": sql})[0] == 200
+    boss = token(tmp_path, tenants.user("a", "admin"))
+    _, page = send(api, "GET", "/v1/audit/events?action=data.query&org=a", boss)
+    assert [(e["detail"]["sql"], e["detail"]["datasets"]) for e in page["items"]] == [
+        (sql, ["a.prices"])
+    ]
