@@ -264,25 +264,33 @@ class Verifier:
             except ChainlakeError as exc:
                 raise NotAuthenticated(exc.message) from exc
             return _identity(token, claims, {"sub": claims["sub"], "iss": issuer})
-        known = [o for o in self.oidc if o.issuer]  # discovered already: no request needed
-        for oidc in known + [o for o in self.oidc if not o.issuer]:
-            if oidc.issuer != issuer and (oidc.issuer or not oidc.discover()):
-                continue
-            if oidc.issuer == issuer:
-                claims = oidc.verify(token)
-                email = oidc.user_email(claims)
-                with pool.connection() as conn:
-                    row = conn.execute(
-                        "SELECT core.oidc_identity(%s, %s)",
-                        (email, _json_or_none(oidc.org_roles(claims))),
-                    ).fetchone()
-                if row is None or row[0] is None:
-                    raise NotAuthenticated(f"token refused: no chainlake user for {email}")
-                return _identity(token, claims, {**row[0], "iss": issuer})
-        raise NotAuthenticated(
-            "token refused: unknown issuer (or its provider is unreachable)",
-            "the API accepts the dev issuer's tokens and those of the configured OIDC issuers",
-        )
+        oidc = self._issuer(issuer)
+        if oidc is None:
+            raise NotAuthenticated(
+                "token refused: unknown issuer (or its provider is unreachable)",
+                "the API accepts the dev issuer's tokens and those of the configured OIDC issuers",
+            )
+        claims = oidc.verify(token)
+        email = oidc.user_email(claims)
+        with pool.connection() as conn:
+            row = conn.execute(
+                "SELECT core.oidc_identity(%s, %s)",
+                (email, _json_or_none(oidc.org_roles(claims))),
+            ).fetchone()
+        if row is None or row[0] is None:
+            raise NotAuthenticated(f"token refused: no chainlake user for {email}")
+        return _identity(token, claims, {**row[0], "iss": issuer})
+
+    def _issuer(self, issuer: Any) -> OidcIssuer | None:
+        """The configured issuer named `issuer`: those discovered already answer without a
+        request; the others are discovered (an unreachable one is skipped, not fatal)."""
+        for oidc in self.oidc:
+            if oidc.issuer and oidc.issuer == issuer:
+                return oidc
+        for oidc in self.oidc:
+            if not oidc.issuer and oidc.discover() and oidc.issuer == issuer:
+                return oidc
+        return None
 
 
 def _json_or_none(value: dict[str, str] | None) -> str | None:

@@ -73,15 +73,18 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     WHERE session_user = 'chainlake_runner' AND c ->> 'platform' = 'runner'
 $$;
 
--- The role a membership acts with under a token that names org roles (OIDC claims mapped by
--- the API's configuration: `org_roles` = {org id or "*": role}): the lower of the two, or NULL
--- when the token does not name the org. A token can narrow what a membership allows, never widen
+-- The role a membership of org p_org acts with under a token's org roles (OIDC claims mapped by
+-- the API's configuration: `org_roles` = {org id or "*": role}; NULL: not narrowed): the lower
+-- of the two, or NULL when the token does not name the org. A token can narrow what a membership allows, never widen
 -- it: memberships stay the revocable fact, read from the table.
-CREATE OR REPLACE FUNCTION core.narrow_role(p_role core.member_role, p_limit text)
+DROP FUNCTION IF EXISTS core.narrow_role(core.member_role, text);
+CREATE OR REPLACE FUNCTION core.narrow_role(p_role core.member_role, p_scope jsonb, p_org uuid)
 RETURNS core.member_role
 LANGUAGE sql STABLE PARALLEL SAFE SET search_path = '' AS $$
-    SELECT CASE WHEN p_limit IN ('reader', 'writer', 'admin')
-                THEN least(p_role, p_limit::core.member_role) END
+    SELECT CASE WHEN p_scope IS NULL THEN p_role
+                WHEN named IN ('reader', 'writer', 'admin') THEN least(p_role, named::core.member_role)
+           END
+    FROM (SELECT coalesce(p_scope ->> p_org::text, p_scope ->> '*') AS named) token
 $$;
 
 -- The org roles a request's token narrows the caller to (NULL: not narrowed). Claims count only
@@ -115,10 +118,7 @@ BEGIN
         RETURN '{}';
     END IF;
     WITH mine AS (
-        SELECT m.org_id,
-               CASE WHEN scope IS NULL THEN m.role
-                    ELSE core.narrow_role(m.role, coalesce(scope ->> m.org_id::text, scope ->> '*'))
-               END AS role
+        SELECT m.org_id, core.narrow_role(m.role, scope, m.org_id) AS role
         FROM core.memberships m WHERE m.user_id = caller
         UNION ALL
         SELECT runner_org, 'writer'::core.member_role WHERE runner_org IS NOT NULL
@@ -154,10 +154,7 @@ RETURNS TABLE (user_id uuid, email text, org text, role core.member_role)
 LANGUAGE sql STABLE SET search_path = '' AS $$
     WITH scope AS (SELECT core.token_org_roles() AS s),
     acting AS (
-        SELECT m.org_id,
-               CASE WHEN scope.s IS NULL THEN m.role
-                    ELSE core.narrow_role(m.role, coalesce(scope.s ->> m.org_id::text, scope.s ->> '*'))
-               END AS role
+        SELECT m.org_id, core.narrow_role(m.role, scope.s, m.org_id) AS role
         FROM core.memberships m, scope
         WHERE m.user_id = core.caller_user_id()
     )
@@ -178,7 +175,7 @@ GRANT EXECUTE ON FUNCTION
     core.runner_org_id(),
     core.caller_org_ids(core.access),
     core.caller_may_read_global(),
-    core.narrow_role(core.member_role, text),
+    core.narrow_role(core.member_role, jsonb, uuid),
     core.token_org_roles(),
     core.whoami()
 TO chainlake_users, chainlake_api;

@@ -201,20 +201,25 @@ $$;
 
 -- A user's delete and redact: in one org they belong to, their own rows, and the rows shared
 -- with the org when they are its admin.
+CREATE OR REPLACE FUNCTION pii.remove_in_scope(p_org text, p_subject text, p_redact boolean)
+RETURNS TABLE (org text, rows integer, versions_marked integer)
+LANGUAGE sql VOLATILE SET search_path = '' AS $$
+    SELECT r.* FROM (SELECT core.member_org(p_org) AS id, pii.subject(p_subject) AS subject) c,
+        pii.remove_subject(c.id, c.subject, core.caller_user_id(),
+                           c.id = ANY (core.caller_org_ids('admin')), p_redact) r
+$$;
+REVOKE EXECUTE ON FUNCTION pii.remove_in_scope(text, text, boolean) FROM PUBLIC;
+
 CREATE OR REPLACE FUNCTION pii.delete_subject(p_org text, p_subject text)
 RETURNS TABLE (org text, rows integer, versions_marked integer)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT r.* FROM (SELECT core.member_org(p_org) AS id, pii.subject(p_subject) AS subject) c,
-        pii.remove_subject(c.id, c.subject, core.caller_user_id(),
-                           c.id = ANY (core.caller_org_ids('admin')), false) r
+    SELECT * FROM pii.remove_in_scope(p_org, p_subject, false)
 $$;
 
 CREATE OR REPLACE FUNCTION pii.redact_subject(p_org text, p_subject text)
 RETURNS TABLE (org text, rows integer, versions_marked integer)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT r.* FROM (SELECT core.member_org(p_org) AS id, pii.subject(p_subject) AS subject) c,
-        pii.remove_subject(c.id, c.subject, core.caller_user_id(),
-                           c.id = ANY (core.caller_org_ids('admin')), true) r
+    SELECT * FROM pii.remove_in_scope(p_org, p_subject, true)
 $$;
 
 -- The operator's erasure: every row about the subject, whoever's, in one org or all of them.
