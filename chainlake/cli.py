@@ -112,8 +112,14 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         line = f"  {comp['name']:<10} {comp['state']:<8} {comp.get('address') or ''}"
         if comp.get("pid") and not comp.get("address"):
             line += f"pid {comp['pid']}  (log {comp.get('log')})"
-        if comp.get("socket"):
-            line += f"  (socket {comp['socket']})"
+        if comp.get("data"):
+            line += f"  (data {comp['data']})"
+        if comp.get("traffic"):
+            traffic = comp["traffic"]
+            line += (
+                f"  (traffic {traffic['mined_per_second']:g} tx/s mined over the last minute"
+                f" of {traffic['rate']:g} sent; {traffic['resyncs']} resync(s))"
+            )
         lines.append(line)
     return lines
 

@@ -84,12 +84,18 @@ class LocalPostgres:
     settings: dict[str, str]
 
     @property
+    def home(self) -> Path:
+        """Where the cluster's files really are: `base`, or where its symbolic link points (the
+        postgres user may not be able to pass through the path of the link itself)."""
+        return self.base.resolve()
+
+    @property
     def data_dir(self) -> Path:
-        return self.base / "data"
+        return self.home / "data"
 
     @property
     def log_file(self) -> Path:
-        return self.base / "postgres.log"
+        return self.home / "postgres.log"
 
     @property
     def socket_dir(self) -> Path:
@@ -104,7 +110,9 @@ class LocalPostgres:
         cmd = list(args)
         if _running_as_root():
             cmd = ["runuser", "-u", SUPERUSER, "--", *cmd]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        # from "/": the server's tools change back to their working directory, which the
+        # postgres user may not be allowed to enter (a root-only checkout)
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/")
         if check and result.returncode != 0:
             raise StackError(
                 f"{Path(args[0]).name} failed: {(result.stderr or result.stdout).strip()}",
@@ -121,7 +129,7 @@ class LocalPostgres:
         if not _running_as_root():
             return True
         probe = subprocess.run(
-            ["runuser", "-u", SUPERUSER, "--", "test", "-x", str(path)], check=False
+            ["runuser", "-u", SUPERUSER, "--", "test", "-x", str(path)], check=False, cwd="/"
         )
         return probe.returncode == 0
 
@@ -149,7 +157,7 @@ class LocalPostgres:
         self._chown(self.base)
         self.base.chmod(0o755)
         password = secrets.token_urlsafe(24)
-        pwfile = self.base / ".initdb-pw"
+        pwfile = self.home / ".initdb-pw"
         pwfile.write_text(password + "\n")
         self._chown(pwfile)
         try:

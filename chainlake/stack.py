@@ -302,6 +302,7 @@ class Stack:
             "chain_id": info["chain_id"] if info else None,
             "token": info["token"] if info else None,
             "price_feed": info["price_feed"] if info else None,
+            "traffic": info.get("traffic") if info else None,  # mined rate, resyncs
             "pid": self.devchain.pid(),
             "log": str(self.devchain.log_file),
         }
@@ -343,6 +344,7 @@ class Stack:
             "state": "up" if running else "down",
             "address": f"127.0.0.1:{pg.port}",
             "socket": str(pg.socket_dir),
+            "data": str(pg.data_dir),  # under a state directory when the checkout is private
             "database": DEFAULT_DATABASE,
             "pid": pg.postmaster_pid() if running else None,
             "url": pg.socket_url(DEFAULT_DATABASE),

@@ -45,13 +45,21 @@ if ! command -v uv >/dev/null 2>&1 && ! "$PYTHON" -m uv --version >/dev/null 2>&
 fi
 if command -v uv >/dev/null 2>&1; then UV=(uv); else UV=("$PYTHON" -m uv); fi
 
+# The interpreter's real path: uv compares it with the virtualenv's, and a launcher shim
+# (pyenv's, say) would never match, so every run would delete and rebuild .venv under the
+# running stack's feet.
+PYTHON=$("$PYTHON" -c 'import sys; print(sys.executable)')
 UV_PYTHON_DOWNLOADS=never "${UV[@]}" sync --frozen --quiet --python "$PYTHON"
 
 # Node tools (anvil for the devchain, solc for its ERC-20), pinned by tools/package-lock.json.
+# npm ci deletes node_modules first: run it only when the lock file's content changed.
 if command -v npm >/dev/null 2>&1; then
-  if [ ! -x tools/node_modules/.bin/anvil ] || [ tools/package-lock.json -nt tools/node_modules/.package-lock.json ]; then
+  lock_sum=$(sha256sum tools/package-lock.json | cut -d' ' -f1)
+  stamp=tools/node_modules/.chainlake-lock.sha256
+  if [ ! -x tools/node_modules/.bin/anvil ] || [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
     echo "bootstrap: installing tools/ (npm ci)"
     npm ci --prefix tools --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$lock_sum" > "$stamp"
   fi
 else
   echo "bootstrap: npm is missing: the devchain (anvil) is unavailable" >&2

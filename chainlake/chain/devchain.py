@@ -9,6 +9,7 @@ in the background when no RPC endpoint is configured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,9 +206,57 @@ def deploy_token(rpc: RpcClient, name: str = "Dev Token", symbol: str = "DEV") -
 
 
 # -- traffic -------------------------------------------------------------------------------------
+STALL_SECONDS = 3.0  # an account whose sent transactions are not mined for this long is stuck
+WATCH_SECONDS = 0.5  # how often the mined nonces are read
+
+
+@dataclass
+class Mined:
+    """What the node has mined of the traffic: each account's mined nonce, when it last moved,
+    and a running count of mined transactions with its recent history (for a rate)."""
+
+    nonces: dict[str, int] = field(default_factory=dict)
+    moved_at: dict[str, float] = field(default_factory=dict)
+    total: int = 0
+    history: deque[tuple[float, int]] = field(default_factory=deque)
+
+    def observe(self, latest: dict[str, int], now: float) -> list[str]:
+        """Take the node's mined nonces; return the accounts whose nonce went back (a reorg
+        dropped their transactions)."""
+        went_back = [a for a, n in latest.items() if n < self.nonces.get(a, n)]
+        for account, nonce in latest.items():
+            before = self.nonces.get(account)
+            if before is None or nonce != before:
+                self.moved_at[account] = now
+            if before is not None and nonce > before:
+                self.total += nonce - before
+            self.nonces[account] = nonce
+        self.history.append((now, self.total))
+        while self.history and self.history[0][0] < now - 60:
+            self.history.popleft()
+        return went_back
+
+    def per_second(self) -> float:
+        """Transactions mined per second over the last minute (or since the traffic started)."""
+        if len(self.history) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self.history[0], self.history[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 @dataclass
 class Traffic:
-    """Send about `rate` transactions a second: 60% token transfers, 15% approvals, 25% ETH."""
+    """Send about `rate` transactions a second: 60% token transfers, 15% approvals, 25% ETH.
+
+    It keeps flowing through reorgs, restarts and a full node: it reads the mined nonces every
+    WATCH_SECONDS, and when an account's mined nonce goes back (a reorg orphaned its
+    transactions, leaving a gap the node would wait on forever) or stops moving while it has
+    sent more (STALL_SECONDS), it drops the node's pending pool and starts again from the mined
+    nonces, saying so through `log`."""
 
     rpc: RpcClient
     token: str
@@ -213,7 +264,10 @@ class Traffic:
     seed: int = 7
     sent: int = 0
     failed: int = 0  # batches the node refused (then nonces are read again)
+    resyncs: int = 0  # times the traffic started again from the mined nonces
     nonces: dict[str, int] = field(default_factory=dict)
+    mined: Mined = field(default_factory=Mined)
+    log: Callable[[str], None] = _to_stderr
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -272,7 +326,11 @@ class Traffic:
         rnd = random.Random(self.seed)
         tick = 0.1
         owed = 0.0
+        next_watch = 0.0
         while not self._stop.wait(tick):
+            if time.monotonic() >= next_watch:
+                self._watch(accounts)
+                next_watch = time.monotonic() + WATCH_SECONDS
             owed += self.rate * tick
             count = int(owed)
             if count == 0:
@@ -286,12 +344,61 @@ class Traffic:
                 self.failed += 1
                 self._resync_nonces(accounts)
 
+    def _watch(self, accounts: list[str]) -> None:
+        """Read the mined nonces; start again from them when the traffic stopped being mined."""
+        try:
+            counts = self.rpc.batch([("eth_getTransactionCount", [a, "latest"]) for a in accounts])
+        except ChainlakeError:
+            return  # the node is away; sending fails and resyncs on its own
+        now = time.monotonic()
+        latest = {a: int(n, 16) for a, n in zip(accounts, counts, strict=True)}
+        went_back = self.mined.observe(latest, now)
+        stuck = [
+            a
+            for a in accounts
+            if self.nonces.get(a, 0) > latest[a]
+            and now - self.mined.moved_at.get(a, now) > STALL_SECONDS
+        ]
+        if went_back:
+            self.restart_from(
+                latest, f"a reorg orphaned transactions of {len(went_back)} account(s)"
+            )
+        elif stuck:
+            self.restart_from(
+                latest,
+                f"transactions of {len(stuck)} account(s) not mined for {STALL_SECONDS:g} s",
+            )
+
+    def restart_from(self, latest: dict[str, int], why: str) -> None:
+        """Drop the node's pending pool (transactions queued behind a nonce gap would never be
+        mined) and send again from the mined nonces."""
+        # not anvil: the node keeps them, and new transactions replace them by nonce
+        with contextlib.suppress(ChainlakeError):
+            self.rpc.call("anvil_dropAllTransactions")
+        ahead = sum(max(0, self.nonces.get(a, 0) - n) for a, n in latest.items())
+        self.nonces = dict(latest)
+        self.mined.moved_at = dict.fromkeys(latest, time.monotonic())
+        self.resyncs += 1
+        self.log(
+            f"devchain traffic: resynced ({why}); {ahead} unmined transaction(s) dropped, "
+            "sending again from the mined nonces"
+        )
+
     def _resync_nonces(self, accounts: list[str]) -> None:
         try:
             counts = self.rpc.batch([("eth_getTransactionCount", [a, "pending"]) for a in accounts])
         except Exception:
             return
         self.nonces = {a: int(n, 16) for a, n in zip(accounts, counts, strict=True)}
+
+    def stats(self) -> dict[str, Any]:
+        """What `chainlake status` shows of the traffic."""
+        return {
+            "rate": self.rate,
+            "mined_per_second": round(self.mined.per_second(), 2),
+            "sent": self.sent,
+            "resyncs": self.resyncs,
+        }
 
     def stop(self) -> None:
         self._stop.set()
@@ -305,6 +412,12 @@ def _kept_token(rpc: RpcClient, state: Path | None) -> str | None:
         return None
     token = state.with_suffix(".token").read_text().strip()
     return token if rpc.call("eth_getCode", [token, "latest"]) not in (None, "0x") else None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,10 +448,14 @@ def main(argv: list[str] | None = None) -> int:
             "price_feed": feed.url(),
             "pid": os.getpid(),
         }
-        if args.info:
-            args.info.write_text(json.dumps(info))
         print(json.dumps(info), flush=True)
-        while not stop.wait(1.0):
+        ticks = 0
+        while True:
+            if args.info and ticks % 5 == 0:  # what status shows of the traffic, every 5 s
+                _write_atomically(args.info, json.dumps({**info, "traffic": traffic.stats()}))
+            if stop.wait(1.0):
+                break
+            ticks += 1
             if anvil.proc and anvil.proc.poll() is not None:
                 print("anvil exited", file=sys.stderr)
                 return 1
