@@ -101,6 +101,7 @@ AS_OPTION = click.option(
 
 
 @click.group(help="chainlake: a Postgres-centric data platform for blockchain data.")
+@click.version_option(package_name="chainlake", message="%(prog)s %(version)s")
 def main() -> None:
     pass
 
@@ -143,6 +144,32 @@ def up(no_runner: bool, no_chain: bool) -> None:
         if comp["name"] == "postgres" and comp.get("url"):
             click.echo(f"           psql '{comp['url']}'")
     click.echo("stop:      make down")
+
+
+@main.command(help="Check what `make up` needs on this machine, and say what to fix.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def doctor(as_json: bool) -> None:
+    from chainlake.doctor import run_checks
+
+    checks = run_checks()
+    if as_json:
+        _print_json([vars(c) for c in checks])
+    else:
+        for check in checks:
+            click.echo(f"{check.state:<5} {check.name:<19} {check.detail}")
+            if check.fix:
+                click.echo(f"{'':<25} fix: {check.fix}")
+    sys.exit(1 if any(c.state == "fail" for c in checks) else 0)
+
+
+@main.command(help="Print the shell completion script (bash, zsh or fish); see docs/operations.md.")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    from click.shell_completion import get_completion_class
+
+    complete = get_completion_class(shell)
+    assert complete is not None
+    click.echo(complete(main, {}, "chainlake", "_CHAINLAKE_COMPLETE").source())
 
 
 @main.command(help="Stop every process the stack started.")

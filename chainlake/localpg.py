@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -54,6 +55,15 @@ def pg_bindir() -> Path:
         "PostgreSQL server binaries not found",
         "install them (Debian: apt-get install postgresql-15) or set CHAINLAKE_PG_BINDIR",
     )
+
+
+def server_version(bindir: Path) -> str:
+    """The binaries' version (e.g. "15.18"), or "unknown"."""
+    done = subprocess.run(
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
+    )
+    found = re.search(r"\(PostgreSQL\) ([0-9][0-9.]*)", done.stdout)
+    return found.group(1) if found else "unknown"
 
 
 def free_port() -> int:
@@ -125,7 +135,7 @@ class LocalPostgres:
             entry = pwd.getpwnam(SUPERUSER)
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    def _owner_can_reach(self, path: Path) -> bool:
+    def owner_can_reach(self, path: Path) -> bool:
         if not _running_as_root():
             return True
         probe = subprocess.run(
@@ -144,7 +154,7 @@ class LocalPostgres:
             return
         self.base.parent.mkdir(parents=True, exist_ok=True)
         if not self.base.exists():
-            if self._owner_can_reach(self.base.parent):
+            if self.owner_can_reach(self.base.parent):
                 self.base.mkdir()
             else:
                 # The postgres user cannot traverse the project directory: keep the files where
@@ -214,8 +224,26 @@ class LocalPostgres:
         )
         return result.returncode == 0
 
+    def version_mismatch(self) -> StackError | None:
+        """Why the binaries cannot start this data directory (made by another major version)."""
+        made_by = (self.data_dir / "PG_VERSION").read_text().strip()
+        bindir = pg_bindir()
+        ours = server_version(bindir)
+        if ours.split(".")[0] == made_by:
+            return None
+        return StackError(
+            f"the data directory {self.data_dir} was made by PostgreSQL {made_by}; the binaries "
+            f"in {bindir} are {ours}",
+            f"start it with PostgreSQL {made_by}'s binaries (CHAINLAKE_PG_BINDIR), or move "
+            f"{self.base} away to start afresh (its data stays there)",
+        )
+
     def start(self) -> None:
         """Start the server if it is not running; pick a new port if the old one is taken."""
+        if self.initialized:
+            problem = self.version_mismatch()
+            if problem:
+                raise problem
         self.init()
         if self.is_running():
             return

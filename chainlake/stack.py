@@ -79,22 +79,36 @@ class Stack:
 
     # -- up / down ----------------------------------------------------------------------------
     def up(self, runner: bool = True, chain: bool = True) -> MigrationReport:
+        """Start what is not running and migrate; if any step fails, stop what this call
+        started (nothing half-started stays behind) and raise."""
         self.settings.home.mkdir(parents=True, exist_ok=True)
-        if self.embedded:
-            pg = self.postgres
-            pg.start()
-            _ensure_database(pg.socket_url(), DEFAULT_DATABASE)
-        url = self.admin_url()
-        report = migrate(url)
-        self._set_platform_passwords(url)
-        if chain:
-            target = self.chain_target()
-            with psycopg.connect(url, autocommit=True) as conn:
-                demo.install(conn, target)
-        if runner:
-            self.start_runner()
-        self.start_api()
+        running = self.running()
+        try:
+            if self.embedded:
+                pg = self.postgres
+                pg.start()
+                _ensure_database(pg.socket_url(), DEFAULT_DATABASE)
+            url = self.admin_url()
+            report = migrate(url)
+            self._set_platform_passwords(url)
+            if chain:
+                target = self.chain_target()
+                with psycopg.connect(url, autocommit=True) as conn:
+                    demo.install(conn, target)
+            if runner:
+                self.start_runner()
+            self.start_api()
+        except BaseException:
+            self.stop(exclude=running)
+            raise
         return report
+
+    def running(self) -> set[str]:
+        """The components running now."""
+        found = {p.name for p in (self.api, self.runner, self.devchain) if p.pid() is not None}
+        if self.embedded and self.postgres.initialized and self.postgres.is_running():
+            found.add("postgres")
+        return found
 
     # -- the chain: a configured RPC endpoint, or the devchain -------------------------------
     @property
@@ -136,6 +150,11 @@ class Stack:
         self.devchain_info_file.parent.mkdir(parents=True, exist_ok=True)
         port_file = self.settings.home / "devchain" / "port"
         port = int(os.environ.get("CHAINLAKE_DEVCHAIN_PORT", "0"))
+        if port and not _port_free(port):
+            raise StackError(
+                f"port {port} (CHAINLAKE_DEVCHAIN_PORT) is in use",
+                f"stop what listens on 127.0.0.1:{port}, or unset CHAINLAKE_DEVCHAIN_PORT",
+            )
         if not port and port_file.exists() and _port_free(int(port_file.read_text())):
             port = int(port_file.read_text())  # the same endpoint as last time
         port = port or free_port()
@@ -231,14 +250,16 @@ class Stack:
 
     def down(self) -> list[str]:
         """Stop every process the stack started; return the names of what was stopped."""
+        return self.stop()
+
+    def stop(self, exclude: set[str] | None = None) -> list[str]:
+        """Stop the stack's processes but those in `exclude`; the names of what was stopped."""
+        keep = exclude or set()
         stopped = []
-        if self.api.stop(grace_seconds=10):
-            stopped.append("api")
-        if self.runner.stop():
-            stopped.append("runner")
-        if self.devchain.stop(grace_seconds=10):
-            stopped.append("devchain")
-        if self.embedded and self.postgres.is_running():
+        for process, grace in ((self.api, 10.0), (self.runner, 30.0), (self.devchain, 10.0)):
+            if process.name not in keep and process.stop(grace_seconds=grace):
+                stopped.append(process.name)
+        if "postgres" not in keep and self.embedded and self.postgres.is_running():
             self.postgres.stop()
             stopped.append("postgres")
         return stopped
@@ -336,6 +357,16 @@ class Stack:
                 "mode": "embedded",
                 "state": "not initialized",
                 "address": None,
+            }
+        problem = pg.version_mismatch()
+        if problem:
+            return {
+                "name": "postgres",
+                "mode": "embedded",
+                "state": "cannot start",
+                "address": None,
+                "data": str(pg.data_dir),
+                "error": problem.message,
             }
         running = pg.is_running()
         return {
