@@ -129,6 +129,7 @@ def wait_for_ok(command: str, cwd: Path, seconds: float) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # make up, the demo's first volumes, the whole tour, make down
 def test_make_up_in_a_private_checkout_then_the_readme_tour(private_checkout: Path) -> None:
     up = shell("make up", private_checkout, timeout=600)
     assert up.returncode == 0, up.stdout + up.stderr
