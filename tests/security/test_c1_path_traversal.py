@@ -20,6 +20,7 @@ from psycopg.rows import dict_row
 
 from chainlake import jobdefs
 from chainlake.containers import build_job_image
+from chainlake.contract import rules
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.paths import output_prefix
 from tests.runtime import EXAMPLES, request_run, running_runner, wait_for
@@ -291,3 +292,26 @@ def test_the_hostile_jobs_path_attacks_are_blocked_in_both_launchers(
     ).fetchone()
     assert versions == (0,)
     assert secret.stat().st_nlink == 1
+
+
+def test_the_stored_check_holds_the_contracts_rules(admin: psycopg.Connection[Any]) -> None:
+    """One rule, two places: the stored check (sql/52_tenant_values.sql) states the same
+    pattern, length and words as the contract's schema for every field, so a client that skips
+    the schema meets the same refusal; the partition key's rule is the catalog's constraint."""
+    stored_rules = {
+        field: (pattern, max_length, rule)
+        for field, pattern, max_length, rule in admin.execute(
+            "SELECT field, pattern, max_length, rule FROM jobs.value_rules()"
+        )
+    }
+    stated = {
+        field: (node["pattern"], node.get("maxLength"), node["x-rule"])
+        for field, node in rules().items()
+        if field != "partition"
+    }
+    assert stored_rules == stated
+    constraint = admin.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conname = 'asset_versions_partition_key'"
+    ).fetchone()
+    assert constraint is not None and rules()["partition"]["pattern"] in constraint[0]

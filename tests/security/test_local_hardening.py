@@ -108,8 +108,8 @@ def test_the_job_gets_fresh_directories_owned_from_the_start(tmp_path: Path) -> 
 
 
 def run_container(storage: Path, prefix: Path, workdir: Path) -> Outcome:
-    spec = {"launcher": {"kind": "container", "image": "localhost/chainlake-base:1"}}
-    spec["launcher"]["command"] = ["true"]
+    launcher = {"kind": "container", "image": "localhost/chainlake-base:1", "command": ["true"]}
+    spec: dict[str, Any] = {"launcher": launcher}
     return ContainerLauncher(storage).launch(
         request_for(prefix), spec, workdir, time.monotonic() + 60, lambda _: None
     )
