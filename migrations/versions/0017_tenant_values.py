@@ -1,4 +1,4 @@
-"""tenant values: an output's partition key is a plain name (SECURITY.md item 19)."""
+"""tenant values: partition keys and dataset names are plain names (SECURITY.md item 19)."""
 
 from chainlake.migrate import sql_revision
 

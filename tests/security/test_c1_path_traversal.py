@@ -135,7 +135,8 @@ def test_every_value_that_reaches_a_path_or_command_line_is_checked_where_stored
 def test_a_direct_insert_is_held_to_the_same_rules(
     tenants: Tenants, admin: psycopg.Connection[Any]
 ) -> None:
-    """A writer may insert definitions under RLS: the stored check sees those rows too."""
+    """A writer may insert definitions (and datasets) under RLS: the stored checks see those
+    rows too."""
     writer = tenants.user("b", "writer")
     for name, version, spec in (
         ("x", "../../../dev-issuer/.", {}),
@@ -149,6 +150,11 @@ def test_a_direct_insert_is_held_to_the_same_rules(
                 (tenants.org_ids["b"], name, version, json.dumps(spec)),
             )
     assert stored(admin, "x") == 0
+    with pytest.raises(psycopg.errors.CheckViolation), tenants.login(writer) as conn:
+        conn.execute(
+            "INSERT INTO catalog.datasets (org_id, name) VALUES (%s, '../acme')",
+            (tenants.org_ids["b"],),
+        )
 
 
 def store_as_before_the_fix(
@@ -297,7 +303,8 @@ def test_the_hostile_jobs_path_attacks_are_blocked_in_both_launchers(
 def test_the_stored_check_holds_the_contracts_rules(admin: psycopg.Connection[Any]) -> None:
     """One rule, two places: the stored check (sql/52_tenant_values.sql) states the same
     pattern, length and words as the contract's schema for every field, so a client that skips
-    the schema meets the same refusal; the partition key's rule is the catalog's constraint."""
+    the schema meets the same refusal; the catalog's constraints hold the rules of partition
+    keys and dataset names."""
     stored_rules = {
         field: (pattern, max_length, rule)
         for field, pattern, max_length, rule in admin.execute(
@@ -310,8 +317,11 @@ def test_the_stored_check_holds_the_contracts_rules(admin: psycopg.Connection[An
         if field != "partition"
     }
     assert stored_rules == stated
-    constraint = admin.execute(
-        "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
-        "WHERE conname = 'asset_versions_partition_key'"
-    ).fetchone()
-    assert constraint is not None and rules()["partition"]["pattern"] in constraint[0]
+    for constraint, field in (
+        ("asset_versions_partition_key", "partition"),
+        ("datasets_name_format", "output_datasets"),
+    ):
+        found = admin.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = %s", (constraint,)
+        ).fetchone()
+        assert found is not None and rules()[field]["pattern"] in found[0], (constraint, found)
