@@ -81,10 +81,11 @@ def demo_jobs(target: ChainTarget) -> list[dict[str, Any]]:
 
 def versioned(spec: dict[str, Any]) -> dict[str, Any]:
     """The file's version plus a digest of what was filled in: a changed endpoint or feed is a
-    new version of the job, an unchanged one is the same version (applying it is a no-op)."""
+    new version of the job, an unchanged one is the same version (applying it is a no-op). Joined
+    with '.': a version is one path component of letters, digits, '.', '_' and '-'."""
     body = {k: v for k, v in spec.items() if k != "version"}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:8]
-    return {**spec, "version": f"{spec['version']}+{digest}"}
+    return {**spec, "version": f"{spec['version']}.{digest}"}
 
 
 def install(conn: psycopg.Connection[Any], target: ChainTarget) -> dict[str, list[str]]:

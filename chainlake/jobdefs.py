@@ -24,11 +24,13 @@ def load(path: Path) -> dict[str, Any]:
         spec = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInput(f"{path}: cannot read the definition: {exc}") from exc
+    launcher = spec.get("launcher") if isinstance(spec, dict) else None
+    if isinstance(launcher, dict) and launcher.get("kind") == "process":
+        workdir = launcher.get("workdir", ".")  # stored absolute (a rule of the contract)
+        if isinstance(workdir, str) and "\0" not in workdir:
+            launcher["workdir"] = str((path.parent / workdir).resolve())
     check(spec, str(path))
-    launcher = spec["launcher"]
-    if launcher["kind"] == "process":
-        workdir = Path(launcher.get("workdir", "."))
-        launcher["workdir"] = str((path.parent / workdir).resolve())
+    assert isinstance(spec, dict)
     return dict(spec)
 
 

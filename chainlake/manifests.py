@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -65,6 +66,8 @@ def describe(output: dict[str, Any], output_prefix: str) -> dict[str, Any]:
 
 
 def write_manifest(run: dict[str, Any], outputs: list[dict[str, Any]], output_prefix: str) -> None:
+    """`_manifest.json` in the run's prefix, a new file whatever the job left under that name
+    (a symbolic or hard link to a file elsewhere is replaced, not written through)."""
     root = Path(urlparse(output_prefix).path)
     if not root.is_dir():
         return
@@ -73,7 +76,11 @@ def write_manifest(run: dict[str, Any], outputs: list[dict[str, Any]], output_pr
         "job": {"name": run["job_name"], "version": run["job_version"]},
         "outputs": [o["manifest"] for o in outputs],
     }
-    (root / MANIFEST_NAME).write_text(json.dumps(body, indent=2) + "\n")
+    target = root / MANIFEST_NAME
+    target.unlink(missing_ok=True)  # a link the job left there is removed, never written through
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    with os.fdopen(os.open(target, flags, 0o644), "w") as handle:
+        handle.write(json.dumps(body, indent=2) + "\n")
 
 
 def verify(manifest: dict[str, Any]) -> list[str]:

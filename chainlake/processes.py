@@ -1,15 +1,36 @@
 """Background processes of the embedded stack (the runner, later the API and the devchain):
 started detached with a pid file and a log under `.chainlake/run/`, stopped with SIGTERM (then
-SIGKILL after a grace period), and reported by `chainlake status`."""
+SIGKILL after a grace period), and reported by `chainlake status`.
+
+A pid file records the process's start time (field 22 of /proc/PID/stat, in clock ticks since
+boot) and its command line beside its pid. Pids are reused: a pid file whose pid now belongs to
+a process started at another time is stale, its process is not "running", and nothing is ever
+signalled through it. A pid file without a start time (written before this was recorded) cannot
+be told apart from a reused pid, and is treated as stale too.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+
+def started_at(pid: int) -> int | None:
+    """When process `pid` started (clock ticks since boot), None when there is none or it is a
+    zombie (ended, not yet reaped)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (command name) "
+    if fields[0] == "Z":
+        return None
+    return int(fields[19])
 
 
 @dataclass(frozen=True)
@@ -28,16 +49,12 @@ class BackgroundProcess:
     def pid(self) -> int | None:
         """The pid of the running process, or None (a stale pid file is removed)."""
         try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            os.kill(pid, 0)
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except (ProcessLookupError, PermissionError, OSError):
+            recorded = json.loads(self.pid_file.read_text())
+            pid, start = int(recorded["pid"]), int(recorded["started_at"])
+        except (OSError, ValueError, TypeError, KeyError):
             self.pid_file.unlink(missing_ok=True)
             return None
-        if stat.split()[2] == "Z":  # a zombie is not running
+        if started_at(pid) != start:  # ended, or its pid now belongs to another program
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
@@ -57,11 +74,13 @@ class BackgroundProcess:
                 start_new_session=True,
                 env=env,
             )
-        self.pid_file.write_text(f"{proc.pid}\n")
+        record = {"pid": proc.pid, "started_at": started_at(proc.pid), "argv": argv}
+        self.pid_file.write_text(json.dumps(record) + "\n")
         return proc.pid
 
     def stop(self, grace_seconds: float = 30) -> bool:
-        """SIGTERM (a runner drains), SIGKILL after the grace period. True if it was running."""
+        """SIGTERM (a runner drains), SIGKILL after the grace period. True if it was running.
+        Each signal goes only to the process the pid file recorded (checked just before)."""
         pid = self.pid()
         if pid is None:
             return False

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import signal
@@ -27,7 +28,9 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from chainlake.containers import PODMAN
+from chainlake.contract import value_problem
 from runner.sandbox import NOBODY, View, check_job_folder, script
+from runner.workspace import Owner, WorkspaceError, hand_over, make_directory
 
 Emit = Callable[[str], None]
 # When the runner drains (its `stopping` event), always_on jobs (which never end by themselves)
@@ -179,9 +182,15 @@ class ProcessLauncher:
     """A sandboxed subprocess. With a `view` (the runner's platform_view), the job also gets
     the filesystem sandbox of runner/sandbox.py."""
 
-    def __init__(self, view: View | None = None, roots: list[Path] | None = None) -> None:
+    def __init__(
+        self,
+        view: View | None = None,
+        roots: list[Path] | None = None,
+        storage_root: Path | None = None,
+    ) -> None:
         self.view = view
         self.roots = roots or []
+        self.storage_root = storage_root
 
     def launch(
         self,
@@ -206,7 +215,7 @@ class ProcessLauncher:
         argv = [*sandbox_prefix(bool(spec.get("network"))), *_command(spec)]
         try:
             sandboxed = self._view(request, spec, workdir, cwd)
-        except SandboxError as exc:
+        except (SandboxError, WorkspaceError) as exc:
             return Outcome(None, str(exc), kind="SandboxError")
         if sandboxed is not None:
             view, cwd = sandboxed
@@ -232,8 +241,8 @@ class ProcessLauncher:
         build one."""
         if self.view is None or set(spec.get("secrets", [])) & set(PLATFORM_CREDENTIALS):
             return None
-        output = Path(urlparse(request["output_prefix"]).path)
-        output.mkdir(parents=True, exist_ok=True)
+        job_user = NOBODY if os.geteuid() == 0 else None  # a root runner's job runs as nobody
+        output = output_directory(self.storage_root, request, Owner(job_user))
         view = View(set(self.view.hidden), set(self.view.read_only), set(self.view.read_write))
         if cwd != workdir:
             refused = check_job_folder(cwd, self.roots, view.hidden)
@@ -244,11 +253,8 @@ class ProcessLauncher:
         view.show(workdir, output, writable=True).show(cwd)
         for item in request.get("inputs", []):
             view.show(*(Path(unquote(urlparse(u).path)).parent for u in item.get("uris", [])))
-        if os.geteuid() == 0:  # the job runs as nobody: its own directories are its own
-            for own in (workdir, output):
-                for folder, _, files in os.walk(own):
-                    for name in [folder, *(os.path.join(folder, f) for f in files)]:
-                        os.chown(name, NOBODY, NOBODY, follow_symlinks=False)
+        if job_user is not None:  # the work directory: made and filled by the runner just now
+            hand_over(workdir, job_user)
         built = script(view, cwd)
         if built is None:  # fail closed: never run a job with the platform's files in sight
             raise SandboxError(
@@ -260,6 +266,16 @@ class ProcessLauncher:
 
 class SandboxError(Exception):
     """The job's sandbox could not be built (its run fails with this, not retried)."""
+
+
+def output_directory(storage_root: Path | None, request: dict[str, Any], owner: Owner) -> Path:
+    """The run's output directory, created fresh for `owner` under the storage root through no
+    link (runner/workspace.py), or the one a previous attempt made, left as it is."""
+    output = Path(unquote(urlparse(request["output_prefix"]).path))
+    if storage_root is None:
+        raise SandboxError("this launcher has no storage root to create the run's output in")
+    make_directory(storage_root, output, owner)
+    return output
 
 
 JOB_FOLDER_LIMIT_BYTES = 256 * 1024 * 1024
@@ -293,12 +309,21 @@ def copy_job_folder(folder: Path, into: Path, hidden: set[Path]) -> Path:
 
 
 CONTAINER_USER = 65534  # nobody
+# podman splits a --volume value at ':' (and its options at ','): a folder holding either, or a
+# control character, would add mounts or options of its own
+UNMOUNTABLE = re.compile(r"[:,\x00-\x1f\x7f]")
 
 
 class ContainerLauncher:
     """podman with runc: read-only root, no network unless declared (then the host's, never a
     bridge), memory, CPU and pid limits, no capabilities, an unprivileged user, and only the
-    run's output directory (read-write) and its inputs' directories (read-only) mounted."""
+    run's output directory (read-write) and its inputs' directories (read-only) mounted.
+
+    Nothing a tenant sets is read as an option of podman's: the image must be a plain reference
+    (checked again here), it comes after `--`, and mounted folders may not hold ':' or ','."""
+
+    def __init__(self, storage_root: Path | None = None) -> None:
+        self.storage_root = storage_root
 
     def launch(
         self,
@@ -311,18 +336,10 @@ class ContainerLauncher:
     ) -> Outcome:
         launcher, resources = spec["launcher"], spec.get("resources", {})
         name = f"chainlake-{request['run_id']}-{request['attempt']}"
-        output_dir = Path(urlparse(request["output_prefix"]).path)
-        output_dir.mkdir(parents=True, exist_ok=True)
-        output_dir.chmod(0o777)  # the job runs as nobody
-        mounts = [f"--volume={output_dir}:{output_dir}:rw"]
-        for item in request.get("inputs", []):
-            for uri in item.get("uris", []):
-                folder = Path(urlparse(uri).path).parent
-                if (
-                    urlparse(uri).scheme == "file"
-                    and f"--volume={folder}:{folder}:ro" not in mounts
-                ):
-                    mounts.append(f"--volume={folder}:{folder}:ro")
+        try:
+            mounts = self._mounts(request, spec)
+        except (SandboxError, WorkspaceError) as exc:
+            return Outcome(None, str(exc), kind="SandboxError")
         env = {"CHAINLAKE_RUN_ID": request["run_id"], **request.get("credentials", {})}
         argv = [
             *PODMAN,
@@ -356,8 +373,7 @@ class ContainerLauncher:
             f"{CONTAINER_USER}:{CONTAINER_USER}",
             *(f"--env={k}" for k in env),  # values come from podman's environment, not argv
             *mounts,
-            launcher["image"],
-            *launcher.get("command", []),
+            *podman_tail(launcher),
         ]
 
         def kill(_: subprocess.Popen[str]) -> None:
@@ -378,6 +394,38 @@ class ContainerLauncher:
                 None, f"killed: {out_of_memory(spec)}", outcome.stderr_tail, "OutOfMemory"
             )
         return outcome
+
+    def _mounts(self, request: dict[str, Any], spec: dict[str, Any]) -> list[str]:
+        """The run's output directory (created fresh for the container's user, never chmodded
+        when it exists) and its inputs' folders, as podman arguments; SandboxError for an image
+        or a folder podman would read as options."""
+        refused = value_problem("launcher.image", spec["launcher"].get("image"))
+        if refused:
+            raise SandboxError(refused)
+        folders = [Path(unquote(urlparse(request["output_prefix"]).path))]
+        for item in request.get("inputs", []):
+            for uri in item.get("uris", []):
+                if urlparse(uri).scheme == "file":
+                    folders.append(Path(unquote(urlparse(uri).path)).parent)
+        unsafe = [f for f in folders if UNMOUNTABLE.search(str(f))]
+        if unsafe:
+            raise SandboxError(
+                f"refused to mount {unsafe[0]}: a mounted folder may not hold ':' or ',' or "
+                "control characters (podman would read them as more mounts or options)"
+            )
+        root = os.geteuid() == 0  # a rootless podman maps the container's nobody elsewhere
+        owner = Owner(CONTAINER_USER) if root else Owner(mode=0o777)
+        output_dir = output_directory(self.storage_root, request, owner)
+        mounts = [f"--volume={output_dir}:{output_dir}:rw"]
+        for folder in dict.fromkeys(folders[1:]):
+            mounts.append(f"--volume={folder}:{folder}:ro")
+        return mounts
+
+
+def podman_tail(launcher: dict[str, Any]) -> list[str]:
+    """What follows podman's own options: `--`, then the image and its command, which are the
+    container's (podman reads no option of its own past `--`)."""
+    return ["--", launcher["image"], *launcher.get("command", [])]
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:

@@ -28,17 +28,19 @@ from psycopg_pool import ConnectionPool
 
 from chainlake.chain.export import export_range
 from chainlake.config import find_home
-from chainlake.contract import CONTRACT_VERSION, problems
+from chainlake.contract import CONTRACT_VERSION, problems, value_problem
 from chainlake.db import runner_transaction
 from chainlake.errors import ChainlakeError
 from chainlake.manifests import describe, write_manifest
-from chainlake.paths import check_template, linked_prefix, output_prefix
+from chainlake.paths import linked_prefix, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import open_store
 from runner.events import EventLog
 from runner.launchers import (
     LAUNCHERS,
     PLATFORM_CREDENTIALS,
+    UNMOUNTABLE,
+    ContainerLauncher,
     Outcome,
     ProcessLauncher,
     out_of_memory,
@@ -46,6 +48,7 @@ from runner.launchers import (
 from runner.redaction import Redactor
 from runner.sandbox import job_roots, platform_view
 from runner.scheduler import fire_due
+from runner.workspace import Owner, WorkspaceError, make_directory
 
 QUEUE = "run_tasks"
 NOTIFY_CHANNEL = f"pgmq.q_{QUEUE}.INSERT"
@@ -88,7 +91,11 @@ class Runner:
         # process jobs see the platform's state hidden (runner/sandbox.py)
         home = find_home()
         view = platform_view(home, config.storage_root)
-        self.launchers = {**LAUNCHERS, "process": ProcessLauncher(view, job_roots(home))}
+        self.launchers = {
+            **LAUNCHERS,
+            "process": ProcessLauncher(view, job_roots(home), config.storage_root),
+            "container": ContainerLauncher(config.storage_root),
+        }
 
     # -- the loop ---------------------------------------------------------------------------
     def run_forever(self, max_seconds: float | None = None) -> None:
@@ -186,10 +193,10 @@ class Runner:
     def execute(self, msg_id: int, run: dict[str, Any], definition: dict[str, Any]) -> None:
         spec = definition["spec"]
         attempt = int(run["attempt"])
-        invalid = problems("job_definition", spec)
-        if not invalid and "output_path_template" in spec:
-            try:
-                check_template(spec["output_path_template"])
+        invalid = problems("job_definition", spec)  # checked where stored; again where used
+        if not invalid:
+            try:  # the template, each value put into it, and the prefix kept in the org's tree
+                output_prefix = self.output_prefix(run, spec)
             except ChainlakeError as exc:
                 invalid = [exc.message]
         if invalid:
@@ -220,8 +227,9 @@ class Runner:
         redactor = Redactor(list(credentials.values()))
         timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
-        workdir.mkdir(parents=True, exist_ok=True)
-        output_prefix = self.output_prefix(run, spec)
+        self.config.storage_root.mkdir(parents=True, exist_ok=True)  # the operator's
+        if not make_directory(self.config.storage_root, workdir, Owner(mode=0o700)):
+            raise WorkspaceError(f"the work directory {workdir} exists already")  # a fresh one
         link = linked_prefix(self.config.storage_root, Path(urlparse(output_prefix).path))
         if link is not None:
             error = {
@@ -503,48 +511,64 @@ def outcome_error(
 def rejected_outputs(
     outputs: list[dict[str, Any]], spec: dict[str, Any], output_prefix: str
 ) -> dict[str, Any] | None:
-    """A job may report only datasets it declares, and only URIs under its output prefix (for
-    local files: after following symbolic links, which a job can plant in its own prefix)."""
+    """A job may report only datasets it declares, partition keys that are plain names, and
+    only URIs of files under its output prefix (for local files: after following symbolic
+    links, which a job can plant in its own prefix; never a hard link, a second name of a file
+    elsewhere; never a path podman would read as mount options)."""
     declared = set(spec.get("output_datasets", []))
-    prefix = urlparse(output_prefix)
     for output in outputs:
-        if output["dataset"] not in declared:
-            return {
-                "type": "OutputRejected",
-                "retryable": False,
-                "message": f"output refused: output for undeclared dataset {output['dataset']!r} "
-                f"(the definition's output_datasets: {sorted(declared)})",
-            }
-        for uri in output.get("uris", []):
-            parsed = urlparse(uri)
-            inside = (
-                parsed.scheme == prefix.scheme
-                and parsed.netloc == prefix.netloc
-                and os.path.normpath(parsed.path).startswith(prefix.path.rstrip("/") + "/")
-            )
-            if inside and parsed.scheme == "file":
-                real = Path(unquote(parsed.path)).resolve()
-                if not real.is_relative_to(Path(unquote(prefix.path)).resolve()):
-                    return {
-                        "type": "OutputRejected",
-                        "retryable": False,
-                        "message": f"output refused: {uri} leads outside the run's prefix "
-                        f"{output_prefix} (through a symbolic link or '..')",
-                    }
-            if inside and parsed.scheme == "file" and not Path(parsed.path).is_file():
-                return {
-                    "type": "OutputRejected",
-                    "retryable": False,
-                    "message": f"output {uri} does not exist (the job reported a file it did "
-                    "not write)",
-                }
-            if not inside:
-                return {
-                    "type": "OutputRejected",
-                    "retryable": False,
-                    "message": f"output refused: {uri} is outside the run's prefix "
-                    f"{output_prefix} (a job writes and reports only under its prefix)",
-                }
+        refusal = _output_refusal(output, declared) or next(
+            filter(None, (_uri_refusal(uri, output_prefix) for uri in output.get("uris", []))),
+            None,
+        )
+        if refusal:
+            return {"type": "OutputRejected", "retryable": False, "message": refusal}
+    return None
+
+
+def _output_refusal(output: dict[str, Any], declared: set[str]) -> str | None:
+    if output["dataset"] not in declared:
+        return (
+            f"output refused: output for undeclared dataset {output['dataset']!r} "
+            f"(the definition's output_datasets: {sorted(declared)})"
+        )
+    partition = output.get("partition") or ""
+    refused = partition and value_problem("partition", partition, f"partition {partition!r}")
+    return f"output refused: {refused}" if refused else None
+
+
+def _uri_refusal(uri: str, output_prefix: str) -> str | None:
+    parsed, prefix = urlparse(uri), urlparse(output_prefix)
+    inside = (
+        parsed.scheme == prefix.scheme
+        and parsed.netloc == prefix.netloc
+        and os.path.normpath(parsed.path).startswith(prefix.path.rstrip("/") + "/")
+    )
+    if not inside:
+        return (
+            f"output refused: {uri} is outside the run's prefix {output_prefix} (a job writes "
+            "and reports only under its prefix)"
+        )
+    if parsed.scheme != "file":
+        return None
+    path = Path(unquote(parsed.path))
+    if not path.resolve().is_relative_to(Path(unquote(prefix.path)).resolve()):
+        return (
+            f"output refused: {uri} leads outside the run's prefix {output_prefix} (through a "
+            "symbolic link or '..')"
+        )
+    if not path.is_file():
+        return f"output {uri} does not exist (the job reported a file it did not write)"
+    if path.stat().st_nlink > 1:
+        return (
+            f"output refused: {uri} is a hard link (st_nlink {path.stat().st_nlink}), a second "
+            "name of a file that may be anyone's"
+        )
+    if UNMOUNTABLE.search(str(path)):
+        return (
+            f"output refused: {uri}: a file path may not hold ':' or ',' or control characters "
+            "(the runs that read it mount its folder)"
+        )
     return None
 
 

@@ -5,7 +5,14 @@
 - write_outside: write the file `target`, outside the run's output prefix;
 - undeclared_output: report an output for `stolen`, a dataset the definition does not declare;
 - outside_output: report as its output a symbolic link, inside its prefix, to the host file `path`;
-- memory: allocate `mb` MB (default 1024), well past its 64 MB limit.
+- memory: allocate `mb` MB (default 1024), well past its 64 MB limit;
+- traverse_output: report as its output a URI that climbs out of its prefix with '..';
+- traverse_partition: report an output whose partition key climbs out with '..';
+- hard_link: hard-link the host file `path` into its prefix and report it as its output.
+
+Attacks that live in the definition rather than in this code (a version, name, dataset, secret,
+template or folder that climbs out of the org's tree; an image that is a podman flag) are
+applied by the tests as hostile definitions of this job (tests/security/test_c1_*, test_h1_*).
 
 A blocked attack fails the run with an error naming what was blocked (the platform's own
 refusal, or this job's `PermanentError` wrapping what the sandbox answered). An attack that gets
@@ -68,6 +75,8 @@ def hostile(ctx: Context) -> None:
         for _ in range(int(ctx.params.get("mb", 1024)) // CHUNK_MB):
             chunks.append(b"\xff" * (CHUNK_MB << 20))  # written, so really resident
         escaped(ctx, f"allocated {len(chunks) * CHUNK_MB} MB")
+    elif attack in PATH_ATTACKS:
+        PATH_ATTACKS[attack](ctx)
     else:
         raise PermanentError(f"unknown attack {attack!r}")
 
@@ -82,6 +91,44 @@ def escaped(ctx: Context, what: str) -> None:
     path = ctx.output_path("hostile_out", "escaped.txt")
     path.write_text(f"ESCAPED: {what}\n")
     ctx.output("hostile_out", uris=[path.as_uri()], rows=1)
+
+
+def traverse_output(ctx: Context) -> None:
+    """Report a file of a sibling run (`target`'s folder) through '..' in the output URI."""
+    inside = ctx.output_path("hostile_out", "part-0.txt")
+    inside.write_text("ESCAPED: a URI through '..' recorded as an output\n")
+    climbing = f"{inside.parent}/../../another-run/hostile_out/part-0.txt"
+    ctx.log(f"reporting {climbing}, which climbs out of the prefix, as an output")
+    ctx.output("hostile_out", uris=[Path(climbing).as_uri()], rows=1)
+
+
+def traverse_partition(ctx: Context) -> None:
+    """Report an output whose partition key climbs out of the dataset's folder."""
+    path = ctx.output_path("hostile_out", "part-0.txt")
+    path.write_text("ESCAPED: a partition key with '..' recorded\n")
+    ctx.log("reporting an output with the partition key '../../acme'")
+    ctx.output("hostile_out", uris=[path.as_uri()], rows=1, partition="../../acme")
+
+
+def hard_link(ctx: Context) -> None:
+    """Hard-link the host file `path` into the prefix (a second name for its inode: a runner
+    that chowns or hashes the prefix would reach the host file) and report it."""
+    link = ctx.output_path("hostile_out", "linked.txt")
+    try:
+        os.link(ctx.params["path"], link)
+    except OSError as exc:
+        raise PermanentError(
+            f"hard link to a host file blocked: {ctx.params['path']}: {_why(exc)}"
+        ) from exc
+    ctx.log(f"reporting {link}, a hard link to {ctx.params['path']}, as an output")
+    ctx.output("hostile_out", uris=[link.as_uri()], rows=1)
+
+
+PATH_ATTACKS = {
+    "traverse_output": traverse_output,
+    "traverse_partition": traverse_partition,
+    "hard_link": hard_link,
+}
 
 
 if __name__ == "__main__":
