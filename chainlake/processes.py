@@ -6,7 +6,9 @@ A pid file records the process's start time (field 22 of /proc/PID/stat, in cloc
 boot) and its command line beside its pid. Pids are reused: a pid file whose pid now belongs to
 a process started at another time is stale, its process is not "running", and nothing is ever
 signalled through it. A pid file without a start time (written before this was recorded) cannot
-be told apart from a reused pid, and is treated as stale too.
+be told apart from a reused pid by its time: it counts only while its process's command line
+names this stack's home (each of the stack's processes is started with a path under it), and is
+then rewritten with the start time.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ class BackgroundProcess:
         """The pid of the running process, or None (a stale pid file is removed)."""
         try:
             recorded = json.loads(self.pid_file.read_text())
+            if isinstance(recorded, int):  # written before start times were recorded
+                return self._adopt(recorded)
             pid, start = int(recorded["pid"]), int(recorded["started_at"])
         except (OSError, ValueError, TypeError, KeyError):
             self.pid_file.unlink(missing_ok=True)
@@ -57,6 +61,19 @@ class BackgroundProcess:
         if started_at(pid) != start:  # ended, or its pid now belongs to another program
             self.pid_file.unlink(missing_ok=True)
             return None
+        return pid
+
+    def _adopt(self, pid: int) -> int | None:
+        """A pid file of the old form (the pid alone): its process, if it is this stack's."""
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            cmdline = ""
+        start = started_at(pid)
+        if start is None or str(self.run_dir.parent) not in cmdline:
+            self.pid_file.unlink(missing_ok=True)
+            return None
+        self.pid_file.write_text(json.dumps({"pid": pid, "started_at": start}) + "\n")
         return pid
 
     def start(self, argv: list[str], env: dict[str, str] | None = None) -> int:

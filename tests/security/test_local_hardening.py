@@ -203,6 +203,29 @@ def test_a_running_process_is_still_recognised_and_stopped(tmp_path: Path) -> No
     assert api.pid() is None
 
 
+def test_an_old_pid_file_counts_only_for_a_process_of_this_stack(tmp_path: Path) -> None:
+    """Pid files written before start times were recorded hold the pid alone: after an upgrade,
+    `down` still stops the stack's own process, and never another program."""
+    home = tmp_path / "home"
+    runner = BackgroundProcess("runner", home / "run")
+    ours = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", str(home / "data")]
+    )
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        runner.run_dir.mkdir(parents=True)
+        runner.pid_file.write_text(f"{other.pid}\n")
+        assert runner.pid() is None and not runner.pid_file.exists()
+        runner.pid_file.write_text(f"{ours.pid}\n")
+        assert runner.pid() == ours.pid
+        assert runner.stop(grace_seconds=10) is True
+        assert ours.wait(10) is not None and other.poll() is None
+    finally:
+        for proc in (ours, other):
+            proc.kill()
+            proc.wait(10)
+
+
 # -- format checks -----------------------------------------------------------------------------
 def formats_used(node: object) -> set[str]:
     """Every `format` keyword in a schema (a property named "format" is a schema, not a str)."""
