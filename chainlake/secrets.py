@@ -40,8 +40,9 @@ def decrypt(key: bytes, token: bytes) -> str:
         ) from exc
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
+def signature(secret: str, timestamp: str, delivery: str, body: bytes) -> str:
     """The webhook signature both ways (job activation in, alerts out): HMAC-SHA256 over
-    `timestamp.body`, as `sha256=<hex>` in X-Chainlake-Signature."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+    `timestamp.delivery.body` (X-Chainlake-Timestamp, X-Chainlake-Delivery, the raw body), as
+    `sha256=<hex>` in X-Chainlake-Signature. A replay under another delivery id does not verify."""
+    signed = f"{timestamp}.{delivery}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
