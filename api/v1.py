@@ -345,7 +345,7 @@ def grant_read(request: Req, data: JSONBody[GrantRequest]) -> dict[str, Any]:
     another org, read-only. Its members see it from their next request."""
     as_caller(
         request,
-        "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)",
+        "SELECT * FROM catalog.grant_read(%s, %s, %s, %s)",
         (data.kind, data.org, data.name, data.grantee),
     )
     return {"kind": data.kind, "org": data.org, "name": data.name, "grantee": data.grantee}

@@ -347,7 +347,7 @@ def _as_someone(as_email: str | None) -> str:
 @AS_USER
 def share_grant(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
     _share(
-        "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)",
+        "SELECT * FROM catalog.grant_read(%s, %s, %s, %s)",
         kind,
         ref,
         grantee,
