@@ -67,7 +67,7 @@ def _locally(
 def _local_chunks(session: Session, result: Any, fmt: str, max_rows: int) -> Iterator[bytes]:
     try:
         if fmt == "json":
-            yield json.dumps(results.json_page(result, max_rows)).encode()
+            yield results.json_page(result, max_rows)
         else:
             yield from results.stream(result, fmt)
     finally:
