@@ -155,4 +155,3 @@ def test_a_large_result_streams_through_the_api_in_bounded_memory(
     assert received > 600_000 * ROW_BYTES
     assert status == 413
     assert peak - at_rest < 400, f"the API grew by {peak - at_rest:.0f} MB for one result"
-
