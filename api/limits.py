@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+
+import anyio
 
 from chainlake.errors import InvalidInput, QuotaExceeded
 from chainlake.results import JSON_MAX_BYTES
@@ -82,20 +84,31 @@ class QueryGate:
         return leave
 
 
-class Held(Iterator[bytes]):
-    """An answer's chunks that run `done` once, when they end, fail, are closed or dropped
-    (a client that goes away mid-download gives its query's slot back)."""
+class Held(AsyncIterator[bytes]):
+    """An answer's chunks, each made in a worker thread, that run `done` once: when they end or
+    fail, when their request is cancelled (a client gone mid-download), or when they are
+    dropped unread. An async iterator without a generator of its own, so that nothing keeps it
+    in a reference cycle: dropped, it is gone at once, its slot with it."""
 
     def __init__(self, chunks: Iterator[bytes], done: Callable[[], None]) -> None:
         self._chunks = chunks
         self._done: Callable[[], None] | None = done
 
-    def __next__(self) -> bytes:
-        try:
-            return next(self._chunks)
+    def __aiter__(self) -> Held:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done is None:
+            raise StopAsyncIteration
+        try:  # not abandoned on cancel: the thread's next() ends before close() runs
+            chunk = await anyio.to_thread.run_sync(next, self._chunks, None)
         except BaseException:
             self.close()
             raise
+        if chunk is None:
+            self.close()
+            raise StopAsyncIteration
+        return chunk
 
     def close(self) -> None:
         done, self._done = self._done, None
