@@ -11,6 +11,7 @@ from psycopg_pool import ConnectionPool
 
 from api import alerts, pii, v1
 from api.auth import Verifier
+from api.limits import QueryCaps, QueryGate
 from api.problems import HANDLERS
 from api.webhooks import receive_webhook
 from chainlake.query import SessionPool
@@ -28,10 +29,11 @@ def create_app(
     home: Path | None = None,
     store: ObjectStore | None = None,
     verifier: Verifier | None = None,
+    query_caps: QueryCaps | None = None,
 ) -> Litestar:
     """The API connects as chainlake_api (database_url), decrypts secrets with secret_key, verifies
-    tokens against the dev issuer under `home` (and configured OIDC issuers), and reads cold data
-    from `store`."""
+    tokens against the dev issuer under `home` (and configured OIDC issuers), reads cold data
+    from `store`, and caps queries by `query_caps` (default: from the environment)."""
     pool = ConnectionPool(database_url, min_size=1, max_size=8, open=False)
     sessions = SessionPool()
     app = Litestar(
@@ -61,6 +63,7 @@ def create_app(
     )
     app.state.pool = pool
     app.state.sessions = sessions
+    app.state.query_gate = QueryGate(query_caps or QueryCaps.from_environment())
     app.state.secret_key = secret_key
     home = home or Path(".chainlake")
     app.state.verifier = verifier or Verifier.from_environment(home)

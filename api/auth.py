@@ -8,7 +8,15 @@ again on an unknown key id, at most every `jwks_min_refresh_seconds`, and at lea
 Its claims map to a chainlake user (by an e-mail claim, or a client id for client-credentials
 tokens) and, when configured, to org roles that narrow what the user's memberships allow. The
 result is the claims the request's transaction runs under (`request.jwt.claims`): RLS does the
-rest."""
+rest.
+
+Identity providers cannot stall the API: each configured issuer is known by its `iss` before any
+request (its `issuer`, by default its discovery URL less `/.well-known/openid-configuration`),
+so a token naming any other issuer is refused without network I/O; a provider is contacted only
+for its own tokens, with a short timeout (`timeout_seconds`), by one request at a time (a lock
+per provider, which others wait on for at most that timeout); and a failure is remembered: the
+provider is not asked again before its backoff (`retry_min_seconds`, doubling up to
+`retry_max_seconds`) has passed, its tokens refused meanwhile without I/O."""
 
 from __future__ import annotations
 
@@ -18,6 +26,7 @@ import os
 import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +41,8 @@ from chainlake.tokens import DEV_ISSUER, verify_dev_token
 
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
 ROLES = ("reader", "writer", "admin")
+DISCOVERY_SUFFIX = "/.well-known/openid-configuration"
+MAX_DOCUMENT_BYTES = 1 << 20  # a discovery document or JWKS larger than this is malformed
 
 
 class NotAuthenticated(ChainlakeError):
@@ -50,6 +61,27 @@ class Identity:
 
 
 @dataclass
+class Backoff:
+    """When a provider that failed may be asked again: `min_s` after the first failure, doubling
+    with each failure in a row up to `max_s`; a success forgets the failures."""
+
+    min_s: float
+    max_s: float
+    failures: int = 0
+    retry_at: float = float("-inf")
+
+    def wait_s(self, now: float) -> float:
+        return max(0.0, self.retry_at - now)
+
+    def failed(self, now: float) -> None:
+        self.failures += 1
+        self.retry_at = now + min(self.max_s, self.min_s * 2 ** (self.failures - 1))
+
+    def succeeded(self) -> None:
+        self.failures, self.retry_at = 0, float("-inf")
+
+
+@dataclass
 class OidcIssuer:
     """One OIDC provider, and how its tokens' claims map to chainlake identities."""
 
@@ -65,18 +97,33 @@ class OidcIssuer:
     leeway_seconds: int = 30
     jwks_min_refresh_seconds: float = 10.0
     jwks_max_age_seconds: float = 300.0
-    issuer: str = ""
+    issuer: str = ""  # the `iss` of its tokens; default: the discovery URL less DISCOVERY_SUFFIX
+    timeout_seconds: float = 3.0  # per request to the provider
+    retry_min_seconds: float = 5.0  # after a failure, the provider is not asked again before
+    retry_max_seconds: float = 300.0  # ... this backoff (doubling per failure up to the max)
     _jwks_uri: str = ""
     _keys: dict[str, tuple[jwt.PyJWK, str | None]] = field(default_factory=dict)  # kid: key, alg
     _fetched_at: float = float("-inf")
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _fetching: threading.Lock = field(default_factory=threading.Lock)  # one request at a time
+    _backoff: Backoff = field(default_factory=lambda: Backoff(0.0, 0.0))
+
+    def __post_init__(self) -> None:
+        if not self.issuer:
+            if not self.discovery_url.endswith(DISCOVERY_SUFFIX):
+                raise InvalidInput(
+                    f"OIDC issuer {self.discovery_url}: set `issuer` (the `iss` of its tokens)",
+                    f"without it the issuer is the discovery URL less {DISCOVERY_SUFFIX}",
+                )
+            self.issuer = self.discovery_url.removesuffix(DISCOVERY_SUFFIX)
+        self._backoff = Backoff(self.retry_min_seconds, self.retry_max_seconds)
 
     @classmethod
     def from_config(cls, entry: dict[str, Any]) -> OidcIssuer:
         known = {
             "discovery_url", "audience", "user_claim", "verified_claim", "clients", "org_claim",
             "role_claim", "roles", "leeway_seconds", "jwks_min_refresh_seconds",
-            "jwks_max_age_seconds",
+            "jwks_max_age_seconds", "issuer", "timeout_seconds", "retry_min_seconds",
+            "retry_max_seconds",
         }  # fmt: skip
         unknown = set(entry) - known
         if unknown or "discovery_url" not in entry or "audience" not in entry:
@@ -90,25 +137,47 @@ class OidcIssuer:
             raise InvalidInput(f"OIDC roles map {bad} to unknown roles", f"use {ROLES}")
         return cls(**entry)
 
-    def discover(self) -> bool:
-        """Read the provider's discovery document once; False while it is unreachable or
-        malformed (its tokens are refused; other issuers' are not affected)."""
-        if self.issuer:
-            return True
+    def _fetch(self, url: str) -> Any:
+        with urllib.request.urlopen(url, timeout=self.timeout_seconds) as response:  # noqa: S310
+            return json.loads(response.read(MAX_DOCUMENT_BYTES))
+
+    def _discover(self) -> None:
+        """The provider's JWKS address from its discovery document (read once), which must name
+        the configured issuer."""
+        document = self._fetch(self.discovery_url)
+        jwks_uri, issuer = document["jwks_uri"], document["issuer"]
+        if not isinstance(jwks_uri, str) or issuer != self.issuer:
+            raise ValueError(f"its discovery document names issuer {issuer!r}, not {self.issuer!r}")
+        self._jwks_uri = jwks_uri
+
+    def _ask_provider(self, needed: Callable[[], bool], call: Callable[[], None]) -> None:
+        """Run `call` (requests to this provider) if still `needed` once this thread holds the
+        provider's lock: never while a failure's backoff lasts, never waiting longer than one
+        request's timeout for another thread's call. NotAuthenticated when it cannot be had."""
+        if not self._fetching.acquire(timeout=self.timeout_seconds):
+            raise NotAuthenticated("token refused: its provider is unreachable or slow; try again")
         try:
-            with urllib.request.urlopen(self.discovery_url, timeout=5) as response:  # noqa: S310
-                document = json.loads(response.read())
-            jwks_uri, issuer = document["jwks_uri"], document["issuer"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return False
-        if not isinstance(jwks_uri, str) or not isinstance(issuer, str):
-            return False
-        self._jwks_uri, self.issuer = jwks_uri, issuer
-        return True
+            if not needed():
+                return
+            wait = self._backoff.wait_s(time.monotonic())
+            if wait > 0:
+                raise NotAuthenticated(
+                    f"token refused: its provider is unreachable (asked again in {wait:.0f} s)"
+                )
+            try:
+                call()
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self._backoff.failed(time.monotonic())
+                refused = f"token refused: its provider is unreachable: {exc}"
+                raise NotAuthenticated(refused) from exc
+            self._backoff.succeeded()
+        finally:
+            self._fetching.release()
 
     def _refresh(self) -> None:
-        with urllib.request.urlopen(self._jwks_uri, timeout=5) as response:  # noqa: S310
-            document = json.loads(response.read())
+        if not self._jwks_uri:
+            self._discover()
+        document = self._fetch(self._jwks_uri)
         entries = document.get("keys", []) if isinstance(document, dict) else []
         keys = {}
         for entry in entries if isinstance(entries, list) else []:
@@ -122,17 +191,21 @@ class OidcIssuer:
                 continue  # a key type this library cannot use: tokens signed with it fail
         self._keys, self._fetched_at = keys, time.monotonic()
 
+    def _keys_wanted(self, kid: str) -> tuple[bool, bool]:
+        """(fetch the JWKS now?, are the keys held too old to use?)"""
+        age = time.monotonic() - self._fetched_at
+        stale = age > self.jwks_max_age_seconds
+        return stale or (kid not in self._keys and age >= self.jwks_min_refresh_seconds), stale
+
     def key(self, kid: str) -> tuple[jwt.PyJWK, str | None]:
-        with self._lock:
-            age = time.monotonic() - self._fetched_at
-            stale = age > self.jwks_max_age_seconds
-            if stale or (kid not in self._keys and age >= self.jwks_min_refresh_seconds):
-                try:
-                    self._refresh()
-                except (OSError, ValueError) as exc:
-                    if stale:
-                        raise NotAuthenticated(f"token refused: JWKS unavailable: {exc}") from exc
-            found = self._keys.get(kid)
+        wanted, stale = self._keys_wanted(kid)
+        if wanted:
+            try:
+                self._ask_provider(lambda: self._keys_wanted(kid)[0], self._refresh)
+            except NotAuthenticated:
+                if stale:
+                    raise
+        found = self._keys.get(kid)  # the keys are replaced whole, never changed in place
         if found is None:
             raise NotAuthenticated(f"token refused: unknown key id {kid!r}")
         return found
@@ -264,10 +337,10 @@ class Verifier:
             except ChainlakeError as exc:
                 raise NotAuthenticated(exc.message) from exc
             return _identity(token, claims, {"sub": claims["sub"], "iss": issuer})
-        oidc = self._issuer(issuer)
+        oidc = self._issuer(issuer) if isinstance(issuer, str) else None
         if oidc is None:
             raise NotAuthenticated(
-                "token refused: unknown issuer (or its provider is unreachable)",
+                "token refused: unknown issuer",
                 "the API accepts the dev issuer's tokens and those of the configured OIDC issuers",
             )
         claims = oidc.verify(token)
@@ -281,16 +354,9 @@ class Verifier:
             raise NotAuthenticated(f"token refused: no chainlake user for {email}")
         return _identity(token, claims, {**row[0], "iss": issuer})
 
-    def _issuer(self, issuer: Any) -> OidcIssuer | None:
-        """The configured issuer named `issuer`: those discovered already answer without a
-        request; the others are discovered (an unreachable one is skipped, not fatal)."""
-        for oidc in self.oidc:
-            if oidc.issuer and oidc.issuer == issuer:
-                return oidc
-        for oidc in self.oidc:
-            if not oidc.issuer and oidc.discover() and oidc.issuer == issuer:
-                return oidc
-        return None
+    def _issuer(self, issuer: str) -> OidcIssuer | None:
+        """The configured issuer named `issuer` (known from the configuration: no request)."""
+        return next((oidc for oidc in self.oidc if oidc.issuer == issuer), None)
 
 
 def _json_or_none(value: dict[str, str] | None) -> str | None:

@@ -18,6 +18,7 @@ from chainlake.errors import (
     NotFound,
     PermissionDenied,
     QuotaExceeded,
+    ResultTooLarge,
 )
 
 MEDIA_TYPE = "application/problem+json"
@@ -26,6 +27,7 @@ STATUS = [
     (PermissionDenied, 403, "forbidden", "Forbidden"),
     (NotFound, 404, "not-found", "Not found"),
     (AlreadyExists, 409, "conflict", "Already exists"),
+    (ResultTooLarge, 413, "too-large", "Result too large"),
     (InvalidInput, 400, "invalid-input", "Invalid input"),
     (QuotaExceeded, 429, "too-many-requests", "Too many requests"),
 ]

@@ -24,11 +24,12 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from api.auth import NotAuthenticated, Verifier
-from api.problems import PROBLEMS
+from api.limits import Held, QueryGate
+from api.problems import PROBLEMS, problems
 from chainlake import results
 from chainlake.db import claims_transaction
 from chainlake.errors import InvalidInput, NotFound, translate
-from chainlake.query import datasets_named, open_caller_session
+from chainlake.query import Session, datasets_named, open_caller_session
 from chainlake.storage import ObjectStore
 
 Req = Request[Any, Any, Any]
@@ -147,10 +148,13 @@ class ResultOperation(Operation):
             }
 
 
+QUERY_PROBLEMS = {**PROBLEMS, **problems(413)}
+
+
 @post(
     "/v1/query",
     operation_id="query",
-    responses=PROBLEMS,
+    responses=QUERY_PROBLEMS,
     operation_class=ResultOperation,
     sync_to_thread=True,
     status_code=200,
@@ -158,36 +162,50 @@ class ResultOperation(Operation):
 def query(request: Req, data: JSONBody[QueryRequest]) -> Response[Any]:
     """SQL (DuckDB) over the chain views `blocks`, `transactions`, `logs` (hot and cold as one)
     and `"<org>"."<dataset>"` for every dataset the caller may read. `json` answers a page of at
-    most `max_rows` rows; `jsonl`, `csv`, `parquet` and `arrow` stream the whole result."""
+    most `max_rows` rows and the API's byte cap (413 past it); `jsonl`, `csv`, `parquet` and
+    `arrow` stream the whole result. Each user runs a few queries at a time (429 beyond)."""
     return _run(request, data.sql, None, data.format, data.max_rows)
 
 
 def _run(
     request: Req, sql: str, params: dict[str, Any] | None, fmt: str, max_rows: int
 ) -> Response[Any]:
+    """Run the SQL in a slot of the caller's (QueryGate: 429 when none is free), held until the
+    answer's last byte: a JSON page under the byte cap, or a stream batch by batch."""
     claims = caller(request)
-    store: ObjectStore = request.app.state.store
-    with _pool(request).connection() as conn:
-        session = open_caller_session(conn, claims, store, sql=sql, pool=request.app.state.sessions)
+    gate: QueryGate = request.app.state.query_gate
+    leave = gate.enter(str(claims.get("sub", "")))
+    try:
+        session = _session(request, claims, sql)
+    except BaseException:
+        leave()
+        raise
+
+    def done() -> None:
+        try:
+            session.close()
+        finally:
+            leave()
+
     try:
         result = session.execute(sql, params)
         _audit_query(request, sql, fmt, session.saved_sql)
-    except Exception:
-        session.close()
+        if fmt != "json":  # the stream gives the slot back after its last byte
+            chunks = Held(results.stream(result, fmt), done)
+            return Stream(chunks, media_type=results.FORMATS[fmt])
+        rows = max(1, min(max_rows, 100_000))
+        page = results.json_page(result, rows, gate.caps.json_max_bytes)
+    except BaseException:
+        done()
         raise
-    if fmt == "json":
-        try:
-            return Response(results.json_page(result, max(1, min(max_rows, 100_000))))
-        finally:
-            session.close()
+    done()
+    return Response(page, media_type=results.FORMATS["json"])
 
-    def chunks() -> Any:
-        try:
-            yield from results.stream(result, fmt)
-        finally:
-            session.close()
 
-    return Stream(chunks(), media_type=results.FORMATS[fmt])
+def _session(request: Req, claims: dict[str, Any], sql: str) -> Session:
+    store: ObjectStore = request.app.state.store
+    with _pool(request).connection() as conn:
+        return open_caller_session(conn, claims, store, sql=sql, pool=request.app.state.sessions)
 
 
 def _audit_query(request: Req, sql: str, fmt: str, saved: dict[str, str]) -> None:
@@ -292,7 +310,7 @@ def delete_saved_query(request: Req, org: FromPath[str], name: FromPath[str]) ->
 @post(
     "/v1/saved-queries/{org:str}/{name:str}/run",
     operation_id="runSavedQuery",
-    responses=PROBLEMS,
+    responses=QUERY_PROBLEMS,
     operation_class=ResultOperation,
     sync_to_thread=True,
     status_code=200,
@@ -345,7 +363,7 @@ def grant_read(request: Req, data: JSONBody[GrantRequest]) -> dict[str, Any]:
     another org, read-only. Its members see it from their next request."""
     as_caller(
         request,
-        "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)",
+        "SELECT * FROM catalog.grant_read(%s, %s, %s, %s)",
         (data.kind, data.org, data.name, data.grantee),
     )
     return {"kind": data.kind, "org": data.org, "name": data.name, "grantee": data.grantee}

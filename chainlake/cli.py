@@ -432,8 +432,9 @@ def job_webhook_secret(name: str, org_name: str, as_email: str | None) -> None:
     click.echo(f"secret: {secret}")
     click.echo(f"url:    {stack.api_url() or 'http://API'}/v1/webhooks/{org}/{name}")
     click.echo(
-        "sign:   X-Chainlake-Timestamp: <unix seconds>; X-Chainlake-Signature: "
-        "sha256=HMAC_SHA256(secret, '<timestamp>.<body>') (see docs/job-contract.md)"
+        "sign:   X-Chainlake-Timestamp: <unix seconds>; X-Chainlake-Delivery: <id>; "
+        "X-Chainlake-Signature: sha256=HMAC_SHA256(secret, '<timestamp>.<delivery>.<body>') "
+        "(see docs/job-contract.md)"
     )
 
 

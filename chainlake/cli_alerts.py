@@ -295,7 +295,7 @@ def channel_create(
         click.echo(f"signing key (shown once): {made}")
         click.echo(
             "verify: X-Chainlake-Signature == sha256=HMAC_SHA256(key, "
-            "'<X-Chainlake-Timestamp>.<body>')"
+            "'<X-Chainlake-Timestamp>.<X-Chainlake-Delivery>.<body>')"
         )
 
 

@@ -67,7 +67,7 @@ def _locally(
 def _local_chunks(session: Session, result: Any, fmt: str, max_rows: int) -> Iterator[bytes]:
     try:
         if fmt == "json":
-            yield json.dumps(results.json_page(result, max_rows)).encode()
+            yield results.json_page(result, max_rows)
         else:
             yield from results.stream(result, fmt)
     finally:
@@ -347,7 +347,7 @@ def _as_someone(as_email: str | None) -> str:
 @AS_USER
 def share_grant(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
     _share(
-        "SELECT id FROM catalog.grant_read(%s, %s, %s, %s)",
+        "SELECT * FROM catalog.grant_read(%s, %s, %s, %s)",
         kind,
         ref,
         grantee,

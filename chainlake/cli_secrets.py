@@ -65,3 +65,31 @@ def secret_list(as_email: str | None, as_json: bool) -> None:
 def secret_delete(name: str, org_name: str, as_email: str | None) -> None:
     sql = "SELECT jobs.delete_secret(%s, %s)"
     act(as_email, sql, (org_name, name), f"secret {org_name}/{name} deleted")
+
+
+@secret.command(
+    "rotate-key",
+    help="Put a new platform key first in .chainlake/secret.key and re-encrypt every stored "
+    "secret with it (the old keys still decrypt until --retire). With CHAINLAKE_SECRET_KEY set, "
+    "put the new key first in it yourself; this re-encrypts with it. Restart the stack after.",
+)
+@click.option("--retire", is_flag=True, help="Then keep only the new key in the key file.")
+def secret_rotate_key(retire: bool) -> None:
+    import psycopg
+
+    from chainlake.secrets import add_key_to_file, load_key, reencrypt_all, retire_old_keys
+
+    stack = Stack.load()
+    home = stack.settings.home
+    try:
+        from_env = bool(os.environ.get("CHAINLAKE_SECRET_KEY"))
+        key = load_key(home) if from_env else add_key_to_file(home)
+        with psycopg.connect(stack.admin_url()) as conn:
+            changed = reencrypt_all(conn, key)
+        if retire and not from_env:
+            retire_old_keys(home)
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    click.echo(f"re-encrypted {changed} stored secret(s) with the new key")
+    click.echo("restart the stack (`chainlake down && chainlake up`) so that every service has it")

@@ -29,6 +29,10 @@ class InvalidInput(ChainlakeError):
     exit_code = 2
 
 
+class ResultTooLarge(InvalidInput):
+    """The answer would pass a size cap; nothing was sent. The hint says how to get it."""
+
+
 class NotFound(ChainlakeError):
     """The named object does not exist (or is not visible to you)."""
 

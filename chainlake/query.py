@@ -442,13 +442,20 @@ def caller_session(
         session.close()
 
 
+def saved_view_name(entry: Mapping[str, Any]) -> str:
+    """The view name of a saved query: `<name>` for the caller's own orgs' ones, `<org>.<name>`
+    for one another org shared (it never lands in, nor shadows, the caller's namespace)."""
+    return f"{entry['org']}.{entry['name']}" if entry.get("shared", True) else str(entry["name"])
+
+
 def _saved_views(session: Session, saved: list[dict[str, Any]]) -> list[str]:
     """`saved."<name>"` for each saved query without parameters that passes the same check as
-    any query (first one per name: orgs alphabetically)."""
+    any query (first one per name, in catalog.query_context's order: the caller's own, then its
+    orgs', alphabetically), and `saved."<org>.<name>"` for those other orgs share."""
     made = []
     session.con.execute("CREATE SCHEMA IF NOT EXISTS saved")
     for entry in saved:
-        name, sql, params = entry["name"], entry["sql"], entry["params"]
+        name, sql, params = saved_view_name(entry), entry["sql"], entry["params"]
         view = f"saved.{_ident(name)}"
         if params or view in made:
             continue

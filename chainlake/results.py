@@ -1,5 +1,10 @@
 """Query results out: a JSON page for interactive use, or a stream in bounded memory for
-downloads (CSV, JSON lines, Parquet, Arrow IPC), batch by batch from DuckDB."""
+downloads (CSV, JSON lines, Parquet, Arrow IPC), batch by batch from DuckDB.
+
+Memory outside DuckDB's `memory_limit` is bounded: downloads convert one batch of at most
+BATCH_ROWS rows at a time and hold nothing of the batches sent; a JSON page is built from
+chunks of PAGE_CHUNK_ROWS rows and refused (ResultTooLarge, 413) as soon as its encoded rows
+pass its byte cap, whatever its row cap."""
 
 from __future__ import annotations
 
@@ -8,14 +13,13 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
-from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from chainlake.errors import InvalidInput
+from chainlake.errors import InvalidInput, ResultTooLarge
 from chainlake.query import jsonable
 
 FORMATS = {
@@ -25,7 +29,10 @@ FORMATS = {
     "parquet": "application/vnd.apache.parquet",
     "arrow": "application/vnd.apache.arrow.stream",
 }
-BATCH_ROWS = 50_000
+BATCH_ROWS = 8_192  # rows per batch of a download
+PAGE_CHUNK_ROWS = 1_024  # rows fetched at a time for a JSON page
+JSON_MAX_BYTES = 16 * 2**20  # a JSON page's rows, encoded, at most (the API's default cap)
+STREAMED = ("jsonl", "csv", "parquet", "arrow")
 
 
 def check_format(name: str) -> str:
@@ -34,15 +41,36 @@ def check_format(name: str) -> str:
     return name
 
 
-def json_page(result: duckdb.DuckDBPyConnection, max_rows: int) -> dict[str, Any]:
+def json_page(
+    result: duckdb.DuckDBPyConnection, max_rows: int, max_bytes: int = JSON_MAX_BYTES
+) -> bytes:
+    """The first `max_rows` rows as one JSON document ({columns, rows, row_count, truncated}),
+    or ResultTooLarge once the rows encoded pass `max_bytes`."""
     columns = [{"name": d[0], "type": str(d[1])} for d in result.description or []]
-    rows = result.fetchmany(max_rows + 1)
-    return {
-        "columns": columns,
-        "rows": [[jsonable(v) for v in row] for row in rows[:max_rows]],
-        "row_count": min(len(rows), max_rows),
-        "truncated": len(rows) > max_rows,
-    }
+    rows: list[bytes] = []
+    size, truncated = 0, False
+    while not truncated and (chunk := result.fetchmany(PAGE_CHUNK_ROWS)):
+        for row in chunk:
+            if len(rows) == max_rows:  # a row beyond the page: there is more
+                truncated = True
+                break
+            encoded = json.dumps([jsonable(v) for v in row]).encode()
+            size += len(encoded) + 1
+            if size > max_bytes:
+                raise _too_large(max_bytes, len(rows))
+            rows.append(encoded)
+    head = json.dumps({"columns": columns}).encode()[:-1]
+    tail = json.dumps({"row_count": len(rows), "truncated": truncated}).encode()[1:]
+    return head + b', "rows": [' + b", ".join(rows) + b"], " + tail
+
+
+def _too_large(max_bytes: int, rows: int) -> ResultTooLarge:
+    return ResultTooLarge(
+        f"the result is more than a JSON page holds: its first {rows + 1} rows pass the cap of "
+        f"{max_bytes} bytes",
+        f"ask for fewer rows (max_rows), or download the whole result in a streamed format: "
+        f"{', '.join(STREAMED)}",
+    )
 
 
 def _batches(result: duckdb.DuckDBPyConnection) -> Iterator[pa.RecordBatch]:

@@ -1,6 +1,10 @@
 """Secrets at rest: encrypted with a key that Postgres never sees (Fernet: AES-128-CBC with an
-HMAC-SHA256). The key comes from $CHAINLAKE_SECRET_KEY, else `.chainlake/secret.key` (made on
-first use, mode 0600)."""
+HMAC-SHA256). The keys come from $CHAINLAKE_SECRET_KEY (comma-separated), else
+`.chainlake/secret.key` (one a line; made on first use, mode 0600).
+
+Several keys rotate (MultiFernet): the first encrypts, every one decrypts. `chainlake secret
+rotate-key` puts a new key first in the key file and re-encrypts every stored secret with it
+(`reencrypt_all`); `--retire` then drops the old keys (docs/operations.md)."""
 
 from __future__ import annotations
 
@@ -8,17 +12,31 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
+from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+import psycopg
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from chainlake.errors import ChainlakeError
+from chainlake.errors import ChainlakeError, InvalidInput
+
+# Every encrypted column: (table, column).
+ENCRYPTED = (
+    ("jobs.secrets", "value_enc"),
+    ("jobs.webhook_secrets", "secret_enc"),
+    ("alerts.channels", "secret_enc"),
+)
+
+
+def key_path(home: Path) -> Path:
+    return home / "secret.key"
 
 
 def load_key(home: Path) -> bytes:
+    """The platform's keys, newest first, as one value for encrypt and decrypt."""
     env = os.environ.get("CHAINLAKE_SECRET_KEY")
     if env:
         return env.encode()
-    path = home / "secret.key"
+    path = key_path(home)
     if not path.exists():
         home.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -26,13 +44,32 @@ def load_key(home: Path) -> bytes:
     return path.read_bytes().strip()
 
 
+def keys_of(key: bytes) -> list[bytes]:
+    """The keys in one value (comma- or line-separated), first the one that encrypts."""
+    keys = [k.strip() for k in key.replace(b"\n", b",").split(b",") if k.strip()]
+    if not keys:
+        raise InvalidInput("no secret key", "set CHAINLAKE_SECRET_KEY or .chainlake/secret.key")
+    return keys
+
+
+def _fernet(key: bytes) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(k) for k in keys_of(key)])
+    except ValueError as exc:
+        raise InvalidInput(
+            "a secret key is not a Fernet key (32 url-safe base64-encoded bytes)",
+            "make one with `python -c 'from cryptography.fernet import Fernet; "
+            "print(Fernet.generate_key().decode())'`",
+        ) from exc
+
+
 def encrypt(key: bytes, value: str) -> bytes:
-    return Fernet(key).encrypt(value.encode())
+    return _fernet(key).encrypt(value.encode())
 
 
 def decrypt(key: bytes, token: bytes) -> str:
     try:
-        return Fernet(key).decrypt(token).decode()
+        return _fernet(key).decrypt(token).decode()
     except InvalidToken as exc:
         raise ChainlakeError(
             "a stored secret does not decrypt with this key",
@@ -40,8 +77,53 @@ def decrypt(key: bytes, token: bytes) -> str:
         ) from exc
 
 
-def signature(secret: str, timestamp: str, body: bytes) -> str:
+def add_key_to_file(home: Path) -> bytes:
+    """A new key first in the key file (the old ones kept after it, still decrypting); the
+    file's keys, as load_key reads them."""
+    old = keys_of(load_key(home))
+    _write_keys(key_path(home), [Fernet.generate_key(), *old])
+    return load_key(home)
+
+
+def retire_old_keys(home: Path) -> None:
+    """Keep only the first key in the key file (after reencrypt_all)."""
+    _write_keys(key_path(home), keys_of(load_key(home))[:1])
+
+
+def _write_keys(path: Path, keys: list[bytes]) -> None:
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(b"\n".join(keys) + b"\n")
+    os.replace(tmp, path)
+
+
+def reencrypt_all(conn: psycopg.Connection[Any], key: bytes) -> int:
+    """Re-encrypt every stored secret with the first of `key`'s keys, in one transaction, as
+    the operator (`conn`); how many values changed. A value no key decrypts stops it all."""
+    fernet = _fernet(key)
+    changed = 0
+    with conn.transaction():
+        for table, column in ENCRYPTED:
+            where = f"FROM {table} WHERE {column} IS NOT NULL FOR UPDATE"  # constant names
+            for (stored,) in conn.execute(f"SELECT {column} {where}").fetchall():
+                try:
+                    fresh = fernet.rotate(bytes(stored))
+                except InvalidToken as exc:
+                    raise ChainlakeError(
+                        f"a value of {table}.{column} decrypts with none of the keys",
+                        "put the key it was stored with in the key list, after the new one",
+                    ) from exc
+                update = f"UPDATE {table} SET {column} = %s WHERE {column} = %s"  # noqa: S608
+                conn.execute(update, (fresh, bytes(stored)))
+                changed += 1
+    return changed
+
+
+def signature(secret: str, timestamp: str, delivery: str, body: bytes) -> str:
     """The webhook signature both ways (job activation in, alerts out): HMAC-SHA256 over
-    `timestamp.body`, as `sha256=<hex>` in X-Chainlake-Signature."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+    `timestamp.delivery.body` (X-Chainlake-Timestamp, X-Chainlake-Delivery, the raw body), as
+    `sha256=<hex>` in X-Chainlake-Signature. A replay under another delivery id does not verify."""
+    signed = f"{timestamp}.{delivery}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()

@@ -2,9 +2,14 @@
 (SeaweedFS locally, AWS S3 in production), behind one small interface. Keys are relative,
 slash-separated paths; `uri(key)` is what DuckDB reads.
 
-`open_store(url)` takes `file:///abs/dir` or `s3://bucket/prefix`; for S3 the endpoint and keys
-come from the environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-`AWS_REGION`) unless given.
+`open_store(url)` takes `file:///abs/dir` or `s3://bucket/prefix`; for S3 the endpoint comes
+from `AWS_ENDPOINT_URL` and the region from `AWS_REGION` unless given. Credentials given
+explicitly are used as they are; otherwise they follow AWS's standard chain, for boto3 and for
+DuckDB alike: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`, then
+`AWS_PROFILE` in the shared credentials and config files (`AWS_SHARED_CREDENTIALS_FILE`,
+`AWS_CONFIG_FILE`), then a container's or an instance's role. DuckDB gets the chain's current
+credentials, session token included, in its secret each time a session is built (temporary
+credentials are refreshed by botocore before they expire).
 """
 
 from __future__ import annotations
@@ -100,9 +105,17 @@ class S3Settings:
     bucket: str
     prefix: str
     endpoint_url: str | None
-    access_key: str | None
+    access_key: str | None  # None: AWS's standard credential chain
     secret_key: str | None
     region: str
+    session_token: str | None = None
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    key_id: str
+    secret: str
+    token: str | None
 
 
 class S3Store:
@@ -114,12 +127,16 @@ class S3Store:
         prefix = settings.prefix.strip("/")
         self.prefix = f"{prefix}/" if prefix else ""
         self.url = f"s3://{settings.bucket}/{prefix}".rstrip("/")
-        self.client: Any = boto3.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
+        # explicit keys, else the standard chain (environment, profile, container, instance)
+        self.session: Any = boto3.Session(
             aws_access_key_id=settings.access_key,
             aws_secret_access_key=settings.secret_key,
+            aws_session_token=settings.session_token,
             region_name=settings.region,
+        )
+        self.client: Any = self.session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
             config=Config(
                 s3={"addressing_style": "path"},
                 retries={"max_attempts": 5, "mode": "standard"},
@@ -168,20 +185,35 @@ class S3Store:
     def uri(self, key: str) -> str:
         return f"s3://{self.settings.bucket}/{self._key(key)}"
 
+    def credentials(self) -> S3Credentials:
+        """The credentials in force now (refreshed first when temporary and about to expire)."""
+        found = self.session.get_credentials()
+        if found is None:
+            raise ChainlakeError(
+                f"no S3 credentials for {self.url}",
+                "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN), or "
+                "AWS_PROFILE, or run with a container or instance role",
+            )
+        frozen = found.get_frozen_credentials()
+        return S3Credentials(frozen.access_key, frozen.secret_key, frozen.token or None)
+
     def duckdb_setup(self) -> list[str]:
         s = self.settings
         endpoint = urlparse(s.endpoint_url) if s.endpoint_url else None
+        credentials = self.credentials()
 
         def lit(value: str) -> str:
             return "'" + value.replace("'", "''") + "'"
 
         options = [
             "TYPE s3",
-            f"KEY_ID {lit(s.access_key or '')}",
-            f"SECRET {lit(s.secret_key or '')}",
+            f"KEY_ID {lit(credentials.key_id)}",
+            f"SECRET {lit(credentials.secret)}",
             f"REGION {lit(s.region)}",
             f"SCOPE {lit(f's3://{s.bucket}/')}",
         ]
+        if credentials.token:
+            options.append(f"SESSION_TOKEN {lit(credentials.token)}")
         if endpoint is not None:
             options += [
                 f"ENDPOINT {lit(endpoint.netloc)}",
@@ -203,9 +235,10 @@ def open_store(url: str, **s3: Any) -> ObjectStore:
                 bucket=parsed.netloc,
                 prefix=parsed.path.lstrip("/"),
                 endpoint_url=s3.get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL"),
-                access_key=s3.get("access_key") or os.environ.get("AWS_ACCESS_KEY_ID"),
-                secret_key=s3.get("secret_key") or os.environ.get("AWS_SECRET_ACCESS_KEY"),
+                access_key=s3.get("access_key"),
+                secret_key=s3.get("secret_key"),
                 region=s3.get("region") or os.environ.get("AWS_REGION", "us-east-1"),
+                session_token=s3.get("session_token"),
             )
         )
     raise InvalidInput(

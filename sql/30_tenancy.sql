@@ -86,6 +86,13 @@ BEGIN
 END
 $$;
 
+-- A fresh name for a user's login role: random, so that pg_roles (readable by every role) tells
+-- nobody a user's id.
+CREATE OR REPLACE FUNCTION core.new_login_role_name() RETURNS name
+LANGUAGE sql VOLATILE SET search_path = '' AS $$
+    SELECT ('clu_' || replace(gen_random_uuid()::text, '-', ''))::name
+$$;
+
 -- Creates a user, their login role for direct SQL (member of chainlake_users only), and their
 -- first membership. (Membership and grant changes are audited by triggers: sql/40_*.)
 CREATE OR REPLACE FUNCTION core.create_user(p_email text, p_org text, p_role text)
@@ -96,7 +103,7 @@ DECLARE
     v_role core.member_role := core.check_member_role(p_role);
     v_org core.orgs := core.org_by_name(p_org);
     v_id uuid := gen_random_uuid();
-    v_db_role name := 'clu_' || replace(v_id::text, '-', '');
+    v_db_role name := core.new_login_role_name();
     created core.users;
 BEGIN
     IF v_email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
@@ -204,3 +211,23 @@ BEGIN
 END
 $$;
 GRANT EXECUTE ON FUNCTION core.writable_org(text, text) TO chainlake_users;
+
+-- Login roles named after their user's id (clu_<id>, as every one was named before) are renamed
+-- at this file's next apply: the user keeps the role, its memberships and its password, under a
+-- name that reveals nothing.
+DO $rename$
+DECLARE
+    legacy record;
+    fresh name;
+BEGIN
+    FOR legacy IN
+        SELECT u.id, u.db_role FROM core.users u
+        WHERE u.db_role = 'clu_' || replace(u.id::text, '-', '')
+          AND EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = u.db_role)
+    LOOP
+        fresh := core.new_login_role_name();
+        EXECUTE format('ALTER ROLE %I RENAME TO %I', legacy.db_role, fresh);
+        UPDATE core.users SET db_role = fresh WHERE id = legacy.id;
+    END LOOP;
+END
+$rename$;

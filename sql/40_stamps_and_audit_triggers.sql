@@ -41,10 +41,16 @@ DECLARE
     action text := CASE TG_TABLE_NAME WHEN 'memberships' THEN 'member.' ELSE 'grant.' END
                    || CASE TG_OP WHEN 'INSERT' THEN 'add' WHEN 'UPDATE' THEN 'change'
                                  ELSE 'remove' END;
-    target text := coalesce(changed ->> 'user_id', changed ->> 'grantee_org_id');
+    -- a grant names its grantee org by name: the grantor's admins read this event, and an
+    -- org's id is not theirs to learn
+    grantee text := (SELECT o.name FROM core.orgs o
+                     WHERE o.id = core.try_uuid(changed ->> 'grantee_org_id'));
+    target text := coalesce(changed ->> 'user_id', grantee);
 BEGIN
     PERFORM audit.record((changed ->> 'org_id')::uuid, action, target,
-                         changed - 'org_id' - 'created_at');
+                         changed - 'org_id' - 'created_at' - 'grantee_org_id'
+                         || CASE WHEN grantee IS NULL THEN '{}'::jsonb
+                                 ELSE jsonb_build_object('grantee', grantee) END);
     RETURN NULL;
 END
 $$;

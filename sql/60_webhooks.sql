@@ -30,20 +30,28 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
     WHERE session_user = 'chainlake_api' AND w.org_id = p_org_id AND w.job_name = p_job
 $$;
 
--- Queue the run for a verified delivery (idempotent per delivery id).
+-- Queue the run for a verified delivery. Each delivery id queues one run per job, ever: the id
+-- is kept as the run's idempotency key (unique per org), and a delivery id received before is
+-- refused (23505), so a captured request replays into nothing (the signature covers the id).
 CREATE OR REPLACE FUNCTION jobs.receive_webhook(
     p_org_id uuid, p_job text, p_payload jsonb, p_delivery text
 ) RETURNS uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     fired runs.runs;
+    v_key text := format('webhook:%s:%s', p_job, p_delivery);
 BEGIN
     IF session_user <> 'chainlake_api' THEN
         RAISE EXCEPTION 'only the API receives webhooks' USING ERRCODE = '42501';
     END IF;
+    IF EXISTS (SELECT 1 FROM runs.runs r WHERE r.org_id = p_org_id AND r.idempotency_key = v_key)
+    THEN
+        RAISE EXCEPTION 'delivery "%" was already received: it queues no second run', p_delivery
+            USING ERRCODE = '23505', HINT = 'send each new delivery with a new X-Chainlake-Delivery';
+    END IF;
     fired := runs.enqueue(p_org_id, p_job, jsonb_build_object('payload', p_payload),
                           jsonb_build_object('kind', 'webhook', 'delivery', p_delivery),
-                          '[]'::jsonb, format('webhook:%s:%s', p_job, p_delivery));
+                          '[]'::jsonb, v_key);
     RETURN fired.id;
 END
 $$;

@@ -183,8 +183,14 @@ TO chainlake_users;
 -- archive and a repair each add one, so an unchanged version means unchanged hot rows), the
 -- cold chunk files under the watermarks, the readable datasets and the saved queries. The query
 -- service reuses a session only while this answer is unchanged.
+-- Saved queries come in the order their views are made: the caller's own, then the rest of the
+-- caller's orgs', then those other orgs share with them (`shared`: the query service names
+-- these `saved."<org>.<name>"`, so a grant never lands in or shadows the grantee's namespace).
 CREATE OR REPLACE FUNCTION catalog.query_context() RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    me uuid := core.caller_user_id();
+    mine uuid[] := core.caller_org_ids('member');
 BEGIN  -- plpgsql: its plan is cached per session (a sql function is planned on every call)
     RETURN jsonb_build_object(
         'limits', (SELECT jsonb_build_object('timeout_ms', max(q.query_timeout_ms),
@@ -207,10 +213,14 @@ BEGIN  -- plpgsql: its plan is cached per session (a sql function is planned on 
                  AS d(org_name, dataset, version, uris, row_count, n)), '[]'),
         'saved', coalesce((
             SELECT jsonb_agg(jsonb_build_object('org', s.org, 'name', s.name, 'sql', s.sql,
-                                                'params', s.params) ORDER BY s.n)
-            FROM catalog.list_queries(NULL, 1000) WITH ORDINALITY
-                 AS s(org, name, owner, visibility, description, params, sql, updated_at,
-                      cursor, n)), '[]'));
+                                                'params', s.params, 'shared', s.rank = 2)
+                             ORDER BY s.rank, s.org, s.name, s.id)
+            FROM (SELECT o.name AS org, q.name, q.sql, q.params, q.id,
+                         CASE WHEN q.owner_id = me THEN 0
+                              WHEN q.org_id = ANY (mine) THEN 1 ELSE 2 END AS rank
+                  FROM catalog.saved_queries q JOIN core.orgs o ON o.id = q.org_id
+                  ORDER BY 6, 1, 2, q.id
+                  LIMIT 1000) s), '[]'));
 END
 $$;
 GRANT EXECUTE ON FUNCTION catalog.query_context() TO chainlake_users;

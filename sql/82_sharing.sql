@@ -49,7 +49,9 @@ BEGIN
 END
 $$;
 
--- Any org's id by name, for naming a grantee (an org the caller cannot otherwise see).
+-- Any org's id by name, for naming a grantee (an org the caller cannot otherwise see). Only the
+-- sharing functions below call it (as their owner): no user may, so that nobody learns another
+-- org's id from its name (the id keys its storage paths and its webhooks).
 CREATE OR REPLACE FUNCTION catalog.grantee_org_id(p_name text) RETURNS uuid
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -64,16 +66,18 @@ BEGIN
 END
 $$;
 
--- The name of an org the caller's orgs shared something with (hidden from them otherwise).
-CREATE OR REPLACE FUNCTION catalog.grantee_name(p_org_id uuid) RETURNS text
+-- The grantee org's name of a grant the caller may see (its grantor's admins, its author, the
+-- grantee's members): users read names, never the grantee's id (not a column they may select).
+CREATE OR REPLACE FUNCTION catalog.grant_grantee(p_grant uuid) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     found text;
 BEGIN
-    SELECT o.name INTO found FROM core.orgs o
-    WHERE o.id = p_org_id AND EXISTS (
-        SELECT 1 FROM catalog.object_grants g
-        WHERE g.grantee_org_id = p_org_id AND g.org_id = ANY (core.caller_org_ids('member')));
+    SELECT o.name INTO found
+    FROM catalog.object_grants g JOIN core.orgs o ON o.id = g.grantee_org_id
+    WHERE g.id = p_grant
+      AND (g.org_id = ANY (core.caller_org_ids('admin')) OR g.created_by = core.caller_user_id()
+           OR g.grantee_org_id = ANY (core.caller_org_ids('member')));
     RETURN found;
 END
 $$;
@@ -106,10 +110,13 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION catalog.grant_read(p_kind text, p_org text, p_name text,
-                                              p_to_org text)
-RETURNS catalog.object_grants
-LANGUAGE plpgsql SET search_path = '' AS $$
+-- Share an object with an org named by the caller; the answer names, never ids. SECURITY
+-- DEFINER so that the grantee's id stays inside (catalog.grantee_org_id); every rule the
+-- policies on catalog.object_grants hold is checked here explicitly.
+DROP FUNCTION IF EXISTS catalog.grant_read(text, text, text, text);  -- it returned the row
+CREATE FUNCTION catalog.grant_read(p_kind text, p_org text, p_name text, p_to_org text)
+RETURNS TABLE (kind text, org text, name text, grantee text, created_at timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     target record;
     grantee uuid := catalog.grantee_org_id(p_to_org);
@@ -134,14 +141,16 @@ BEGIN
         RAISE EXCEPTION '% "%" of org "%" is already shared with org "%"', p_kind, p_name, p_org,
             p_to_org USING ERRCODE = '23505';
     END IF;
-    RETURN created;
+    RETURN QUERY SELECT p_kind, p_org, p_name, p_to_org, created.created_at;
 END
 $$;
 
+-- Stop sharing (SECURITY DEFINER like grant_read: the grantee's admins may not, the object's
+-- org's admins and the sharer may).
 CREATE OR REPLACE FUNCTION catalog.revoke_read(p_kind text, p_org text, p_name text,
                                                p_from_org text)
 RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     target record;
     grantee uuid := catalog.grantee_org_id(p_from_org);
@@ -149,7 +158,9 @@ BEGIN
     SELECT * INTO target FROM catalog.shareable_object(p_kind, p_org, p_name);
     DELETE FROM catalog.object_grants g
     WHERE g.object_kind = p_kind AND g.object_id = target.object_id
-      AND g.grantee_org_id = grantee;
+      AND g.grantee_org_id = grantee
+      AND (g.org_id = ANY (core.caller_org_ids('admin'))
+           OR catalog.may_grant(g.object_kind, g.object_id, g.org_id));
     IF NOT FOUND THEN
         RAISE EXCEPTION '% "%" of org "%" is not shared with org "%" (or you may not revoke it)',
             p_kind, p_name, p_org, p_from_org USING ERRCODE = '42704';
@@ -162,12 +173,10 @@ CREATE OR REPLACE FUNCTION catalog.list_grants(p_after text, p_limit integer)
 RETURNS TABLE (kind text, org text, name text, grantee text, granted_by text,
                created_at timestamptz, cursor text)
 LANGUAGE sql STABLE SET search_path = '' AS $$
-    SELECT g.object_kind, o.name, coalesce(d.name, q.name),
-           coalesce(ge.name, catalog.grantee_name(g.grantee_org_id)), u.email, g.created_at,
-           g.created_at::text || '/' || g.id
+    SELECT g.object_kind, o.name, coalesce(d.name, q.name), catalog.grant_grantee(g.id),
+           u.email, g.created_at, g.created_at::text || '/' || g.id
     FROM catalog.object_grants g
     JOIN core.orgs o ON o.id = g.org_id
-    LEFT JOIN core.orgs ge ON ge.id = g.grantee_org_id
     LEFT JOIN catalog.datasets d ON g.object_kind = 'dataset' AND d.id = g.object_id
     LEFT JOIN catalog.saved_queries q ON g.object_kind = 'saved_query' AND q.id = g.object_id
     LEFT JOIN core.users u ON u.id = g.created_by
@@ -199,10 +208,11 @@ GRANT EXECUTE ON FUNCTION
     catalog.granted_object_ids(text),
     catalog.granting_org_ids(),
     catalog.may_grant(text, uuid, uuid),
-    catalog.grantee_org_id(text),
-    catalog.grantee_name(uuid),
+    catalog.grant_grantee(uuid),
     catalog.shareable_object(text, text, text),
     catalog.grant_read(text, text, text, text),
     catalog.revoke_read(text, text, text, text),
     catalog.list_grants(text, integer)
 TO chainlake_users;
+REVOKE EXECUTE ON FUNCTION catalog.grantee_org_id(text) FROM chainlake_users;
+DROP FUNCTION IF EXISTS catalog.grantee_name(uuid);  -- took an org id: grant_grantee takes a grant

@@ -7,8 +7,9 @@ Every 15 s it also evaluates the system alert rules (alerts.evaluate_platform: f
 ingest lag, queue age, dead deliveries), whose firings are delivered the same way.
 
 Channels:
-- webhook: POST the alert as JSON, signed like every chainlake webhook: X-Chainlake-Timestamp
-  and X-Chainlake-Signature (`sha256=` HMAC-SHA256 of `timestamp.body` with the channel secret);
+- webhook: POST the alert as JSON, signed like every chainlake webhook: X-Chainlake-Timestamp,
+  X-Chainlake-Delivery (the delivery's id, the same on each retry) and X-Chainlake-Signature
+  (`sha256=` HMAC-SHA256 of `timestamp.delivery.body` with the channel secret);
 - email: SMTP to `target` (config: host, port, from; secret: the SMTP password, user in config);
 - sms: a Twilio-compatible Messages API (config: base_url, account_sid, from; secret: the auth
   token; `target` is the phone number);
@@ -100,10 +101,14 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
 
 def send_webhook(alert: Alert, target: str, config: dict[str, Any], secret: str | None) -> None:
     body = json.dumps(alert.payload(), sort_keys=True).encode()
-    timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json", "X-Chainlake-Timestamp": timestamp}
+    timestamp, delivery = str(int(time.time())), str(alert.task["delivery_id"])
+    headers = {
+        "Content-Type": "application/json",
+        "X-Chainlake-Timestamp": timestamp,
+        "X-Chainlake-Delivery": delivery,  # the same on every retry: receivers deduplicate
+    }
     if secret:
-        headers["X-Chainlake-Signature"] = signature(secret, timestamp, body)
+        headers["X-Chainlake-Signature"] = signature(secret, timestamp, delivery, body)
     _post(target, body, headers)
 
 

@@ -275,7 +275,9 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
         wait_for(lambda: web.posts("/ops"), timeout=60)
         (post,) = web.posts("/ops")
         stamp = post.headers["X-Chainlake-Timestamp"]
-        assert post.headers["X-Chainlake-Signature"] == signature(key, stamp, post.body)
+        assert post.headers["X-Chainlake-Signature"] == signature(
+            key, stamp, post.headers["X-Chainlake-Delivery"], post.body
+        )
         assert json.loads(post.body)["rule"] == "moves"
         heard, _ = listen.communicate(timeout=60)
         assert json.loads(heard.splitlines()[0])["rule"] == "moves"

@@ -37,13 +37,18 @@ def api(tenants: Tenants, tmp_path: Path) -> Iterator[str]:
 
 
 @contextmanager
-def serve_api(tenants: Tenants, tmp_path: Path, verifier: Verifier | None = None) -> Iterator[str]:
+def serve_api(
+    tenants: Tenants,
+    tmp_path: Path,
+    verifier: Verifier | None = None,
+    secret_key: bytes | None = None,
+) -> Iterator[str]:
     """The API on a free port, as chainlake_api; tokens of the dev issuer under tmp_path/home,
-    or what `verifier` accepts."""
+    or what `verifier` accepts; secrets decrypted with `secret_key` (default: a fresh key)."""
     home = tmp_path / "home"
     app = create_app(
         tenants.cluster.url(tenants.database, "chainlake_api"),
-        Fernet.generate_key(),
+        secret_key or Fernet.generate_key(),
         home,
         LocalStore(tmp_path / "store"),
         verifier or Verifier(home / "dev-issuer"),

@@ -274,7 +274,9 @@ def test_a_firing_and_its_retraction_reach_webhook_email_sms_and_chat(
 
         (hook,) = web.posts("/hook")
         ts = hook.headers["X-Chainlake-Timestamp"]
-        assert hook.headers["X-Chainlake-Signature"] == signature("hook-secret", ts, hook.body)
+        assert hook.headers["X-Chainlake-Signature"] == signature(
+            "hook-secret", ts, hook.headers["X-Chainlake-Delivery"], hook.body
+        )
         sent = json.loads(hook.body)
         assert sent["event"] == "fired" and sent["rule"] == "whale"
         assert sent["values"]["value"] == 5 * ETH
