@@ -5,7 +5,11 @@
 - write_outside: write the file `target`, outside the run's output prefix;
 - undeclared_output: report an output for `stolen`, a dataset the definition does not declare;
 - outside_output: report as its output a symbolic link, inside its prefix, to the host file `path`;
-- memory: allocate `mb` MB (default 1024), well past its 64 MB limit.
+- memory: allocate `mb` MB (default 1024), well past its 64 MB limit;
+- egress_loopback: with a declared `network` (some other, allowed host:port), connect to
+  127.0.0.1:`port` (where the platform's node, Postgres or API listens), directly and through
+  the run's egress proxy;
+- egress_metadata: the same towards the cloud metadata address, 169.254.169.254:80.
 
 A blocked attack fails the run with an error naming what was blocked (the platform's own
 refusal, or this job's `PermanentError` wrapping what the sandbox answered). An attack that gets
@@ -18,7 +22,7 @@ import os
 import socket
 from pathlib import Path
 
-from chainlake.sdk import Context, PermanentError, job
+from chainlake.sdk import Context, PermanentError, connect, job
 
 CHUNK_MB = 8
 
@@ -68,6 +72,8 @@ def hostile(ctx: Context) -> None:
         for _ in range(int(ctx.params.get("mb", 1024)) // CHUNK_MB):
             chunks.append(b"\xff" * (CHUNK_MB << 20))  # written, so really resident
         escaped(ctx, f"allocated {len(chunks) * CHUNK_MB} MB")
+    elif attack in NETWORK_ATTACKS:
+        NETWORK_ATTACKS[attack](ctx)
     else:
         raise PermanentError(f"unknown attack {attack!r}")
 
@@ -82,6 +88,30 @@ def escaped(ctx: Context, what: str) -> None:
     path = ctx.output_path("hostile_out", "escaped.txt")
     path.write_text(f"ESCAPED: {what}\n")
     ctx.output("hostile_out", uris=[path.as_uri()], rows=1)
+
+
+def reach(ctx: Context, host: str, port: int) -> None:
+    """Connect to host:port directly, then through the run's egress proxy (the SDK's connect):
+    escaped when either connects, else a PermanentError naming both refusals."""
+    blocked = []
+    for how, opener in (
+        ("directly", lambda: socket.create_connection((host, port), timeout=2)),
+        ("through the egress proxy", lambda: connect(host, port, timeout=5)),
+    ):
+        try:
+            opener().close()
+        except OSError as exc:
+            blocked.append(f"{how}: {_why(exc)}")
+            continue
+        escaped(ctx, f"connected to {host}:{port} {how}")
+        return
+    raise PermanentError(f"egress blocked: {host}:{port}: " + "; ".join(blocked))
+
+
+NETWORK_ATTACKS = {
+    "egress_loopback": lambda ctx: reach(ctx, "127.0.0.1", int(ctx.params["port"])),
+    "egress_metadata": lambda ctx: reach(ctx, "169.254.169.254", 80),
+}
 
 
 if __name__ == "__main__":
