@@ -209,6 +209,21 @@ BEGIN
 END
 $$;
 
+-- The operator no longer allows p_address (whoever added it).
+CREATE OR REPLACE FUNCTION core.forget_egress(p_address text) RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    a record := core.split_address(p_address);
+BEGIN
+    IF NOT core.caller_is_operator() THEN
+        RAISE EXCEPTION 'only the operator sets egress addresses' USING ERRCODE = '42501';
+    END IF;
+    DELETE FROM core.egress_addresses e
+    WHERE e.rule = 'allowed' AND e.host = a.host AND e.port = a.port;
+    RETURN FOUND;
+END
+$$;
+
 -- The operator's list of p_rule ('allowed' | 'platform') addresses with note p_note: with
 -- p_replace, exactly p_addresses (others with that note are dropped), else added to it.
 CREATE OR REPLACE FUNCTION core.set_egress_addresses(
@@ -250,6 +265,7 @@ REVOKE EXECUTE ON FUNCTION
     core.egress_url_refusal(text),
     core.egress_policy(),
     core.allow_egress(text, text),
+    core.forget_egress(text),
     core.set_egress_addresses(text, text, text[], boolean)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION

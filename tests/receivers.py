@@ -1,6 +1,8 @@
 """Real servers on 127.0.0.1 that alerts are delivered to in tests: an HTTP receiver (webhooks,
-Slack-compatible incoming webhooks, a Twilio-compatible Messages API), failing on request, and an
-SMTP server (aiosmtpd)."""
+Slack-compatible incoming webhooks, a Twilio-compatible Messages API), failing on request, an
+SMTP server (aiosmtpd), and plain TCP servers that answer one fixed reply or never answer.
+Loopback is refused to outbound calls unless the operator allows the exact host:port: each
+server's `address` is what a test allows (`SELECT core.allow_egress(address)`)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ class Receiver:
 
     def posts(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path]
+
+    @property
+    def address(self) -> str:
+        return self.url.removeprefix("http://")
 
 
 @contextmanager
@@ -80,6 +86,10 @@ def http_receiver(receiver: Receiver) -> Iterator[Receiver]:
 class Mailbox:
     messages: list[Any] = field(default_factory=list)
     port: int = 0
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope)
