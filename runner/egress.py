@@ -120,7 +120,8 @@ class Gate:
         assert self.forwarder is not None
         if os.geteuid() == 0:
             return [nsenter, f"--net={self.netns}", "--"]
-        return [nsenter, "--target", str(self.forwarder.pid), "--user", "--net", "--"]
+        pid = str(self.forwarder.pid)  # its user namespace too, keeping our own ids
+        return [nsenter, "--target", pid, "--user", "--net", "--preserve-credentials", "--"]
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Gate:
