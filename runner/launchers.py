@@ -189,8 +189,9 @@ def is_platform_job(spec: dict[str, Any]) -> bool:
 
 
 def network_mode(spec: dict[str, Any]) -> str:
-    """ "none": no network at all; "host": the host's network (the platform's own jobs that
-    declare one); "gated": a namespace of its own, out only through its run's egress proxy."""
+    """How a job reaches the network: "none", not at all; "host", on the host's network (the
+    platform's own jobs that declare one); "gated", from a namespace of its own, out only
+    through its run's egress proxy (a tenant's job that declares one)."""
     if not spec.get("network"):
         return "none"
     return "host" if is_platform_job(spec) else "gated"
@@ -339,10 +340,10 @@ CONTAINER_USER = 65534  # nobody
 
 
 class ContainerLauncher:
-    """podman with runc: read-only root, no network unless declared (then the host's, never a
-    bridge), memory, CPU and pid limits, no capabilities, an unprivileged user, and only the
-    run's output directory (read-write) and its inputs' directories (read-only) mounted. A
-    tenant's job that declares a network joins its run's egress namespace (`--network ns:`)."""
+    """podman with runc: read-only root, no network unless declared (then its run's egress
+    namespace, `--network ns:`; the host's only for the platform's own jobs; never a bridge),
+    memory, CPU and pid limits, no capabilities, an unprivileged user, and only the run's
+    output directory (read-write) and its inputs' directories (read-only) mounted."""
 
     def __init__(self, egress: Egress | None = None) -> None:
         self.egress = egress
@@ -399,7 +400,7 @@ class ContainerLauncher:
             "--tmpfs",
             "/tmp",  # noqa: S108 - the container's own tmpfs
             "--network",
-            {"none": "none", "host": "host"}.get(network_mode(spec), f"ns:{gate and gate.netns}"),
+            f"ns:{gate.netns}" if gate else network_mode(spec),
             "--memory",
             f"{memory_mb(spec)}m",
             "--memory-swap",  # the same: no swap beyond the limit (podman's default doubles it)
