@@ -15,6 +15,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.problems import PROBLEMS
 from api.v1 import Page, Req, as_caller
 from chainlake.alerts import ONE_RULE
+from chainlake.egress import check_channel_names
 from chainlake.errors import NotFound
 from chainlake.secrets import encrypt
 
@@ -156,9 +157,18 @@ def list_firings(
 )
 def save_channel(request: Req, org: FromPath[str], data: JSONBody[ChannelSpec]) -> dict[str, Any]:
     """Create or replace a channel (writers). Its secret (the webhook signing key, an SMTP
-    password, an SMS auth token) is stored encrypted and never returned."""
+    password, an SMS auth token) is stored encrypted and never returned. Where it sends must be
+    a public address (docs/alerts.md): Postgres checks literal addresses, the names are
+    resolved here and each of their addresses checked."""
     key: bytes = request.app.state.secret_key
     enc = encrypt(key, data.secret) if data.secret else None
+    check_channel_names(
+        lambda sql, params: as_caller(request, sql, params),
+        data.name,
+        data.kind,
+        data.target,
+        data.config,
+    )
     as_caller(
         request,
         "SELECT alerts.save_channel(%s, %s, %s, %s, %s, %s)",

@@ -88,6 +88,8 @@ def run() -> dict[str, Any]:
         peer = raw_pgmq(url, RUNS)
         with psycopg.connect(url, autocommit=True) as admin:
             org = scalar(admin, "SELECT id FROM core.create_org('bench')")
+            for p in (port, up_port):  # the services listen on loopback: the operator allows them
+                admin.execute("SELECT core.allow_egress(%s)", (f"127.0.0.1:{p}",))
             for spec in (
                 _spec("noop", f"http://127.0.0.1:{port}"),
                 _spec("up", f"http://127.0.0.1:{up_port}"),

@@ -854,6 +854,7 @@ def _register_chain_commands() -> None:
     from chainlake.cli_alerts import alert
     from chainlake.cli_audit import audit
     from chainlake.cli_chain import chain, devchain
+    from chainlake.cli_egress import egress
     from chainlake.cli_pii import pii
     from chainlake.cli_query import catalog, query, saved_query, share
     from chainlake.cli_secrets import secret
@@ -868,6 +869,7 @@ def _register_chain_commands() -> None:
     main.add_command(secret)
     main.add_command(audit)
     main.add_command(pii)
+    main.add_command(egress)
 
 
 _register_chain_commands()

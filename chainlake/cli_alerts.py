@@ -15,6 +15,7 @@ from psycopg.rows import dict_row
 
 from chainlake.alerts import ONE_RULE
 from chainlake.cli_query import AS_USER, act, fail, parse_pairs, print_listing, rows_as
+from chainlake.egress import check_channel_names
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
 from chainlake.stack import Stack
 
@@ -282,10 +283,14 @@ def channel_create(
         if secret is None and kind == "webhook":
             secret = made = secrets.token_urlsafe(32)
         enc = encrypt(load_key(Stack.load().settings.home), secret) if secret else None
+        config = parse_pairs(config_pairs)
+        check_channel_names(
+            lambda sql, params: rows_as(as_email, sql, params), name, kind, target, config
+        )
         rows_as(
             as_email,
             "SELECT alerts.save_channel(%s, %s, %s, %s, %s, %s)",
-            (org_name, name, kind, target, json.dumps(parse_pairs(config_pairs)), enc),
+            (org_name, name, kind, target, json.dumps(config), enc),
         )
     except ChainlakeError as exc:
         fail(exc)

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from chainlake import jobdefs, tenancy
+from chainlake import egress, jobdefs, tenancy
 from chainlake.db import call
 from chainlake.errors import AlreadyExists
 
@@ -75,6 +75,7 @@ def demo_jobs(target: ChainTarget) -> list[dict[str, Any]]:
         spec = jobdefs.load(JOBS / "demo" / name / "job.yaml")
         if name == "token_prices" and target.price_feed:
             spec["config"] = {"url": target.price_feed, "tokens": [target.token]}
+            spec["network"] = [egress.address_of(target.price_feed)]
         specs.append(spec)
     return specs
 

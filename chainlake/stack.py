@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from chainlake import demo
+from chainlake import demo, egress
 from chainlake.config import DEFAULT_DATABASE, Settings
 from chainlake.db import ALERTS_ROLE, INGEST_ROLE, PLATFORM_ROLES, call
 from chainlake.errors import StackError
@@ -91,13 +91,15 @@ class Stack:
             url = self.admin_url()
             report = migrate(url)
             self._set_platform_passwords(url)
-            if chain:
-                target = self.chain_target()
+            target = self.chain_target() if chain else None
+            self.register_egress(url, target)
+            if target is not None:
                 with psycopg.connect(url, autocommit=True) as conn:
                     demo.install(conn, target)
             if runner:
                 self.start_runner()
             self.start_api()
+            self.register_egress(url, target)  # the API's address, now that it has one
         except BaseException:
             self.stop(exclude=running)
             raise
@@ -109,6 +111,32 @@ class Stack:
         if self.embedded and self.postgres.initialized and self.postgres.is_running():
             found.add("postgres")
         return found
+
+    def register_egress(self, url: str, target: demo.ChainTarget | None) -> None:
+        """Tell Postgres the stack's own services (never reached on a tenant's behalf: its
+        Postgres, API, object store and chain node) and what the operator allows besides
+        public addresses: $CHAINLAKE_EGRESS_ALLOW, and the devchain's price feed."""
+        own = [
+            self._postgres_address(),
+            *(egress.address_of(u) for u in [self.api_url() or "", *self._object_store()]),
+            *(egress.address_of(u) for u in (target.rpc_urls if target else [])),
+        ]
+        allowed = egress.configured_allow_list()
+        if target is not None and target.price_feed:
+            allowed.append(str(egress.address_of(target.price_feed)))
+        with psycopg.connect(url, autocommit=True) as conn:
+            egress.register(conn, "platform", "chainlake up", sorted({a for a in own if a}))
+            egress.register(conn, "allowed", "chainlake up", sorted(set(allowed)))
+
+    def _postgres_address(self) -> str | None:
+        if self.settings.external_database_url:
+            return egress.address_of(self.settings.external_database_url)
+        return f"127.0.0.1:{self.postgres.port}"
+
+    def _object_store(self) -> list[str]:
+        """The object store's endpoint, when it is reached over the network."""
+        endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+        return [endpoint] if endpoint and self.storage_url.startswith("s3://") else []
 
     # -- the chain: a configured RPC endpoint, or the devchain -------------------------------
     @property

@@ -1,10 +1,14 @@
 """Launchers: how a run's job is started. All speak the same contract (docs/job-contract.md):
 the RunRequest in, an NDJSON stream of events out, plus an exit status.
 
-- process: a sandboxed subprocess (own network and pid namespaces unless the job declares a
-  network allow-list, rlimits, a scrubbed environment, a private temp dir).
-- service: POST {endpoint}/run on a long-lived remote service; the response body is the stream.
+- process: a sandboxed subprocess (own network and pid namespaces, rlimits, a scrubbed
+  environment, a private temp dir).
+- service: POST {endpoint}/run on a long-lived remote service through the guarded outbound
+  client; the response body is the stream.
 - container: podman with runc (chainlake/containers.py builds the images).
+
+A tenant's job that declares `network: [host:port, ...]` reaches exactly those destinations
+through its run's egress proxy (runner/egress.py), in both process and container launchers.
 """
 
 from __future__ import annotations
@@ -20,15 +24,17 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
+from chainlake import outbound
 from chainlake.containers import PODMAN
-from chainlake.contract import value_problem
+from chainlake.contract import problems, value_problem
+from runner.egress import Egress, EgressError, Gate
 from runner.sandbox import NOBODY, View, check_job_folder, script
 from runner.workspace import Owner, WorkspaceError, hand_over, make_directory
 
@@ -178,6 +184,33 @@ def stream_subprocess(
 PLATFORM_CREDENTIALS = ("chain_writer", "alert_sender")
 
 
+def is_platform_job(spec: dict[str, Any]) -> bool:
+    """A job of the platform's own (it holds a platform credential, which the runner hands
+    only where Postgres allows: the system org's jobs)."""
+    return bool(set(spec.get("secrets", [])) & set(PLATFORM_CREDENTIALS))
+
+
+def network_mode(spec: dict[str, Any]) -> str:
+    """How a job reaches the network: "none", not at all; "host", on the host's network (the
+    platform's own jobs that declare one); "gated", from a namespace of its own, out only
+    through its run's egress proxy (a tenant's job that declares one)."""
+    if not spec.get("network"):
+        return "none"
+    return "host" if is_platform_job(spec) else "gated"
+
+
+@contextmanager
+def egress_gate(egress: Egress | None, spec: dict[str, Any], emit: Emit) -> Iterator[Gate | None]:
+    """The run's egress gate when its network is gated, else None."""
+    if network_mode(spec) != "gated":
+        yield None
+        return
+    if egress is None:
+        raise EgressError("this launcher has no egress proxy: a job with a network cannot run")
+    with egress.gate(spec, emit) as gate:
+        yield gate
+
+
 class ProcessLauncher:
     """A sandboxed subprocess. With a `view` (the runner's platform_view), the job also gets
     the filesystem sandbox of runner/sandbox.py."""
@@ -187,10 +220,12 @@ class ProcessLauncher:
         view: View | None = None,
         roots: list[Path] | None = None,
         storage_root: Path | None = None,
+        egress: Egress | None = None,
     ) -> None:
         self.view = view
         self.roots = roots or []
         self.storage_root = storage_root
+        self.egress = egress
 
     def launch(
         self,
@@ -212,7 +247,7 @@ class ProcessLauncher:
             **request.get("credentials", {}),
         }
         cwd = Path(spec["launcher"].get("workdir") or workdir)
-        argv = [*sandbox_prefix(bool(spec.get("network"))), *_command(spec)]
+        argv = [*sandbox_prefix(network_mode(spec) != "none"), *_command(spec)]
         try:
             sandboxed = self._view(request, spec, workdir, cwd)
         except (SandboxError, WorkspaceError) as exc:
@@ -220,17 +255,21 @@ class ProcessLauncher:
         if sandboxed is not None:
             view, cwd = sandboxed
             argv[argv.index("--") + 1 : argv.index("--") + 1] = ["/bin/sh", "-c", view, "job"]
-        return stream_subprocess(
-            argv,
-            request,
-            deadline,
-            emit,
-            _kill_group,
-            stopping=stopping if spec.get("activation") == "always_on" else None,
-            cwd=str(cwd),
-            env=env,
-            preexec_fn=_limits(spec.get("resources", {})),
-        )
+        try:
+            with egress_gate(self.egress, spec, emit) as gate:
+                return stream_subprocess(
+                    [*(gate.enter() if gate else []), *argv],
+                    request,
+                    deadline,
+                    emit,
+                    _kill_group,
+                    stopping=stopping if spec.get("activation") == "always_on" else None,
+                    cwd=str(cwd),
+                    env=env | (gate.env() if gate else {}),
+                    preexec_fn=_limits(spec.get("resources", {})),
+                )
+        except EgressError as exc:
+            return Outcome(None, str(exc), kind="SandboxError")
 
     def _view(
         self, request: dict[str, Any], spec: dict[str, Any], workdir: Path, cwd: Path
@@ -239,7 +278,7 @@ class ProcessLauncher:
         working directory in it; None for the platform's own jobs (they hold platform
         credentials and write the platform's storage); SandboxError where the machine cannot
         build one."""
-        if self.view is None or set(spec.get("secrets", [])) & set(PLATFORM_CREDENTIALS):
+        if self.view is None or is_platform_job(spec):
             return None
         job_user = NOBODY if os.geteuid() == 0 else None  # a root runner's job runs as nobody
         output = output_directory(self.storage_root, request, Owner(job_user))
@@ -315,15 +354,17 @@ UNMOUNTABLE = re.compile(r"[:,\x00-\x1f\x7f]")
 
 
 class ContainerLauncher:
-    """podman with runc: read-only root, no network unless declared (then the host's, never a
-    bridge), memory, CPU and pid limits, no capabilities, an unprivileged user, and only the
-    run's output directory (read-write) and its inputs' directories (read-only) mounted.
+    """podman with runc: read-only root, no network unless declared (then its run's egress
+    namespace, `--network ns:`; the host's only for the platform's own jobs; never a bridge),
+    memory, CPU and pid limits, no capabilities, an unprivileged user, and only the run's
+    output directory (read-write) and its inputs' directories (read-only) mounted.
 
     Nothing a tenant sets is read as an option of podman's: the image must be a plain reference
     (checked again here), it comes after `--`, and mounted folders may not hold ':' or ','."""
 
-    def __init__(self, storage_root: Path | None = None) -> None:
+    def __init__(self, storage_root: Path | None = None, egress: Egress | None = None) -> None:
         self.storage_root = storage_root
+        self.egress = egress
 
     def launch(
         self,
@@ -334,6 +375,22 @@ class ContainerLauncher:
         emit: Emit,
         stopping: threading.Event | None = None,
     ) -> Outcome:
+        try:
+            with egress_gate(self.egress, spec, emit) as gate:
+                return self._launch(request, spec, workdir, deadline, emit, stopping, gate)
+        except EgressError as exc:
+            return Outcome(None, str(exc), kind="SandboxError")
+
+    def _launch(
+        self,
+        request: dict[str, Any],
+        spec: dict[str, Any],
+        workdir: Path,
+        deadline: float,
+        emit: Emit,
+        stopping: threading.Event | None,
+        gate: Gate | None,
+    ) -> Outcome:
         launcher, resources = spec["launcher"], spec.get("resources", {})
         name = f"chainlake-{request['run_id']}-{request['attempt']}"
         try:
@@ -341,6 +398,7 @@ class ContainerLauncher:
         except (SandboxError, WorkspaceError) as exc:
             return Outcome(None, str(exc), kind="SandboxError")
         env = {"CHAINLAKE_RUN_ID": request["run_id"], **request.get("credentials", {})}
+        env |= gate.env() if gate else {}
         argv = [
             *PODMAN,
             "run",
@@ -352,7 +410,7 @@ class ContainerLauncher:
             "--tmpfs",
             "/tmp",  # noqa: S108 - the container's own tmpfs
             "--network",
-            "host" if spec.get("network") else "none",
+            f"ns:{gate.netns}" if gate else network_mode(spec),
             "--memory",
             f"{memory_mb(spec)}m",
             "--memory-swap",  # the same: no swap beyond the limit (podman's default doubles it)
@@ -433,7 +491,21 @@ def _kill_group(proc: subprocess.Popen[str]) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+SERVICE_LINE_LIMIT = 1 << 20  # bytes of one event line
+SERVICE_STREAM_LIMIT = 256 << 20  # bytes of a whole answer
+NDJSON = "application/x-ndjson"
+
+
 class ServiceLauncher:
+    """POST {endpoint}/run through the guarded outbound client: the endpoint is held to the rule
+    of every outbound call made for a tenant (never the platform's own services; no loopback,
+    private or metadata address unless the operator allows that host:port), and only the
+    answer's events reach the run. Another status or content type fails the run, and lines that
+    are not events are counted, never shown: a service's other output is not the tenant's."""
+
+    def __init__(self, egress: Egress | None = None) -> None:
+        self.egress = egress
+
     def launch(
         self,
         request: dict[str, Any],
@@ -443,27 +515,78 @@ class ServiceLauncher:
         emit: Emit,
         stopping: threading.Event | None = None,
     ) -> Outcome:
+        if self.egress is None:
+            return Outcome(None, "this launcher has no egress policy", kind="EgressRefused")
         endpoint = spec["launcher"]["endpoint"].rstrip("/") + "/run"
         body = json.dumps(request).encode()
-        http = urllib.request.Request(  # noqa: S310 - http(s) only, checked by the schema
-            endpoint, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
-        timeout = max(0.1, deadline - time.monotonic())
+        headers = {"Content-Type": "application/json", "Accept": NDJSON}
         try:
-            with urllib.request.urlopen(http, timeout=timeout) as response:  # noqa: S310
-                for raw in response:
-                    emit(raw.decode())
-                    if time.monotonic() >= deadline:
-                        return Outcome(None, "killed: past its timeout")
-        except TimeoutError:
+            with outbound.request(
+                self.egress.policy(),
+                "POST",
+                endpoint,
+                body,
+                headers,
+                timeout=max(0.1, deadline - time.monotonic()),
+            ) as response:
+                if response.status != 200:
+                    return Outcome(None, f"the service answered HTTP {response.status}")
+                if response.headers.get_content_type() != NDJSON:
+                    kind = response.headers.get_content_type()
+                    return Outcome(None, f"the service answered {kind}, not {NDJSON}")
+                return relay_events(response, emit, deadline)
+        except outbound.Refused as exc:
+            return Outcome(None, str(exc), kind="EgressRefused")
+        except outbound.Failed as exc:
+            if time.monotonic() >= deadline:
+                return Outcome(None, "killed: past its timeout")
+            return Outcome(None, f"the service failed: {exc}")
+
+
+def relay_events(response: Any, emit: Emit, deadline: float) -> Outcome:
+    """Emit each line of a service's answer that is an event of the contract; count the rest
+    and say how many there were, never what they said."""
+    read, dropped = 0, 0
+    while line := response.readline(SERVICE_LINE_LIMIT + 1):
+        read += len(line)
+        if len(line) > SERVICE_LINE_LIMIT or read > SERVICE_STREAM_LIMIT:
+            return Outcome(
+                None,
+                f"the service sent more than {SERVICE_LINE_LIMIT >> 20} MB in "
+                f"a line or {SERVICE_STREAM_LIMIT >> 20} MB in all",
+            )
+        text = line.decode(errors="replace")
+        if is_event(text):
+            emit(text)
+        elif text.strip():
+            dropped += 1
+        if time.monotonic() >= deadline:
             return Outcome(None, "killed: past its timeout")
-        except OSError as exc:
-            return Outcome(None, f"service {endpoint} failed: {exc}")
-        return Outcome(0)
+    if dropped:
+        said = "line that is not an event" if dropped == 1 else "lines that are not events"
+        note = f"the service sent {dropped} {said} (not shown)"
+        emit(json.dumps({"type": "log", "level": "warning", "message": note}) + "\n")
+    return Outcome(0)
 
 
-LAUNCHERS: dict[str, Launcher] = {
-    "process": ProcessLauncher(),
-    "service": ServiceLauncher(),
-    "container": ContainerLauncher(),
-}
+def is_event(line: str) -> bool:
+    """A line that is one event of the contract."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(event, dict) and not problems("event", event)
+
+
+def launchers(
+    egress: Egress | None = None,
+    view: View | None = None,
+    roots: list[Path] | None = None,
+    storage_root: Path | None = None,
+) -> dict[str, Launcher]:
+    """A runner's launchers, by launcher kind."""
+    return {
+        "process": ProcessLauncher(view, roots, storage_root, egress),
+        "service": ServiceLauncher(egress),
+        "container": ContainerLauncher(storage_root, egress),
+    }

@@ -30,19 +30,20 @@ from chainlake.chain.export import export_range
 from chainlake.config import find_home
 from chainlake.contract import CONTRACT_VERSION, problems, value_problem
 from chainlake.db import runner_transaction
+from chainlake.egress import load_policy
 from chainlake.errors import ChainlakeError
 from chainlake.manifests import describe, write_manifest
+from chainlake.outbound import Policy
 from chainlake.paths import linked_prefix, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import open_store
+from runner.egress import Egress
 from runner.events import EventLog
 from runner.launchers import (
-    LAUNCHERS,
     PLATFORM_CREDENTIALS,
     UNMOUNTABLE,
-    ContainerLauncher,
     Outcome,
-    ProcessLauncher,
+    launchers,
     out_of_memory,
 )
 from runner.redaction import Redactor
@@ -91,11 +92,14 @@ class Runner:
         # process jobs see the platform's state hidden (runner/sandbox.py)
         home = find_home()
         view = platform_view(home, config.storage_root)
-        self.launchers = {
-            **LAUNCHERS,
-            "process": ProcessLauncher(view, job_roots(home), config.storage_root),
-            "container": ContainerLauncher(config.storage_root),
-        }
+        self.launchers = launchers(
+            Egress(self.egress_policy), view, job_roots(home), config.storage_root
+        )
+
+    def egress_policy(self) -> Policy:
+        """Where runs may reach out (core.egress_policy()), read when a run starts."""
+        with self.pool.connection() as conn:
+            return load_policy(conn)
 
     # -- the loop ---------------------------------------------------------------------------
     def run_forever(self, max_seconds: float | None = None) -> None:
@@ -485,7 +489,7 @@ def outcome_error(
             "type": kind,
             "message": message,
             "stack": outcome.stderr_tail,
-            "retryable": kind not in ("OutOfMemory", "SandboxError"),  # it would again
+            "retryable": kind not in ("OutOfMemory", "SandboxError", "EgressRefused"),  # again
         }
     result = events.result
     if result is not None and result.get("status") == "failed":

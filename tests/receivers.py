@@ -1,9 +1,12 @@
 """Real servers on 127.0.0.1 that alerts are delivered to in tests: an HTTP receiver (webhooks,
-Slack-compatible incoming webhooks, a Twilio-compatible Messages API), failing on request, and an
-SMTP server (aiosmtpd)."""
+Slack-compatible incoming webhooks, a Twilio-compatible Messages API), failing on request, an
+SMTP server (aiosmtpd), and plain TCP servers that answer one fixed reply or never answer.
+Loopback is refused to outbound calls unless the operator allows the exact host:port: each
+server's `address` is what a test allows (`SELECT core.allow_egress(address)`)."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -38,6 +41,10 @@ class Receiver:
 
     def posts(self, path: str) -> list[Received]:
         return [r for r in self.received if r.path == path]
+
+    @property
+    def address(self) -> str:
+        return self.url.removeprefix("http://")
 
 
 @contextmanager
@@ -80,6 +87,10 @@ class Mailbox:
     messages: list[Any] = field(default_factory=list)
     port: int = 0
 
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(envelope)
         return "250 OK"
@@ -94,3 +105,82 @@ def smtp_server() -> Iterator[Mailbox]:
         yield box
     finally:
         controller.stop()
+
+
+@dataclass
+class Tally:
+    """A TCP server on 127.0.0.1: its port, how many connections it accepted, and the most it
+    held open at once."""
+
+    port: int = 0
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def opened(self) -> None:
+        with self.lock:
+            self.connections += 1
+            self.open_now += 1
+            self.most_open = max(self.most_open, self.open_now)
+
+    def closed(self) -> None:
+        with self.lock:
+            self.open_now -= 1
+
+
+@contextmanager
+def tcp_server(answer: bytes | None) -> Iterator[Tally]:
+    """Accepts every connection and reads the request; answers `answer` and closes, or with
+    None never answers (a black hole: the connection stays open until the client gives up or
+    the server stops)."""
+    tally = Tally()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    tally.port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve(conn: socket.socket) -> None:
+        tally.opened()
+        try:
+            conn.settimeout(0.2)
+            while not stop.is_set():
+                try:
+                    data = conn.recv(65536)
+                except TimeoutError:
+                    continue
+                if not data:
+                    return
+                if answer is not None and b"\r\n\r\n" in data:
+                    conn.sendall(answer)
+                    return
+        except OSError:
+            return
+        finally:
+            conn.close()
+            tally.closed()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield tally
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def http_answer(status: str, body: bytes, *headers: str) -> bytes:
+    """A whole HTTP/1.0 answer."""
+    head = "".join(f"{h}\r\n" for h in (f"HTTP/1.0 {status}", *headers))
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body

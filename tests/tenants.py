@@ -173,6 +173,7 @@ NON_ORG_TABLES = {
     "core.users": "identity: a person may belong to several orgs",
     "core.api_requests": "per user: API request counts, each person reads their own",
     "core.sign_ins": "per user: token sign-ins, each person reads their own",
+    "core.egress_addresses": "platform: the operator's egress allow-list and platform addresses",
     **{
         f"chain.{t}": "global chain data"
         for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")
@@ -269,6 +270,8 @@ def build_tenants(cluster: TestCluster, database: str, admin: psycopg.Connection
         admin, "SELECT id FROM core.create_user('floater@spare.example', 'spare', 'reader')"
     )
     admin.execute("SELECT core.grant_org_read('a', 'c')")
+    # the seed channels point at the discard port: the operator allows exactly that address
+    admin.execute("SELECT core.allow_egress('127.0.0.1:9', 'tests: seed channels')")
     tenants = Tenants(cluster, database, org_ids, users, str(floater["id"]), spare)
     for org in ORGS:
         admin.execute("SELECT core.add_member('floater@spare.example', %s, 'reader')", (org,))

@@ -1,7 +1,17 @@
-"""Alert delivery: take tasks from the `alert_deliveries` queue (alerts.take_deliveries), send
-each over its channel, record the attempt (alerts.record_attempt: delivered, retried with
-backoff, or dead after the last attempt). Runs as the system org's alert-delivery job with the
-chainlake_alerts role, which can do nothing else.
+"""Alert delivery: take tasks from the `alert_deliveries` queue, send each over its channel,
+record the attempt (alerts.record_attempt: delivered, retried with backoff, or dead after the
+last attempt). Runs as the system org's alert-delivery job with the chainlake_alerts role, which
+can do nothing else.
+
+Fair per org (SECURITY.md item 22): sends run concurrently (SENDERS threads), at most
+PER_ORG_SENDERS of one org at a time, each bounded in time; tasks are taken round-robin across
+orgs (alerts.take_fair_deliveries), never for an org whose senders are all busy. So one org's
+flood towards an endpoint that never answers never delays another org's alert.
+
+Every send goes through the guarded client (chainlake/outbound.py): a channel that points at the
+platform's own services, or at a loopback, private or metadata address the operator has not
+allowed, is refused at delivery as it was when saved; last_error says only "refused: <why>",
+"HTTP <status>", "timed out" or "could not connect", never what the receiver answered.
 
 Every 15 s it also evaluates the system alert rules (alerts.evaluate_platform: failure rates,
 ingest lag, queue age, dead deliveries), whose firings are delivered the same way.
@@ -20,24 +30,29 @@ from __future__ import annotations
 
 import base64
 import json
-import smtplib
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from email.message import EmailMessage
 from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
 
+from chainlake import outbound
+from chainlake.egress import load_policy
 from chainlake.secrets import decrypt, signature
 
-SEND_TIMEOUT_S = 5.0
-LEASE_SECONDS = 30
+SEND_TIMEOUT_S = 5.0  # a whole send
+CONNECT_TIMEOUT_S = 2.0
+SENDERS = 16  # concurrent sends, all orgs
+PER_ORG_SENDERS = 4  # concurrent sends of one org
+LEASE_SECONDS = 30  # longer than any send
+POLICY_SECONDS = 5.0  # the egress policy (allow-list, platform addresses) is read this often
 RETRY_SECONDS = (1, 2, 5, 15, 60)  # after attempt 1, 2, ...; the last repeats
 
 
@@ -86,20 +101,18 @@ class Alert:
         )
 
 
-def _post(url: str, body: bytes, headers: dict[str, str]) -> None:
-    if urllib.parse.urlparse(url).scheme not in ("http", "https"):
-        raise DeliveryFailed(f"not an http(s) URL: {url}")
-    request = urllib.request.Request(url, body, headers, method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_S) as response:  # noqa: S310
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise DeliveryFailed(f"{url} answered HTTP {exc.code}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise DeliveryFailed(f"{url} unreachable: {exc}") from exc
+@dataclass
+class Channel:
+    """Where one task goes: the channel's target, config and decrypted secret, and the egress
+    policy every send obeys."""
+
+    target: str
+    config: dict[str, Any]
+    secret: str | None
+    policy: outbound.Policy
 
 
-def send_webhook(alert: Alert, target: str, config: dict[str, Any], secret: str | None) -> None:
+def send_webhook(alert: Alert, channel: Channel) -> None:
     body = json.dumps(alert.payload(), sort_keys=True).encode()
     timestamp, delivery = str(int(time.time())), str(alert.task["delivery_id"])
     headers = {
@@ -107,51 +120,56 @@ def send_webhook(alert: Alert, target: str, config: dict[str, Any], secret: str 
         "X-Chainlake-Timestamp": timestamp,
         "X-Chainlake-Delivery": delivery,  # the same on every retry: receivers deduplicate
     }
-    if secret:
-        headers["X-Chainlake-Signature"] = signature(secret, timestamp, delivery, body)
-    _post(target, body, headers)
+    if channel.secret:
+        headers["X-Chainlake-Signature"] = signature(channel.secret, timestamp, delivery, body)
+    outbound.post(channel.policy, channel.target, body, headers)
 
 
-def send_slack(alert: Alert, target: str, config: dict[str, Any], secret: str | None) -> None:
+def send_slack(alert: Alert, channel: Channel) -> None:
     body = json.dumps({"text": alert.text()}).encode()
-    _post(target, body, {"Content-Type": "application/json"})
+    outbound.post(channel.policy, channel.target, body, {"Content-Type": "application/json"})
 
 
-def send_sms(alert: Alert, target: str, config: dict[str, Any], secret: str | None) -> None:
+def send_sms(alert: Alert, channel: Channel) -> None:
+    config = channel.config
     for key in ("base_url", "account_sid", "from"):
         if not config.get(key):
             raise DeliveryFailed(f"the sms channel's config lacks {key}")
     sid = config["account_sid"]
     url = f"{config['base_url'].rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
-    form = urllib.parse.urlencode({"To": target, "From": config["from"], "Body": alert.text()})
-    auth = base64.b64encode(f"{sid}:{secret or ''}".encode()).decode()
+    form = urllib.parse.urlencode(
+        {"To": channel.target, "From": config["from"], "Body": alert.text()}
+    )
+    auth = base64.b64encode(f"{sid}:{channel.secret or ''}".encode()).decode()
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "Authorization": f"Basic {auth}",
     }
-    _post(url, form.encode(), headers)
+    outbound.post(channel.policy, url, form.encode(), headers)
 
 
-def send_email(alert: Alert, target: str, config: dict[str, Any], secret: str | None) -> None:
+def send_email(alert: Alert, channel: Channel) -> None:
+    config = channel.config
     message = EmailMessage()
     message["From"] = config.get("from", "alerts@chainlake.invalid")
-    message["To"] = target
+    message["To"] = channel.target
     message["Subject"] = alert.text()[:200]
     message.set_content(json.dumps(alert.payload(), indent=2, sort_keys=True))
     try:
-        with smtplib.SMTP(
-            config.get("host", "127.0.0.1"), int(config.get("port", 25)), timeout=SEND_TIMEOUT_S
-        ) as smtp:
-            if config.get("starttls"):
-                smtp.starttls()
-            if config.get("user"):
-                smtp.login(config["user"], secret or "")
-            smtp.send_message(message)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise DeliveryFailed(f"SMTP {config.get('host')}:{config.get('port')}: {exc}") from exc
+        port = int(config.get("port", 25))
+    except ValueError as exc:
+        raise DeliveryFailed("the email channel's config.port is not a port") from exc
+    outbound.send_mail(
+        channel.policy,
+        str(config.get("host", "127.0.0.1")),
+        port,
+        message,
+        starttls=bool(config.get("starttls")),
+        login=(config["user"], channel.secret or "") if config.get("user") else None,
+    )
 
 
-SENDERS: dict[str, Callable[[Alert, str, dict[str, Any], str | None], None]] = {
+SENDERS_BY_KIND: dict[str, Callable[[Alert, Channel], None]] = {
     "webhook": send_webhook,
     "email": send_email,
     "sms": send_sms,
@@ -169,21 +187,51 @@ class Deliverer:
         max_attempts: int = 5,
         retry_seconds: tuple[int, ...] = RETRY_SECONDS,
         log: Callable[[str], None] = print,
+        senders: int = SENDERS,
+        per_org: int = PER_ORG_SENDERS,
     ) -> None:
         self.database_url = database_url
         self.secret_key = secret_key
         self.max_attempts = max_attempts
         self.retry_seconds = retry_seconds
         self.log = log
+        self.senders, self.per_org = senders, per_org
+        self.pool = ThreadPoolExecutor(senders, thread_name_prefix="alert-sender")
+        self.in_flight: dict[Future[str | None], dict[str, Any]] = {}
+        self._policy: tuple[float, outbound.Policy] | None = None
 
     def deliver_once(self, conn: psycopg.Connection[Any], limit: int = 50) -> int:
-        """Every task visible now, once: how many were taken."""
+        """Take what is visible now (up to `limit`, fairly per org), send it, wait for those
+        sends and record them: how many were taken."""
+        taken = self.take(conn, limit)
+        self.record(conn, wait=True)
+        return taken
+
+    def take(self, conn: psycopg.Connection[Any], limit: int | None = None) -> int:
+        """Start sending up to `limit` tasks (the free senders by default), round-robin across
+        orgs, none for an org whose PER_ORG_SENDERS are busy: how many were taken."""
+        busy = Counter(str(task["org_id"]) for task in self.in_flight.values())
+        free = self.senders - len(self.in_flight)
+        want = free if limit is None else min(free, limit)
+        if want <= 0:
+            return 0
         with conn.cursor(row_factory=dict_row) as cur:
             tasks = cur.execute(
-                "SELECT * FROM alerts.take_deliveries(%s, %s)", (limit, LEASE_SECONDS)
+                "SELECT * FROM alerts.take_fair_deliveries(%s, %s, %s, %s)",
+                (want, self.per_org, LEASE_SECONDS, json.dumps(busy)),
             ).fetchall()
+        policy = self.policy(conn) if tasks else None
         for task in tasks:
-            error = self._send(task)
+            assert policy is not None
+            self.in_flight[self.pool.submit(self._send, task, policy)] = task
+        return len(tasks)
+
+    def record(self, conn: psycopg.Connection[Any], wait: bool = False) -> int:
+        """Record every finished send (with `wait`, every send in flight once it ends)."""
+        finished = [f for f in self.in_flight if wait or f.done()]
+        for future in finished:
+            task = self.in_flight.pop(future)
+            error = future.result()
             retry = self.retry_seconds[min(task["attempts"], len(self.retry_seconds) - 1)]
             row = conn.execute(
                 "SELECT alerts.record_attempt(%s, %s, %s, %s, %s)",
@@ -194,16 +242,31 @@ class Deliverer:
                 f"delivery {task['delivery_id']} {task['event']} via {task['channel']}: "
                 f"{state}" + (f" ({error})" if error else "")
             )
-        return len(tasks)
+        return len(finished)
 
-    def _send(self, task: dict[str, Any]) -> str | None:
+    def policy(self, conn: psycopg.Connection[Any]) -> outbound.Policy:
+        """The egress policy, read again every POLICY_SECONDS."""
+        if self._policy is None or time.monotonic() - self._policy[0] > POLICY_SECONDS:
+            bounded = replace(
+                load_policy(conn), connect_timeout=CONNECT_TIMEOUT_S, timeout=SEND_TIMEOUT_S
+            )
+            self._policy = (time.monotonic(), bounded)
+        return self._policy[1]
+
+    def _send(self, task: dict[str, Any], policy: outbound.Policy) -> str | None:
+        """None when the channel took the alert, else what last_error keeps."""
         if task["kind"] is None:
             return f'channel "{task["channel"]}" no longer exists'
-        secret = decrypt(self.secret_key, bytes(task["secret_enc"])) if task["secret_enc"] else None
         try:
-            SENDERS[task["kind"]](Alert(task), task["target"], task["config"] or {}, secret)
-        except DeliveryFailed as exc:
+            secret = (
+                decrypt(self.secret_key, bytes(task["secret_enc"])) if task["secret_enc"] else None
+            )
+            channel = Channel(task["target"], task["config"] or {}, secret, policy)
+            SENDERS_BY_KIND[task["kind"]](Alert(task), channel)
+        except (DeliveryFailed, outbound.Refused, outbound.Failed) as exc:
             return str(exc)
+        except Exception as exc:  # a fault of ours fails this task only, never the loop
+            return f"the sender failed ({type(exc).__name__})"
         return None
 
     def run(
@@ -213,12 +276,15 @@ class Deliverer:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             conn.execute("LISTEN alert_deliveries")
             next_system = 0.0
-            while not stop.is_set():
-                if time.monotonic() >= next_system:
-                    conn.execute("SELECT alerts.evaluate_platform()")
-                    next_system = time.monotonic() + system_every_s
-                while self.deliver_once(conn):
-                    if stop.is_set():
-                        return
-                for _ in conn.notifies(timeout=poll_seconds, stop_after=1):
-                    pass
+            try:
+                while not stop.is_set():
+                    if time.monotonic() >= next_system:
+                        conn.execute("SELECT alerts.evaluate_platform()")
+                        next_system = time.monotonic() + system_every_s
+                    self.record(conn)
+                    self.take(conn)
+                    wait = 0.05 if self.in_flight else poll_seconds
+                    for _ in conn.notifies(timeout=wait, stop_after=1):
+                        pass
+            finally:
+                self.record(conn, wait=True)

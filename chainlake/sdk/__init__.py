@@ -13,6 +13,11 @@
         double.main()        # stdin RunRequest -> NDJSON on stdout (process, container)
         # or double.serve(port)  (service transport: POST /run)
 
+A job that declares `network: [host:port, ...]` reaches those destinations through its run's
+egress proxy ($CHAINLAKE_EGRESS_PROXY; HTTP_PROXY and HTTPS_PROXY point at it, so urllib and
+most HTTP clients use it as they are); `connect(host, port)` opens a plain TCP connection
+through it.
+
 The SDK speaks docs/job-contract.md and imports nothing else of the platform: a job needs only
 this module (or nothing at all; see jobs/examples/js_sum for a job without an SDK).
 """
@@ -20,6 +25,8 @@ this module (or nothing at all; see jobs/examples/js_sum for a job without an SD
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -30,6 +37,7 @@ from typing import IO, Any
 from urllib.parse import urlparse
 
 CONTRACT_VERSION = "chainlake.job/v1"
+EGRESS_PROXY_ENV = "CHAINLAKE_EGRESS_PROXY"
 
 
 class RetryableError(Exception):
@@ -165,9 +173,40 @@ class Job:
         ThreadingHTTPServer((host, port), Handler).serve_forever()
 
 
+def connect(host: str, port: int, timeout: float = 10.0) -> socket.socket:
+    """A TCP connection to host:port, one of the job's declared `network` destinations: through
+    its run's egress proxy (HTTP CONNECT) when it has one, else directly. A refused destination
+    raises ConnectionRefusedError with the proxy's reason."""
+    proxy = urlparse(os.environ.get(EGRESS_PROXY_ENV, ""))
+    if not proxy.hostname or not proxy.port:
+        return socket.create_connection((host, port), timeout=timeout)
+    sock = socket.create_connection((proxy.hostname, proxy.port), timeout=timeout)
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sock.sendall(f"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n".encode())
+    head = b""
+    while not head.endswith(b"\r\n\r\n") and len(head) < 65536:  # byte by byte: no more
+        chunk = sock.recv(1)  # than the proxy's answer, whatever the destination says next
+        if not chunk:
+            break
+        head += chunk
+    if head.split(b" ")[1:2] != [b"200"]:
+        reason = sock.recv(4096).decode(errors="replace").strip()
+        sock.close()
+        raise ConnectionRefusedError(reason or head.decode(errors="replace").strip())
+    return sock
+
+
 def job(function: JobFunction) -> Job:
     """Make `function(ctx)` a job that speaks the chainlake job contract."""
     return Job(function)
 
 
-__all__ = ["CONTRACT_VERSION", "Context", "Job", "PermanentError", "RetryableError", "job"]
+__all__ = [
+    "CONTRACT_VERSION",
+    "Context",
+    "Job",
+    "PermanentError",
+    "RetryableError",
+    "connect",
+    "job",
+]

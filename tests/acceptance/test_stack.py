@@ -212,6 +212,8 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     # an alert on the live devchain, delivered by the system org's alert-delivery job to a
     # signed webhook on 127.0.0.1, and seen live by `alert listen`
     with http_receiver(Receiver()) as web:
+        allowed = run("egress", "allow", web.address, "--note", "the test's receiver", env=home)
+        assert allowed.returncode == 0, allowed.stderr
         made = run(
             "alert",
             "channel",

@@ -3,6 +3,7 @@ one object of org a through each writing endpoint (objects_of_a)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
@@ -67,12 +68,23 @@ def serve_api(
         thread.join(10)
 
 
+def content_tag(folder: Path) -> str:
+    """A tag naming the folder's content and the SDK's: sessions of other checkouts on the same
+    machine, building the same job with other code, never overwrite this one's image."""
+    digest = hashlib.sha256()
+    sdk = Path(__file__).resolve().parents[2] / "chainlake" / "sdk" / "__init__.py"
+    for path in sorted([*folder.rglob("*"), sdk]):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(path.anchor)).encode() + path.read_bytes())
+    return f"1-{digest.hexdigest()[:12]}"
+
+
 @pytest.fixture(scope="session")
 def images() -> dict[str, str]:
     """Container job images for this session (the base image is built once per machine)."""
     ensure_base_image()
     return {
-        name: build_job_image(folder, name, "1")
+        name: build_job_image(folder, name, content_tag(folder))
         for name, folder in (
             ("numbers", EXAMPLES / "numbers"),
             ("js_sum", EXAMPLES / "js_sum"),

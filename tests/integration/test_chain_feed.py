@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from chainlake.chain.pricefeed import PriceFeed
+from chainlake.egress import address_of
 from chainlake.localpg import free_port
 from tests.runtime import REPO, apply, request_run, running_runner, wait_for
 from tests.tenants import Tenants
@@ -23,12 +24,20 @@ TOKEN = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
 
 
 @pytest.fixture
-def feed() -> Iterator[PriceFeed]:
+def feed(admin: psycopg.Connection[Any]) -> Iterator[PriceFeed]:
+    """The feed, at an address the operator allows."""
     server = PriceFeed().start()
+    admin.execute("SELECT core.allow_egress(%s)", (address_of(server.url()),))
     try:
         yield server
     finally:
         server.stop()
+
+
+def applied(tenants: Tenants, feed: PriceFeed, **overrides: Any) -> None:
+    """The job, as org a's writer, declaring the feed's address as its network."""
+    network = [address_of(feed.url())]
+    apply(tenants, tenants.user("a", "writer"), JOB, network=network, **overrides)
 
 
 def finished(admin: psycopg.Connection[Any], run_id: str) -> dict[str, Any] | None:
@@ -44,7 +53,7 @@ def test_prices_are_fetched_from_the_feed_into_a_dataset(
     tenants: Tenants, admin: psycopg.Connection[Any], feed: PriceFeed, tmp_path: Path
 ) -> None:
     writer = tenants.user("a", "writer")
-    apply(tenants, writer, JOB, config={"url": feed.url(), "tokens": [TOKEN, "0x" + "ab" * 20]})
+    applied(tenants, feed, config={"url": feed.url(), "tokens": [TOKEN, "0x" + "ab" * 20]})
     with running_runner(tenants, tmp_path / "storage"):
         run = request_run(tenants, writer, "token_prices")
         result = wait_for(lambda: finished(admin, str(run["id"])), timeout=60)
@@ -79,7 +88,7 @@ def test_a_feed_that_is_down_empty_or_misconfigured_fails_the_run_clearly(
     writer = tenants.user("a", "writer")
     if config["url"] == "FEED":
         config = {**config, "url": feed.url()}
-    apply(tenants, writer, JOB, config=config, retries={"max_attempts": 1})
+    applied(tenants, feed, config=config, retries={"max_attempts": 1})
     with running_runner(tenants, tmp_path / "storage"):
         run = request_run(tenants, writer, "token_prices")
         result = wait_for(lambda: finished(admin, str(run["id"])), timeout=60)

@@ -36,6 +36,8 @@ def service() -> Iterator[str]:
 
 
 def define(tenants: Tenants, service: str) -> None:
+    with psycopg.connect(tenants.cluster.url(tenants.database), autocommit=True) as admin:
+        admin.execute("SELECT core.allow_egress(%s)", (service.removeprefix("http://"),))
     apply(
         tenants,
         tenants.user("b", "writer"),

@@ -175,7 +175,9 @@ def test_a_sandboxed_job_cannot_connect_without_an_allow_list(
     run = run_to_end(tenants, admin, "behave", do="connect", port=listening_port)
     assert run["status"] == "dead"
     assert run["error"]["type"] in ("OSError", "ConnectionRefusedError", "TimeoutError")
-    define(tenants, version="2", network=["127.0.0.1"], retries={"max_attempts": 1})
+    admin.execute("SELECT core.allow_egress(%s)", (f"127.0.0.1:{listening_port}",))
+    network = [f"127.0.0.1:{listening_port}"]  # reached through the run's egress proxy
+    define(tenants, version="2", network=network, retries={"max_attempts": 1})
     run = run_to_end(tenants, admin, "behave", do="connect", port=listening_port)
     assert run["status"] == "succeeded"
 

@@ -21,8 +21,11 @@ from tests.tenants import Tenants
 
 
 @pytest.fixture
-def services() -> Iterator[dict[str, str]]:
+def services(admin: psycopg.Connection[Any]) -> Iterator[dict[str, str]]:
+    """The two services on loopback, at addresses the operator allows."""
     ports = {"double": free_port(), "js_sum": free_port()}
+    for port in ports.values():
+        admin.execute("SELECT core.allow_egress(%s)", (f"127.0.0.1:{port}",))
     procs = [
         subprocess.Popen(
             [sys.executable, "job.py", "--serve", str(ports["double"])], cwd=EXAMPLES / "double"

@@ -3,12 +3,11 @@ connect, undeclared, outside, sleep, leak, ok."""
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from pathlib import Path
 
-from chainlake.sdk import Context, job
+from chainlake.sdk import Context, connect, job
 
 
 @job
@@ -27,8 +26,8 @@ def behave(ctx: Context) -> None:
         time.sleep(3600)
     if do == "fail_until_attempt" and ctx.request["attempt"] < int(ctx.params["attempt"]):
         raise ConnectionError(f"transient failure on attempt {ctx.request['attempt']}")
-    if do == "connect":
-        with socket.create_connection(("127.0.0.1", int(ctx.params["port"])), timeout=2):
+    if do == "connect":  # through the run's egress proxy when it declares a network
+        with connect("127.0.0.1", int(ctx.params["port"]), timeout=2):
             ctx.log("connected")
     if do == "leak":  # prints its secret, then fails with it in the error
         import os

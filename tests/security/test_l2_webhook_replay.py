@@ -18,7 +18,8 @@ from typing import Any
 import psycopg
 from cryptography.fernet import Fernet
 
-from chainlake.alerts.deliver import Alert, send_webhook
+from chainlake.alerts.deliver import Alert, Channel, send_webhook
+from chainlake.outbound import Policy
 from chainlake.secrets import encrypt, signature
 from tests.integration.conftest import serve_api
 from tests.receivers import Receiver, http_receiver
@@ -91,7 +92,9 @@ def test_alert_webhooks_sign_their_delivery_id() -> None:
         "block_hash": b"\x01", "match_key": "k", "vals": {}, "fired_at": datetime.now(UTC),
     }  # fmt: skip
     with http_receiver(Receiver()) as web:
-        send_webhook(Alert(task), f"{web.url}/hook", {}, "hook-secret")
+        # no refused ranges: this test is about the signature, not where it may go
+        channel = Channel(f"{web.url}/hook", {}, "hook-secret", Policy(ranges=()))
+        send_webhook(Alert(task), channel)
     (hook,) = web.posts("/hook")
     stamp, delivery = hook.headers["X-Chainlake-Timestamp"], hook.headers["X-Chainlake-Delivery"]
     assert delivery == "77"

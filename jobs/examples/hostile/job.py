@@ -8,7 +8,11 @@
 - memory: allocate `mb` MB (default 1024), well past its 64 MB limit;
 - traverse_output: report as its output a URI that climbs out of its prefix with '..';
 - traverse_partition: report an output whose partition key climbs out with '..';
-- hard_link: hard-link the host file `path` into its prefix and report it as its output.
+- hard_link: hard-link the host file `path` into its prefix and report it as its output;
+- egress_loopback: with a declared `network` (some other, allowed host:port), connect to
+  127.0.0.1:`port` (where the platform's node, Postgres or API listens), directly and through
+  the run's egress proxy;
+- egress_metadata: the same towards the cloud metadata address, 169.254.169.254:80.
 
 Attacks that live in the definition rather than in this code (a version, name, dataset, secret,
 template or folder that climbs out of the org's tree; an image that is a podman flag) are
@@ -25,7 +29,7 @@ import os
 import socket
 from pathlib import Path
 
-from chainlake.sdk import Context, PermanentError, job
+from chainlake.sdk import Context, PermanentError, connect, job
 
 CHUNK_MB = 8
 
@@ -77,6 +81,8 @@ def hostile(ctx: Context) -> None:
         escaped(ctx, f"allocated {len(chunks) * CHUNK_MB} MB")
     elif attack in PATH_ATTACKS:
         PATH_ATTACKS[attack](ctx)
+    elif attack in NETWORK_ATTACKS:
+        NETWORK_ATTACKS[attack](ctx)
     else:
         raise PermanentError(f"unknown attack {attack!r}")
 
@@ -128,6 +134,30 @@ PATH_ATTACKS = {
     "traverse_output": traverse_output,
     "traverse_partition": traverse_partition,
     "hard_link": hard_link,
+}
+
+
+def reach(ctx: Context, host: str, port: int) -> None:
+    """Connect to host:port directly, then through the run's egress proxy (the SDK's connect):
+    escaped when either connects, else a PermanentError naming both refusals."""
+    blocked = []
+    for how, opener in (
+        ("directly", lambda: socket.create_connection((host, port), timeout=2)),
+        ("through the egress proxy", lambda: connect(host, port, timeout=5)),
+    ):
+        try:
+            opener().close()
+        except OSError as exc:
+            blocked.append(f"{how}: {_why(exc)}")
+            continue
+        escaped(ctx, f"connected to {host}:{port} {how}")
+        return
+    raise PermanentError(f"egress blocked: {host}:{port}: " + "; ".join(blocked))
+
+
+NETWORK_ATTACKS = {
+    "egress_loopback": lambda ctx: reach(ctx, "127.0.0.1", int(ctx.params["port"])),
+    "egress_metadata": lambda ctx: reach(ctx, "169.254.169.254", 80),
 }
 
 
