@@ -23,7 +23,7 @@ CREATE POLICY "orgs granted a query read it" ON catalog.saved_queries
 -- The grants themselves: the grantor org's admins and the grant's author see a grant, and so do
 -- the grantee's members; whoever may share an object (catalog.may_grant) grants and revokes it.
 CALL core.force_rls('catalog.object_grants');
-GRANT SELECT, DELETE ON catalog.object_grants TO chainlake_users;
+GRANT SELECT ON catalog.object_grants TO chainlake_users;  -- revoked with catalog.revoke_read
 GRANT INSERT (org_id, object_kind, object_id, grantee_org_id, privilege)
     ON catalog.object_grants TO chainlake_users;
 DROP POLICY IF EXISTS "grantors and grantees see grants" ON catalog.object_grants;

@@ -30,7 +30,8 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
     WHERE session_user = 'chainlake_api' AND w.org_id = p_org_id AND w.job_name = p_job
 $$;
 
--- Queue the run for a verified delivery (idempotent per delivery id).
+-- Queue the run for a verified delivery (idempotent per delivery id), held to the org's queue
+-- quota like every run a person asks for.
 CREATE OR REPLACE FUNCTION jobs.receive_webhook(
     p_org_id uuid, p_job text, p_payload jsonb, p_delivery text
 ) RETURNS uuid
@@ -41,6 +42,7 @@ BEGIN
     IF session_user <> 'chainlake_api' THEN
         RAISE EXCEPTION 'only the API receives webhooks' USING ERRCODE = '42501';
     END IF;
+    PERFORM runs.check_queue_quota(p_org_id);
     fired := runs.enqueue(p_org_id, p_job, jsonb_build_object('payload', p_payload),
                           jsonb_build_object('kind', 'webhook', 'delivery', p_delivery),
                           '[]'::jsonb, format('webhook:%s:%s', p_job, p_delivery));

@@ -138,10 +138,13 @@ BEGIN
 END
 $$;
 
+-- SECURITY DEFINER: people hold no DELETE privilege (it would also let them LOCK the table);
+-- the check is the table's DELETE policy's (an admin of the
+-- object's org, or whoever may share the object).
 CREATE OR REPLACE FUNCTION catalog.revoke_read(p_kind text, p_org text, p_name text,
                                                p_from_org text)
 RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     target record;
     grantee uuid := catalog.grantee_org_id(p_from_org);
@@ -149,7 +152,9 @@ BEGIN
     SELECT * INTO target FROM catalog.shareable_object(p_kind, p_org, p_name);
     DELETE FROM catalog.object_grants g
     WHERE g.object_kind = p_kind AND g.object_id = target.object_id
-      AND g.grantee_org_id = grantee;
+      AND g.grantee_org_id = grantee
+      AND (g.org_id = ANY (core.caller_org_ids('admin'))
+           OR catalog.may_grant(g.object_kind, g.object_id, g.org_id));
     IF NOT FOUND THEN
         RAISE EXCEPTION '% "%" of org "%" is not shared with org "%" (or you may not revoke it)',
             p_kind, p_name, p_org, p_from_org USING ERRCODE = '42704';

@@ -192,13 +192,20 @@ class Deliverer:
         return len(tasks)
 
     def _send(self, task: dict[str, Any]) -> str | None:
+        """None when delivered, else why not. Whatever one org's channel holds (a config that
+        is no number, a secret that is no ciphertext), it fails that delivery only: the loop
+        serves every org."""
         if task["kind"] is None:
             return f'channel "{task["channel"]}" no longer exists'
-        secret = decrypt(self.secret_key, bytes(task["secret_enc"])) if task["secret_enc"] else None
         try:
+            secret = (
+                decrypt(self.secret_key, bytes(task["secret_enc"])) if task["secret_enc"] else None
+            )
             SENDERS[task["kind"]](Alert(task), task["target"], task["config"] or {}, secret)
         except DeliveryFailed as exc:
             return str(exc)
+        except Exception as exc:  # the channel's own data broke the sender
+            return f'channel "{task["channel"]}" cannot be used: {type(exc).__name__}'
         return None
 
     def run(
