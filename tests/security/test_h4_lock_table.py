@@ -187,3 +187,54 @@ def test_a_migration_never_queues_everyone_behind_a_readers_lock(
     (report,) = outcome
     assert isinstance(report, MigrationReport), report
     assert report.files == ["rls_policies/alerts.sql"]
+
+
+def test_deletes_go_through_functions_that_keep_the_delete_policys_rule(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
+    """With no DELETE privilege, each delete is a function; each allows exactly whom the
+    table's DELETE policy allows, and refuses everyone else the same way as a missing row."""
+    cases = (  # (the call, who is refused, who may)
+        ("SELECT alerts.delete_rule('a', 'rule_a_seed')", ("a.reader", "b.writer"), "a.writer"),
+        ("SELECT jobs.delete_secret('a', 's_a_seed')", ("a.reader", "b.admin"), "a.writer"),
+        ("SELECT catalog.delete_query('a', 'q_a_seed')", ("a.admin", "b.writer"), "a.writer"),
+        (
+            "SELECT catalog.revoke_read('dataset', 'a', 'ds_a_seed', 'spare')",
+            ("a.writer", "b.admin"),
+            "a.admin",
+        ),
+        ("SELECT core.revoke_org_read('a', 'c')", ("a.writer", "c.admin"), "a.admin"),
+        (
+            "SELECT core.remove_member('reader@a.example', 'a')",
+            ("a.writer", "b.admin"),
+            "a.admin",
+        ),
+    )
+    for call, refused, allowed in cases:
+        for who in refused:
+            with (
+                pytest.raises((errors.UndefinedObject, errors.InsufficientPrivilege)),
+                tenants.login(tenants.users[who]) as conn,
+            ):
+                conn.execute(call)
+        with tenants.login(tenants.users[allowed]) as conn:
+            conn.execute(call)
+    assert scalar(admin, "SELECT count(*) FROM alerts.rules WHERE name = 'rule_a_seed'") == 0
+    assert (
+        scalar(
+            admin,
+            "SELECT count(*) FROM core.org_grants WHERE org_id = %s AND grantee_org_id = %s",
+            tenants.org_ids["a"],
+            tenants.org_ids["c"],
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            admin,
+            "SELECT count(*) FROM core.memberships WHERE org_id = %s AND user_id = %s",
+            tenants.org_ids["a"],
+            tenants.user("a", "reader").id,
+        )
+        == 0
+    )
