@@ -126,13 +126,20 @@ class Runner:
                     self.fire_schedules()
                     next_schedule = time.monotonic() + self.config.schedule_every_seconds
                 self.in_flight = {f: s for f, s in self.in_flight.items() if not f.done()}
-                if not any(self.free(platform) for platform in (True, False)):
-                    self.slot_freed.wait(self.config.poll_seconds)  # wake when one frees up
-                    self.slot_freed.clear()
-                elif self.poll_once() == 0:  # nothing to take: wake on the next insert
-                    for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
-                        pass
+                if self.poll_once() == 0:
+                    self.idle(listener)
         self.drain()
+
+    def idle(self, listener: psycopg.Connection[Any]) -> None:
+        """Nothing was taken. With a free slot of each kind (platform, tenant), wake on the next
+        insert; with one kind's slots all busy, wake when a slot frees up (or after
+        poll_seconds)."""
+        if all(self.free(platform) for platform in (True, False)):
+            for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
+                pass
+        else:
+            self.slot_freed.wait(self.config.poll_seconds)
+            self.slot_freed.clear()
 
     def fire_schedules(self) -> None:
         """Cron ticks, always_on supervision and the watchdog (each safe with any number of
