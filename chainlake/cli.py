@@ -350,19 +350,12 @@ def job_apply(file: Path, org_name: str, as_email: str | None) -> None:
 @handles_errors
 def job_list(org_name: str | None, as_json: bool, as_email: str | None) -> None:
     with connection(as_email) as conn:
-        rows = call(
-            conn,
-            "SELECT DISTINCT ON (o.name, d.name) o.name AS org, d.name, d.version, d.kind, "
-            "d.spec ->> 'type' AS type, d.spec ->> 'activation' AS activation, "
-            "d.input_datasets, d.output_datasets FROM jobs.definitions d "
-            "JOIN core.orgs o ON o.id = d.org_id WHERE (%(org)s::text IS NULL OR o.name = %(org)s) "
-            "ORDER BY o.name, d.name, d.applied_at DESC",
-            {"org": org_name},
-        )
+        rows = jobdefs.list_jobs(conn, org_name)
     if as_json:
         _print_json(rows)
     else:
-        _print_table(rows, ["org", "name", "version", "kind", "type", "activation"])
+        columns = ["org", "name", "version", "kind", "type", "activation", "schedule_error"]
+        _print_table(rows, columns)
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import yaml
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from chainlake.contract import problems
 from chainlake.db import call
@@ -44,11 +44,23 @@ def check(spec: object, where: str = "definition") -> None:
             check_template(spec["output_path_template"])
         except InvalidInput as exc:
             raise InvalidInput(f"{where}: invalid job definition: {exc.message}") from exc
-    if spec.get("activation") == "cron" and not croniter.is_valid(spec["schedule"]):
-        raise InvalidInput(
-            f"{where}: invalid job definition: schedule: "
-            f"{spec['schedule']!r} is not a cron expression"
-        )
+    if spec.get("activation") == "cron":
+        check_schedule(spec["schedule"], where)
+
+
+def check_schedule(schedule: str, where: str = "definition") -> None:
+    """The scheduler's parser takes it and finds a next tick (Postgres checks the pattern too:
+    jobs.check_cron)."""
+    problem = None
+    if not croniter.is_valid(schedule):
+        problem = "is not a cron expression"
+    else:
+        try:
+            croniter(schedule, datetime.now(UTC)).get_next(datetime)
+        except (CroniterError, ValueError, OverflowError):
+            problem = "never fires"
+    if problem:
+        raise InvalidInput(f"{where}: invalid job definition: schedule: {schedule!r} {problem}")
 
 
 def next_fire(spec: dict[str, Any], now: datetime | None = None) -> datetime | None:
@@ -57,6 +69,22 @@ def next_fire(spec: dict[str, Any], now: datetime | None = None) -> datetime | N
     base = now or datetime.now(UTC)
     fire: datetime = croniter(spec["schedule"], base).get_next(datetime)
     return fire
+
+
+def list_jobs(conn: psycopg.Connection[Any], org: str | None) -> list[dict[str, Any]]:
+    """Each job's current version, with its schedule's next tick and, when the scheduler set
+    it aside, why (`schedule_error`)."""
+    return call(
+        conn,
+        "SELECT DISTINCT ON (o.name, d.name) o.name AS org, d.name, d.version, d.kind, "
+        "d.spec ->> 'type' AS type, d.spec ->> 'activation' AS activation, "
+        "d.input_datasets, d.output_datasets, s.next_fire_at, s.last_error AS schedule_error "
+        "FROM jobs.definitions d JOIN core.orgs o ON o.id = d.org_id "
+        "LEFT JOIN jobs.schedules s ON s.org_id = d.org_id AND s.job_name = d.name "
+        "WHERE (%(org)s::text IS NULL OR o.name = %(org)s) "
+        "ORDER BY o.name, d.name, d.applied_at DESC",
+        {"org": org},
+    )
 
 
 def apply(conn: psycopg.Connection[Any], org_id: str, spec: dict[str, Any]) -> dict[str, Any]:

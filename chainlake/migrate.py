@@ -6,12 +6,19 @@
 - `sql/*.sql` then `rls_policies/*.sql` are idempotent; each is re-applied, in file-name order,
   when its checksum differs from the one recorded in `chainlake_meta.applied_files`.
 
-A session-level advisory lock serializes concurrent migrators. Running it twice changes nothing.
+A session-level advisory lock serializes concurrent migrators (advisory locks are the
+migrator's only: no other role may take one). Running it twice changes nothing.
+
+A migration waits for a table's lock only briefly (lock_timeout), then tries again a few times:
+a strong lock queued behind a user's open transaction would queue every other session behind
+it. After a new revision, every rls_policies file is applied again (people's column-level
+UPDATE grants follow the columns a revision adds).
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,12 +30,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from chainlake.errors import ChainlakeError, translate
 
 MIGRATION_LOCK_KEY = 0x636C6D67  # "clmg"
 PGMQ_LEDGER_KEY = "pgmq"
+POLICIES_REVISION_KEY = "rls_policies@revision"  # the revision policies were last applied at
+LOCK_TIMEOUT = "1s"  # how long one attempt waits for a table's lock
+LOCK_RETRY_SECONDS = (1, 2, 4, 8)  # the pauses between attempts
 
 
 def schema_root() -> Path:
@@ -107,7 +118,9 @@ def _current_revision(connection: sqlalchemy.Connection) -> str | None:
 
 def _apply_revisions(url: str) -> list[str]:
     engine = sqlalchemy.create_engine(
-        "postgresql+psycopg://", creator=lambda: psycopg.connect(url), poolclass=NullPool
+        "postgresql+psycopg://",
+        creator=lambda: psycopg.connect(url, options=f"-c lock_timeout={LOCK_TIMEOUT}"),
+        poolclass=NullPool,
     )
     try:
         with engine.connect() as connection:
@@ -155,6 +168,19 @@ def _install_pgmq(conn: psycopg.Connection[Any], recorded: dict[str, str]) -> st
     return version
 
 
+def _policies_follow_revision(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    """The recorded checksums, without rls_policies/ ones when a revision came since they were
+    last applied (people's column grants follow the columns a revision adds); notes the
+    revision they are applied at."""
+    recorded = _recorded_checksums(conn)
+    row = conn.execute("SELECT version_num FROM chainlake_meta.alembic_version").fetchone()
+    head = str(row[0]) if row else ""
+    if recorded.get(POLICIES_REVISION_KEY) != head:
+        recorded = {k: v for k, v in recorded.items() if not k.startswith("rls_policies/")}
+        _record(conn, POLICIES_REVISION_KEY, head)
+    return recorded
+
+
 def stored_logic_files() -> list[tuple[str, Path]]:
     """sql/ then rls_policies/, each in file-name order, as (ledger key, path)."""
     root = schema_root()
@@ -194,17 +220,46 @@ def _check_migrator(conn: psycopg.Connection[Any]) -> None:
 
 def migrate(url: str) -> MigrationReport:
     """Bring the database at `url` up to date; report what was applied."""
+    pauses = list(LOCK_RETRY_SECONDS)
+    while True:
+        try:
+            return _migrate_once(url)
+        except (ChainlakeError, psycopg.Error, DBAPIError) as exc:
+            if not _gave_up_on_a_lock(exc):
+                raise
+            if not pauses:
+                raise ChainlakeError(
+                    "the migration could not get a table's lock: a session keeps a transaction "
+                    "open on a table it changes",
+                    "the runners' watchdog ends user sessions past their transaction bound; or "
+                    "find it (pg_locks, pg_stat_activity), end it with pg_terminate_backend(pid) "
+                    "and migrate again",
+                ) from exc
+        time.sleep(pauses.pop(0))
+
+
+def _gave_up_on_a_lock(exc: BaseException | None) -> bool:
+    """Whether a step stopped at lock_timeout, however the error was wrapped."""
+    while exc is not None:
+        if isinstance(exc, psycopg.errors.LockNotAvailable):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__
+    return False
+
+
+def _migrate_once(url: str) -> MigrationReport:
     report = MigrationReport()
     with psycopg.connect(url, autocommit=True) as conn:
         _check_migrator(conn)
-        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_KEY,))  # waits for migrators
         try:
+            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
             conn.execute((schema_root() / "migrations" / "bootstrap.sql").read_text())
             with conn.transaction():  # revisions may create queues: pgmq comes first
                 report.pgmq = _install_pgmq(conn, _recorded_checksums(conn))
             report.revisions = _apply_revisions(url)
             with conn.transaction():
-                report.files = _apply_files(conn, _recorded_checksums(conn))
+                report.files = _apply_files(conn, _policies_follow_revision(conn))
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return report

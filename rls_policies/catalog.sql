@@ -23,9 +23,10 @@ CREATE POLICY "orgs granted a query read it" ON catalog.saved_queries
 -- The grants themselves: the grantor org's admins and the grant's author see a grant, and so do
 -- the grantee's members; whoever may share an object (catalog.may_grant) grants and revokes it.
 CALL core.force_rls('catalog.object_grants');
--- Every column but the grantee's id (a grantor reads the grantee's name: catalog.list_grants).
+-- Every column but the grantee's id (a grantor reads the grantee's name: catalog.list_grants);
+-- grants are revoked with catalog.revoke_read.
 REVOKE SELECT ON catalog.object_grants FROM chainlake_users;
-GRANT SELECT (id, org_id, object_kind, object_id, privilege, created_by, created_at), DELETE
+GRANT SELECT (id, org_id, object_kind, object_id, privilege, created_by, created_at)
     ON catalog.object_grants TO chainlake_users;
 GRANT INSERT (org_id, object_kind, object_id, grantee_org_id, privilege)
     ON catalog.object_grants TO chainlake_users;

@@ -26,9 +26,10 @@ CREATE POLICY "people see themselves and members of their orgs" ON core.users
     );
 
 CALL core.force_rls('core.memberships');
--- Admins change roles and remove members. Nobody adds members by INSERT: that would let an
--- admin pull any user of any org into theirs; the operator's core.add_member does it.
-GRANT SELECT, DELETE ON core.memberships TO chainlake_users;
+-- Admins change roles and remove members (core.remove_member: no DELETE privilege, which would
+-- also allow a blocking LOCK). Nobody adds members by INSERT: that would let an admin pull any
+-- user of any org into theirs; the operator's core.add_member does it.
+GRANT SELECT ON core.memberships TO chainlake_users;
 GRANT UPDATE (role) ON core.memberships TO chainlake_users;
 DROP POLICY IF EXISTS "members see their orgs memberships" ON core.memberships;
 CREATE POLICY "members see their orgs memberships" ON core.memberships
@@ -46,7 +47,7 @@ CREATE POLICY "admins remove members" ON core.memberships
     USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[]));
 
 CALL core.force_rls('core.org_grants');
-GRANT SELECT, DELETE ON core.org_grants TO chainlake_users;
+GRANT SELECT ON core.org_grants TO chainlake_users;  -- revoked with core.revoke_org_read
 GRANT INSERT (org_id, grantee_org_id, privilege) ON core.org_grants TO chainlake_users;
 DROP POLICY IF EXISTS "admins see grants they gave; members see grants they got" ON core.org_grants;
 CREATE POLICY "admins see grants they gave; members see grants they got" ON core.org_grants
@@ -91,3 +92,15 @@ DROP POLICY IF EXISTS "people read their own sign-ins" ON core.sign_ins;
 CREATE POLICY "people read their own sign-ins" ON core.sign_ins
     FOR SELECT TO chainlake_users
     USING (user_id = (SELECT core.caller_user_id()));
+
+-- Platform tables. The rows the platform's stored functions lock (core.lock_until_commit):
+-- nobody reads them. The API path's limits (core.platform_limits): people may read them.
+CALL core.force_rls('core.row_locks');
+DROP POLICY IF EXISTS "nobody reads lock rows" ON core.row_locks;
+CREATE POLICY "nobody reads lock rows" ON core.row_locks
+    FOR SELECT TO chainlake_users USING (false);
+CALL core.force_rls('core.platform_limits');
+GRANT SELECT ON core.platform_limits TO chainlake_users;
+DROP POLICY IF EXISTS "people read the platform's limits" ON core.platform_limits;
+CREATE POLICY "people read the platform's limits" ON core.platform_limits
+    FOR SELECT TO chainlake_users USING ((SELECT core.caller_user_id()) IS NOT NULL);

@@ -14,7 +14,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="chainlake runner")
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--storage-root", required=True, type=Path)
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=4, help="tenant slots")
+    parser.add_argument(
+        "--platform-slots", type=int, default=4, help="slots of the system org's jobs only"
+    )
+    parser.add_argument(
+        "--slots-per-org",
+        type=int,
+        default=None,
+        help="tenant slots one org may hold at once (default: all but one)",
+    )
     parser.add_argument("--lease-seconds", type=int, default=30)
     parser.add_argument("--max-seconds", type=float, default=None)
     parser.add_argument(
@@ -34,6 +43,8 @@ def main() -> None:
         alerts_database_url=os.environ.get("CHAINLAKE_ALERTS_DATABASE_URL"),
         secret_key=os.environ.get("CHAINLAKE_SECRET_KEY"),
         storage_url=args.storage_url,
+        platform_slots=args.platform_slots,
+        slots_per_org=args.slots_per_org,
     )
     Runner(config).run_forever(args.max_seconds)
 

@@ -15,6 +15,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,7 +49,7 @@ from runner.launchers import (
 )
 from runner.redaction import Redactor
 from runner.sandbox import job_roots, platform_view
-from runner.scheduler import fire_due
+from runner.scheduler import TICK
 from runner.workspace import Owner, WorkspaceError, make_directory
 
 QUEUE = "run_tasks"
@@ -60,7 +61,7 @@ log = logging.getLogger("chainlake.runner")
 class RunnerConfig:
     database_url: str
     storage_root: Path
-    concurrency: int = 4
+    concurrency: int = 4  # tenant slots
     lease_seconds: int = 30
     poll_seconds: float = 0.5
     name: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
@@ -73,20 +74,40 @@ class RunnerConfig:
     # ... and for alert delivery: the delivery role's URL and the key channel secrets decrypt with
     alerts_database_url: str | None = None
     secret_key: str | None = None
+    # Slots of the system org's jobs (always_on ingest and delivery, archive), apart from the
+    # tenants' ones: the platform never takes a tenant's slot nor waits for one.
+    platform_slots: int = 4
+    # Tenant slots one org may hold at once; default: all but one, so another org always finds
+    # a slot on this runner while one org's long runs hold the rest.
+    slots_per_org: int | None = None
 
     @property
     def store_url(self) -> str:
         return self.storage_url or self.storage_root.resolve().as_uri()
 
+    @property
+    def org_cap(self) -> int:
+        return self.slots_per_org or max(1, self.concurrency - 1)
+
+    def slots(self, platform: bool) -> int:
+        return self.platform_slots if platform else self.concurrency
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What a running task holds: a slot of the platform's or of the tenants', for an org."""
+
+    org_id: str
+    platform: bool
+
 
 class Runner:
     def __init__(self, config: RunnerConfig) -> None:
         self.config = config
-        self.pool = ConnectionPool(
-            config.database_url, min_size=1, max_size=config.concurrency + 2, open=True
-        )
-        self.executor = ThreadPoolExecutor(max_workers=config.concurrency)
-        self.in_flight: set[Future[None]] = set()
+        slots = config.concurrency + config.platform_slots
+        self.pool = ConnectionPool(config.database_url, min_size=1, max_size=slots + 2, open=True)
+        self.executor = ThreadPoolExecutor(max_workers=slots)
+        self.in_flight: dict[Future[None], Slot] = {}
         self.stopping = threading.Event()
         self.slot_freed = threading.Event()
         # process jobs see the platform's state hidden (runner/sandbox.py)
@@ -115,25 +136,31 @@ class Runner:
                 if time.monotonic() >= next_schedule:
                     self.fire_schedules()
                     next_schedule = time.monotonic() + self.config.schedule_every_seconds
-                self.in_flight = {f for f in self.in_flight if not f.done()}
-                free = self.config.concurrency - len(self.in_flight)
-                if free == 0:  # all slots busy: wake when one frees up
-                    self.slot_freed.wait(self.config.poll_seconds)
-                    self.slot_freed.clear()
-                elif self.poll_once(free) == 0:  # queue empty: wake on the next insert
-                    for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
-                        pass
+                self.in_flight = {f: s for f, s in self.in_flight.items() if not f.done()}
+                if self.poll_once() == 0:
+                    self.idle(listener)
         self.drain()
 
+    def idle(self, listener: psycopg.Connection[Any]) -> None:
+        """Nothing was taken. With a free slot of each kind (platform, tenant), wake on the next
+        insert; with one kind's slots all busy, wake when a slot frees up (or after
+        poll_seconds)."""
+        if all(self.free(platform) for platform in (True, False)):
+            for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
+                pass
+        else:
+            self.slot_freed.wait(self.config.poll_seconds)
+            self.slot_freed.clear()
+
     def fire_schedules(self) -> None:
-        """Cron ticks and always_on supervision (both safe with any number of runners)."""
-        try:
-            with self.pool.connection() as conn:
-                fire_due(conn)
-                conn.execute("SELECT jobs.supervise_always_on()")
-                conn.commit()
-        except psycopg.Error:
-            log.exception("firing schedules or supervising always_on jobs failed")
+        """Cron ticks, always_on supervision and the watchdog (each safe with any number of
+        runners, and each on its own: one failing never skips the others)."""
+        for step in TICK:
+            try:
+                with self.pool.connection() as conn:
+                    step(conn)
+            except Exception:  # the loop serves every org: it never stops on one step
+                log.exception("schedule tick: %s failed", step.__name__)
 
     def drain(self) -> None:
         """Finish what is running (always_on jobs are asked to stop), take nothing new."""
@@ -141,15 +168,31 @@ class Runner:
         self.executor.shutdown(wait=True)
         self.pool.close()
 
-    def poll_once(self, limit: int) -> int:
+    def free(self, platform: bool) -> int:
+        held = sum(1 for slot in self.in_flight.values() if slot.platform == platform)
+        return self.config.slots(platform) - held
+
+    def poll_once(self) -> int:
+        """Take tasks for the free slots, the platform's and the tenants' apart; how many."""
+        return sum(self.take(platform) for platform in (True, False) if self.free(platform))
+
+    def take(self, platform: bool) -> int:
+        busy = Counter(s.org_id for s in self.in_flight.values() if not s.platform)
         with self.pool.connection() as conn:
             conn.autocommit = True
             rows = conn.execute(  # round-robin across orgs (fairness), else like pgmq.read
-                "SELECT msg_id, read_ct, message FROM runs.take_tasks(%s, %s)",
-                (limit, self.config.lease_seconds),
+                "SELECT msg_id, read_ct, message FROM runs.take_tasks(%s, %s, %s, %s, %s)",
+                (
+                    self.free(platform),
+                    self.config.lease_seconds,
+                    platform,
+                    None if platform else self.config.org_cap,
+                    json.dumps(busy),
+                ),
             ).fetchall()
         for msg_id, _read_ct, message in rows:
-            self.in_flight.add(self.executor.submit(self.handle_safely, msg_id, message))
+            future = self.executor.submit(self.handle_safely, msg_id, message)
+            self.in_flight[future] = Slot(message["org_id"], platform)
         return len(rows)
 
     def handle_safely(self, msg_id: int, message: dict[str, Any]) -> None:

@@ -7,6 +7,8 @@
 --   chainlake_ingest         LOGIN    chain ingestion (the system org's jobs): writes chain.* only
 --   chainlake_alerts         LOGIN    alert delivery (the system org's job): reads its tasks, records
 --                                     attempts, through alerts.* functions only
+--   chainlake_watchdog       NOLOGIN  owns the watchdog (core.end_overdue_sessions) and nothing
+--                                     else: it may read every session's state and end sessions
 DO $roles$
 DECLARE
     spec record;
@@ -18,7 +20,8 @@ BEGIN
             ('chainlake_api', 'LOGIN NOINHERIT'),
             ('chainlake_runner', 'LOGIN INHERIT'),
             ('chainlake_ingest', 'LOGIN NOINHERIT'),
-            ('chainlake_alerts', 'LOGIN NOINHERIT')
+            ('chainlake_alerts', 'LOGIN NOINHERIT'),
+            ('chainlake_watchdog', 'NOLOGIN INHERIT')
         ) AS r (name, options)
     LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = spec.name) THEN
@@ -33,6 +36,7 @@ $roles$;
 GRANT chainlake_users TO chainlake_authenticated;
 GRANT chainlake_users TO chainlake_runner;
 GRANT chainlake_authenticated TO chainlake_api;
+GRANT pg_signal_backend, pg_read_all_stats TO chainlake_watchdog;
 
 -- Nothing is reachable by default.
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
@@ -53,6 +57,21 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq REVOKE ALL ON TABLES FROM PUBLIC;
 REVOKE SELECT ON pg_catalog.pg_stats FROM PUBLIC;
 REVOKE SELECT ON pg_catalog.pg_stats_ext FROM PUBLIC;
 REVOKE SELECT ON pg_catalog.pg_stats_ext_exprs FROM PUBLIC;
+
+-- Advisory locks are the migrator's only (a superuser): a key anyone could compute, or read in
+-- pg_locks, would let a tenant hold what the platform waits on, and a flood of them fills the
+-- shared lock table. Stored functions lock rows of core.row_locks instead (sql/31_blocking.sql).
+DO $advisory$
+DECLARE
+    fn regprocedure;
+BEGIN
+    FOR fn IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+              WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE 'pg\_%advisory%'
+    LOOP
+        EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+    END LOOP;
+END
+$advisory$;
 
 -- Functions created from here on are not executable by PUBLIC unless granted.
 ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;

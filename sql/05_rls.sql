@@ -13,6 +13,24 @@ BEGIN
 END
 $$;
 
+-- What people may change of a table they write: every column, column by column. A table-level
+-- UPDATE, DELETE or TRUNCATE would also let them LOCK the table in a mode that stops everyone
+-- (SECURITY.md #23); so people hold column-level UPDATE only, and delete through stored
+-- functions that check the same rule as the table's DELETE policy (kept, as the rule's record).
+-- A column added later is writable once its table's rls_policies file is applied again (the
+-- migrator re-applies them after any new revision).
+CREATE OR REPLACE PROCEDURE core.grant_people_writes(tbl regclass)
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    EXECUTE format('GRANT SELECT, INSERT ON %s TO chainlake_users', tbl);
+    EXECUTE format('GRANT UPDATE (%s) ON %s TO chainlake_users',
+                   (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum)
+                    FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped),
+                   tbl);
+END
+$$;
+
 -- org data: members (and orgs granted read) read; writers and admins write; rows cannot move
 -- to an org the caller may not write.
 CREATE OR REPLACE PROCEDURE core.apply_org_data_policies(tbl regclass)
@@ -22,7 +40,7 @@ DECLARE
     writable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''write''))::uuid[])';
 BEGIN
     CALL core.force_rls(tbl);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO chainlake_users', tbl);
+    CALL core.grant_people_writes(tbl);
     EXECUTE format('DROP POLICY IF EXISTS "members read their orgs rows" ON %s', tbl);
     EXECUTE format('CREATE POLICY "members read their orgs rows" ON %s FOR SELECT TO chainlake_users USING (%s)', tbl, readable);
     EXECUTE format('DROP POLICY IF EXISTS "writers add rows to their orgs" ON %s', tbl);
@@ -46,7 +64,7 @@ DECLARE
     admin_shared constant text := '(visibility = ''org'' AND org_id = ANY ((SELECT core.caller_org_ids(''admin''))::uuid[]))';
 BEGIN
     CALL core.force_rls(tbl);
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO chainlake_users', tbl);
+    CALL core.grant_people_writes(tbl);
     EXECUTE format('DROP POLICY IF EXISTS "owners and their org read shared rows" ON %s', tbl);
     EXECUTE format('CREATE POLICY "owners and their org read shared rows" ON %s FOR SELECT TO chainlake_users USING (%s AND (visibility = ''org'' OR %s))', tbl, member, mine);
     EXECUTE format('DROP POLICY IF EXISTS "members add their own rows" ON %s', tbl);

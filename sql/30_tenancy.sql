@@ -145,18 +145,39 @@ BEGIN
 END
 $$;
 
+-- Take back an org-wide grant: the operator, or an admin of the granting org. SECURITY DEFINER
+-- because people hold no DELETE privilege (it would also let them LOCK the table); the check
+-- is the table's DELETE policy's ("admins revoke their grants").
 CREATE OR REPLACE FUNCTION core.revoke_org_read(p_from text, p_to text) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
-DECLARE
-    v_from core.orgs := core.org_by_name(p_from);
-    v_to core.orgs := core.org_by_name(p_to);
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    DELETE FROM core.org_grants WHERE org_id = v_from.id AND grantee_org_id = v_to.id;
+    DELETE FROM core.org_grants g USING core.orgs f, core.orgs t
+    WHERE f.name = p_from AND t.name = p_to AND g.org_id = f.id AND g.grantee_org_id = t.id
+      AND (core.caller_is_operator() OR g.org_id = ANY (core.caller_org_ids('admin')));
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'org "%" grants no access to org "%"', p_from, p_to USING ERRCODE = '42704';
+        RAISE EXCEPTION 'org "%" grants no access to org "%" that you may revoke', p_from, p_to
+            USING ERRCODE = '42704';
     END IF;
 END
 $$;
+
+-- Remove a member from an org: the operator, or an admin of the org (the DELETE policy's
+-- rule, "admins remove members"; SECURITY DEFINER for the reason above).
+CREATE OR REPLACE FUNCTION core.remove_member(p_email text, p_org text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    DELETE FROM core.memberships m USING core.users u, core.orgs o
+    WHERE u.email = lower(trim(p_email)) AND o.name = p_org
+      AND m.user_id = u.id AND m.org_id = o.id
+      AND (core.caller_is_operator() OR m.org_id = ANY (core.caller_org_ids('admin')));
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no member "%" in org "%" that you may remove', p_email, p_org
+            USING ERRCODE = '42704';
+    END IF;
+END
+$$;
+GRANT EXECUTE ON FUNCTION core.revoke_org_read(text, text), core.remove_member(text, text)
+    TO chainlake_users;
 
 -- Sets a login role's password, optionally valid only for a while (`chainlake psql --as` on a
 -- server reached over TCP uses a fresh two-minute password each time). Only platform roles and

@@ -167,8 +167,9 @@ BEGIN
         RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'dead'::text;
         RETURN;
     END IF;
-    -- One claim per org at a time, so two runners cannot both see a free slot.
-    PERFORM pg_advisory_xact_lock(hashtextextended('runs.start:' || r.org_id::text, 0));
+    -- One claim per org at a time, so two runners cannot both see a free slot (a row lock no
+    -- tenant can take: sql/31_blocking.sql).
+    PERFORM core.lock_until_commit('runs.start', r.org_id);
     -- Count the org's other runs whose runner is alive (its lease is being renewed); a run
     -- left behind by a dead runner stops counting when its lease runs out, so orphans never
     -- fill the quota and block their own recovery.
@@ -410,6 +411,102 @@ GRANT EXECUTE ON FUNCTION
     runs.dead_letter(runs.runs, jsonb)
 TO chainlake_runner;
 
+-- A cron schedule as the scheduler runs it, checked wherever one is stored (a definition, a
+-- schedule row), whoever writes it: five fields (minute hour day-of-month month day-of-week),
+-- each `*`, a number or a range `a-b`, either with a step `/n`, or a comma list of those;
+-- months and days of the week also by name (jan, mon); or one of @hourly @daily @midnight
+-- @weekly @monthly @yearly @annually. Nothing else (seconds, L, W, #, ?, H): the scheduler's
+-- parser (croniter) takes more, and what it takes and we did not check once stopped every
+-- org's schedules. A schedule that passes and still cannot fire (Feb 30) is set aside by the
+-- scheduler (jobs.schedule_failed).
+CREATE OR REPLACE FUNCTION jobs.cron_value(p_token text, p_field integer) RETURNS integer
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+    SELECT CASE
+        WHEN p_token ~ '^[0-9]{1,2}$' THEN p_token::integer
+        WHEN p_field = 4 THEN array_position(
+            ARRAY['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'],
+            p_token)
+        WHEN p_field = 5 THEN array_position(
+            ARRAY['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'], p_token) - 1
+    END
+$$;
+
+-- What is wrong with field p_field (1-5) of a schedule, or NULL.
+CREATE OR REPLACE FUNCTION jobs.cron_field_problem(p_value text, p_field integer) RETURNS text
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    name constant text := (ARRAY['minute', 'hour', 'day of month', 'month', 'day of week'])[p_field];
+    low constant integer := (ARRAY[0, 0, 1, 1, 0])[p_field];
+    high constant integer := (ARRAY[59, 23, 31, 12, 7])[p_field];
+    item text;
+    parts text[];
+    bounds integer[];
+BEGIN
+    FOREACH item IN ARRAY string_to_array(lower(p_value), ',') LOOP
+        parts := regexp_match(item, '^(?:\*|([a-z0-9]+)(?:-([a-z0-9]+))?)(?:/([0-9]{1,2}))?$');
+        IF parts IS NULL THEN
+            RETURN format('%s "%s": use *, a number, a range a-b, a step /n, or a list of those',
+                          name, item);
+        END IF;
+        bounds := ARRAY[jobs.cron_value(parts[1], p_field), jobs.cron_value(parts[2], p_field)];
+        IF (parts[1] IS NOT NULL AND bounds[1] IS NULL) OR (parts[2] IS NOT NULL AND bounds[2] IS NULL) THEN
+            RETURN format('%s "%s" is not a number%s', name, item,
+                          CASE WHEN p_field IN (4, 5) THEN ' or a name (jan, mon)' ELSE '' END);
+        END IF;
+        IF bounds[1] NOT BETWEEN low AND high OR bounds[2] NOT BETWEEN low AND high THEN
+            RETURN format('%s "%s" is outside %s-%s', name, item, low, high);
+        END IF;
+        IF bounds[2] < bounds[1] THEN
+            RETURN format('%s range "%s" runs backwards', name, item);
+        END IF;
+        IF parts[3]::integer NOT BETWEEN 1 AND high THEN
+            RETURN format('%s step "%s" is outside 1-%s', name, item, high);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION jobs.check_cron(p_schedule text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+DECLARE
+    fields constant text[] := regexp_split_to_array(btrim(coalesce(p_schedule, '')), '\s+');
+    problem text;
+BEGIN
+    IF lower(btrim(p_schedule)) IN ('@hourly', '@daily', '@midnight', '@weekly', '@monthly',
+                                    '@yearly', '@annually') THEN
+        RETURN;
+    END IF;
+    IF cardinality(fields) <> 5 THEN
+        problem := format('it has %s fields, not five (minute hour day-of-month month day-of-week)',
+                          CASE WHEN fields = '{""}' THEN 0 ELSE cardinality(fields) END);
+    ELSE
+        FOR field IN 1..5 LOOP
+            problem := jobs.cron_field_problem(fields[field], field);
+            EXIT WHEN problem IS NOT NULL;
+        END LOOP;
+    END IF;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'schedule "%" is not a cron expression: %', coalesce(p_schedule, ''), problem
+            USING ERRCODE = '22023',
+            HINT = 'five fields, e.g. "*/5 * * * *" (every five minutes) or "0 3 * * mon" (Mondays at 03:00 UTC)';
+    END IF;
+END
+$$;
+GRANT EXECUTE ON FUNCTION jobs.cron_value(text, integer), jobs.cron_field_problem(text, integer),
+    jobs.check_cron(text) TO chainlake_users;
+
+CREATE OR REPLACE FUNCTION jobs.check_schedule_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = '' AS $$
+BEGIN
+    PERFORM jobs.check_cron(NEW.cron);
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER schedules_checked BEFORE INSERT OR UPDATE OF cron ON jobs.schedules
+    FOR EACH ROW EXECUTE FUNCTION jobs.check_schedule_row();
+
 -- A definition's dispatch columns are derived from its spec, whoever writes it, and the rules
 -- that must hold for every client are checked here (the CLI validates the full schema first).
 CREATE OR REPLACE FUNCTION jobs.derive_definition() RETURNS trigger
@@ -427,6 +524,9 @@ BEGIN
     IF NEW.kind = 'reactive' AND cardinality(NEW.input_datasets) = 0 THEN
         RAISE EXCEPTION 'job "%": a reactive job needs input_datasets', NEW.name
             USING ERRCODE = '22023';
+    END IF;
+    IF NEW.spec ->> 'activation' = 'cron' THEN
+        PERFORM jobs.check_cron(NEW.spec ->> 'schedule');
     END IF;
     IF NEW.kind = 'reactive' AND jsonb_array_length(coalesce(NEW.spec -> 'network', '[]')) > 0 THEN
         RAISE EXCEPTION 'job "%": only source jobs may reach the network (external data enters at DAG entry points)', NEW.name
@@ -476,16 +576,29 @@ BEGIN
         INSERT INTO jobs.schedules (org_id, job_name, cron, next_fire_at)
         VALUES (p_org_id, applied.name, p_spec ->> 'schedule', p_next_fire_at)
         ON CONFLICT (org_id, job_name) DO UPDATE
-            SET cron = excluded.cron, next_fire_at = excluded.next_fire_at;
+            SET cron = excluded.cron, next_fire_at = excluded.next_fire_at, last_error = NULL;
     ELSE
-        DELETE FROM jobs.schedules WHERE org_id = p_org_id AND job_name = applied.name;
+        PERFORM jobs.unschedule(p_org_id, applied.name);
     END IF;
     RETURN applied;
 END
 $$;
 
+-- A job that is no longer cron-activated loses its schedule. SECURITY DEFINER: people hold no
+-- DELETE privilege (it would also let them LOCK the table); the check is the DELETE policy's.
+CREATE OR REPLACE FUNCTION jobs.unschedule(p_org_id uuid, p_job text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    IF NOT core.caller_may_write(p_org_id) THEN
+        RAISE EXCEPTION 'you may not change jobs in this org' USING ERRCODE = '42501';
+    END IF;
+    DELETE FROM jobs.schedules WHERE org_id = p_org_id AND job_name = p_job;
+END
+$$;
+
 GRANT EXECUTE ON FUNCTION core.caller_is_operator() TO chainlake_users, chainlake_api;
-GRANT EXECUTE ON FUNCTION jobs.apply_definition(uuid, jsonb, timestamptz) TO chainlake_users;
+GRANT EXECUTE ON FUNCTION jobs.apply_definition(uuid, jsonb, timestamptz), jobs.unschedule(uuid, text)
+TO chainlake_users;
 
 -- Cron: fire every due schedule once for its latest due tick, whatever number of schedulers
 -- call this at once (SKIP LOCKED, plus an idempotency key per tick). The caller passes the
@@ -496,7 +609,7 @@ RETURNS TABLE (org_id uuid, job_name text, cron text, tick timestamptz)
 LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
     SELECT s.org_id, s.job_name, s.cron, s.next_fire_at
     FROM jobs.schedules s
-    WHERE s.next_fire_at <= p_now
+    WHERE s.next_fire_at <= p_now AND s.last_error IS NULL  -- not set aside
     ORDER BY s.next_fire_at
     LIMIT p_limit
     FOR UPDATE SKIP LOCKED
@@ -523,15 +636,28 @@ BEGIN
 END
 $$;
 
+-- A schedule the scheduler could not evaluate or fire: set aside (a schedule with a last_error
+-- fires no more) with the reason its org sees (`chainlake job list`), until the job is applied
+-- again. Every other schedule keeps firing.
+CREATE OR REPLACE FUNCTION jobs.schedule_failed(p_org_id uuid, p_job text, p_error text)
+RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+    UPDATE jobs.schedules SET last_error = left(p_error, 1000)
+    WHERE org_id = p_org_id AND job_name = p_job
+$$;
+
 GRANT EXECUTE ON FUNCTION
     jobs.due_schedules(timestamptz, integer),
-    jobs.schedule_fired(uuid, text, timestamptz, timestamptz)
+    jobs.schedule_fired(uuid, text, timestamptz, timestamptz),
+    jobs.schedule_failed(uuid, text, text)
 TO chainlake_runner;
 
 -- always_on: keep exactly one active run of every always_on source job. When its run ends (it
 -- exited, or it was dead-lettered after its runners kept dying) a new one starts, after a
 -- backoff that doubles with each consecutive failure (1 s after a clean exit, at most 60 s).
--- Several supervisors at once start one run: the idempotency key counts the job's runs.
+-- Several supervisors at once start one run: the idempotency key counts the job's runs. One
+-- org's definition that cannot be queued (applied without the CLI's checks) is skipped with a
+-- warning: it never stops another org's jobs.
 CREATE OR REPLACE FUNCTION jobs.supervise_always_on(p_now timestamptz DEFAULT now())
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -546,6 +672,7 @@ BEGIN
         SELECT DISTINCT ON (org_id, name) org_id, name, spec FROM jobs.definitions
         ORDER BY org_id, name, applied_at DESC
     LOOP
+      BEGIN
         CONTINUE WHEN def.spec ->> 'activation' IS DISTINCT FROM 'always_on';
         CONTINUE WHEN EXISTS (SELECT 1 FROM runs.runs WHERE org_id = def.org_id
                               AND job_name = def.name
@@ -568,6 +695,9 @@ BEGIN
                                     (SELECT count(*) FROM runs.runs WHERE org_id = def.org_id
                                      AND job_name = def.name)));
         started := started + 1;
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'always_on job % of org % skipped: %', def.name, def.org_id, SQLERRM;
+      END;
     END LOOP;
     RETURN started;
 END

@@ -46,7 +46,7 @@ BEGIN
         RETURN QUERY SELECT existing, false, existing IS DISTINCT FROM was_current;
         RETURN;
     END IF;
-    PERFORM pg_advisory_xact_lock(hashtextextended('catalog.version:' || ds::text, 0));
+    PERFORM core.lock_until_commit('catalog.version', ds);  -- one new version at a time
     PERFORM core.check_storage_quota(p_org_id, (p_output ->> 'bytes')::bigint);
     SELECT coalesce(max(v.version), 0) + 1 INTO next_version FROM catalog.asset_versions v
     WHERE v.org_id = p_org_id AND v.dataset_id = ds;
@@ -121,6 +121,7 @@ END
 $$;
 
 -- Selective rerun: the same job (its current version), params and inputs; nothing upstream.
+-- Held to the org's queue quota like every run a person asks for.
 CREATE OR REPLACE FUNCTION runs.rerun(p_run_id uuid) RETURNS runs.runs
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -131,6 +132,7 @@ BEGIN
         RAISE EXCEPTION 'unknown run %', p_run_id USING ERRCODE = '42704',
             HINT = 'list runs with `chainlake run list`';
     END IF;
+    PERFORM runs.check_queue_quota(old.org_id);
     RETURN runs.enqueue(old.org_id, old.job_name, old.params,
                         jsonb_build_object('kind', 'rerun', 'of', old.id), old.inputs,
                         format('rerun:%s:%s', old.id, gen_random_uuid()));
@@ -140,12 +142,14 @@ $$;
 -- Re-execute a DAG run from failure: every failed or dead run that the root run set off (and
 -- the root itself) runs again with its inputs and its job's current version, unless it was
 -- already re-run successfully or is being re-run; their dependants that never ran follow
--- reactively when they succeed. Nothing that succeeded runs again.
+-- reactively when they succeed. Nothing that succeeded runs again. All of them fit the org's
+-- queue quota, or none is queued.
 CREATE OR REPLACE FUNCTION runs.rerun_failed(p_root uuid) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     root runs.runs;
     failed runs.runs;
+    to_rerun runs.runs[];
     queued integer := 0;
 BEGIN
     SELECT * INTO root FROM runs.runs WHERE id = p_root;
@@ -153,14 +157,16 @@ BEGIN
         RAISE EXCEPTION 'unknown run %', p_root USING ERRCODE = '42704',
             HINT = 'list runs with `chainlake run list`';
     END IF;
-    FOR failed IN
-        SELECT * FROM runs.runs f
+    to_rerun := ARRAY(
+        SELECT f FROM runs.runs f
         WHERE f.org_id = root.org_id AND (f.id = root.id OR f.trigger ->> 'root_run' = root.id::text)
           AND f.status IN ('failed', 'dead')
           AND NOT EXISTS (SELECT 1 FROM runs.runs again
                           WHERE again.org_id = f.org_id AND again.trigger ->> 'of' = f.id::text
                             AND again.status NOT IN ('failed', 'dead'))
-        ORDER BY f.created_at
+        ORDER BY f.created_at);
+    PERFORM runs.check_queue_quota(root.org_id, cardinality(to_rerun));
+    FOREACH failed IN ARRAY to_rerun
     LOOP
         PERFORM runs.enqueue(failed.org_id, failed.job_name, failed.params,
                              jsonb_build_object('kind', 'rerun', 'of', failed.id,

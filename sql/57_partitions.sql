@@ -49,7 +49,8 @@ BEGIN
 END
 $$;
 
--- One run per partition of [p_from, p_to] of the dataset's producing job.
+-- One run per partition of [p_from, p_to] of the dataset's producing job: all of them fit the
+-- org's queue quota, or none is queued.
 CREATE OR REPLACE FUNCTION runs.backfill(p_org_id uuid, p_dataset text, p_from text, p_to text)
 RETURNS TABLE (backfill_id uuid, runs integer)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
@@ -63,6 +64,8 @@ BEGIN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501';
     END IF;
     def := jobs.producer(p_org_id, p_dataset);
+    PERFORM runs.check_queue_quota(p_org_id, (
+        SELECT count(*)::integer FROM catalog.partition_keys(def.spec -> 'partitions', p_from, p_to)));
     FOR part IN SELECT * FROM catalog.partition_keys(def.spec -> 'partitions', p_from, p_to) LOOP
         PERFORM runs.enqueue(p_org_id, def.name,
             jsonb_build_object('partition', part.key, 'from', part.lo, 'to', part.hi),

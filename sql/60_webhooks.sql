@@ -33,6 +33,7 @@ $$;
 -- Queue the run for a verified delivery. Each delivery id queues one run per job, ever: the id
 -- is kept as the run's idempotency key (unique per org), and a delivery id received before is
 -- refused (23505), so a captured request replays into nothing (the signature covers the id).
+-- Held to the org's queue quota like every run a person asks for.
 CREATE OR REPLACE FUNCTION jobs.receive_webhook(
     p_org_id uuid, p_job text, p_payload jsonb, p_delivery text
 ) RETURNS uuid
@@ -49,6 +50,7 @@ BEGIN
         RAISE EXCEPTION 'delivery "%" was already received: it queues no second run', p_delivery
             USING ERRCODE = '23505', HINT = 'send each new delivery with a new X-Chainlake-Delivery';
     END IF;
+    PERFORM runs.check_queue_quota(p_org_id);
     fired := runs.enqueue(p_org_id, p_job, jsonb_build_object('payload', p_payload),
                           jsonb_build_object('kind', 'webhook', 'delivery', p_delivery),
                           '[]'::jsonb, v_key);

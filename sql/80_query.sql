@@ -102,14 +102,16 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
     LIMIT least(greatest(p_limit, 1), 1000)
 $$;
 
+-- SECURITY DEFINER: people hold no DELETE privilege (it would also let them LOCK the table);
+-- the check is the table's DELETE policy's (its owner, a member of the org).
 CREATE OR REPLACE FUNCTION catalog.delete_query(p_org text, p_name text) RETURNS integer
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     gone integer;
 BEGIN
     DELETE FROM catalog.saved_queries q USING core.orgs o
     WHERE o.id = q.org_id AND o.name = p_org AND q.name = p_name
-      AND q.owner_id = core.caller_user_id();
+      AND q.owner_id = core.caller_user_id() AND q.org_id = ANY (core.caller_org_ids('member'));
     GET DIAGNOSTICS gone = ROW_COUNT;
     IF gone = 0 THEN
         RAISE EXCEPTION 'you have no saved query "%" in org "%"', p_name, p_org

@@ -145,8 +145,9 @@ BEGIN
 END
 $$;
 
--- Stop sharing (SECURITY DEFINER like grant_read: the grantee's admins may not, the object's
--- org's admins and the sharer may).
+-- Stop sharing. SECURITY DEFINER like grant_read (people hold no DELETE privilege, which would
+-- also let them LOCK the table); the check is the table's DELETE policy's: the object's org's
+-- admins and the sharer may, the grantee's admins may not.
 CREATE OR REPLACE FUNCTION catalog.revoke_read(p_kind text, p_org text, p_name text,
                                                p_from_org text)
 RETURNS void

@@ -3,9 +3,17 @@
 -- The runners' next tasks, round-robin across orgs: each org's oldest visible task first, then
 -- each org's second, and so on; among orgs, the one served longest ago (its latest run start)
 -- first. So a flood from one org delays another by at most one slot.
+-- A runner keeps slots of its own for the system org's jobs (always_on ingest and delivery,
+-- which never end): p_platform takes the system org's tasks only, else the tenants' only, so the
+-- platform never takes a tenant's slot nor waits for one. p_per_org caps what one org may hold
+-- of the runner's tenant slots (p_busy: {org id: slots it holds now}), below the runner's
+-- capacity, so one org's long runs never take every slot while another org waits.
 -- Like pgmq.read, a taken task is hidden for p_vt seconds and its read count goes up.
-CREATE OR REPLACE FUNCTION runs.take_tasks(p_limit integer, p_vt integer)
-RETURNS TABLE (msg_id bigint, read_ct integer, message jsonb)
+DROP FUNCTION IF EXISTS runs.take_tasks(integer, integer);
+CREATE OR REPLACE FUNCTION runs.take_tasks(
+    p_limit integer, p_vt integer, p_platform boolean, p_per_org integer DEFAULT NULL,
+    p_busy jsonb DEFAULT '{}'
+) RETURNS TABLE (msg_id bigint, read_ct integer, message jsonb)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
     WITH heads AS (
         SELECT t.msg_id, row_number() OVER (PARTITION BY o.id ORDER BY t.msg_id) AS turn,
@@ -15,13 +23,14 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
             SELECT q.msg_id FROM pgmq.q_run_tasks q
             WHERE q.message ->> 'org_id' = o.id::text AND q.vt <= clock_timestamp()
             ORDER BY q.msg_id
-            LIMIT greatest(p_limit, 1)
+            LIMIT greatest(least(p_limit, p_per_org - coalesce((p_busy ->> o.id::text)::integer, 0)), 0)
             FOR UPDATE SKIP LOCKED
         ) t
+        WHERE o.system = p_platform
     ), chosen AS (
         SELECT h.msg_id FROM heads h
         ORDER BY h.turn, h.served NULLS FIRST, h.msg_id
-        LIMIT greatest(p_limit, 1)
+        LIMIT greatest(p_limit, 0)
     )
     UPDATE pgmq.q_run_tasks q
     SET vt = clock_timestamp() + make_interval(secs => p_vt), read_ct = q.read_ct + 1
@@ -29,8 +38,9 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
     WHERE q.msg_id = c.msg_id
     RETURNING q.msg_id, q.read_ct, q.message
 $$;
-REVOKE EXECUTE ON FUNCTION runs.take_tasks(integer, integer) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION runs.take_tasks(integer, integer) TO chainlake_runner;
+REVOKE EXECUTE ON FUNCTION runs.take_tasks(integer, integer, boolean, integer, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION runs.take_tasks(integer, integer, boolean, integer, jsonb)
+    TO chainlake_runner;
 
 -- One API request of the caller, counted against the most generous api_requests_per_minute of
 -- the caller's orgs. Over the limit: SQLSTATE 53400 with the seconds to wait in the detail
@@ -70,12 +80,18 @@ $$;
 REVOKE EXECUTE ON FUNCTION core.charge_api_request() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION core.charge_api_request() TO chainlake_authenticated;
 
--- How many of an org's runs wait in the queue (queued or retrying), against max_queued_tasks.
--- People's requests are refused over it; the platform's own dispatch (a completed run's
--- reactive dependants, schedules: the runners' session) is not, since refusing it would fail a
+-- How many of an org's runs wait in the queue (queued or retrying), against max_queued_tasks,
+-- before p_adding more are queued. Every path that queues on a person's behalf checks it once
+-- for everything it would queue (a request, a replay, a backfill, a rerun, a rerun from
+-- failure, a webhook delivery), and one org's checks are taken one at a time (a row lock on
+-- the org), so a refused call queues nothing and concurrent ones cannot overshoot. The
+-- platform's own dispatch (a completed run's reactive dependants, schedules, always_on, chain
+-- batches: the runners' and ingest's sessions) is not refused, since refusing it would fail a
 -- run that succeeded and lose the refresh it triggers.
-CREATE OR REPLACE FUNCTION runs.check_queue_quota(p_org_id uuid) RETURNS void
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+DROP FUNCTION IF EXISTS runs.check_queue_quota(uuid);
+CREATE OR REPLACE FUNCTION runs.check_queue_quota(p_org_id uuid, p_adding integer DEFAULT 1)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     allowed integer := coalesce((SELECT max_queued_tasks FROM core.quotas
                                  WHERE org_id = p_org_id), 100000);
@@ -84,18 +100,20 @@ BEGIN
     IF session_user::text IN ('chainlake_runner', 'chainlake_ingest') THEN
         RETURN;
     END IF;
+    PERFORM core.lock_until_commit('runs.queue', p_org_id);
     SELECT count(*) INTO waiting FROM (
         SELECT 1 FROM runs.runs
         WHERE org_id = p_org_id AND status IN ('queued', 'retrying')
         LIMIT allowed) w;
-    IF waiting >= allowed THEN
-        RAISE EXCEPTION 'queue quota: the org has % runs waiting already', allowed
+    IF waiting + coalesce(p_adding, 0) > allowed THEN
+        RAISE EXCEPTION 'queue quota: the org has % of % runs waiting; this would queue % more',
+            waiting, allowed, p_adding
             USING ERRCODE = '53400', DETAIL = 'retry_after=5',
             HINT = 'let the queue drain, or ask the operator for a higher max_queued_tasks quota';
     END IF;
 END
 $$;
-REVOKE EXECUTE ON FUNCTION runs.check_queue_quota(uuid) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION runs.check_queue_quota(uuid, integer) FROM PUBLIC;
 
 -- Job secrets: the encrypted values of the named secrets of the org the runner acts for.
 CREATE OR REPLACE FUNCTION jobs.secret_values(p_names text[])
@@ -122,10 +140,13 @@ BEGIN
 END
 $$;
 
+-- SECURITY DEFINER: people hold no DELETE privilege (it would also let them LOCK the table);
+-- the check is the DELETE policy's (writers of the org).
 CREATE OR REPLACE FUNCTION jobs.delete_secret(p_org text, p_name text) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 BEGIN
-    DELETE FROM jobs.secrets WHERE org_id = core.member_org(p_org) AND name = p_name;
+    DELETE FROM jobs.secrets WHERE org_id = core.member_org(p_org) AND name = p_name
+      AND org_id = ANY (core.caller_org_ids('write'));
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no secret "%" in org "%" that you may delete', p_name, p_org
             USING ERRCODE = '42704';
@@ -142,7 +163,7 @@ CREATE OR REPLACE TRIGGER secrets_stamp_creator BEFORE INSERT OR UPDATE ON jobs.
 -- its storage_bytes quota. catalog.record_output checks a new version here, so a run past the
 -- quota fails (QuotaExceeded, not retried) and the dataset keeps its current version. SQLSTATE
 -- 53100 (disk_full), so that the runner tells it from the other quotas (53400). One org's
--- versions are checked one at a time (an advisory lock per org).
+-- versions are checked one at a time (a row lock per org: sql/31_blocking.sql).
 CREATE OR REPLACE FUNCTION core.check_storage_quota(p_org_id uuid, p_new_bytes bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
@@ -150,7 +171,7 @@ DECLARE
     allowed bigint;
     used bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended('core.storage:' || p_org_id::text, 0));
+    PERFORM core.lock_until_commit('core.storage', p_org_id);
     SELECT q.storage_bytes INTO allowed FROM core.quotas q WHERE q.org_id = p_org_id;
     SELECT coalesce(sum(v.bytes), 0) INTO used
     FROM catalog.asset_versions v WHERE v.org_id = p_org_id;

@@ -174,6 +174,8 @@ NON_ORG_TABLES = {
     "core.api_requests": "per user: API request counts, each person reads their own",
     "core.sign_ins": "per user: token sign-ins, each person reads their own",
     "core.egress_addresses": "platform: the operator's egress allow-list and platform addresses",
+    "core.row_locks": "platform: rows stored functions lock (core.lock_until_commit); nobody reads",
+    "core.platform_limits": "platform: the API path's timeouts, one row set by the operator",
     **{
         f"chain.{t}": "global chain data"
         for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")

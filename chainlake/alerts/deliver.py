@@ -254,7 +254,9 @@ class Deliverer:
         return self._policy[1]
 
     def _send(self, task: dict[str, Any], policy: outbound.Policy) -> str | None:
-        """None when the channel took the alert, else what last_error keeps."""
+        """None when the channel took the alert, else what last_error keeps. Whatever one org's
+        channel holds (a config that is no number, a secret that is no ciphertext), it fails
+        that delivery only: the loop serves every org."""
         if task["kind"] is None:
             return f'channel "{task["channel"]}" no longer exists'
         try:
@@ -265,8 +267,8 @@ class Deliverer:
             SENDERS_BY_KIND[task["kind"]](Alert(task), channel)
         except (DeliveryFailed, outbound.Refused, outbound.Failed) as exc:
             return str(exc)
-        except Exception as exc:  # a fault of ours fails this task only, never the loop
-            return f"the sender failed ({type(exc).__name__})"
+        except Exception as exc:  # the channel's own data broke the sender: this task only
+            return f'channel "{task["channel"]}" cannot be used: {type(exc).__name__}'
         return None
 
     def run(

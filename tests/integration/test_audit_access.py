@@ -64,7 +64,7 @@ def test_configuration_changes_and_job_launches_are_audited(
             (org_b,),
         )
         conn.execute("UPDATE alerts.rules SET enabled = false WHERE name = 'watch'")
-        conn.execute("DELETE FROM alerts.rules WHERE name = 'watch'")
+        conn.execute("SELECT alerts.delete_rule('b', 'watch')")
     admin.execute("UPDATE core.quotas SET max_queued_tasks = 50 WHERE org_id = %s", (org_b,))
     run = request_run(tenants, writer, "behave", {"do": "ok"})
     with running_runner(tenants, tmp_path):

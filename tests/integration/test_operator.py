@@ -176,9 +176,7 @@ def test_membership_and_grant_changes_are_audited_with_their_real_author(
             "UPDATE core.memberships SET role = 'writer' WHERE user_id = %s",
             (tenants.user("a", "reader").id,),
         )
-        conn.execute(
-            "DELETE FROM core.org_grants WHERE grantee_org_id = %s", (tenants.org_ids["c"],)
-        )
+        conn.execute("SELECT core.revoke_org_read('a', 'c')")  # no DELETE privilege: a function
         conn.execute(
             "INSERT INTO core.org_grants (org_id, grantee_org_id) VALUES (%s, %s)",
             (tenants.org_ids["a"], tenants.org_ids["b"]),

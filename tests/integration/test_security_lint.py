@@ -1,6 +1,6 @@
 """Catalog lint: every tenant table, view, function and privilege checked against the rules of
 SECURITY.md, so a table or function added later cannot slip through. Items 1, 2, 4, 5, 6, 7,
-14 and 16."""
+14, 16 and 23."""
 
 from __future__ import annotations
 
@@ -76,8 +76,9 @@ def test_every_privilege_people_hold_is_covered_by_a_policy(
     for name, *_ in tables(admin):
         for role in (*PEOPLE_ROLES, "chainlake_runner"):
             for command in ("SELECT", "INSERT", "UPDATE", "DELETE"):
-                granted = rows(
-                    admin, "SELECT has_table_privilege(%s, %s, %s)", role, name, command
+                check = "has_table_privilege" if command == "DELETE" else "has_any_column_privilege"
+                granted = rows(  # a privilege on one column counts
+                    admin, f"SELECT {check}(%s, %s, %s)", role, name, command
                 )[0][0]
                 if not granted:
                     continue
@@ -249,3 +250,69 @@ def test_column_statistics_are_hidden_from_people(admin: psycopg.Connection[Any]
             "SELECT has_table_privilege('chainlake_users', %s, 'SELECT')",
             f"pg_catalog.{view}",
         )[0][0], view
+
+
+def test_no_user_or_api_role_holds_a_privilege_that_allows_a_blocking_lock(
+    admin: psycopg.Connection[Any],
+) -> None:
+    """LOCK in any mode above ROW EXCLUSIVE needs table-level UPDATE, DELETE or TRUNCATE (a
+    column's UPDATE does not count): people update columns and delete through functions."""
+    found = rows(
+        admin,
+        "SELECT r.role, c.oid::regclass::text, p.privilege FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "CROSS JOIN unnest(%s::text[]) AS r (role) "
+        "CROSS JOIN unnest(ARRAY['UPDATE', 'DELETE', 'TRUNCATE']) AS p (privilege) "
+        "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+        "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+        "AND has_table_privilege(r.role, c.oid, p.privilege)",
+        list(PEOPLE_ROLES),
+    )
+    assert found == []
+
+
+def test_no_role_but_the_operator_may_take_an_advisory_lock(admin: psycopg.Connection[Any]) -> None:
+    """Any key a tenant can compute, or read in pg_locks, is useless to it: advisory locks are
+    the migrator's only; stored functions lock rows of core.row_locks instead."""
+    functions = [
+        r[0]
+        for r in rows(
+            admin,
+            "SELECT p.oid::regprocedure::text FROM pg_proc p "
+            "WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname LIKE %s",
+            "pg\\_%advisory%",
+        )
+    ]
+    assert len(functions) >= 20, functions
+    for role in (*PLATFORM_ROLES, "chainlake_alerts", "public"):
+        for function in functions:
+            assert not rows(
+                admin, "SELECT has_function_privilege(%s, %s, 'EXECUTE')", role, function
+            )[0][0], (role, function)
+    uses = rows(
+        admin,
+        "SELECT p.oid::regprocedure::text FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = ANY(%s) AND p.prosrc ~ 'advisory'",
+        list(TENANT_SCHEMAS),
+    )
+    assert uses == [], "a stored function of ours takes an advisory lock"
+
+
+def test_every_users_login_role_and_the_api_have_a_connection_limit_and_timeouts(
+    admin: psycopg.Connection[Any], tenants: Any
+) -> None:
+    found = rows(
+        admin,
+        "SELECT r.rolname, r.rolconnlimit, r.rolconfig FROM pg_roles r "
+        "WHERE r.rolname IN (SELECT db_role FROM core.users) OR r.rolname = 'chainlake_api'",
+    )
+    assert len(found) > 9
+    for role, limit, config in found:
+        assert role == "chainlake_api" or limit > 0, f"{role} has no connection limit"
+        names = {c.split("=")[0] for c in config or []}
+        assert {
+            "statement_timeout",
+            "lock_timeout",
+            "idle_in_transaction_session_timeout",
+        } <= names, f"{role} lacks timeouts: {config}"

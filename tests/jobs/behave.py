@@ -1,5 +1,6 @@
-"""A test job that misbehaves on request (params.do): crash, exit, hang, fail_until_attempt,
-connect, undeclared, outside, sleep, leak, ok."""
+"""A test job that misbehaves on request (params.do, or config.do for runs without params such
+as always_on ones): crash, exit, hang, fail_until_attempt, connect, undeclared, outside, sleep,
+leak, ok."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from chainlake.sdk import Context, connect, job
 
 @job
 def behave(ctx: Context) -> None:
-    do = ctx.params.get("do", "ok")
+    asked = {**ctx.config, **ctx.params}
+    do = asked.get("do", "ok")
     if do == "crash":
         raise ValueError("boom: the job crashed on purpose")
     if do == "exit":
@@ -37,7 +39,7 @@ def behave(ctx: Context) -> None:
         ctx.log(f"logging the token: {token}")
         raise RuntimeError(f"refused with token {token}")
     if do == "sleep":
-        time.sleep(float(ctx.params["seconds"]))
+        time.sleep(float(asked["seconds"]))
     if do == "undeclared":
         path = ctx.output_path("not_mine", "x.txt")
         path.write_text("x")
