@@ -93,3 +93,38 @@ def node_head(rpc: RpcClient) -> int:
     tip = head(rpc)
     assert tip is not None
     return tip[0]
+
+
+class Miner:
+    """Mines a block every `every` seconds on a node started with --no-mining (the devchain's
+    400 ms), until paused: a test can hold the chain still while what was derived catches up,
+    then reorganise it."""
+
+    def __init__(self, rpc: RpcClient, every: float = 0.4) -> None:
+        self.rpc, self.every = rpc, every
+        self.running = threading.Event()
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stopped.wait(self.every):
+            if self.running.is_set():
+                self.rpc.call("evm_mine")
+
+    def __enter__(self) -> Miner:
+        self.running.set()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stopped.set()
+        self.thread.join(5)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        self.running.clear()
+        time.sleep(self.every)  # a block being mined finishes
+        try:
+            yield
+        finally:
+            self.running.set()
