@@ -8,9 +8,7 @@ record_chain_read, complete) on a synthetic chain, so every case is exact and qu
 
 from __future__ import annotations
 
-import hashlib
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -18,6 +16,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from chainlake import jobdefs
+from tests.chainkit import SyntheticChain
 from tests.tenants import Tenants
 
 CHAIN = 7
@@ -42,52 +41,9 @@ HOURLY = {
 }
 
 
-def block_hash(number: int, branch: str) -> bytes:
-    return hashlib.sha256(f"{CHAIN}:{number}:{branch}".encode()).digest()
-
-
-class Chain:
-    """A synthetic chain 7 written through chain.commit_batch and chain.rewind (as the operator)."""
-
-    def __init__(self, admin: psycopg.Connection[Any]) -> None:
-        self.admin = admin
-        self.branch: dict[int, str] = {}
-        admin.execute("SELECT chain.register_chain(%s, 'seven', 0, 64, 100)", (CHAIN,))
-
-    def hash(self, number: int) -> bytes:
-        return block_hash(number, self.branch[number])
-
-    def _insert(self, first: int, last: int, branch: str) -> None:
-        for n in range(first, last + 1):
-            self.branch[n] = branch
-            parent = self.hash(n - 1) if n > 0 else b"\0" * 32
-            self.admin.execute(
-                "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "
-                "VALUES (%s, %s, %s, %s, %s)",
-                (CHAIN, n, self.hash(n), parent, datetime.fromtimestamp(1_700_000_000 + n, UTC)),
-            )
-
-    def extend(self, first: int, last: int, branch: str = "a") -> None:
-        with self.admin.transaction():
-            self._insert(first, last, branch)
-            self.admin.execute("SELECT chain.commit_batch(%s, %s, %s, 0)", (CHAIN, first, last))
-
-    def reorg(self, fork: int, new_head: int, branch: str) -> None:
-        """Blocks above `fork` replaced by a new branch up to `new_head`, in one transaction."""
-        with self.admin.transaction():
-            self.admin.execute(
-                "SELECT chain.rewind(%s, %s, %s)",
-                (CHAIN, fork, [block_hash(n, branch) for n in range(fork + 1, new_head + 1)]),
-            )
-            self._insert(fork + 1, new_head, branch)
-            self.admin.execute(
-                "SELECT chain.commit_batch(%s, %s, %s, 0)", (CHAIN, fork + 1, new_head)
-            )
-
-
 @pytest.fixture
-def chain(admin: psycopg.Connection[Any]) -> Chain:
-    return Chain(admin)
+def chain(admin: psycopg.Connection[Any]) -> SyntheticChain:
+    return SyntheticChain(admin, CHAIN)
 
 
 def define(tenants: Tenants, *specs: dict[str, Any]) -> None:
@@ -206,7 +162,9 @@ def uris_of(admin: psycopg.Connection[Any], dataset: str, partitions: list[str])
     )
 
 
-def two_partitions_derived(tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain) -> None:
+def two_partitions_derived(
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
+) -> None:
     """Blocks 0..20 in two batches, each given to `transfers`, each summarized by `hourly`."""
     define(tenants, FEED, HOURLY)
     chain.extend(0, 9)
@@ -219,7 +177,7 @@ def two_partitions_derived(tenants: Tenants, admin: psycopg.Connection[Any], cha
 
 
 def test_a_reorg_supersedes_every_range_it_reaches_and_the_recompute_covers_each_block_once(
-    tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
 ) -> None:
     two_partitions_derived(tenants, admin, chain)
     chain.reorg(fork=15, new_head=22, branch="b")
@@ -253,7 +211,7 @@ def test_a_reorg_supersedes_every_range_it_reaches_and_the_recompute_covers_each
 
 
 def test_a_reorg_above_every_range_supersedes_nothing_and_queues_from_the_fork(
-    tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
 ) -> None:
     two_partitions_derived(tenants, admin, chain)
     chain.extend(21, 24)  # queued, not yet run: planned on the old branch
@@ -269,7 +227,7 @@ def test_a_reorg_above_every_range_supersedes_nothing_and_queues_from_the_fork(
 
 
 def test_a_run_that_read_blocks_a_reorg_removed_never_becomes_current(
-    tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
 ) -> None:
     define(tenants, FEED, HOURLY)
     chain.extend(0, 9)
@@ -289,7 +247,7 @@ def test_a_run_that_read_blocks_a_reorg_removed_never_becomes_current(
 
 
 def test_a_partition_that_is_not_the_range_given_fails_the_run_naming_both(
-    tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
 ) -> None:
     define(tenants, FEED)
     chain.extend(0, 9)
@@ -307,7 +265,7 @@ def test_a_partition_that_is_not_the_range_given_fails_the_run_naming_both(
 
 
 def test_an_overlap_with_a_range_not_asked_to_replace_fails_the_run_naming_both(
-    tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
 ) -> None:
     define(tenants, FEED)
     chain.extend(0, 9)
@@ -348,7 +306,7 @@ def queued_or_done(admin: psycopg.Connection[Any], first_block: int) -> str:
 
 
 def test_lineage_reaches_the_chain_range_its_hashes_and_the_reorg_that_superseded_it(
-    tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
 ) -> None:
     two_partitions_derived(tenants, admin, chain)
     orphaned_last = chain.hash(20)
@@ -374,7 +332,7 @@ def test_lineage_reaches_the_chain_range_its_hashes_and_the_reorg_that_supersede
     assert {e["input_dataset"] for e in chain_edges} == {"chain.logs", "chain.blocks"}
     read = chain_edges[0]["input_range"]
     assert (read["chain_id"], read["from_block"], read["to_block"]) == (CHAIN, 10, 20)
-    assert read["first_hash"] == "0x" + block_hash(10, "a").hex()
+    assert read["first_hash"] == "0x" + chain.block_hash(10, "a").hex()
     assert read["last_hash"] == "0x" + orphaned_last.hex()
     assert read["invalidated_by"]["fork_block"] == 15
     assert chain_edges[0]["output_state"]["range"] == {
@@ -385,7 +343,7 @@ def test_lineage_reaches_the_chain_range_its_hashes_and_the_reorg_that_supersede
 
 
 def test_a_repair_that_drops_hot_blocks_supersedes_like_a_reorg(
-    tenants: Tenants, admin: psycopg.Connection[Any], chain: Chain
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
 ) -> None:
     two_partitions_derived(tenants, admin, chain)
     admin.execute("SELECT chain.drop_hot_from(%s, 18)", (CHAIN,))
