@@ -350,3 +350,28 @@ def test_a_repair_that_drops_hot_blocks_supersedes_like_a_reorg(
     assert current_ranges(admin, "transfers") == ["0-9"]
     (recompute,) = queued(admin, "transfers")
     assert block_range(recompute) == (10, 17), "what is still stored, until ingest writes more"
+
+
+def test_a_rollback_to_a_version_a_reorg_superseded_is_refused(
+    tenants: Tenants, admin: psycopg.Connection[Any], chain: SyntheticChain
+) -> None:
+    two_partitions_derived(tenants, admin, chain)
+    chain.reorg(fork=15, new_head=22, branch="b")
+    orphaned = admin.execute(
+        "SELECT v.version FROM catalog.asset_versions v JOIN catalog.datasets d "
+        "ON d.org_id = v.org_id AND d.id = v.dataset_id "
+        "WHERE d.name = 'transfers' AND v.partition = '10-20'"
+    ).fetchone()
+    assert orphaned is not None
+    with (
+        tenants.login(tenants.user("a", "writer")) as conn,
+        pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState) as refused,
+    ):
+        conn.execute(
+            "SELECT catalog.rollback(%s, 'transfers', %s)", (tenants.org_ids["a"], orphaned[0])
+        )
+    assert str(refused.value).startswith(
+        f"version {orphaned[0]} (blocks 10-20 of chain 7) was built from blocks that the "
+        "invalidation of blocks 16..20 of chain 7 removed"
+    )
+    assert current_ranges(admin, "transfers") == ["0-9"]
