@@ -46,12 +46,16 @@ def list_datasets(conn: Conn, org: str | None) -> list[dict[str, Any]]:
 
 
 def versions(conn: Conn, org: str, name: str) -> list[dict[str, Any]]:
+    """Every version; a block range's is current until a reorg or a newer version of its range
+    supersedes it (`state` says which), any other's while the dataset points at it."""
     dataset = _dataset(conn, org, name)
     rows = call(
         conn,
-        "SELECT v.version, v.version = d.current_version AS current, v.partition, v.run_id, "
+        "SELECT v.version, CASE WHEN v.blocks IS NULL THEN v.version = d.current_version "
+        "ELSE v.superseded_at IS NULL END AS current, v.partition, v.run_id, "
         "r.job_name, r.job_version, v.row_count, v.bytes, v.content_hash, v.schema, v.metadata, "
-        "v.created_at, v.duration_ms, v.uris, v.needs_rebuild_at, v.rebuild_reason "
+        "v.created_at, v.duration_ms, v.uris, v.needs_rebuild_at, v.rebuild_reason, "
+        "catalog.version_state(v) AS state "
         "FROM catalog.asset_versions v "
         "JOIN catalog.datasets d ON d.org_id = v.org_id AND d.id = v.dataset_id "
         "LEFT JOIN runs.runs r ON r.org_id = v.org_id AND r.id = v.run_id "
@@ -150,6 +154,35 @@ def staleness(conn: Conn, org: str) -> list[dict[str, Any]]:
     return call(conn, "SELECT * FROM catalog.staleness(%(org)s)", {"org": org_id(conn, org)})
 
 
+def status(conn: Conn, org: str) -> list[dict[str, Any]]:
+    """Each dataset's staleness, the blocks its current ranges cover, the partitions a reorg
+    superseded (and which of them wait for their recompute), and the versions validation holds
+    back (sql/58_supersession.sql)."""
+    params = {"org": org_id(conn, org)}
+    rows = staleness(conn, org)
+    coverage = call(
+        conn,
+        "SELECT d.name AS dataset, c.* FROM catalog.datasets d, "
+        "catalog.coverage(d.org_id, d.name) c WHERE d.org_id = %(org)s",
+        params,
+    )
+    superseded = call(conn, "SELECT * FROM catalog.superseded_partitions(%(org)s)", params)
+    held = call(conn, "SELECT * FROM catalog.validation_holds(%(org)s)", params)
+    for row in rows:
+        row["coverage"] = [
+            _without(c, "dataset") for c in coverage if c["dataset"] == row["dataset"]
+        ]
+        row["superseded"] = [
+            _without(s, "dataset") for s in superseded if s["dataset"] == row["dataset"]
+        ]
+        row["held"] = [_without(h, "dataset") for h in held if h["dataset"] == row["dataset"]]
+    return rows
+
+
+def _without(row: dict[str, Any], key: str) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != key}
+
+
 def preview(
     conn: Conn, org: str, name: str, version: int | None, partition: str | None, limit: int
 ) -> dict[str, Any]:
@@ -195,26 +228,55 @@ def preview(
 
 OPENLINEAGE_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/RunEvent"
 PRODUCER = "urn:chainlake"
+RANGE_FACET = "chainlake_blockRange"  # a custom dataset facet: a chain range, its blocks' hashes
+RANGE_FACET_SCHEMA = "urn:chainlake:facets:BlockRangeDatasetFacet"
+
+
+def _range_facet(blocks: dict[str, Any]) -> dict[str, Any]:
+    facet = {
+        "_producer": PRODUCER,
+        "_schemaURL": RANGE_FACET_SCHEMA,
+        "chainId": blocks["chain_id"],
+        "fromBlock": blocks["from_block"],
+        "toBlock": blocks["to_block"],
+    }
+    if "first_hash" in blocks:
+        facet["firstBlockHash"] = blocks["first_hash"]
+        facet["lastBlockHash"] = blocks["last_hash"]
+    return facet
 
 
 def openlineage_events(conn: Conn, org: str, graph: dict[str, Any]) -> list[dict[str, Any]]:
     """The runs of a lineage graph as OpenLineage RunEvents (COMPLETE), for Marquez and kin."""
     namespace = f"chainlake://{org}"
 
-    def dataset(name: str, version: int) -> dict[str, Any]:
+    def dataset(name: str, version: int, blocks: dict[str, Any] | None) -> dict[str, Any]:
+        facets: dict[str, Any] = {
+            "version": {
+                "_producer": PRODUCER,
+                "datasetVersion": str(version),
+                "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
+                "DatasetVersionDatasetFacet.json",
+            }
+        }
+        if blocks:
+            facets[RANGE_FACET] = _range_facet(blocks)
+        return {"namespace": namespace, "name": name, "facets": facets}
+
+    def chain_range(name: str, blocks: dict[str, Any]) -> dict[str, Any]:
+        """A chain input: the range of chain `chain_id` the run read, as a dataset."""
         return {
-            "namespace": namespace,
+            "namespace": f"chainlake://chain/{blocks['chain_id']}",
             "name": name,
-            "facets": {
-                "version": {
-                    "_producer": PRODUCER,
-                    "datasetVersion": str(version),
-                    "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/"
-                    "DatasetVersionDatasetFacet.json",
-                }
-            },
+            "facets": {RANGE_FACET: _range_facet(blocks)},
         }
 
+    # the block range of every version the graph names (an input's range is known where the
+    # graph shows it as an output)
+    ranges = {
+        (e["output_dataset"], e["output_version"]): (e["output_state"] or {}).get("range")
+        for e in graph["edges"]
+    }
     events = []
     for run_id in dict.fromkeys(e["run_id"] for e in graph["edges"]):
         edges = [e for e in graph["edges"] if e["run_id"] == run_id]
@@ -224,7 +286,16 @@ def openlineage_events(conn: Conn, org: str, graph: dict[str, Any]) -> list[dict
             "WHERE id = %(id)s",
             {"id": run_id},
         )[0]
-        inputs = {(e["input_dataset"], e["input_version"]) for e in edges}
+        inputs = [
+            chain_range(e["input_dataset"], e["input_range"])
+            if e["input_range"] is not None
+            else dataset(
+                e["input_dataset"],
+                e["input_version"],
+                ranges.get((e["input_dataset"], e["input_version"])),
+            )
+            for e in edges
+        ]
         outputs = {(e["output_dataset"], e["output_version"]) for e in edges}
         events.append(
             {
@@ -246,8 +317,14 @@ def openlineage_events(conn: Conn, org: str, graph: dict[str, Any]) -> list[dict
                         }
                     },
                 },
-                "inputs": [dataset(n, v) for n, v in sorted(inputs)],
-                "outputs": [dataset(n, v) for n, v in sorted(outputs)],
+                "inputs": _distinct(inputs),
+                "outputs": [dataset(n, v, ranges.get((n, v))) for n, v in sorted(outputs)],
             }
         )
     return events
+
+
+def _distinct(datasets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each dataset once, in a stable order."""
+    seen = {json.dumps(d, sort_keys=True): d for d in datasets}
+    return [seen[k] for k in sorted(seen)]

@@ -680,10 +680,39 @@ def lineage(
         return
     for edge in graph["edges"]:
         click.echo(
-            f"{'  ' * (edge['depth'] - 1)}{edge['input_dataset']} v{edge['input_version']}"
+            f"{'  ' * (edge['depth'] - 1)}{_lineage_input(edge)}"
             f" -> {edge['job']} {edge['job_version']} (run {edge['run_id']}) -> "
             f"{edge['output_dataset']} v{edge['output_version']}"
+            + _superseded_note((edge["output_state"] or {}).get("superseded"))
         )
+
+
+def _lineage_input(edge: dict[str, Any]) -> str:
+    """A version of a dataset, or the chain range a run read, with its end blocks' hashes."""
+    read = edge["input_range"]
+    if read is None:
+        return f"{edge['input_dataset']} v{edge['input_version']}"
+    hashes = f" ({read['first_hash']}..{read['last_hash']})" if read["last_hash"] else ""
+    gone = read.get("invalidated_by")
+    return (
+        f"{edge['input_dataset']} blocks {read['from_block']}-{read['to_block']} of chain "
+        f"{read['chain_id']}{hashes}"
+        + (f" [orphaned: {_invalidation(gone, read['chain_id'])}]" if gone else "")
+    )
+
+
+def _invalidation(event: dict[str, Any], chain_id: int) -> str:
+    if event.get("reorg") is not None:
+        return f"reorg {event['reorg']} at block {event['from_block']} of chain {chain_id}"
+    return f"blocks {event['from_block']}.. of chain {chain_id} invalidated"
+
+
+def _superseded_note(superseded: dict[str, Any] | None) -> str:
+    if not superseded:
+        return ""
+    if superseded["reason"] == "replaced":
+        return f"  [replaced by v{superseded['by_version']}]"
+    return f"  [superseded by {_invalidation(superseded, superseded['chain_id'])}]"
 
 
 @main.command(
@@ -771,10 +800,43 @@ def backfill(
             time.sleep(2)
 
 
+def _status_details(row: dict[str, Any]) -> list[str]:
+    """What `asset status` adds under a dataset: the blocks its current ranges cover, partitions
+    a reorg superseded (and those waiting for their recompute), versions validation holds."""
+    lines = [
+        f"blocks {c['first_block']}-{c['last_block']} of chain {c['chain_id']} in "
+        f"{c['partitions']} partition(s)"
+        + (f", {c['missing_blocks']} block(s) missing" if c["missing_blocks"] else "")
+        for c in row["coverage"]
+        if c["chain_id"] is not None
+    ]
+    by_cause: dict[str, list[str]] = {}
+    for part in row["superseded"]:
+        cause = _invalidation(
+            {"reorg": part["reorg_id"], "from_block": part["invalidated_from"]}, part["chain_id"]
+        )
+        by_cause.setdefault(cause, []).append(f"{part['partition']} v{part['version']}")
+    lines += [f"superseded by {cause}: {', '.join(parts)}" for cause, parts in by_cause.items()]
+    waiting = [f"{p['partition']} v{p['version']}" for p in row["superseded"] if p["waiting"]]
+    if waiting:
+        lines.append(f"waiting for recompute after a reorg: {', '.join(waiting)}")
+    for held in row["held"]:
+        if held["state"] == "failed":
+            lines.append(
+                f"held: v{held['version']} failed validation by {held['job']} (run "
+                f"{held['run_id']}): {held['error']}; dependants read "
+                + (f"v{held['dependants_read']}" if held["dependants_read"] else "no version")
+            )
+        else:
+            lines.append(f"validating: v{held['version']} by {held['job']} (run {held['run_id']})")
+    return lines
+
+
 @asset.command(
     "status",
-    help="Staleness of each dataset; with --from/--to, a dataset's "
-    "partitions: materialized, missing, failed, running.",
+    help="Staleness of each dataset, the blocks its ranges cover, partitions a reorg superseded "
+    "or that wait for their recompute, versions held by validation; with --from/--to, a "
+    "dataset's partitions: materialized, missing, failed, running.",
 )
 @click.argument("dataset", required=False)
 @click.option("--org", "org_name", required=True)
@@ -793,7 +855,7 @@ def asset_status(
 ) -> None:
     if start is None and end is None:
         with connection(as_email) as conn:
-            stale = asset_store.staleness(conn, org_name)
+            stale = asset_store.status(conn, org_name)
         stale = [r for r in stale if dataset is None or r["dataset"] == dataset]
         if as_json:
             _print_json(stale)
@@ -801,6 +863,8 @@ def asset_status(
         for row in stale:
             state = "stale: " + "; ".join(row["reasons"]) if row["stale"] else "fresh"
             click.echo(f"{row['dataset']} v{row['current_version']}  {state}")
+            for line in _status_details(row):
+                click.echo(f"  {line}")
         return
     if dataset is None or start is None or end is None:
         raise InvalidInput("partition status needs DATASET, --from and --to")

@@ -94,6 +94,11 @@ def chain_status(as_json: bool) -> None:
         with ctx.connect() as conn:
             conn.row_factory = psycopg.rows.dict_row
             rows = conn.execute("SELECT * FROM chain.status()").fetchall()
+            for r in rows:
+                if r["last_reorg"]:
+                    r["last_reorg"]["invalidated"] = conn.execute(
+                        "SELECT * FROM chain.reorg_invalidated(%s)", (r["last_reorg"]["id"],)
+                    ).fetchall()
     except ChainlakeError as exc:
         fail(exc)
         return
@@ -107,6 +112,19 @@ def chain_status(as_json: bool) -> None:
             f"{r['reorgs']} reorgs"
             + (f"  STOPPED: {r['stopped_reason']}" if r["stopped_reason"] else "")
         )
+        if r["last_reorg"]:
+            click.echo(f"  {_reorg_line(r['last_reorg'])}")
+
+
+def _reorg_line(reorg: dict[str, Any]) -> str:
+    """The last reorg and the datasets whose partitions it superseded."""
+    datasets = ", ".join(
+        f"{d['org']}/{d['dataset']} ({d['partitions']} partition(s))" for d in reorg["invalidated"]
+    )
+    return (
+        f"last reorg {reorg['id']}: {reorg['depth']} block(s) from block {reorg['fork_block'] + 1}"
+        f" at {reorg['detected_at']}; invalidated: {datasets or 'no derived data'}"
+    )
 
 
 @chain.command("check", help="Find missing blocks, broken hash chains, missing or altered chunks.")

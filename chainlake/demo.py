@@ -27,6 +27,7 @@ JOBS = Path(__file__).resolve().parents[1] / "jobs"
 SYSTEM_ORG = "chainlake"
 DEMO_ORG = "demo"
 DEMO_JOBS = ("erc20_transfers", "token_volume_hourly", "token_prices", "token_volume_usd")
+RANGED = ("erc20_transfers", "token_volume_hourly", "token_volume_usd")  # one partition per range
 
 
 @dataclass
@@ -109,3 +110,20 @@ def install(conn: psycopg.Connection[Any], target: ChainTarget) -> dict[str, lis
             {"org": demo, "key": f"up:token_prices:{target.token}"},
         )
     return applied
+
+
+def caught_up(conn: psycopg.Connection[Any], org_id: str, chain_id: int, through: int) -> bool:
+    """Every current partition of the demo DAG is consistent: its block-range datasets cover the
+    same blocks of the chain in the same number of partitions, with no gap, through `through`
+    (a reorg's recompute has landed all the way down the DAG)."""
+    rows = conn.execute(
+        "SELECT c.first_block, c.last_block, c.partitions, c.missing_blocks "
+        "FROM unnest(%s::text[]) d (name), catalog.coverage(%s, d.name) c WHERE c.chain_id = %s",
+        (list(RANGED), org_id, chain_id),
+    ).fetchall()
+    return (
+        len(rows) == len(RANGED)
+        and len(set(rows)) == 1
+        and rows[0][1] >= through
+        and rows[0][3] == 0
+    )

@@ -6,3 +6,5 @@ CALL core.apply_org_platform_policies('runs.attempts');
 CALL core.apply_org_platform_policies('runs.logs');
 CALL core.apply_org_platform_policies('runs.dead_letters');
 CALL core.apply_org_platform_policies('runs.run_inputs');
+-- what each attempt read of the chain (runs.record_chain_read, issue 16)
+CALL core.apply_org_platform_policies('runs.chain_inputs');

@@ -27,7 +27,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from chainlake.chain.export import export_range
+from chainlake.chain.export import RangeExport, export_range
 from chainlake.config import find_home
 from chainlake.contract import CONTRACT_VERSION, problems, value_problem
 from chainlake.db import runner_transaction
@@ -414,7 +414,7 @@ class Runner:
             table = item["dataset"].removeprefix("chain.")
             path = workdir / "inputs" / f"{item['dataset']}.jsonl"
             with self.pool.connection() as conn:
-                rows = export_range(
+                read = export_range(
                     conn,
                     open_store(self.config.store_url),
                     int(item["chain_id"]),
@@ -423,8 +423,22 @@ class Runner:
                     int(item["to_block"]),
                     path,
                 )
-            inputs.append({**item, "uris": [path.resolve().as_uri()], "rows": rows})
+            self.record_chain_read(run, item, read)
+            inputs.append({**item, "uris": [path.resolve().as_uri()], "rows": read.rows})
         return inputs
+
+    def record_chain_read(
+        self, run: dict[str, Any], item: dict[str, Any], read: RangeExport
+    ) -> None:
+        """Lineage from the chain: the range this attempt read, with its first and last blocks'
+        hashes and the chain's newest event then (runs.record_chain_read)."""
+        with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
+            cur.execute(
+                "SELECT runs.record_chain_read(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (run["id"], int(run["attempt"]), item["dataset"], int(item["chain_id"]),
+                 int(item["from_block"]), int(item["to_block"]), read.first_hash, read.last_hash,
+                 read.events_through),
+            )  # fmt: skip
 
     def output_prefix(self, run: dict[str, Any], spec: dict[str, Any]) -> str:
         return output_prefix(self.config.storage_root, run, spec)

@@ -232,7 +232,8 @@ $$;
 
 -- Refresh propagation, the one place it happens (runs.complete, catalog.rollback): queue every
 -- reactive job of the org that reads a dataset in p_changed. Its inputs: the version given in
--- p_given for each changed dataset, the current version of its other input datasets.
+-- p_given for each changed dataset, the current version of its other input datasets (the last
+-- valid one where validators hold the current back: catalog.propagated_version).
 CREATE OR REPLACE FUNCTION runs.dispatch_dependants(
     p_org_id uuid, p_changed text[], p_given jsonb, p_trigger jsonb, p_key_prefix text
 ) RETURNS integer
@@ -248,12 +249,12 @@ BEGIN
                         (SELECT g FROM jsonb_array_elements(p_given) g
                          WHERE g ->> 'dataset' = wanted LIMIT 1),
                         catalog.version_as_input(p_org_id, wanted,
-                            (SELECT c.current_version FROM catalog.datasets c
-                             WHERE c.org_id = p_org_id AND c.name = wanted))) AS given
+                            catalog.propagated_version(p_org_id, wanted))) AS given
                     FROM unnest(d.input_datasets) wanted) inputs_now
                 WHERE given IS NOT NULL) AS inputs
         FROM jobs.current_definitions(p_org_id) d
         WHERE d.kind = 'reactive' AND d.input_datasets && p_changed
+          AND catalog.may_dispatch(p_org_id, d, p_changed, p_given, p_trigger)  -- validation gates
     LOOP
         PERFORM runs.request(p_org_id, dependant.name, '{}'::jsonb, p_trigger, dependant.inputs,
                              format('%s:%s', p_key_prefix, dependant.name));
@@ -281,9 +282,18 @@ DECLARE
     recorded_outputs jsonb := '[]';
     changed text[] := '{}';
     duration_ms bigint;
+    refused text;
 BEGIN
     SELECT * INTO r FROM runs.runs WHERE id = p_run_id FOR UPDATE;
     IF NOT FOUND OR r.status <> 'running' OR r.attempt <> p_attempt THEN
+        RETURN false;
+    END IF;
+    -- a partition that is not the block range it was given, or that overlaps a current one it
+    -- was not asked to replace, fails the run and records nothing (sql/58_supersession.sql)
+    refused := catalog.output_problem(r, p_outputs);
+    IF refused IS NOT NULL THEN
+        PERFORM runs.fail(p_run_id, p_attempt,
+                          jsonb_build_object('type', 'PartitionRejected', 'message', refused), false);
         RETURN false;
     END IF;
     duration_ms := (extract(epoch FROM now() - coalesce(r.started_at, now())) * 1000)::bigint;
@@ -306,6 +316,7 @@ BEGIN
         jsonb_build_object('kind', 'reactive', 'upstream_run', r.id, 'upstream_job', r.job_name,
                            'root_run', coalesce(r.trigger ->> 'root_run', r.id::text)),
         format('reactive:%s', r.id));
+    PERFORM catalog.release_validated(r);  -- a validator passed a version: its dependants run
     IF r.msg_id IS NOT NULL THEN
         PERFORM pgmq.archive('run_tasks', r.msg_id);
     END IF;

@@ -29,34 +29,59 @@ LANGUAGE plpgsql SET search_path = '' AS $$
 DECLARE
     was_current integer;
     ds uuid := catalog.dataset_id(p_org_id, p_output ->> 'dataset', true);
-    part text := coalesce(p_output ->> 'partition', '');
+    run runs.runs;
+    placed record;
+    overtaken bigint;
     hash text := coalesce(p_output ->> 'content_hash',
                           md5(coalesce(p_output -> 'uris', '[]')::text));
-    existing integer;
+    existing catalog.asset_versions;
     next_version integer;
 BEGIN
+    -- a block-range output (sql/58_supersession.sql): its range, and whether an invalidation of
+    -- blocks the run read overtook it (then it is kept as a superseded version, never current)
+    SELECT * INTO run FROM runs.runs r WHERE r.org_id = p_org_id AND r.id = p_run_id;
+    SELECT * INTO placed FROM catalog.output_range(run, p_output);
+    overtaken := runs.overtaken_by(run);
+    PERFORM core.lock_until_commit('catalog.version', ds);  -- one new version at a time
     SELECT d.current_version INTO was_current FROM catalog.datasets d
     WHERE d.org_id = p_org_id AND d.id = ds;
-    SELECT v.version INTO existing FROM catalog.asset_versions v
-    WHERE v.org_id = p_org_id AND v.dataset_id = ds AND v.partition = part
-      AND v.content_hash = hash;
-    IF existing IS NOT NULL THEN
-        UPDATE catalog.datasets SET current_version = existing, updated_at = now()
-        WHERE org_id = p_org_id AND id = ds;
-        RETURN QUERY SELECT existing, false, existing IS DISTINCT FROM was_current;
+    SELECT * INTO existing FROM catalog.asset_versions v
+    WHERE v.org_id = p_org_id AND v.dataset_id = ds AND v.partition = placed.partition
+      AND v.content_hash = hash AND v.superseded_reason IS DISTINCT FROM 'reorg';
+    IF existing.version IS NOT NULL AND overtaken IS NULL THEN
+        IF existing.superseded_at IS NOT NULL THEN  -- a range it was replaced in: back
+            PERFORM catalog.take_range(p_org_id, ds, existing.chain_id, existing.blocks,
+                                       existing.version);
+        END IF;
+        IF existing.blocks IS NULL OR existing.superseded_at IS NOT NULL THEN
+            UPDATE catalog.datasets SET current_version = existing.version, updated_at = now()
+            WHERE org_id = p_org_id AND id = ds;
+        END IF;
+        RETURN QUERY SELECT existing.version, false,
+            CASE WHEN existing.blocks IS NULL THEN existing.version IS DISTINCT FROM was_current
+                 ELSE existing.superseded_at IS NOT NULL END;
         RETURN;
     END IF;
-    PERFORM core.lock_until_commit('catalog.version', ds);  -- one new version at a time
     PERFORM core.check_storage_quota(p_org_id, (p_output ->> 'bytes')::bigint);
     SELECT coalesce(max(v.version), 0) + 1 INTO next_version FROM catalog.asset_versions v
     WHERE v.org_id = p_org_id AND v.dataset_id = ds;
+    IF placed.blocks IS NOT NULL AND overtaken IS NULL THEN
+        PERFORM catalog.take_range(p_org_id, ds, placed.chain_id, placed.blocks, next_version);
+    END IF;
     INSERT INTO catalog.asset_versions (org_id, dataset_id, version, partition, run_id,
-        content_hash, uris, manifest, row_count, bytes, schema, metadata, duration_ms)
-    VALUES (p_org_id, ds, next_version, part, p_run_id, hash,
+        content_hash, uris, manifest, row_count, bytes, schema, metadata, duration_ms, chain_id,
+        blocks, superseded_at, superseded_reason, superseded_by_event)
+    VALUES (p_org_id, ds, next_version, placed.partition, p_run_id, hash,
             ARRAY(SELECT jsonb_array_elements_text(coalesce(p_output -> 'uris', '[]'))),
             coalesce(p_output -> 'manifest', '{}'), (p_output ->> 'rows')::bigint,
             (p_output ->> 'bytes')::bigint, p_output -> 'schema',
-            coalesce(p_output -> 'metadata', '{}'), p_duration_ms);
+            coalesce(p_output -> 'metadata', '{}'), p_duration_ms, placed.chain_id, placed.blocks,
+            CASE WHEN overtaken IS NOT NULL THEN now() END,
+            CASE WHEN overtaken IS NOT NULL THEN 'reorg' END, overtaken);
+    IF overtaken IS NOT NULL THEN
+        RETURN QUERY SELECT next_version, true, false;
+        RETURN;
+    END IF;
     UPDATE catalog.datasets SET current_version = next_version, updated_at = now(),
                                 schema = coalesce(p_output -> 'schema', schema)
     WHERE org_id = p_org_id AND id = ds;
@@ -96,6 +121,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     input jsonb;
     queued integer;
+    target catalog.asset_versions;
+    refused text;
 BEGIN
     IF NOT core.caller_may_write(p_org_id) THEN
         RAISE EXCEPTION 'unknown dataset "%"', p_dataset USING ERRCODE = '42704';
@@ -108,6 +135,18 @@ BEGIN
     IF input IS NULL THEN
         RAISE EXCEPTION 'dataset "%" has no version %', p_dataset, p_version USING ERRCODE = '42704',
             HINT = 'list its versions with `chainlake asset versions DATASET`';
+    END IF;
+    SELECT * INTO target FROM catalog.asset_versions v
+    WHERE v.org_id = p_org_id AND v.dataset_id = catalog.dataset_id(p_org_id, p_dataset, false)
+      AND v.version = p_version;
+    refused := catalog.rollback_problem(target);  -- a block range: sql/58_supersession.sql
+    IF refused IS NOT NULL THEN
+        RAISE EXCEPTION '%', refused USING ERRCODE = '55000',
+            HINT = 'roll back to a version of a range still on the chain, or rerun its job';
+    END IF;
+    IF target.blocks IS NOT NULL THEN
+        PERFORM catalog.take_range(p_org_id, target.dataset_id, target.chain_id, target.blocks,
+                                   p_version);
     END IF;
     UPDATE catalog.datasets SET current_version = p_version, updated_at = now()
     WHERE org_id = p_org_id AND name = p_dataset;
@@ -180,22 +219,84 @@ $$;
 
 GRANT EXECUTE ON FUNCTION runs.rerun_failed(uuid) TO chainlake_users;
 
--- Lineage from one version: edges (input version -> run -> output version), walking upstream
--- (what it was built from) or downstream (what was built from it), up to p_depth hops.
-CREATE OR REPLACE FUNCTION catalog.lineage(
-    p_org_id uuid, p_dataset text, p_version integer, p_downstream boolean, p_depth integer
-) RETURNS TABLE (depth integer, input_dataset text, input_version integer, run_id uuid,
-                 job text, job_version text, output_dataset text, output_version integer)
+-- A chain input of a run as lineage shows it: the chain and blocks, the hashes of the first and
+-- last blocks as the run read them (runs.chain_inputs), and the first invalidation of any of those
+-- blocks after the run read them (or was planned on them), with its reorg.
+CREATE OR REPLACE FUNCTION catalog.chain_read(p_run runs.runs, p_input jsonb) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = '' AS $$
-    WITH RECURSIVE edges AS (
-        SELECT i.org_id, di.name AS input_dataset, i.version AS input_version, r.id AS run_id,
-               r.job_name, r.job_version, dv.name AS output_dataset, v.version AS output_version
+    SELECT jsonb_build_object(
+        'chain_id', (p_input ->> 'chain_id')::bigint,
+        'from_block', (p_input ->> 'from_block')::bigint,
+        'to_block', (p_input ->> 'to_block')::bigint,
+        'first_hash', '0x' || encode(ci.first_hash, 'hex'),
+        'last_hash', '0x' || encode(ci.last_hash, 'hex'),
+        'events_through', ci.events_through,
+        'invalidated_by', (
+            SELECT jsonb_build_object('event', e.id, 'from_block', e.from_block, 'at', e.at,
+                                      'reorg', g.id, 'fork_block', g.fork_block, 'depth', g.depth)
+            FROM chain.events e LEFT JOIN chain.reorgs g ON g.event_id = e.id
+            WHERE e.chain_id = (p_input ->> 'chain_id')::bigint AND e.kind = 'invalidated'
+              AND e.from_block <= (p_input ->> 'to_block')::bigint
+              AND e.to_block >= (p_input ->> 'from_block')::bigint
+              AND e.id > least(ci.events_through, CASE WHEN p_run.trigger ->> 'kind' = 'chain'
+                                                       THEN (p_run.trigger ->> 'event')::bigint END)
+            ORDER BY e.id LIMIT 1))
+    FROM (SELECT 1) one
+    LEFT JOIN runs.chain_inputs ci
+      ON ci.org_id = p_run.org_id AND ci.run_id = p_run.id AND ci.attempt = p_run.attempt
+     AND ci.dataset = p_input ->> 'dataset'
+$$;
+
+-- A version's range (block-range partitions) and, when it is no longer current, what superseded
+-- it: a reorg (or repair) that invalidated its blocks, or a newer version of the same range.
+CREATE OR REPLACE FUNCTION catalog.version_state(p_version catalog.asset_versions) RETURNS jsonb
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT jsonb_build_object(
+        'range', CASE WHEN p_version.blocks IS NOT NULL THEN jsonb_build_object(
+                     'chain_id', p_version.chain_id, 'from_block', lower(p_version.blocks),
+                     'to_block', upper(p_version.blocks) - 1) END,
+        'superseded', CASE WHEN p_version.superseded_at IS NOT NULL THEN jsonb_build_object(
+                          'reason', p_version.superseded_reason, 'at', p_version.superseded_at,
+                          'by_version', p_version.superseded_by_version,
+                          'event', p_version.superseded_by_event,
+                          'from_block', e.from_block, 'chain_id', e.chain_id, 'reorg', g.id,
+                          'fork_block', g.fork_block, 'depth', g.depth) END)
+    FROM (SELECT 1) one
+    LEFT JOIN chain.events e ON e.id = p_version.superseded_by_event
+    LEFT JOIN chain.reorgs g ON g.event_id = p_version.superseded_by_event
+$$;
+
+-- Lineage from one version: edges (input -> run -> output version), walking upstream (what it
+-- was built from) or downstream (what was built from it), up to p_depth hops. An input is a
+-- version of a dataset, or a range of a chain (input_range: chain, blocks, the hashes of its
+-- first and last blocks as the run read them, and the reorg that later invalidated any of them);
+-- output_state says whether the output is current, or what superseded it (a reorg, a newer
+-- version of its range).
+DROP FUNCTION IF EXISTS catalog.lineage(uuid, text, integer, boolean, integer);  -- columns changed
+CREATE FUNCTION catalog.lineage(
+    p_org_id uuid, p_dataset text, p_version integer, p_downstream boolean, p_depth integer
+) RETURNS TABLE (depth integer, input_dataset text, input_version integer, input_range jsonb,
+                 run_id uuid, job text, job_version text, output_dataset text,
+                 output_version integer, output_partition text, output_state jsonb)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    WITH RECURSIVE inputs AS (
+        SELECT i.org_id, i.run_id, di.name AS input_dataset, i.version AS input_version,
+               NULL::jsonb AS input_range
         FROM runs.run_inputs i
+        JOIN catalog.datasets di ON di.org_id = i.org_id AND di.id = i.dataset_id
+        WHERE i.org_id = p_org_id
+        UNION ALL
+        SELECT r.org_id, r.id, c ->> 'dataset', NULL, catalog.chain_read(r, c)
+        FROM runs.runs r CROSS JOIN LATERAL jsonb_array_elements(r.inputs) c
+        WHERE r.org_id = p_org_id AND r.status = 'succeeded' AND c ? 'chain_id'
+    ), edges AS (
+        SELECT i.input_dataset, i.input_version, i.input_range, r.id AS run_id, r.job_name,
+               r.job_version, dv.name AS output_dataset, v.version AS output_version,
+               v.partition AS output_partition, catalog.version_state(v) AS output_state
+        FROM inputs i
         JOIN runs.runs r ON r.org_id = i.org_id AND r.id = i.run_id
         JOIN catalog.asset_versions v ON v.org_id = r.org_id AND v.run_id = r.id
-        JOIN catalog.datasets di ON di.org_id = i.org_id AND di.id = i.dataset_id
         JOIN catalog.datasets dv ON dv.org_id = v.org_id AND dv.id = v.dataset_id
-        WHERE i.org_id = p_org_id
     ), walk AS (
         SELECT 1 AS depth, e.* FROM edges e
         WHERE CASE WHEN p_downstream
@@ -208,9 +309,9 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
                   ELSE e.output_dataset = w.input_dataset AND e.output_version = w.input_version END
         WHERE w.depth < p_depth
     )
-    SELECT depth, input_dataset, input_version, run_id, job_name, job_version, output_dataset,
-           output_version
-    FROM walk ORDER BY depth, input_dataset, output_dataset
+    SELECT depth, input_dataset, input_version, input_range, run_id, job_name, job_version,
+           output_dataset, output_version, output_partition, output_state
+    FROM walk ORDER BY depth, input_dataset, output_dataset, output_version
 $$;
 
 GRANT USAGE ON SCHEMA catalog TO chainlake_runner;
@@ -224,6 +325,8 @@ GRANT EXECUTE ON FUNCTION
     catalog.rollback(uuid, text, integer),
     runs.rerun(uuid),
     catalog.lineage(uuid, text, integer, boolean, integer),
+    catalog.chain_read(runs.runs, jsonb),
+    catalog.version_state(catalog.asset_versions),
     catalog.version_as_input(uuid, text, integer)
 TO chainlake_users;
 

@@ -96,7 +96,7 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
         SELECT DISTINCT ON (av.partition) av.partition AS key, av.version, av.uris
         FROM catalog.asset_versions av
         JOIN catalog.datasets d ON d.org_id = av.org_id AND d.id = av.dataset_id
-        WHERE av.org_id = p_org_id AND d.name = p_dataset
+        WHERE av.org_id = p_org_id AND d.name = p_dataset AND av.superseded_at IS NULL
         ORDER BY av.partition, av.version DESC
     )
     SELECT k.key, v.version, v.uris, lr.status

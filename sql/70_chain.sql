@@ -55,6 +55,16 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
         (SELECT last_hash FROM chain.chunks WHERE chain_id = p_chain_id AND to_block = p_number))
 $$;
 
+-- The hashes of blocks p_first and p_last where Postgres knows them (hot, or a chunk's edge),
+-- and the chain's newest event: read in the same snapshot as the rows handed to a job.
+CREATE OR REPLACE FUNCTION chain.range_ends(p_chain_id bigint, p_first bigint, p_last bigint)
+RETURNS TABLE (first_hash bytea, last_hash bytea, events_through bigint)
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT chain.stored_hash(p_chain_id, p_first), chain.stored_hash(p_chain_id, p_last),
+           (SELECT max(e.id) FROM chain.events e WHERE e.chain_id = p_chain_id)
+$$;
+GRANT EXECUTE ON FUNCTION chain.range_ends(bigint, bigint, bigint) TO chainlake_runner;
+
 -- Where live ingest resumes: one past the highest block stored hot or cold.
 CREATE OR REPLACE FUNCTION chain.resume_point(p_chain_id bigint)
 RETURNS TABLE (next_block bigint, parent_hash bytea)
@@ -134,8 +144,9 @@ END
 $$;
 
 -- A reorg: drop the stored blocks above p_fork_block (their transactions and logs cascade),
--- log it, and emit an invalidation of the orphaned range. The caller writes the new branch
--- and commits it with chain.commit_batch in the same transaction. Never below finality.
+-- log it, emit an invalidation of the orphaned range, and supersede the derived partitions it
+-- fed (queueing their recompute). The caller writes the new branch and commits it with
+-- chain.commit_batch in the same transaction. Never below finality.
 CREATE OR REPLACE FUNCTION chain.rewind(
     p_chain_id bigint, p_fork_block bigint, p_new_hashes bytea[]
 ) RETURNS integer
@@ -144,6 +155,7 @@ DECLARE
     c chain.chains;
     orphaned bytea[];
     old_head bigint;
+    event_id bigint;
 BEGIN
     c := chain.lock_chain(p_chain_id);
     IF p_fork_block < greatest(c.finalized, c.archived_to) THEN
@@ -157,12 +169,15 @@ BEGIN
         RETURN 0;
     END IF;
     DELETE FROM chain.blocks WHERE chain_id = p_chain_id AND number > p_fork_block;
-    INSERT INTO chain.reorgs (chain_id, fork_block, depth, old_hashes, new_hashes)
-    VALUES (p_chain_id, p_fork_block, cardinality(orphaned), orphaned, coalesce(p_new_hashes, '{}'));
     INSERT INTO chain.events (chain_id, kind, from_block, to_block)
-    VALUES (p_chain_id, 'invalidated', p_fork_block + 1, old_head);
+    VALUES (p_chain_id, 'invalidated', p_fork_block + 1, old_head) RETURNING id INTO event_id;
+    INSERT INTO chain.reorgs (chain_id, fork_block, depth, old_hashes, new_hashes, event_id)
+    VALUES (p_chain_id, p_fork_block, cardinality(orphaned), orphaned, coalesce(p_new_hashes, '{}'),
+            event_id);
     UPDATE chain.chains SET head = p_fork_block, updated_at = now() WHERE chain_id = p_chain_id;
     PERFORM alerts.retract_above(p_chain_id, p_fork_block);
+    -- derived data: supersede what the orphaned blocks fed, queue its recompute (sql/58)
+    PERFORM catalog.on_invalidated(p_chain_id, p_fork_block + 1, event_id);
     RETURN cardinality(orphaned);
 END
 $$;
@@ -175,6 +190,7 @@ DECLARE
     c chain.chains;
     dropped integer;
     old_head bigint;
+    event_id bigint;
 BEGIN
     c := chain.lock_chain(p_chain_id);
     IF p_from <= c.archived_to THEN
@@ -186,7 +202,8 @@ BEGIN
     DELETE FROM chain.blocks WHERE chain_id = p_chain_id AND number >= p_from;
     IF dropped > 0 THEN
         INSERT INTO chain.events (chain_id, kind, from_block, to_block)
-        VALUES (p_chain_id, 'invalidated', p_from, old_head);
+        VALUES (p_chain_id, 'invalidated', p_from, old_head) RETURNING id INTO event_id;
+        PERFORM catalog.on_invalidated(p_chain_id, p_from, event_id);
     END IF;
     UPDATE chain.chains SET head = (SELECT max(number) FROM chain.blocks WHERE chain_id = p_chain_id),
         stopped_reason = NULL, updated_at = now()
@@ -372,18 +389,23 @@ GRANT EXECUTE ON FUNCTION
     chain.cold_chunks(bigint)
 TO chainlake_ingest, chainlake_users;
 
--- What `chainlake chain status` shows: each chain's hot head, finality, watermark and counts.
-CREATE OR REPLACE FUNCTION chain.status()
+-- What `chainlake chain status` shows: each chain's hot head, finality, watermark and counts, and
+-- its last reorg (chain.reorg_invalidated names the datasets it invalidated).
+DROP FUNCTION IF EXISTS chain.status();  -- its columns changed
+CREATE FUNCTION chain.status()
 RETURNS TABLE (chain_id bigint, name text, head bigint, finalized bigint, watermark bigint,
                stopped_reason text, hot_blocks bigint, chunks bigint, reorgs bigint,
-               last_ingested timestamptz)
+               last_ingested timestamptz, last_reorg jsonb)
 LANGUAGE sql STABLE SET search_path = '' AS $$
     SELECT c.chain_id, c.name, c.head, c.finalized, c.archived_to, c.stopped_reason,
            (SELECT count(*) FROM chain.blocks b WHERE b.chain_id = c.chain_id),
            (SELECT count(*) FROM chain.chunks k WHERE k.chain_id = c.chain_id),
            (SELECT count(*) FROM chain.reorgs r WHERE r.chain_id = c.chain_id),
            (SELECT max(e.at) FROM chain.events e
-            WHERE e.chain_id = c.chain_id AND e.kind = 'ingested')
+            WHERE e.chain_id = c.chain_id AND e.kind = 'ingested'),
+           (SELECT jsonb_build_object('id', r.id, 'fork_block', r.fork_block, 'depth', r.depth,
+                                      'detected_at', r.detected_at)
+            FROM chain.reorgs r WHERE r.chain_id = c.chain_id ORDER BY r.id DESC LIMIT 1)
     FROM chain.chains c ORDER BY c.chain_id
 $$;
 GRANT EXECUTE ON FUNCTION chain.status() TO chainlake_ingest, chainlake_users;

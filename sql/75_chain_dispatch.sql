@@ -2,8 +2,9 @@
 -- chain.transactions or chain.logs runs on ingested block ranges: each ingest batch
 -- (chain.commit_batch) queues one run per such job, or widens the range of its run still queued
 -- (so a slow job gets one run covering everything since its last one, never a backlog). A run's
--- range starts after the last range the job was given, or earlier when a reorg rewrote blocks it
--- had already read, so derived data is corrected. The runner hands the rows over as files.
+-- range starts after the last range the job was given, or at the fork when a reorg rewrote blocks
+-- it had been given (the reorg itself queues the recompute of what its superseded partitions and
+-- runs in flight covered: sql/58_supersession.sql). The runner hands the rows over as files.
 
 CREATE OR REPLACE FUNCTION runs.dispatch_chain_batch(
     p_chain_id bigint, p_from bigint, p_to bigint, p_event_id bigint
@@ -18,31 +19,26 @@ DECLARE
     gap float8;
     queued integer := 0;
 BEGIN
-    FOR d IN
-        SELECT * FROM (
-            SELECT DISTINCT ON (org_id, name) org_id, name, kind, input_datasets,
-                   spec -> 'chain_input' ->> 'min_interval_seconds' AS gap_text,
-                   spec -> 'chain_input' -> 'chain_ids' AS chain_ids
-            FROM jobs.definitions ORDER BY org_id, name, applied_at DESC) current
-        WHERE kind = 'reactive'
-          AND input_datasets && ARRAY['chain.blocks', 'chain.transactions', 'chain.logs']
-          AND (chain_ids IS NULL OR chain_ids @> to_jsonb(p_chain_id))
-    LOOP
+    FOR d IN SELECT * FROM runs.chain_jobs(p_chain_id) LOOP
       -- one job's trouble (a definition applied without the schema's checks) never stops the
       -- ingest batch that called us: it is skipped, with a warning in the server log
       BEGIN
         gap := coalesce(d.gap_text::float8, 0);
-        SELECT * INTO pending FROM runs.runs
-        WHERE org_id = d.org_id AND job_name = d.name AND status = 'queued'
-          AND trigger ->> 'kind' = 'chain' AND (trigger ->> 'chain_id')::bigint = p_chain_id
-        ORDER BY created_at DESC LIMIT 1
+        -- (a run planned before a reorg of its blocks is not widened: its output will not
+        -- become current, and the recompute the reorg queued covers its range)
+        SELECT * INTO pending FROM runs.runs q
+        WHERE q.org_id = d.org_id AND q.job_name = d.name AND q.status = 'queued'
+          AND q.trigger ->> 'kind' = 'chain' AND (q.trigger ->> 'chain_id')::bigint = p_chain_id
+          AND runs.overtaken_by(q) IS NULL
+        ORDER BY q.created_at DESC LIMIT 1
         FOR UPDATE SKIP LOCKED;
         IF FOUND THEN
             UPDATE runs.runs SET inputs = (
                 SELECT jsonb_agg(i || jsonb_build_object(
                     'from_block', least((i ->> 'from_block')::bigint, p_from),
                     'to_block', p_to))
-                FROM jsonb_array_elements(pending.inputs) i)
+                FROM jsonb_array_elements(pending.inputs) i),
+                trigger = trigger || jsonb_build_object('event', p_event_id)
             WHERE org_id = pending.org_id AND id = pending.id;
             CONTINUE;
         END IF;
@@ -56,11 +52,7 @@ BEGIN
         PERFORM runs.enqueue(
             d.org_id, d.name, '{}'::jsonb,
             jsonb_build_object('kind', 'chain', 'chain_id', p_chain_id, 'event', p_event_id),
-            (SELECT jsonb_agg(jsonb_build_object(
-                        'dataset', ds, 'chain_id', p_chain_id, 'from_block', first,
-                        'to_block', p_to, 'format', 'jsonl'))
-             FROM unnest(d.input_datasets) ds
-             WHERE ds IN ('chain.blocks', 'chain.transactions', 'chain.logs')),
+            runs.chain_inputs_of(d.input_datasets, p_chain_id, first, p_to),
             format('chain:%s:%s:%s', p_chain_id, d.name, p_event_id),
             -- at most one run per min_interval_seconds: wait out the rest of the interval
             CASE WHEN last_at IS NULL THEN 0

@@ -1,17 +1,18 @@
 -- The query service's view of the catalog: each dataset the caller may read (RLS decides: its
--- own orgs' and those granted to them), with the files of its current content: the newest
--- version of each partition (a partitioned dataset is the union of its partitions).
+-- own orgs' and those granted to them), with the files of its current content: every current
+-- block range (never a superseded one: sql/58_supersession.sql), and the newest version of each
+-- other partition (a partitioned dataset is the union of its partitions).
 CREATE OR REPLACE FUNCTION catalog.queryable_datasets()
 RETURNS TABLE (org_name text, dataset text, version integer, uris text[], row_count bigint)
 LANGUAGE sql STABLE SET search_path = '' AS $$
     WITH latest AS (
-        SELECT DISTINCT ON (d.id, av.partition)
+        SELECT DISTINCT ON (d.id, av.partition, av.chain_id)
                o.name AS org_name, d.name AS dataset, d.id, av.version, av.uris, av.row_count
         FROM catalog.datasets d
         JOIN core.orgs o ON o.id = d.org_id
         JOIN catalog.asset_versions av ON av.org_id = d.org_id AND av.dataset_id = d.id
-        WHERE cardinality(av.uris) > 0
-        ORDER BY d.id, av.partition, av.version DESC
+        WHERE cardinality(av.uris) > 0 AND av.superseded_at IS NULL
+        ORDER BY d.id, av.partition, av.chain_id, av.version DESC
     )
     SELECT l.org_name, l.dataset, max(l.version),
            (SELECT array_agg(u ORDER BY u) FROM latest l2 CROSS JOIN LATERAL unnest(l2.uris) u

@@ -97,6 +97,12 @@ SEEDS: dict[str, Seed] = {
         "platform",
         "read",
     ),
+    "runs.chain_inputs": Seed(
+        "INSERT INTO runs.chain_inputs (org_id, run_id, attempt, dataset, chain_id, from_block, "
+        "to_block) VALUES (%(org_id)s, gen_random_uuid(), 1, 'chain.logs', 1, 1, 1)",
+        "platform",
+        "read",
+    ),
     "runs.dead_letters": Seed(
         "INSERT INTO runs.dead_letters (org_id, run_id, job_name, attempts) "
         "VALUES (%(org_id)s, gen_random_uuid(), 'job_' || %(tag)s, 3)",

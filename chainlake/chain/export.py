@@ -1,12 +1,14 @@
 """Chain rows of a block range as a file a job can read: what a reactive job with chain inputs
 gets (the runner calls this). Hot rows and cold chunks are read in one snapshot, cold up to the
 watermark and hot above it. JSON lines: bytes as 0x-hex, uint256 as decimal strings,
-timestamps as ISO 8601 (docs/chain.md)."""
+timestamps as ISO 8601 (docs/chain.md). The same snapshot gives what lineage records of the read:
+the hashes of the range's first and last blocks and the chain's newest event id."""
 
 from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,45 @@ def _json_value(column: str, value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class RangeExport:
+    """What one export read: its row count, the hashes of the range's first and last blocks
+    (None where the chain does not hold them), and the chain's newest chain.events id then."""
+
+    rows: int
+    first_hash: bytes | None
+    last_hash: bytes | None
+    events_through: int | None
+
+
+def _cold_hash(
+    conn: psycopg.Connection[Any], store: ObjectStore, chain_id: int, number: int
+) -> bytes | None:
+    """A block's hash from its cold chunk (inside a chunk, Postgres keeps only the edges)."""
+    row = conn.execute(
+        "SELECT files FROM chain.cold_chunks(%s) WHERE %s BETWEEN from_block AND to_block",
+        (chain_id, number),
+    ).fetchone()
+    if row is None:
+        return None
+    data = pq.read_table(io.BytesIO(store.get(row[0]["blocks"]["key"])), columns=["number", "hash"])
+    found = data.filter(pc.equal(data["number"], number))["hash"].to_pylist()
+    return bytes(found[0]) if found else None
+
+
+def _range_ends(
+    conn: psycopg.Connection[Any], store: ObjectStore, chain_id: int, first: int, last: int
+) -> tuple[bytes | None, bytes | None, int | None]:
+    first_hash, last_hash, events = conn.execute(
+        "SELECT * FROM chain.range_ends(%s, %s, %s)", (chain_id, first, last)
+    ).fetchone() or (None, None, None)
+    return (
+        bytes(first_hash) if first_hash is not None else _cold_hash(conn, store, chain_id, first),
+        bytes(last_hash) if last_hash is not None else _cold_hash(conn, store, chain_id, last),
+        events,
+    )
+
+
 def export_range(
     conn: psycopg.Connection[Any],
     store: ObjectStore,
@@ -41,8 +82,9 @@ def export_range(
     first: int,
     last: int,
     path: Path,
-) -> int:
-    """Write `table`'s rows of blocks first..last to `path` (JSON lines); returns the count."""
+) -> RangeExport:
+    """Write `table`'s rows of blocks first..last to `path` (JSON lines); returns the count and
+    what lineage records of the read."""
     if table not in TABLES:
         raise ValueError(f"unknown chain table {table!r}")
     columns = TABLES[table]
@@ -62,6 +104,7 @@ def export_range(
             else []
         )
         hot = hot_rows(conn, chain_id, max(first, mark + 1), last)[table]
+        first_hash, last_hash, events = _range_ends(conn, store, chain_id, first, last)
     count = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as out:
@@ -75,4 +118,4 @@ def export_range(
             out.write(json.dumps({c: _json_value(c, v) for c, v in zip(columns, row, strict=True)}))
             out.write("\n")
             count += 1
-    return count
+    return RangeExport(count, first_hash, last_hash, events)
