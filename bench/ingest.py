@@ -35,6 +35,7 @@ from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.fetch import head
 from chainlake.chain.ingest import ChainConfig, LiveIngest
 from chainlake.chain.pricefeed import PriceFeed
+from chainlake.egress import address_of
 from chainlake.chain.rpc import RpcClient
 from chainlake.localpg import free_port
 from chainlake.storage import LocalStore
@@ -202,6 +203,7 @@ def _install_demo(db: str, token: str, feed: PriceFeed) -> str:
     with psycopg.connect(db, autocommit=True) as conn:
         org = str(tenancy.create_org(conn, "demo")["id"])
         target = demo.ChainTarget(31337, "bench", [], token=token, price_feed=feed.url())
+        conn.execute("SELECT core.allow_egress(%s)", (address_of(feed.url()),))  # loopback
         for spec in demo.demo_jobs(target):
             jobdefs.apply(conn, org, spec)
         conn.execute("SELECT runs.request(%s, 'token_prices')", (org,))

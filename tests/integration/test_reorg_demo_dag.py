@@ -27,6 +27,7 @@ from psycopg.rows import dict_row
 from chainlake import demo, jobdefs
 from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.pricefeed import PriceFeed
+from chainlake.egress import address_of
 from chainlake.chain.rpc import RpcClient
 from chainlake.localpg import free_port
 from tests.chainkit import Miner, chain_config, node_head, running_ingest, wait_until
@@ -82,6 +83,9 @@ def install_demo(tenants: Tenants, token: str, feed: PriceFeed) -> None:
     """The demo DAG's jobs in org a, as `chainlake up` fills them in; erc20_transfers every
     second rather than every five (the same job, a shorter wait for the test)."""
     target = demo.ChainTarget(CHAIN, "dev", [], token=token, price_feed=feed.url())
+    with psycopg.connect(tenants.cluster.url(tenants.database), autocommit=True) as admin:
+        # the feed is on loopback: the operator allows its exact address, as `chainlake up` does
+        admin.execute("SELECT core.allow_egress(%s)", (address_of(feed.url()),))
     with tenants.login(tenants.user("a", "writer")) as conn:
         for spec in demo.demo_jobs(target):
             if spec["name"] == "erc20_transfers":
