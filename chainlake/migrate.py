@@ -5,6 +5,8 @@
 - pgmq is installed from the `pgmq` package's bundled SQL when its version is new to the database.
 - `sql/*.sql` then `rls_policies/*.sql` are idempotent; each is re-applied, in file-name order,
   when its checksum differs from the one recorded in `chainlake_meta.applied_files`.
+- then every SECURITY DEFINER function is handed to its owner, a platform role that is no
+  superuser (`core.settle_function_owners`, sql/01_function_owners.sql).
 
 A session-level advisory lock serializes concurrent migrators. Running it twice changes nothing.
 """
@@ -205,6 +207,8 @@ def migrate(url: str) -> MigrationReport:
             report.revisions = _apply_revisions(url)
             with conn.transaction():
                 report.files = _apply_files(conn, _recorded_checksums(conn))
+                if report.changed:  # new or replaced definer functions go to their owners
+                    conn.execute("CALL core.settle_function_owners()")
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return report
