@@ -190,7 +190,8 @@ def _check_migrator(conn: psycopg.Connection[Any]) -> None:
     if not row or not row[0]:
         raise ChainlakeError(
             "the migrating role must be a superuser or have BYPASSRLS",
-            "it owns the stored functions that resolve identity under forced RLS",
+            "it creates the platform's roles and tables and hands each SECURITY DEFINER function "
+            "to its owner role",
         )
 
 

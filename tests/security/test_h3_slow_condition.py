@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from chainlake.alerts.evaluate import Batch, evaluate_batch
 from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import LiveIngest
 from chainlake.chain.rpc import RpcClient
@@ -184,3 +185,41 @@ def test_a_slow_rule_is_set_aside_while_every_other_rule_fires_and_ingest_advanc
             )
         shown = evil.execute("SELECT last_error FROM alerts.rules WHERE name = 'slow'").fetchone()
     assert shown == (said,), "the rule's writers see why it was set aside"
+
+
+def test_an_org_whose_rules_each_fit_but_together_run_out_loses_its_slowest_rule(
+    tenants: Tenants, admin: psycopg.Connection[Any]
+) -> None:
+    """Several rules each under the rule budget would keep their org over its budget at every
+    batch; the slowest is set aside, and the others (and the transaction's settings) stay."""
+    org_c = tenants.org_ids["c"]
+    admin.execute("UPDATE alerts.rules SET enabled = false")
+    admin.execute("DELETE FROM chain.blocks")
+    heavy = " AND ".join(["(1e65000 / 7 + number) * (1e65000 / 7 + number) > 0"] * 4)
+    with tenants.login(tenants.user("c", "writer")) as conn:
+        for name in ("heavy1", "heavy2", "heavy3"):
+            conn.execute(RULE, (org_c, name, "chain.blocks", heavy))
+        conn.execute(RULE, (org_c, "light", "chain.blocks", "number >= 0"))
+    admin.execute(
+        "INSERT INTO chain.blocks (chain_id, number, hash, parent_hash, timestamp) "
+        "VALUES (1, 1, '\\x01', '\\x00', now())"
+    )
+    # budgets for this database only: one rule has plenty, the org (each ~0.2 s) too little
+    admin.execute(
+        "CREATE OR REPLACE FUNCTION alerts.time_budget_ms(p_scope text, p_blocks bigint "
+        "DEFAULT 1) RETURNS integer LANGUAGE sql IMMUTABLE SET search_path = '' AS "
+        "$$ SELECT CASE p_scope WHEN 'rule' THEN 20000 ELSE 300 END $$"
+    )
+    url = tenants.cluster.url(tenants.database, "chainlake_ingest")
+    with psycopg.connect(url, autocommit=True) as ingest:
+        ingest.execute("SET statement_timeout = '7s'")
+        with ingest.transaction():
+            fired = evaluate_batch(ingest, Batch(1, 1, 1, None, None))
+            kept = ingest.execute("SELECT current_setting('statement_timeout')").fetchone()
+    assert kept == ("7s",), "the batch's own statements keep their settings"
+    assert fired == 4
+    aside = admin.execute(
+        "SELECT name, last_error FROM alerts.rules WHERE last_error IS NOT NULL"
+    ).fetchall()
+    assert len(aside) == 1 and aside[0][0].startswith("heavy"), aside
+    assert "the most of its org's rules" in aside[0][1], aside
