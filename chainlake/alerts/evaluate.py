@@ -5,7 +5,8 @@ Postgres arms statement_timeout per top-level statement, so every attempt here i
 its own, in a savepoint, with SET LOCAL statement_timeout (alerts.time_budget_ms): all rules at
 once; if that runs out (or fails), org by org; an org that runs out, rule by rule, and a rule
 that runs out on its own is set aside (alerts.set_aside: `last_error` names the budget). An org
-whose rules each fit but together ran out loses its slowest rule, so that its next batch fits.
+whose rules each fit but together took longer than its budget loses its slowest rule, so that
+its next batch fits.
 What fired stays in the block's transaction, as before: a reorg or a retry takes it with it."""
 
 from __future__ import annotations
@@ -74,10 +75,17 @@ class BudgetedEvaluation:
                 self.set_aside(org, rule, None if exc.timed_out else exc.message)
                 continue
             took[rule] = round((time.monotonic() - started) * 1000)
-        if rules and len(took) == len(rules):  # each fit on its own, together they did not
+        # each fit on its own, together they did not (a hiccup that passed sets nothing aside)
+        if rules and len(took) == len(rules) and sum(took.values()) > self.budget("org"):
             slowest = max(took, key=took.__getitem__)
             self.set_aside(org, slowest, took_ms=took[slowest])
         return fired
+
+    def budget(self, scope: str) -> int:
+        row = self.conn.execute(
+            "SELECT alerts.time_budget_ms(%s, %s)", (scope, self.batch.blocks)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def attempt(self, scope: str, org: str | None = None, rule: str | None = None) -> int:
         """alerts.on_batch as a statement of its own, within the scope's budget; raises
