@@ -35,8 +35,8 @@ from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.fetch import head
 from chainlake.chain.ingest import ChainConfig, LiveIngest
 from chainlake.chain.pricefeed import PriceFeed
-from chainlake.egress import address_of
 from chainlake.chain.rpc import RpcClient
+from chainlake.egress import address_of
 from chainlake.localpg import free_port
 from chainlake.storage import LocalStore
 from runner.worker import Runner, RunnerConfig

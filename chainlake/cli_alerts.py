@@ -10,10 +10,9 @@ import time
 from typing import Any
 
 import click
-import psycopg
-from psycopg.rows import dict_row
 
 from chainlake.alerts import ONE_RULE
+from chainlake.alerts.notices import follow, listen
 from chainlake.cli_query import AS_USER, act, fail, parse_pairs, print_listing, rows_as
 from chainlake.egress import check_channel_names
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
@@ -189,7 +188,6 @@ def alert_listen(
     from chainlake.cli import connection
 
     deadline = time.monotonic() + seconds if seconds is not None else None
-    seen = 0
     try:
         with connection(as_email) as conn:
             channels = conn.execute(
@@ -199,38 +197,19 @@ def alert_listen(
             ).fetchall()
             if not channels:
                 raise NotFound(f'unknown org "{org_name}"')
-            for _org, channel in channels:
-                conn.execute(f'LISTEN "{channel}"')
+            listen(conn, [channel for _org, channel in channels])
             click.echo(f"listening on {', '.join(o for o, _ in channels)}", err=True)
-            while count is None or seen < count:
-                wait = 1.0 if deadline is None else deadline - time.monotonic()
-                if wait <= 0:
-                    break
-                # collect first: the generator holds the connection's lock until it ends
-                notes = list(conn.notifies(timeout=min(wait, 1.0), stop_after=1))
-                for note in notes:
-                    event = json.loads(note.payload)
-                    _print_firing(conn, event["firing"], event["event"])
-                    seen += 1
+            follow(
+                conn,
+                lambda event: click.echo(json.dumps(event, default=str)),
+                lambda note: click.echo(note, err=True),
+                count=count,
+                deadline=deadline,
+            )
     except ChainlakeError as exc:
         fail(exc)
     except KeyboardInterrupt:
         pass
-
-
-def _print_firing(conn: psycopg.Connection[Any], firing_id: str, event: str) -> None:
-    """The firing behind a notification, read through RLS (the payload holds only its id)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
-            "SELECT o.name AS org, r.name AS rule, r.severity, f.chain_id, f.to_block, "
-            "f.match_key, f.vals FROM alerts.firings f JOIN core.orgs o ON o.id = f.org_id "
-            "LEFT JOIN alerts.rules r ON r.org_id = f.org_id AND r.id = f.rule_id "
-            "WHERE f.id = %s",
-            (firing_id,),
-        ).fetchone()
-    if row is None:
-        return
-    click.echo(json.dumps({"event": event, "firing": firing_id, **row}, default=str))
 
 
 @alert.group("channel", help="Where alerts go: webhook, email, sms, slack.")

@@ -5,6 +5,8 @@
 - pgmq is installed from the `pgmq` package's bundled SQL when its version is new to the database.
 - `sql/*.sql` then `rls_policies/*.sql` are idempotent; each is re-applied, in file-name order,
   when its checksum differs from the one recorded in `chainlake_meta.applied_files`.
+- then every SECURITY DEFINER function is handed to its owner, a platform role that is no
+  superuser (`core.settle_function_owners`, sql/01_function_owners.sql).
 
 A session-level advisory lock serializes concurrent migrators (advisory locks are the
 migrator's only: no other role may take one). Running it twice changes nothing.
@@ -214,7 +216,8 @@ def _check_migrator(conn: psycopg.Connection[Any]) -> None:
     if not row or not row[0]:
         raise ChainlakeError(
             "the migrating role must be a superuser or have BYPASSRLS",
-            "it owns the stored functions that resolve identity under forced RLS",
+            "it creates the platform's roles and tables and hands each SECURITY DEFINER function "
+            "to its owner role",
         )
 
 
@@ -260,6 +263,8 @@ def _migrate_once(url: str) -> MigrationReport:
             report.revisions = _apply_revisions(url)
             with conn.transaction():
                 report.files = _apply_files(conn, _policies_follow_revision(conn))
+                if report.changed:  # new or replaced definer functions go to their owners
+                    conn.execute("CALL core.settle_function_owners()")
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK_KEY,))
     return report

@@ -3,13 +3,15 @@
 -- Every predicate wraps the context function in a scalar subquery, so it runs once per query
 -- (an InitPlan), not once per row.
 
--- Every tenant table: RLS enabled and forced, and nothing granted until its policies say so.
+-- Every tenant table: RLS enabled and forced, and nothing granted until its policies say so;
+-- the platform's definer functions (owned by chainlake_definer, sql/01_*) read and write it.
 CREATE OR REPLACE PROCEDURE core.force_rls(tbl regclass)
 LANGUAGE plpgsql SET search_path = '' AS $$
 BEGIN
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
     EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
     EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, chainlake_users, chainlake_authenticated, chainlake_api, chainlake_runner, chainlake_ingest, chainlake_alerts', tbl);
+    CALL core.admit_definer(tbl);
 END
 $$;
 

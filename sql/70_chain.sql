@@ -78,7 +78,9 @@ LANGUAGE sql STABLE SET search_path = '' AS $$
 $$;
 
 -- Called in the transaction that COPYed blocks p_from..p_to (and their transactions and logs):
--- checks that they extend the stored chain, then records the batch and wakes listeners.
+-- checks that they extend the stored chain, then records the batch and wakes listeners. Alert
+-- rules are evaluated next, in the same transaction but as statements of their own, each under
+-- a time budget (alerts.on_batch, called by chainlake.alerts.evaluate).
 CREATE OR REPLACE FUNCTION chain.commit_batch(
     p_chain_id bigint, p_from bigint, p_to bigint, p_finalized bigint
 ) RETURNS bigint
@@ -136,8 +138,6 @@ BEGIN
     INSERT INTO chain.events (chain_id, kind, from_block, to_block)
     VALUES (p_chain_id, 'ingested', p_from, p_to) RETURNING id INTO event_id;
     PERFORM runs.dispatch_chain_batch(p_chain_id, p_from, p_to, event_id);
-    PERFORM alerts.on_batch(p_chain_id, p_from, p_to, c.finalized,
-                            greatest(c.finalized, p_finalized));
     PERFORM pg_notify('chain_events', event_id::text);
     RETURN event_id;
 END

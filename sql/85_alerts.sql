@@ -72,18 +72,126 @@ END
 $$;
 
 -- Built-in functions whose cost or output is not bounded by their input's size (repeat('x',
--- 10^9), numeric powers, huge pads and fills, aggregates that build one value of a whole window).
--- Conditions run inside every ingest batch, so a condition may not call them.
+-- 10^9), numeric powers, huge pads, fills and format widths, aggregates that build one value of
+-- a whole window). Conditions run inside every ingest batch, so a condition may not call them.
 CREATE OR REPLACE FUNCTION alerts.amplifies(p_function oid) RETURNS boolean
 LANGUAGE sql STABLE SET search_path = '' AS $$
     SELECT EXISTS (
         SELECT 1 FROM pg_catalog.pg_proc f
         WHERE f.oid = p_function
-          AND (f.proname IN ('repeat', 'lpad', 'rpad', 'array_fill', 'factorial', 'numeric_fac',
-                             'numeric_power', 'numeric_exp', 'string_agg', 'array_agg', 'xmlagg',
-                             'json_agg', 'jsonb_agg', 'json_object_agg', 'jsonb_object_agg')
+          AND (f.proname IN ('repeat', 'lpad', 'rpad', 'format', 'array_fill', 'factorial',
+                             'numeric_fac', 'numeric_power', 'numeric_exp', 'string_agg',
+                             'array_agg', 'xmlagg', 'json_agg', 'jsonb_agg', 'json_object_agg',
+                             'jsonb_object_agg')
                OR f.oid::regprocedure::text IN ('power(numeric,numeric)', 'pow(numeric,numeric)',
                                                'exp(numeric)')))
+$$;
+
+-- Built-in functions whose result may be a multiple of their input's size: by a factor their
+-- arguments choose (replace, regexp_replace, array_to_string, concat_ws: 'multiplying'), or by
+-- a small constant (encode, quote_literal, to_json, ...). One is bounded by the row and the
+-- condition's text; nested, they compound (three nested replace() made 460 MB of one row).
+CREATE OR REPLACE FUNCTION alerts.growing_functions(p_multiplying boolean) RETURNS oid[]
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT coalesce(array_agg(f.oid), '{}') FROM pg_catalog.pg_proc f
+    WHERE f.pronamespace = 'pg_catalog'::regnamespace
+      AND (f.proname IN ('replace', 'regexp_replace', 'array_to_string', 'concat_ws')
+           OR NOT p_multiplying
+              AND f.proname IN ('translate', 'encode', 'quote_literal', 'quote_ident',
+                                'quote_nullable', 'to_json', 'to_jsonb', 'array_to_json',
+                                'row_to_json', 'jsonb_pretty', 'string_to_array',
+                                'regexp_split_to_array'))
+$$;
+
+-- A condition's parse tree (its nodeToString text) may hold, on any path of calls inside
+-- calls, at most two growing functions, of which at most one multiplying (alerts.growing_functions):
+-- replace(encode(x, 'hex'), ...) is fine, replace(replace(...)) is not. In that text a brace
+-- inside a string is escaped with a backslash, so once the escapes are dropped every brace opens
+-- or closes a node.
+CREATE OR REPLACE FUNCTION alerts.check_growth(p_tree text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+DECLARE
+    growing constant oid[] := alerts.growing_functions(false);
+    multiplying constant oid[] := alerts.growing_functions(true);
+    node text[];
+    depth integer := 0;
+    open_at integer[] := '{}';  -- the depth of each growing call still open, innermost last
+    open_fn oid[] := '{}';
+    fn oid;
+BEGIN
+    FOR node IN
+        SELECT regexp_matches(regexp_replace(p_tree, '\\.', '', 'g'),
+            '(\{)(?:[A-Z_]+(?: :(?:funcid|opno [0-9]+ :opfuncid) ([0-9]+))?)?|(\})', 'g')
+    LOOP
+        IF node[3] IS NOT NULL THEN  -- a node closes
+            IF open_at[cardinality(open_at)] = depth THEN
+                open_at := trim_array(open_at, 1);
+                open_fn := trim_array(open_fn, 1);
+            END IF;
+            depth := depth - 1;
+            CONTINUE;
+        END IF;
+        depth := depth + 1;
+        fn := node[2]::oid;
+        CONTINUE WHEN fn IS NULL OR NOT fn = ANY (growing);
+        IF cardinality(open_fn) >= 2 OR (fn = ANY (multiplying) AND open_fn && multiplying) THEN
+            RAISE EXCEPTION 'condition: % inside %: each may multiply its input''s size',
+                fn::regprocedure, open_fn[cardinality(open_fn)]::regprocedure
+                USING ERRCODE = '22023',
+                HINT = 'its cost compounds with each level, and conditions run in every ingest batch: at most two such functions inside each other, one of replace, regexp_replace, array_to_string and concat_ws';
+        END IF;
+        open_at := open_at || depth;
+        open_fn := open_fn || fn;
+    END LOOP;
+END
+$$;
+
+-- Alert evaluation's time budgets in milliseconds (docs/alerts.md). Ingest evaluates a batch's
+-- rules at once within 'batch'; when that runs out, each org's within 'org'; each rule of an org
+-- that ran out within 'rule', and a rule that runs out on its own is set aside. Each is per
+-- block of the batch (up to 20). 'probe': what a condition may take over the latest 100 rows of
+-- its dataset when it is saved.
+CREATE OR REPLACE FUNCTION alerts.time_budget_ms(p_scope text, p_blocks bigint DEFAULT 1)
+RETURNS integer
+LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+    SELECT CASE p_scope WHEN 'batch' THEN 500 WHEN 'org' THEN 250 WHEN 'rule' THEN 100
+                        WHEN 'probe' THEN 50 END
+           * CASE WHEN p_scope = 'probe' THEN 1 ELSE least(greatest(p_blocks, 1), 20)::integer END
+$$;
+
+-- What a condition costs on real rows, as whoever saves it: the compiled condition
+-- (pg_temp.chainlake_condition, made by alerts.check_condition) over the latest rows of its
+-- dataset, refused once they took more than the probe's budget. An error on some row is left to
+-- evaluation, which sets the rule aside with it.
+CREATE OR REPLACE FUNCTION alerts.probe_condition(p_dataset text) RETURNS void
+LANGUAGE plpgsql SET search_path = '' AS $$
+DECLARE
+    shape record := alerts.dataset_shape(p_dataset);
+    budget constant integer := alerts.time_budget_ms('probe');
+    started constant timestamptz := clock_timestamp();
+    took integer;
+    probed integer := 0;
+    latest record;
+BEGIN
+    IF shape.num IS NULL THEN
+        RETURN;  -- platform.health: the system org's rules over the platform's own rows
+    END IF;
+    FOR latest IN EXECUTE format('SELECT t FROM %s t ORDER BY t.chain_id DESC, t.%I DESC LIMIT 100',
+                                 shape.tbl, shape.num) LOOP
+        BEGIN
+            EXECUTE 'SELECT pg_temp.chainlake_condition($1)' USING latest.t;
+        EXCEPTION WHEN others THEN
+            NULL;
+        END;
+        probed := probed + 1;
+        took := (extract(epoch FROM clock_timestamp() - started) * 1000)::integer;
+        IF took > budget THEN
+            RAISE EXCEPTION 'condition: took % ms over the latest % row(s) of %, at most % ms',
+                took, probed, p_dataset, budget USING ERRCODE = '22023',
+                HINT = 'it runs in every ingest batch over every new row: keep it cheap (docs/alerts.md, "What a condition may cost")';
+        END IF;
+    END LOOP;
+END
 $$;
 
 -- Parse and check a rule's condition with Postgres itself: compile it as a temporary function
@@ -128,7 +236,6 @@ BEGIN
     END;
     SELECT p.oid, p.prosqlbody::text INTO fn, body FROM pg_catalog.pg_proc p
     WHERE p.proname = 'chainlake_condition' AND p.pronamespace = pg_catalog.pg_my_temp_schema();
-    EXECUTE format('DROP FUNCTION pg_temp.chainlake_condition(%s)', shape.tbl);
     IF body ~ 'SQLVALUEFUNCTION' THEN
         RAISE EXCEPTION 'condition: may not read the clock or the session (current_timestamp, current_user, ...)'
             USING ERRCODE = '22023';
@@ -151,55 +258,79 @@ BEGIN
                         WHEN alerts.amplifies(bad.called::oid) THEN 'its cost is not bounded by the row''s size, and conditions run in every ingest batch'
                         ELSE 'only pure built-in functions of the row''s values (no side effects, clock or settings)' END;
     END LOOP;
+    PERFORM alerts.check_growth(body);
+    PERFORM alerts.probe_condition(p_dataset);
+    -- (a refusal above drops the function with everything else the statement did)
+    EXECUTE format('DROP FUNCTION pg_temp.chainlake_condition(%s)', shape.tbl);
 END
 $$;
 
--- Every insert or change of a rule is checked here, whoever makes it and however.
-CREATE OR REPLACE FUNCTION alerts.check_rule() RETURNS trigger
+-- A rule's definition: its dataset, columns, channels and condition.
+CREATE OR REPLACE FUNCTION alerts.check_definition(r alerts.rules) RETURNS void
 LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $$  -- compiles as whoever saves
 DECLARE
     shape record;
     col text;
 BEGIN
-    shape := alerts.dataset_shape(NEW.dataset);
-    IF NEW.dataset = 'platform.health' AND NOT coalesce(
-        (SELECT system FROM core.orgs WHERE id = NEW.org_id), false) THEN
+    shape := alerts.dataset_shape(r.dataset);
+    IF r.dataset = 'platform.health' AND NOT coalesce(
+        (SELECT system FROM core.orgs WHERE id = r.org_id), false) THEN
         RAISE EXCEPTION 'dataset: platform.health rules belong to the system org'
             USING ERRCODE = '42501';
     END IF;
-    IF NEW.dataset = 'platform.health' AND NEW.window_blocks IS NOT NULL THEN
+    IF r.dataset = 'platform.health' AND r.window_blocks IS NOT NULL THEN
         RAISE EXCEPTION 'window_blocks: platform.health rules are row rules'
             USING ERRCODE = '22023';
     END IF;
-    FOREACH col IN ARRAY NEW.dedup_key || NEW.group_by LOOP
+    FOREACH col IN ARRAY r.dedup_key || r.group_by LOOP
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
                        WHERE attrelid = shape.tbl::regclass AND attname = col AND attnum > 0
                          AND NOT attisdropped) THEN
             RAISE EXCEPTION 'column "%" of dedup_key or group_by is not a column of %', col,
-                NEW.dataset USING ERRCODE = '22023';
+                r.dataset USING ERRCODE = '22023';
         END IF;
     END LOOP;
-    FOREACH col IN ARRAY NEW.channels LOOP
+    FOREACH col IN ARRAY r.channels LOOP
         IF NOT EXISTS (SELECT 1 FROM alerts.channels
-                       WHERE org_id = NEW.org_id AND name = col) THEN
+                       WHERE org_id = r.org_id AND name = col) THEN
             RAISE EXCEPTION 'channels: "%" is not a channel of this org', col
                 USING ERRCODE = '22023',
                 HINT = 'create it first: chainlake alert channel create NAME --kind webhook|email|sms|slack';
         END IF;
     END LOOP;
-    PERFORM alerts.check_condition(NEW.dataset, NEW.condition, NEW.group_by,
-                                   NEW.window_blocks IS NOT NULL);
-    NEW.predicate := NEW.condition;  -- the checked text evaluation uses
-    NEW.last_error := NULL;          -- a changed rule is evaluated again
-    NEW.updated_at := now();
+    PERFORM alerts.check_condition(r.dataset, r.condition, r.group_by,
+                                   r.window_blocks IS NOT NULL);
+END
+$$;
+
+-- Every insert and every change of a rule passes here, whoever makes it and however, whatever
+-- columns change (SECURITY.md item 21): a new or changed definition is checked, and the text
+-- evaluation runs (predicate, which no user or platform role may write) is recomputed from the
+-- checked condition every time. A change of bookkeeping alone (enabled, severity, the platform
+-- setting a rule aside) keeps the condition, which was checked when it was stored.
+CREATE OR REPLACE FUNCTION alerts.check_rule() RETURNS trigger
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $$
+DECLARE
+    changed boolean := TG_OP = 'INSERT';
+BEGIN
+    IF NOT changed THEN
+        changed := (NEW.dataset, NEW.condition, NEW.channels, NEW.dedup_key, NEW.group_by,
+                    NEW.window_blocks, NEW.org_id)
+                   IS DISTINCT FROM (OLD.dataset, OLD.condition, OLD.channels, OLD.dedup_key,
+                                     OLD.group_by, OLD.window_blocks, OLD.org_id);
+    END IF;
+    IF changed THEN
+        PERFORM alerts.check_definition(NEW);
+        NEW.last_error := NULL;  -- a changed rule is evaluated again
+        NEW.updated_at := now();
+    END IF;
+    NEW.predicate := NEW.condition;
     RETURN NEW;
 END
 $$;
 DROP TRIGGER IF EXISTS rules_checked ON alerts.rules;
-CREATE TRIGGER rules_checked
-    BEFORE INSERT OR UPDATE OF dataset, condition, channels, dedup_key, group_by, window_blocks,
-                               org_id
-    ON alerts.rules FOR EACH ROW EXECUTE FUNCTION alerts.check_rule();
+CREATE TRIGGER rules_checked BEFORE INSERT OR UPDATE ON alerts.rules
+    FOR EACH ROW EXECUTE FUNCTION alerts.check_rule();
 
 -- The per-org NOTIFY channel: LISTEN has no access control, so payloads carry only opaque ids.
 CREATE OR REPLACE FUNCTION alerts.channel_name(p_org_id uuid) RETURNS text
@@ -235,6 +366,135 @@ BEGIN
 END
 $$;
 
+-- Evaluation runs a tenant's checked condition (alerts.rules.predicate) in the alerts.match_*
+-- functions only: SECURITY DEFINER functions owned by chainlake_evaluator
+-- (core.settle_function_owners), which reads chain.blocks, transactions and logs and nothing
+-- else: no core, pii or other org's rows, no function of ours but the shapes below. They return
+-- what matched; the platform's functions (owned by chainlake_definer) record the firings.
+
+-- Where evaluation reads: the live chain tables, or for a backtest this session's
+-- pg_temp.backtest_<table> copies (alerts.backtest).
+CREATE OR REPLACE FUNCTION alerts.evaluated_shape(
+    p_dataset text, p_source text, OUT tbl text, OUT num text, OUT row_key text, OUT blocks text
+)
+LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+DECLARE
+    shape record := alerts.dataset_shape(p_dataset);
+BEGIN
+    tbl := shape.tbl;
+    num := shape.num;
+    row_key := shape.row_key;
+    blocks := 'chain.blocks';
+    IF p_source = 'backtest' THEN
+        tbl := 'pg_temp.backtest_' || split_part(shape.tbl, '.', 2);
+        blocks := 'pg_temp.backtest_blocks';
+    ELSIF p_source IS DISTINCT FROM 'chain' THEN
+        RAISE EXCEPTION 'source: chain or backtest, not "%"', p_source USING ERRCODE = '22023';
+    END IF;
+END
+$$;
+
+-- A row rule's matches over blocks p_from..p_to: each row its predicate holds for, with its
+-- block's hash, its key, its dedup value (the dedup_key columns, or the row's key) and values.
+CREATE OR REPLACE FUNCTION alerts.match_rows(
+    p_dataset text, p_predicate text, p_dedup_key text[], p_chain_id bigint, p_from bigint,
+    p_to bigint, p_source text
+) RETURNS TABLE (n bigint, block_hash bytea, match_key text, dedup_value text, vals jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    shape record := alerts.evaluated_shape(p_dataset, p_source);
+    dedup text := shape.row_key;
+BEGIN
+    IF cardinality(p_dedup_key) > 0 THEN
+        dedup := (SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', k), ', ') || ')'
+                  FROM unnest(p_dedup_key) k);
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT t.%2$I, b.hash, %3$s, %4$s, to_jsonb(t) '
+        'FROM %1$s t JOIN %6$s b ON b.chain_id = t.chain_id AND b.number = t.%2$I '
+        'WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3 '
+        '  AND (SELECT (%5$s)::boolean FROM (SELECT (t).*) AS t)',
+        shape.tbl, shape.num, shape.row_key, dedup, p_predicate, shape.blocks)
+    USING p_chain_id, p_from, p_to;
+END
+$$;
+
+-- A window rule's matches at block p_ending: each group (group_by columns, or 'all') of the
+-- p_window blocks ending there that the predicate (an aggregate) holds for.
+CREATE OR REPLACE FUNCTION alerts.match_window(
+    p_dataset text, p_predicate text, p_group_by text[], p_window integer, p_chain_id bigint,
+    p_ending bigint, p_source text
+) RETURNS TABLE (block_hash bytea, dedup_value text, vals jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    shape record := alerts.evaluated_shape(p_dataset, p_source);
+    groups text := '''all''';
+    group_cols text := '';
+BEGIN
+    IF cardinality(p_group_by) > 0 THEN
+        SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', g), ', ') || ')',
+               'GROUP BY ' || string_agg(format('t.%I', g), ', ')
+        INTO groups, group_cols FROM unnest(p_group_by) g;
+    END IF;
+    RETURN QUERY EXECUTE format(
+        'SELECT b.hash, hit.dedup_value, hit.vals '
+        'FROM (SELECT %2$s AS dedup_value, jsonb_build_object(''rows'', count(*)) AS vals '
+        '      FROM %1$s t WHERE t.chain_id = $1 AND t.%3$I BETWEEN $2 - $3 + 1 AND $2 '
+        '      %5$s HAVING (%4$s)) hit '
+        'JOIN %6$s b ON b.chain_id = $1 AND b.number = $2',
+        shape.tbl, groups, shape.num, p_predicate, group_cols, shape.blocks)
+    USING p_chain_id, p_ending, p_window::bigint;
+END
+$$;
+
+-- Many simple rules' matches in one scan of the range's rows: each row gets the ordinals (in
+-- p_predicates) of the predicates it matches, one CASE per predicate over its own columns.
+CREATE OR REPLACE FUNCTION alerts.match_simple(
+    p_dataset text, p_predicates text[], p_chain_id bigint, p_from bigint, p_to bigint
+) RETURNS TABLE (i integer, n bigint, block_hash bytea, match_key text, vals jsonb)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+DECLARE
+    shape record := alerts.evaluated_shape(p_dataset, 'chain');
+    cases text := (SELECT string_agg(format('CASE WHEN (%s)::boolean THEN %s END', p, k), ', '
+                                     ORDER BY k)
+                   FROM unnest(p_predicates) WITH ORDINALITY AS u (p, k));
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT h.i::integer, t.%2$I, b.hash, %3$s, to_jsonb(t) '
+        'FROM (SELECT m.r, m.i FROM (SELECT t AS r, unnest(ARRAY[%4$s]::bigint[]) AS i '
+        '      FROM %1$s t WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3) m '
+        '      WHERE m.i IS NOT NULL) h '
+        'CROSS JOIN LATERAL (SELECT (h.r).*) t '  -- the matched rows only get to_jsonb
+        'JOIN chain.blocks b ON b.chain_id = $1 AND b.number = t.%2$I',
+        shape.tbl, shape.num, shape.row_key, cases)
+    USING p_chain_id, p_from, p_to;
+END
+$$;
+
+-- A platform.health rule's matches among the platform's health rows (alerts.platform_health).
+CREATE OR REPLACE FUNCTION alerts.match_health(
+    p_predicate text, p_rows alerts.platform_health_row[]
+) RETURNS SETOF alerts.platform_health_row
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    RETURN QUERY EXECUTE format(
+        'SELECT t.metric, t.subject, t.value FROM unnest($1) AS t '
+        'WHERE (SELECT (%s)::boolean FROM (SELECT (t).*) AS t)', p_predicate)
+    USING p_rows;
+END
+$$;
+
+-- Has rule r (with a throttle) fired for p_dedup_value within its throttle window?
+CREATE OR REPLACE FUNCTION alerts.throttled(r alerts.rules, p_dedup_value text, p_backtest boolean)
+RETURNS boolean
+LANGUAGE sql STABLE SET search_path = '' AS $$
+    SELECT r.throttle_seconds > 0 AND EXISTS (
+        SELECT 1 FROM alerts.firings f
+        WHERE f.rule_id = r.id AND f.dedup_value = p_dedup_value AND f.retracted_at IS NULL
+          AND f.backtest = p_backtest
+          AND f.fired_at > clock_timestamp() - make_interval(secs => r.throttle_seconds))
+$$;
+
 -- One rule over blocks p_from..p_to of a chain: the new firings' ids. A row rule matches rows;
 -- a window rule matches groups over the window_blocks blocks ending at each block of the range.
 -- p_source 'backtest' reads the session's pg_temp.backtest_<table> copies (alerts.backtest).
@@ -244,68 +504,40 @@ CREATE OR REPLACE FUNCTION alerts.evaluate_rule(
 ) RETURNS SETOF uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    shape record := alerts.dataset_shape(r.dataset);
-    blocks text := 'chain.blocks';
-    dedup text;
-    throttled text := '';
-    groups text;
-    group_cols text;
     ending bigint;
+    fired uuid;
 BEGIN
-    IF p_source = 'backtest' THEN
-        shape.tbl := 'pg_temp.backtest_' || split_part(shape.tbl, '.', 2);
-        blocks := 'pg_temp.backtest_blocks';
-    END IF;
-    dedup := CASE WHEN cardinality(r.dedup_key) = 0 THEN shape.row_key
-                  ELSE (SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', k), ', ')
-                               || ')' FROM unnest(r.dedup_key) k) END;
-    IF r.throttle_seconds > 0 THEN
-        throttled := ' AND NOT EXISTS (SELECT 1 FROM alerts.firings f WHERE f.rule_id = $5 '
-            'AND f.dedup_value = hit.dedup_value AND f.retracted_at IS NULL AND f.backtest = $6 '
-            'AND f.fired_at > clock_timestamp() - make_interval(secs => $7))';
-    END IF;
     IF r.window_blocks IS NULL THEN
-        RETURN QUERY EXECUTE format(
-            'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
-            '  block_hash, match_key, dedup_value, vals, backtest) '
-            'SELECT $4, $5, $1, hit.n, hit.n, hit.block_hash, hit.match_key, hit.dedup_value, '
-            '       hit.vals, $6 '
-            'FROM (SELECT DISTINCT ON (dedup_value) * FROM ('
-            '  SELECT t.%2$I AS n, b.hash AS block_hash, %3$s AS match_key, %4$s AS dedup_value, '
-            '         to_jsonb(t) AS vals '
-            '  FROM %1$s t JOIN %7$s b ON b.chain_id = t.chain_id AND b.number = t.%2$I '
-            '  WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3 '
-            '    AND (SELECT (%5$s)::boolean FROM (SELECT (t).*) AS t)) m '
-            '  ORDER BY dedup_value, n, match_key) hit '
-            'WHERE true %6$s '
-            'ON CONFLICT DO NOTHING RETURNING id',
-            shape.tbl, shape.num, shape.row_key, dedup, r.predicate,
-            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END, blocks)
-        USING p_chain_id, p_from, p_to, r.org_id, r.id, p_backtest, r.throttle_seconds;
+        FOR fired IN
+            INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block,
+                                        block_hash, match_key, dedup_value, vals, backtest)
+            SELECT r.org_id, r.id, p_chain_id, hit.n, hit.n, hit.block_hash, hit.match_key,
+                   hit.dedup_value, hit.vals, p_backtest
+            FROM (SELECT DISTINCT ON (m.dedup_value) m.*
+                  FROM alerts.match_rows(r.dataset, r.predicate, r.dedup_key, p_chain_id, p_from,
+                                         p_to, p_source) m
+                  ORDER BY m.dedup_value, m.n, m.match_key) hit
+            WHERE NOT alerts.throttled(r, hit.dedup_value, p_backtest)
+            ON CONFLICT DO NOTHING RETURNING id
+        LOOP
+            RETURN NEXT fired;
+        END LOOP;
         RETURN;
     END IF;
-    groups := CASE WHEN cardinality(r.group_by) = 0 THEN '''all'''
-                   ELSE (SELECT 'concat_ws(''|'', ' || string_agg(format('t.%I::text', g), ', ')
-                                || ')' FROM unnest(r.group_by) g) END;
-    group_cols := CASE WHEN cardinality(r.group_by) = 0 THEN ''
-                       ELSE (SELECT 'GROUP BY ' || string_agg(format('t.%I', g), ', ')
-                             FROM unnest(r.group_by) g) END;
     FOR ending IN SELECT generate_series(p_from, p_to) LOOP
-        RETURN QUERY EXECUTE format(
-            'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
-            '  block_hash, match_key, dedup_value, vals, backtest) '
-            'SELECT $4, $5, $1, $3 - $8 + 1, $3, b.hash, hit.dedup_value || ''@'' || $3, '
-            '       hit.dedup_value, hit.vals, $6 '
-            'FROM (SELECT %2$s AS dedup_value, jsonb_build_object(''rows'', count(*)) AS vals '
-            '      FROM %1$s t WHERE t.chain_id = $1 AND t.%3$I BETWEEN $3 - $8 + 1 AND $3 '
-            '      %7$s HAVING (%4$s)) hit '
-            'JOIN %6$s b ON b.chain_id = $1 AND b.number = $3 '
-            'WHERE true %5$s '
-            'ON CONFLICT DO NOTHING RETURNING id',
-            shape.tbl, groups, shape.num, r.predicate,
-            CASE WHEN r.throttle_seconds > 0 THEN throttled ELSE '' END, blocks, group_cols)
-        USING p_chain_id, NULL::bigint, ending, r.org_id, r.id, p_backtest, r.throttle_seconds,
-              r.window_blocks::bigint;
+        FOR fired IN
+            INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block,
+                                        block_hash, match_key, dedup_value, vals, backtest)
+            SELECT r.org_id, r.id, p_chain_id, ending - r.window_blocks + 1, ending,
+                   hit.block_hash, hit.dedup_value || '@' || ending, hit.dedup_value, hit.vals,
+                   p_backtest
+            FROM alerts.match_window(r.dataset, r.predicate, r.group_by, r.window_blocks,
+                                     p_chain_id, ending, p_source) hit
+            WHERE NOT alerts.throttled(r, hit.dedup_value, p_backtest)
+            ON CONFLICT DO NOTHING RETURNING id
+        LOOP
+            RETURN NEXT fired;
+        END LOOP;
     END LOOP;
 END
 $$;
@@ -314,12 +546,41 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.safe_depth() RETURNS integer
 LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 12 $$;
 
--- The active rules of one level over a block range, one at a time (p_simple: those
--- alerts.evaluate_simple takes, else the others), each new firing announced. A rule that fails at
--- run time (a division by zero on some row) is set aside with its error (alerts.rules.last_error,
--- shown by `alert list`) until it is saved again; it never fails the ingest batch.
+-- Set rule p_rule of org p_org aside until it is saved again; last_error says why: p_error, or
+-- that on a batch of p_blocks blocks it took p_took_ms, the most of its org's rules, which
+-- together ran out of the org's budget, or else that it ran out of its own. A rule its writer
+-- holds locked is skipped, never waited for: they are changing it anyway.
+CREATE OR REPLACE FUNCTION alerts.set_aside(
+    p_org uuid, p_rule uuid, p_blocks bigint, p_error text DEFAULT NULL,
+    p_took_ms integer DEFAULT NULL
+) RETURNS boolean
+LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+    UPDATE alerts.rules r
+    SET last_error = CASE
+        WHEN p_error IS NOT NULL THEN left(p_error, 500)
+        WHEN p_took_ms IS NOT NULL THEN format(
+            'took %s ms on one batch of %s block(s), the most of its org''s rules, which together '
+            'took more than their %s ms; fix the condition and save it again',
+            p_took_ms, greatest(p_blocks, 1), alerts.time_budget_ms('org', p_blocks))
+        ELSE format(
+            'took more than %s ms on one batch of %s block(s); fix the condition and save it again',
+            alerts.time_budget_ms('rule', p_blocks), greatest(p_blocks, 1)) END
+    FROM (SELECT id FROM alerts.rules WHERE org_id = p_org AND id = p_rule
+          FOR UPDATE SKIP LOCKED) mine
+    WHERE r.org_id = p_org AND r.id = mine.id
+    RETURNING true
+$$;
+
+-- The active rules of one level over a block range (of org p_org, or only rule p_rule, when
+-- given), one at a time (p_simple: those alerts.evaluate_simple takes, else the others), each
+-- new firing announced. A rule that fails at run time (a division by zero on some row) is set
+-- aside with its error (alerts.rules.last_error, shown by `alert list`) until it is saved again;
+-- it never fails the ingest batch. (Running out of time is the caller's to handle: a timeout is
+-- no error a function can catch.)
+DROP FUNCTION IF EXISTS alerts.evaluate_each(bigint, bigint, bigint, text, boolean);  -- gained p_org, p_rule
 CREATE OR REPLACE FUNCTION alerts.evaluate_each(
-    p_chain_id bigint, p_from bigint, p_to bigint, p_level text, p_simple boolean
+    p_chain_id bigint, p_from bigint, p_to bigint, p_level text, p_simple boolean,
+    p_org uuid DEFAULT NULL, p_rule uuid DEFAULT NULL
 ) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -330,15 +591,15 @@ BEGIN
     FOR r IN SELECT * FROM alerts.rules
              WHERE enabled AND last_error IS NULL AND confirmation = p_level
                AND dataset LIKE 'chain.%' AND (chain_id IS NULL OR chain_id = p_chain_id)
-               AND alerts.is_simple(rules) = p_simple LOOP
+               AND alerts.is_simple(rules) = p_simple
+               AND (p_org IS NULL OR org_id = p_org) AND (p_rule IS NULL OR id = p_rule) LOOP
         BEGIN
             FOR fired IN SELECT * FROM alerts.evaluate_rule(r, p_chain_id, p_from, p_to) LOOP
                 PERFORM alerts.announce(fired, 'fired');
                 n := n + 1;
             END LOOP;
         EXCEPTION WHEN others THEN
-            UPDATE alerts.rules SET last_error = left(SQLERRM, 500)
-            WHERE org_id = r.org_id AND id = r.id;
+            PERFORM alerts.set_aside(r.org_id, r.id, p_to - p_from + 1, SQLERRM);
         END;
     END LOOP;
     RETURN n;
@@ -346,55 +607,59 @@ END
 $$;
 
 -- A row rule with neither a dedup key nor a throttle: many of them are evaluated in one query.
+-- (No SET clause, so that the planner inlines it into the queries over every rule: it names
+-- nothing but the row's fields and built-in operators, resolved where it is inlined.)
 CREATE OR REPLACE FUNCTION alerts.is_simple(r alerts.rules) RETURNS boolean
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE AS $$
     SELECT r.window_blocks IS NULL AND r.throttle_seconds = 0 AND cardinality(r.dedup_key) = 0
 $$;
 
--- Every simple rule of one dataset and level in one scan of the range's rows: each row gets the
--- ordinals of the rules it matches (one CASE per rule, over the row's own columns).
+-- Every simple rule of one dataset and level (of org p_org, or only rule p_rule, when given) in
+-- one scan of the range's rows (alerts.match_simple).
+DROP FUNCTION IF EXISTS alerts.evaluate_simple(text, bigint, bigint, bigint, text);  -- gained p_org, p_rule
 CREATE OR REPLACE FUNCTION alerts.evaluate_simple(
-    p_dataset text, p_chain_id bigint, p_from bigint, p_to bigint, p_level text
+    p_dataset text, p_chain_id bigint, p_from bigint, p_to bigint, p_level text,
+    p_org uuid DEFAULT NULL, p_rule uuid DEFAULT NULL
 ) RETURNS SETOF uuid
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
-    shape record := alerts.dataset_shape(p_dataset);
     orgs uuid[];
     ids uuid[];
-    cases text;
+    predicates text[];
+    fired uuid;
 BEGIN
-    SELECT array_agg(r.org_id ORDER BY r.n), array_agg(r.id ORDER BY r.n),
-           string_agg(format('CASE WHEN (%s)::boolean THEN %s END', r.predicate, r.n), ', '
-                      ORDER BY r.n)
-    INTO orgs, ids, cases
-    FROM (SELECT rl.*, row_number() OVER (ORDER BY rl.org_id, rl.id) AS n
-          FROM alerts.rules rl
-          WHERE rl.enabled AND rl.last_error IS NULL AND rl.confirmation = p_level
-            AND rl.dataset = p_dataset AND alerts.is_simple(rl)
-            AND (rl.chain_id IS NULL OR rl.chain_id = p_chain_id)) r;
-    IF cases IS NULL THEN
+    SELECT array_agg(rl.org_id ORDER BY rl.org_id, rl.id), array_agg(rl.id ORDER BY rl.org_id, rl.id),
+           array_agg(rl.predicate ORDER BY rl.org_id, rl.id)
+    INTO orgs, ids, predicates
+    FROM alerts.rules rl
+    WHERE rl.enabled AND rl.last_error IS NULL AND rl.confirmation = p_level
+      AND rl.dataset = p_dataset AND alerts.is_simple(rl)
+      AND (rl.chain_id IS NULL OR rl.chain_id = p_chain_id)
+      AND (p_org IS NULL OR rl.org_id = p_org) AND (p_rule IS NULL OR rl.id = p_rule);
+    IF ids IS NULL THEN
         RETURN;
     END IF;
-    RETURN QUERY EXECUTE format(
-        'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
-        '  block_hash, match_key, dedup_value, vals) '
-        'SELECT $4[h.i], $5[h.i], $1, t.%2$I, t.%2$I, b.hash, %3$s, %3$s, to_jsonb(t) '
-        'FROM (SELECT m.r, m.i FROM (SELECT t AS r, unnest(ARRAY[%4$s]::bigint[]) AS i '
-        '      FROM %1$s t WHERE t.chain_id = $1 AND t.%2$I BETWEEN $2 AND $3) m '
-        '      WHERE m.i IS NOT NULL) h '
-        'CROSS JOIN LATERAL (SELECT (h.r).*) t '  -- the matched rows only get to_jsonb
-        'JOIN chain.blocks b ON b.chain_id = $1 AND b.number = t.%2$I '
-        'ON CONFLICT DO NOTHING RETURNING id',
-        shape.tbl, shape.num, shape.row_key, cases)
-    USING p_chain_id, p_from, p_to, orgs, ids;
+    FOR fired IN
+        INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, block_hash,
+                                    match_key, dedup_value, vals)
+        SELECT orgs[m.i], ids[m.i], p_chain_id, m.n, m.n, m.block_hash, m.match_key, m.match_key,
+               m.vals
+        FROM alerts.match_simple(p_dataset, predicates, p_chain_id, p_from, p_to) m
+        ON CONFLICT DO NOTHING RETURNING id
+    LOOP
+        RETURN NEXT fired;
+    END LOOP;
 END
 $$;
 
--- Every active rule of one level over a block range; each new firing announced. Simple rules
--- go a dataset at a time in one query; if that query fails (one rule fails on some row), they
--- go one at a time, which sets the failing rule aside.
+-- Every active rule of one level over a block range (of org p_org, or only rule p_rule, when
+-- given); each new firing announced. Simple rules go a dataset at a time in one query; if that
+-- query fails (one rule fails on some row), they go one at a time, which sets the failing rule
+-- aside.
+DROP FUNCTION IF EXISTS alerts.evaluate(bigint, bigint, bigint, text);  -- gained p_org, p_rule
 CREATE OR REPLACE FUNCTION alerts.evaluate(
-    p_chain_id bigint, p_from bigint, p_to bigint, p_level text
+    p_chain_id bigint, p_from bigint, p_to bigint, p_level text, p_org uuid DEFAULT NULL,
+    p_rule uuid DEFAULT NULL
 ) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
@@ -408,10 +673,11 @@ BEGIN
     END IF;
     FOR ds IN SELECT DISTINCT r.dataset FROM alerts.rules r
               WHERE r.enabled AND r.last_error IS NULL AND r.confirmation = p_level
-                AND r.dataset LIKE 'chain.%' AND alerts.is_simple(r) LOOP
+                AND r.dataset LIKE 'chain.%' AND alerts.is_simple(r)
+                AND (p_org IS NULL OR r.org_id = p_org) AND (p_rule IS NULL OR r.id = p_rule) LOOP
         BEGIN
             FOR fired IN SELECT * FROM alerts.evaluate_simple(ds, p_chain_id, p_from, p_to,
-                                                              p_level) LOOP
+                                                              p_level, p_org, p_rule) LOOP
                 PERFORM alerts.announce(fired, 'fired');
                 n := n + 1;
             END LOOP;
@@ -420,34 +686,54 @@ BEGIN
         END;
     END LOOP;
     IF fallback THEN
-        n := n + alerts.evaluate_each(p_chain_id, p_from, p_to, p_level, true);
+        n := n + alerts.evaluate_each(p_chain_id, p_from, p_to, p_level, true, p_org, p_rule);
     END IF;
-    RETURN n + alerts.evaluate_each(p_chain_id, p_from, p_to, p_level, false);
+    RETURN n + alerts.evaluate_each(p_chain_id, p_from, p_to, p_level, false, p_org, p_rule);
 END
 $$;
 
--- After an ingest batch p_from..p_to (finality moved from p_old_finalized): provisional rules
--- over the batch, safe rules over the blocks that became safe, finalized rules over the blocks
--- that became final.
+-- After an ingest batch p_from..p_to (finality moved from p_old_finalized to p_finalized):
+-- provisional rules over the batch, safe rules over the blocks that became safe, finalized
+-- rules over the blocks that became final; all active rules, or those of org p_org, or rule
+-- p_rule. Ingest calls it in the batch's transaction, as a statement of its own under a time
+-- budget (chainlake.alerts.evaluate).
+DROP FUNCTION IF EXISTS alerts.on_batch(bigint, bigint, bigint, bigint, bigint);  -- gained p_org, p_rule
 CREATE OR REPLACE FUNCTION alerts.on_batch(
-    p_chain_id bigint, p_from bigint, p_to bigint, p_old_finalized bigint, p_finalized bigint
+    p_chain_id bigint, p_from bigint, p_to bigint, p_old_finalized bigint, p_finalized bigint,
+    p_org uuid DEFAULT NULL, p_rule uuid DEFAULT NULL
 ) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     depth integer := alerts.safe_depth();
+    finalized bigint := greatest(p_old_finalized, p_finalized);
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM alerts.rules WHERE enabled AND dataset LIKE 'chain.%') THEN
+    IF NOT EXISTS (SELECT 1 FROM alerts.rules WHERE enabled AND dataset LIKE 'chain.%'
+                   AND (p_org IS NULL OR org_id = p_org) AND (p_rule IS NULL OR id = p_rule)) THEN
         RETURN 0;
     END IF;
-    RETURN alerts.evaluate(p_chain_id, p_from, p_to, 'provisional')
-         + alerts.evaluate(p_chain_id, p_from - depth, p_to - depth, 'safe')
+    RETURN alerts.evaluate(p_chain_id, p_from, p_to, 'provisional', p_org, p_rule)
+         + alerts.evaluate(p_chain_id, p_from - depth, p_to - depth, 'safe', p_org, p_rule)
          + alerts.evaluate(p_chain_id,
                            least(coalesce(p_old_finalized,
                                           (SELECT start_block - 1 FROM chain.chains
                                            WHERE chain_id = p_chain_id)),
                                  p_from - 1) + 1,  -- what earlier batches could not reach
-                           least(p_finalized, p_to), 'finalized');
+                           least(finalized, p_to), 'finalized', p_org, p_rule);
 END
+$$;
+
+-- What ingest evaluates one at a time when evaluating all at once ran out of time: the orgs
+-- with active chain rules, and one org's active chain rules.
+CREATE OR REPLACE FUNCTION alerts.active_orgs() RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT DISTINCT org_id FROM alerts.rules
+    WHERE enabled AND last_error IS NULL AND dataset LIKE 'chain.%' ORDER BY 1
+$$;
+
+CREATE OR REPLACE FUNCTION alerts.active_rules(p_org uuid) RETURNS SETOF uuid
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+    SELECT id FROM alerts.rules
+    WHERE org_id = p_org AND enabled AND last_error IS NULL AND dataset LIKE 'chain.%' ORDER BY 1
 $$;
 
 -- A reorg dropped the blocks above p_fork: retract every live firing whose rows were there.
@@ -473,21 +759,45 @@ $$;
 
 REVOKE EXECUTE ON FUNCTION
     alerts.announce(uuid, text),
+    alerts.match_rows(text, text, text[], bigint, bigint, bigint, text),
+    alerts.match_window(text, text, text[], integer, bigint, bigint, text),
+    alerts.match_simple(text, text[], bigint, bigint, bigint),
+    alerts.match_health(text, alerts.platform_health_row[]),
     alerts.evaluate_rule(alerts.rules, bigint, bigint, bigint, boolean, text),
-    alerts.evaluate(bigint, bigint, bigint, text),
-    alerts.evaluate_each(bigint, bigint, bigint, text, boolean),
-    alerts.evaluate_simple(text, bigint, bigint, bigint, text),
-    alerts.on_batch(bigint, bigint, bigint, bigint, bigint),
+    alerts.evaluate(bigint, bigint, bigint, text, uuid, uuid),
+    alerts.evaluate_each(bigint, bigint, bigint, text, boolean, uuid, uuid),
+    alerts.evaluate_simple(text, bigint, bigint, bigint, text, uuid, uuid),
+    alerts.on_batch(bigint, bigint, bigint, bigint, bigint, uuid, uuid),
+    alerts.active_orgs(),
+    alerts.active_rules(uuid),
+    alerts.set_aside(uuid, uuid, bigint, text, integer),
     alerts.retract_above(bigint, bigint)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
     alerts.dataset_shape(text),
     alerts.check_condition_text(text),
     alerts.check_condition(text, text, text[], boolean),  -- runs as the caller: harmless
+    alerts.check_definition(alerts.rules),
     alerts.amplifies(oid),
+    alerts.growing_functions(boolean),
+    alerts.check_growth(text),
+    alerts.probe_condition(text),
+    alerts.time_budget_ms(text, bigint),
     alerts.channel_name(uuid),
     alerts.safe_depth()
 TO chainlake_users, chainlake_api, chainlake_ingest;
+-- Ingest evaluates each batch's rules, under time budgets (chainlake.alerts.evaluate).
+GRANT USAGE ON SCHEMA alerts TO chainlake_ingest;
+GRANT EXECUTE ON FUNCTION
+    alerts.on_batch(bigint, bigint, bigint, bigint, bigint, uuid, uuid),
+    alerts.active_orgs(),
+    alerts.active_rules(uuid),
+    alerts.set_aside(uuid, uuid, bigint, text, integer)
+TO chainlake_ingest;
+-- The evaluation functions' owner (sql/01_*) reads where it evaluates (rls_policies/alerts.sql).
+GRANT USAGE ON SCHEMA alerts TO chainlake_evaluator;
+GRANT EXECUTE ON FUNCTION alerts.dataset_shape(text), alerts.evaluated_shape(text, text)
+    TO chainlake_evaluator;
 
 CREATE OR REPLACE TRIGGER channels_stamp_creator BEFORE INSERT OR UPDATE ON alerts.channels
     FOR EACH ROW EXECUTE FUNCTION core.stamp_actor('created_by');
@@ -623,32 +933,40 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
 $$;
 
 -- Evaluate the system org's platform.health rules now: a firing per matching row, at most one
--- per (rule, metric, subject) a minute, and none while the rule's throttle holds.
+-- per (rule, metric, subject) a minute, and none while the rule's throttle holds. A rule that
+-- fails is set aside with its error, as chain rules are.
 CREATE OR REPLACE FUNCTION alerts.evaluate_platform() RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
+    health constant alerts.platform_health_row[] := ARRAY(SELECT h FROM alerts.platform_health() h);
     r alerts.rules;
     fired uuid;
     n integer := 0;
     minute bigint := floor(extract(epoch FROM now()) / 60)::bigint;
 BEGIN
-    FOR r IN SELECT * FROM alerts.rules WHERE enabled AND dataset = 'platform.health' LOOP
-        FOR fired IN EXECUTE format(
-            'INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, '
-            '  block_hash, match_key, dedup_value, vals) '
-            'SELECT $1, $2, 0, $3, $3, ''\x'', t.metric || '':'' || t.subject || ''@'' || $3, '
-            '       t.metric || '':'' || t.subject, to_jsonb(t) '
-            'FROM alerts.platform_health() t '
-            'WHERE (SELECT (%s)::boolean FROM (SELECT (t).*) AS t) '
-            '  AND NOT EXISTS (SELECT 1 FROM alerts.firings f WHERE f.rule_id = $2 '
-            '      AND f.dedup_value = t.metric || '':'' || t.subject AND NOT f.backtest '
-            '      AND f.fired_at > clock_timestamp() - make_interval(secs => $4)) '
-            'ON CONFLICT DO NOTHING RETURNING id', r.predicate)
-            USING r.org_id, r.id, minute, greatest(r.throttle_seconds, 0)
-        LOOP
-            PERFORM alerts.announce(fired, 'fired');
-            n := n + 1;
-        END LOOP;
+    FOR r IN SELECT * FROM alerts.rules
+             WHERE enabled AND last_error IS NULL AND dataset = 'platform.health' LOOP
+        BEGIN
+            FOR fired IN
+                INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block,
+                                            block_hash, match_key, dedup_value, vals)
+                SELECT r.org_id, r.id, 0, minute, minute, '\x'::bytea,
+                       t.metric || ':' || t.subject || '@' || minute, t.metric || ':' || t.subject,
+                       to_jsonb(t)
+                FROM alerts.match_health(r.predicate, health) t
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM alerts.firings f
+                    WHERE f.rule_id = r.id AND f.dedup_value = t.metric || ':' || t.subject
+                      AND NOT f.backtest
+                      AND f.fired_at > clock_timestamp() - make_interval(secs => greatest(r.throttle_seconds, 0)))
+                ON CONFLICT DO NOTHING RETURNING id
+            LOOP
+                PERFORM alerts.announce(fired, 'fired');
+                n := n + 1;
+            END LOOP;
+        EXCEPTION WHEN others THEN
+            PERFORM alerts.set_aside(r.org_id, r.id, 1, SQLERRM);
+        END;
     END LOOP;
     RETURN n;
 END

@@ -38,6 +38,8 @@ def _load(
             temp, sql.Identifier("chain", table)
         )
     )
+    # the rule's condition runs as chainlake_evaluator, which reads only what it evaluates
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO chainlake_evaluator").format(temp))
     count = 0
     if first <= mark:
         chunks = conn.execute(

@@ -2,7 +2,8 @@
 
 The rules themselves (a batch extends the stored chain; a rewind never goes below finality; the
 batch event and NOTIFY) are enforced by `chain.commit_batch` and `chain.rewind` in Postgres;
-this module fetches, compares hashes and writes rows with COPY.
+this module fetches, compares hashes and writes rows with COPY. Alert rules are evaluated in the
+batch's transaction, each attempt under a time budget (chainlake.alerts.evaluate).
 
 A reorg is declared only when the node's own canonical hash at a stored height differs from the
 stored one: a lagging node (no block at that height yet) or an inconsistent answer (a batch whose
@@ -20,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from chainlake.alerts.evaluate import Batch, evaluate_batch
 from chainlake.chain import fetch
 from chainlake.chain.codec import TABLES, BlockData
 from chainlake.chain.heads import HeadWatcher
@@ -334,6 +336,9 @@ class LiveIngest:
     def _write(self, blocks: list[BlockData], *, fork_block: int | None) -> None:
         chain_id = self.config.chain_id
         with self.conn.transaction(), self.conn.cursor() as cur:
+            row = cur.execute(
+                "SELECT finalized FROM chain.chains WHERE chain_id = %s", (chain_id,)
+            ).fetchone()
             if fork_block is not None:
                 cur.execute(
                     "SELECT chain.rewind(%s, %s, %s)",
@@ -344,6 +349,14 @@ class LiveIngest:
                 "SELECT chain.commit_batch(%s, %s, %s, %s)",
                 (chain_id, blocks[0].number, blocks[-1].number, self.finalized),
             )
+            batch = Batch(
+                chain_id,
+                blocks[0].number,
+                blocks[-1].number,
+                row[0] if row else None,
+                self.finalized,
+            )
+            evaluate_batch(self.conn, batch)  # the firings commit with the blocks
         now = time.monotonic()
         if fork_block is not None:
             for n in [n for n in self.recent if n > fork_block]:

@@ -27,8 +27,8 @@ from psycopg.rows import dict_row
 from chainlake import demo, jobdefs
 from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.pricefeed import PriceFeed
-from chainlake.egress import address_of
 from chainlake.chain.rpc import RpcClient
+from chainlake.egress import address_of
 from chainlake.localpg import free_port
 from tests.chainkit import Miner, chain_config, node_head, running_ingest, wait_until
 from tests.runtime import request_run, running_runner
