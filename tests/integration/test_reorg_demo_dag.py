@@ -208,40 +208,43 @@ def test_the_demo_dag_holds_the_canonical_chain_through_reorgs_of_depth_1_to_10(
     chance.shuffle(depths)
     lost: dict[int, list[Transfer]] = {}
     ingest_url = tenants.cluster.url(tenants.database, "chainlake_ingest")
-    with (
-        devchain() as (node, miner),
-        price_feed() as feed,
-        running_ingest(chain_config(node.url, CHAIN), ingest_url),
-        running_runner(tenants, tmp_path / "storage", concurrency=4),
-    ):
-        rpc = node.rpc
+    with devchain() as (node, miner), price_feed() as feed:
+        # installed before ingest starts, as `chainlake up` does: the DAG is given every block
+        # from the chain's first (a chain job installed later starts at the next batch)
         install_demo(tenants, node.token, feed)
-        wait_until(lambda: node_head(rpc) >= 20, 30, "a chain to reorganise")
-        for depth in depths:
-            time.sleep(chance.uniform(0.5, 3.0))  # blocks and runs keep coming meanwhile
-            with held_over_derived_transfers(miner, admin, tenants, rpc, depth) as orphaned:
-                lost[depth] = orphaned
-                seen = reorgs_seen(admin)
-                node.reorg(depth)  # the new branch holds none of them
-                wait_until(
-                    lambda seen=seen: reorgs_seen(admin) > seen, 30, f"the reorg of depth {depth}"
-                )
-            assert superseded_rows(admin, seen + 1) >= len(orphaned), "superseded, not kept"
-        time.sleep(3)  # transfers flow after the last reorg too
-        node.traffic.stop()
-        with miner.paused():
-            head = caught_up_at_head(admin, tenants, rpc)
-            wait_until(lambda: admin.execute(
-                "SELECT count(*) = 0 FROM runs.runs WHERE job_name = ANY(%s) "
-                "AND status NOT IN ('succeeded', 'dead')", (list(demo.RANGED),),
-            ).fetchone() == (True,), 60, "every run of the DAG to finish")  # fmt: skip
-            canonical = canonical_transfers(rpc, node.token, head)
-            expected = expected_hourly(rpc, canonical)
-            derived = derived_transfers(admin)
-            hourly = current_rows(admin, "a", "token_volume_hourly")
-            lineage = usd_lineage(tenants, admin)
-            confirmed = {n: rpc.call("eth_getBlockByNumber", [hex(n), False])["hash"]
-                         for n in {lineage["from_block"], lineage["to_block"]}}  # fmt: skip
+        with (
+            running_ingest(chain_config(node.url, CHAIN), ingest_url),
+            running_runner(tenants, tmp_path / "storage", concurrency=4),
+        ):
+            rpc = node.rpc
+            wait_until(lambda: node_head(rpc) >= 20, 30, "a chain to reorganise")
+            for depth in depths:
+                time.sleep(chance.uniform(0.5, 3.0))  # blocks and runs keep coming meanwhile
+                with held_over_derived_transfers(miner, admin, tenants, rpc, depth) as orphaned:
+                    lost[depth] = orphaned
+                    seen = reorgs_seen(admin)
+                    node.reorg(depth)  # the new branch holds none of them
+                    wait_until(
+                        lambda seen=seen: reorgs_seen(admin) > seen,
+                        30,
+                        f"the reorg of depth {depth}",
+                    )
+                assert superseded_rows(admin, seen + 1) >= len(orphaned), "superseded, not kept"
+            time.sleep(3)  # transfers flow after the last reorg too
+            node.traffic.stop()
+            with miner.paused():
+                head = caught_up_at_head(admin, tenants, rpc)
+                wait_until(lambda: admin.execute(
+                    "SELECT count(*) = 0 FROM runs.runs WHERE job_name = ANY(%s) "
+                    "AND status NOT IN ('succeeded', 'dead')", (list(demo.RANGED),),
+                ).fetchone() == (True,), 60, "every run of the DAG to finish")  # fmt: skip
+                canonical = canonical_transfers(rpc, node.token, head)
+                expected = expected_hourly(rpc, canonical)
+                derived = derived_transfers(admin)
+                hourly = current_rows(admin, "a", "token_volume_hourly")
+                lineage = usd_lineage(tenants, admin)
+                confirmed = {n: rpc.call("eth_getBlockByNumber", [hex(n), False])["hash"]
+                             for n in {lineage["from_block"], lineage["to_block"]}}  # fmt: skip
     assert len(derived) == len(set(derived)), "no transfer twice"
     assert Counter(derived) == Counter(canonical), "exactly the canonical chain's transfers"
     for depth, gone in lost.items():

@@ -45,6 +45,9 @@ DYNAMIC_SQL = {
     "core.apply_org_readonly_policies(regclass)": IDENTIFIERS,
     "chain.apply_global_policies(regclass,boolean)": IDENTIFIERS,
     "core.create_user(text,text,text)": "a role name the function makes from a new uuid",
+    "core.grant_people_writes(regclass)": IDENTIFIERS,
+    "core.set_session_timeouts(name,integer,integer,integer)": "a login role %I, numbers",
+    "core.apply_session_limits(uuid)": "a user's login role %I, numbers from core.quotas",
     "core.set_login_password(name,text,interval)": "a platform or user login role, %I and %L",
     # the condition, compiled as whoever saves it (SECURITY INVOKER): their own rights
     "alerts.check_condition(text,text,text[],boolean)": "alerts.rules.condition, as the caller",
