@@ -53,7 +53,7 @@ def caller(request: Req) -> dict[str, Any]:
             with claims_transaction(conn, identity.claims) as cur:
                 row = cur.execute(
                     "SELECT core.note_sign_in(%s, %s, %s, %s) AS sign_in,"
-                    " core.charge_api_request()",
+                    " core.charge_api_request(), core.caller_org_ids('member') AS orgs",
                     (
                         identity.token_sha256,
                         identity.issuer,
@@ -66,6 +66,7 @@ def caller(request: Req) -> dict[str, Any]:
     if row is None or row["sign_in"] == "unknown":
         raise NotAuthenticated("token refused: its user does not exist or is disabled")
     request.state.claims = identity.claims
+    request.state.orgs = ",".join(sorted(str(o) for o in row["orgs"] or []))
     return identity.claims
 
 
@@ -174,7 +175,7 @@ def _run(
     answer's last byte: a JSON page under the byte cap, or a stream batch by batch."""
     claims = caller(request)
     gate: QueryGate = request.app.state.query_gate
-    leave = gate.enter(str(claims.get("sub", "")))
+    leave = gate.enter(str(claims.get("sub", "")), request.state.orgs)
     try:
         session = _session(request, claims, sql)
     except BaseException:
@@ -191,7 +192,7 @@ def _run(
         result = session.execute(sql, params)
         _audit_query(request, sql, fmt, session.saved_sql)
         if fmt != "json":  # the stream gives the slot back after its last byte
-            chunks = Held(results.stream(result, fmt), done)
+            chunks = Held(results.stream(result, fmt), done, gate.caps)
             return Stream(chunks, media_type=results.FORMATS[fmt])
         rows = max(1, min(max_rows, 100_000))
         page = results.json_page(result, rows, gate.caps.json_max_bytes)

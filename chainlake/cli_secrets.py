@@ -85,11 +85,17 @@ def secret_rotate_key(retire: bool) -> None:
         from_env = bool(os.environ.get("CHAINLAKE_SECRET_KEY"))
         key = load_key(home) if from_env else add_key_to_file(home)
         with psycopg.connect(stack.admin_url()) as conn:
-            changed = reencrypt_all(conn, key)
+            done = reencrypt_all(conn, key)
         if retire and not from_env:
             retire_old_keys(home)
     except ChainlakeError as exc:
         fail(exc)
         return
-    click.echo(f"re-encrypted {changed} stored secret(s) with the new key")
+    click.echo(f"re-encrypted {done.changed} stored secret(s) with the new key")
+    for kind, org, name in done.undecryptable:
+        click.echo(
+            f"warning: {kind} {org}/{name} decrypts with none of the keys; left as it is "
+            "(its org sets it again)",
+            err=True,
+        )
     click.echo("restart the stack (`chainlake down && chainlake up`) so that every service has it")

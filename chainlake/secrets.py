@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from chainlake.errors import ChainlakeError, InvalidInput
 
+
 # Every encrypted column: (table, column).
-ENCRYPTED = (
-    ("jobs.secrets", "value_enc"),
-    ("jobs.webhook_secrets", "secret_enc"),
-    ("alerts.channels", "secret_enc"),
-)
-
-
 def key_path(home: Path) -> Path:
     return home / "secret.key"
 
@@ -99,26 +94,37 @@ def _write_keys(path: Path, keys: list[bytes]) -> None:
     os.replace(tmp, path)
 
 
-def reencrypt_all(conn: psycopg.Connection[Any], key: bytes) -> int:
+@dataclass
+class Rotation:
+    """What `reencrypt_all` did: values rewrapped with the new key, and values no key decrypts
+    (kind, org, name), left as they are for their org to set again."""
+
+    changed: int = 0
+    undecryptable: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+def reencrypt_all(conn: psycopg.Connection[Any], key: bytes) -> Rotation:
     """Re-encrypt every stored secret with the first of `key`'s keys, in one transaction, as
-    the operator (`conn`); how many values changed. A value no key decrypts stops it all."""
+    the operator (`conn`). A value no key decrypts (one org's junk) is skipped and reported,
+    never a stop for everyone's rotation."""
     fernet = _fernet(key)
-    changed = 0
+    done = Rotation()
     with conn.transaction():
-        for table, column in ENCRYPTED:
-            where = f"FROM {table} WHERE {column} IS NOT NULL FOR UPDATE"  # constant names
-            for (stored,) in conn.execute(f"SELECT {column} {where}").fetchall():
-                try:
-                    fresh = fernet.rotate(bytes(stored))
-                except InvalidToken as exc:
-                    raise ChainlakeError(
-                        f"a value of {table}.{column} decrypts with none of the keys",
-                        "put the key it was stored with in the key list, after the new one",
-                    ) from exc
-                update = f"UPDATE {table} SET {column} = %s WHERE {column} = %s"  # noqa: S608
-                conn.execute(update, (fresh, bytes(stored)))
-                changed += 1
-    return changed
+        rows = conn.execute(
+            "SELECT kind, org_id, org, name, value FROM core.encrypted_values()"
+        ).fetchall()
+        for kind, org_id, org, name, stored in rows:
+            try:
+                fresh = fernet.rotate(bytes(stored))
+            except InvalidToken:
+                done.undecryptable.append((kind, org, name))
+                continue
+            conn.execute(
+                "SELECT core.rewrap_encrypted(%s, %s, %s, %s, %s)",
+                (kind, org_id, name, bytes(stored), fresh),
+            )
+            done.changed += 1
+    return done
 
 
 def signature(secret: str, timestamp: str, delivery: str, body: bytes) -> str:

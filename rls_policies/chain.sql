@@ -2,7 +2,7 @@
 GRANT USAGE ON SCHEMA chain TO chainlake_users, chainlake_ingest;
 
 CREATE OR REPLACE PROCEDURE chain.apply_global_policies(tbl regclass, writable boolean)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     CALL core.force_rls(tbl);
     EXECUTE format('GRANT SELECT ON %s TO chainlake_users, chainlake_ingest', tbl);

@@ -48,6 +48,7 @@ SHUTDOWN_GRACE_SECONDS = 5.0
 # shutdown kills are told apart), it came from the kernel's OOM killer: a job without
 # capabilities can only receive one from itself, mislabelling nothing but its own failure.
 SIGKILL_EXIT = 128 + signal.SIGKILL
+PODMAN_ERROR = 125  # podman's own failure, before the container ran
 DEFAULT_MEMORY_MB = 1024
 
 
@@ -431,6 +432,7 @@ class ContainerLauncher:
             f"{CONTAINER_USER}:{CONTAINER_USER}",
             *(f"--env={k}" for k in env),  # values come from podman's environment, not argv
             *mounts,
+            "--pull=never",  # images are built here: an image never makes podman reach a registry
             *podman_tail(launcher),
         ]
 
@@ -450,6 +452,13 @@ class ContainerLauncher:
         if outcome.exit_code == SIGKILL_EXIT:  # runc on cgroup v1 leaves State.OOMKilled false
             return Outcome(
                 None, f"killed: {out_of_memory(spec)}", outcome.stderr_tail, "OutOfMemory"
+            )
+        if outcome.exit_code == PODMAN_ERROR and "image not known" in outcome.stderr_tail:
+            return Outcome(
+                None,
+                f"image {launcher['image']} is not on this runner: images are never pulled; "
+                "build it with `chainlake image build FILE`",
+                kind="ImageMissing",
             )
         return outcome
 

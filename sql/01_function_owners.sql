@@ -33,7 +33,7 @@ ALTER DEFAULT PRIVILEGES IN SCHEMA pgmq GRANT USAGE, SELECT ON SEQUENCES TO chai
 -- The definer functions read and write every row of a tenant table: a policy for their owner
 -- alone (nobody can become chainlake_definer; only its functions run as it).
 CREATE OR REPLACE PROCEDURE core.admit_definer(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO chainlake_definer', tbl);
     EXECUTE format('DROP POLICY IF EXISTS "the platform''s definer functions" ON %s', tbl);
@@ -46,7 +46,7 @@ $$;
 -- each tenant table's policy (for tables whose policies were applied before it existed), our
 -- schemas, routines and sequences, the queues.
 CREATE OR REPLACE PROCEDURE core.settle_function_owners()
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     schemas constant text[] := ARRAY['core', 'catalog', 'jobs', 'runs', 'chain', 'alerts',
                                      'audit', 'pii'];

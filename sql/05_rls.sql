@@ -6,7 +6,7 @@
 -- Every tenant table: RLS enabled and forced, and nothing granted until its policies say so;
 -- the platform's definer functions (owned by chainlake_definer, sql/01_*) read and write it.
 CREATE OR REPLACE PROCEDURE core.force_rls(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
     EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
@@ -22,7 +22,7 @@ $$;
 -- A column added later is writable once its table's rls_policies file is applied again (the
 -- migrator re-applies them after any new revision).
 CREATE OR REPLACE PROCEDURE core.grant_people_writes(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('GRANT SELECT, INSERT ON %s TO chainlake_users', tbl);
     EXECUTE format('GRANT UPDATE (%s) ON %s TO chainlake_users',
@@ -36,7 +36,7 @@ $$;
 -- org data: members (and orgs granted read) read; writers and admins write; rows cannot move
 -- to an org the caller may not write.
 CREATE OR REPLACE PROCEDURE core.apply_org_data_policies(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     readable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''read''))::uuid[])';
     writable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''write''))::uuid[])';
@@ -58,7 +58,7 @@ $$;
 -- shared with the org ('org' visibility) are seen by its members; anyone in the org may keep
 -- private rows, only writers share them; admins may delete shared rows.
 CREATE OR REPLACE PROCEDURE core.apply_user_private_policies(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     member constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''member''))::uuid[])';
     mine constant text := 'owner_id = (SELECT core.caller_user_id())';
@@ -82,7 +82,7 @@ $$;
 -- read) read; only the runners write, acting for one org at a time; people change these rows
 -- only through the run-lifecycle functions.
 CREATE OR REPLACE PROCEDURE core.apply_org_platform_policies(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     readable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''read''))::uuid[])';
     writable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''write''))::uuid[])';
@@ -105,7 +105,7 @@ $$;
 -- deliveries: only the platform's SECURITY DEFINER functions write them): members (and orgs
 -- granted read) read; nobody else does anything.
 CREATE OR REPLACE PROCEDURE core.apply_org_readonly_policies(tbl regclass)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     readable constant text := 'org_id = ANY ((SELECT core.caller_org_ids(''read''))::uuid[])';
 BEGIN

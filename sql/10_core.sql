@@ -10,7 +10,7 @@
 -- the claims. Nothing here raises on bad context: junk claims mean "nobody".
 
 CREATE OR REPLACE FUNCTION core.try_uuid(value text) RETURNS uuid
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
         WHEN value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
         THEN value::uuid
@@ -18,12 +18,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION core.try_int(value text) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN value ~ '^[0-9]{1,9}$' THEN value::integer END
 $$;
 
 CREATE OR REPLACE FUNCTION core.request_claims() RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     raw text;
     parsed jsonb;
@@ -50,7 +50,7 @@ $$;
 -- plpgsql, not sql: its statements' plans are cached per session, where a sql function's body
 -- is planned again on every call, and this runs once per statement under RLS.
 CREATE OR REPLACE FUNCTION core.caller_user_id() RETURNS uuid
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found uuid;
 BEGIN
@@ -67,7 +67,7 @@ $$;
 
 -- The org a runner acts for in this transaction (NULL off the runner's own session).
 CREATE OR REPLACE FUNCTION core.runner_org_id() RETURNS uuid
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT core.try_uuid(c ->> 'org_id')
     FROM (SELECT core.request_claims() AS c) claims
     WHERE session_user = 'chainlake_runner' AND c ->> 'platform' = 'runner'
@@ -80,7 +80,7 @@ $$;
 DROP FUNCTION IF EXISTS core.narrow_role(core.member_role, text);
 CREATE OR REPLACE FUNCTION core.narrow_role(p_role core.member_role, p_scope jsonb, p_org uuid)
 RETURNS core.member_role
-LANGUAGE sql STABLE PARALLEL SAFE SET search_path = '' AS $$
+LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN p_scope IS NULL THEN p_role
                 WHEN named IN ('reader', 'writer', 'admin') THEN least(p_role, named::core.member_role)
            END
@@ -90,7 +90,7 @@ $$;
 -- The org roles a request's token narrows the caller to (NULL: not narrowed). Claims count only
 -- on the API's own session, as everywhere (core.request_claims).
 CREATE OR REPLACE FUNCTION core.token_org_roles() RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN jsonb_typeof(c -> 'org_roles') = 'object' THEN c -> 'org_roles'
                 WHEN c ? 'org_roles' THEN '{}'::jsonb END
     FROM (SELECT core.request_claims() AS c) claims
@@ -101,7 +101,7 @@ $$;
 -- orgs that granted the caller's orgs read access), write (writer or admin), admin. Roles are
 -- narrowed by the token's org roles, if it has any.
 CREATE OR REPLACE FUNCTION core.caller_org_ids(access core.access) RETURNS uuid[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     runner_org uuid;
     caller uuid;
@@ -142,7 +142,7 @@ $$;
 
 -- Global data (chain tables) is readable by every authenticated user and by the runners.
 CREATE OR REPLACE FUNCTION core.caller_may_read_global() RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT session_user = 'chainlake_runner' OR core.caller_user_id() IS NOT NULL
 $$;
 
@@ -151,7 +151,7 @@ $$;
 -- one row with NULL org.
 CREATE OR REPLACE FUNCTION core.whoami()
 RETURNS TABLE (user_id uuid, email text, org text, role core.member_role)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH scope AS (SELECT core.token_org_roles() AS s),
     acting AS (
         SELECT m.org_id, core.narrow_role(m.role, scope.s, m.org_id) AS role

@@ -3,7 +3,7 @@
 CREATE OR REPLACE FUNCTION audit.record(
     p_org_id uuid, p_action text, p_target text DEFAULT '', p_detail jsonb DEFAULT '{}'
 ) RETURNS bigint
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO audit.events (org_id, actor_user_id, actor_db_role, action, target, detail)
     VALUES (p_org_id, core.caller_user_id(), session_user, p_action, coalesce(p_target, ''),
             coalesce(p_detail, '{}'))
@@ -11,7 +11,7 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION audit.refuse_change() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RAISE EXCEPTION 'audit.events is append-only: % is not allowed', TG_OP
         USING ERRCODE = '42501';
@@ -33,7 +33,7 @@ GRANT EXECUTE ON FUNCTION audit.record(uuid, text, text, jsonb) TO chainlake_api
 -- ran): one `data.query` event in each org whose datasets the SQL named and the caller may
 -- read, or one platform-level event (org NULL) when it read chain data only.
 CREATE OR REPLACE FUNCTION audit.record_query(p_orgs text[], p_detail jsonb) RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     org record;
     n integer := 0;
@@ -61,7 +61,7 @@ CREATE OR REPLACE FUNCTION audit.list_events(
     p_org text, p_action text, p_before bigint, p_limit integer
 ) RETURNS TABLE (id bigint, at timestamptz, org text, actor text, actor_db_role text,
                  action text, target text, detail jsonb)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT e.id, e.at, o.name, u.email, e.actor_db_role::text, e.action, e.target, e.detail
     FROM audit.events e
     LEFT JOIN core.orgs o ON o.id = e.org_id

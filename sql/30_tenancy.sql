@@ -5,7 +5,7 @@
 -- call leaves nothing half-created.
 
 CREATE OR REPLACE FUNCTION core.org_by_name(p_name text) RETURNS core.orgs
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     match core.orgs;
 BEGIN
@@ -19,7 +19,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION core.user_by_email(p_email text) RETURNS core.users
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     match core.users;
 BEGIN
@@ -33,7 +33,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION core.check_member_role(p_role text) RETURNS core.member_role
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_role IS NULL OR p_role NOT IN ('reader', 'writer', 'admin') THEN
         RAISE EXCEPTION 'unknown role "%": use reader, writer or admin', coalesce(p_role, '')
@@ -45,7 +45,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION core.create_org(p_name text, p_display_name text DEFAULT NULL)
 RETURNS core.orgs
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     created core.orgs;
 BEGIN
@@ -68,7 +68,7 @@ $$;
 -- Adds an existing user to an org with a role.
 CREATE OR REPLACE FUNCTION core.add_member(p_email text, p_org text, p_role text)
 RETURNS core.memberships
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_role core.member_role := core.check_member_role(p_role);
     v_user core.users := core.user_by_email(p_email);
@@ -89,7 +89,7 @@ $$;
 -- A fresh name for a user's login role: random, so that pg_roles (readable by every role) tells
 -- nobody a user's id.
 CREATE OR REPLACE FUNCTION core.new_login_role_name() RETURNS name
-LANGUAGE sql VOLATILE SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     SELECT ('clu_' || replace(gen_random_uuid()::text, '-', ''))::name
 $$;
 
@@ -97,7 +97,7 @@ $$;
 -- first membership. (Membership and grant changes are audited by triggers: sql/40_*.)
 CREATE OR REPLACE FUNCTION core.create_user(p_email text, p_org text, p_role text)
 RETURNS core.users
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_email text := lower(trim(coalesce(p_email, '')));
     v_role core.member_role := core.check_member_role(p_role);
@@ -125,7 +125,7 @@ $$;
 
 -- Org-wide read access from one org to another.
 CREATE OR REPLACE FUNCTION core.grant_org_read(p_from text, p_to text) RETURNS core.org_grants
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_from core.orgs := core.org_by_name(p_from);
     v_to core.orgs := core.org_by_name(p_to);
@@ -149,7 +149,7 @@ $$;
 -- because people hold no DELETE privilege (it would also let them LOCK the table); the check
 -- is the table's DELETE policy's ("admins revoke their grants").
 CREATE OR REPLACE FUNCTION core.revoke_org_read(p_from text, p_to text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM core.org_grants g USING core.orgs f, core.orgs t
     WHERE f.name = p_from AND t.name = p_to AND g.org_id = f.id AND g.grantee_org_id = t.id
@@ -164,7 +164,7 @@ $$;
 -- Remove a member from an org: the operator, or an admin of the org (the DELETE policy's
 -- rule, "admins remove members"; SECURITY DEFINER for the reason above).
 CREATE OR REPLACE FUNCTION core.remove_member(p_email text, p_org text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM core.memberships m USING core.users u, core.orgs o
     WHERE u.email = lower(trim(p_email)) AND o.name = p_org
@@ -185,7 +185,7 @@ GRANT EXECUTE ON FUNCTION core.revoke_org_read(text, text), core.remove_member(t
 CREATE OR REPLACE FUNCTION core.set_login_password(
     p_role name, p_password text, p_valid_for interval DEFAULT NULL
 ) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_role NOT IN ('chainlake_api', 'chainlake_runner', 'chainlake_ingest', 'chainlake_alerts')
        AND NOT EXISTS (SELECT 1 FROM core.users WHERE db_role = p_role) THEN
@@ -203,7 +203,7 @@ $$;
 
 -- An org the caller belongs to, by name, or a clear error (for functions that take an org name).
 CREATE OR REPLACE FUNCTION core.member_org(p_org text) RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found uuid;
 BEGIN
@@ -220,7 +220,7 @@ GRANT EXECUTE ON FUNCTION core.member_org(text) TO chainlake_users;
 
 -- An org the caller may write (writer or admin), by name, or a clear error.
 CREATE OR REPLACE FUNCTION core.writable_org(p_org text, p_what text) RETURNS uuid
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     org uuid := core.member_org(p_org);
 BEGIN

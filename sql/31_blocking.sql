@@ -8,7 +8,7 @@
 -- Serialize work on one subject (an org, a dataset) until the transaction ends: a row lock on
 -- core.row_locks, which no tenant may see or lock, whatever key it computes.
 CREATE OR REPLACE FUNCTION core.lock_until_commit(p_purpose text, p_subject uuid) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM 1 FROM core.row_locks WHERE purpose = p_purpose AND subject = p_subject FOR UPDATE;
     IF NOT FOUND THEN
@@ -24,22 +24,24 @@ GRANT EXECUTE ON FUNCTION core.lock_until_commit(text, uuid) TO chainlake_runner
 
 -- A user's session limits: the most generous of their orgs' quotas (like the API rate limit);
 -- a user of no org gets the strictest any org has.
+DROP FUNCTION IF EXISTS core.session_limits(uuid);
 CREATE OR REPLACE FUNCTION core.session_limits(p_user_id uuid)
 RETURNS TABLE (connections integer, statement_timeout_ms integer, lock_timeout_ms integer,
-               idle_in_transaction_ms integer, transaction_max_seconds integer)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+               idle_in_transaction_ms integer, transaction_max_seconds integer,
+               temp_file_mb integer)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH mine AS (
         SELECT q.* FROM core.quotas q
         WHERE q.org_id IN (SELECT m.org_id FROM core.memberships m WHERE m.user_id = p_user_id)
     )
     SELECT max(sql_connections_per_user), max(sql_statement_timeout_ms),
            max(sql_lock_timeout_ms), max(sql_idle_in_transaction_ms),
-           max(sql_transaction_max_seconds)
+           max(sql_transaction_max_seconds), max(sql_temp_file_mb)
     FROM mine HAVING count(*) > 0
     UNION ALL
     SELECT min(sql_connections_per_user), min(sql_statement_timeout_ms),
            min(sql_lock_timeout_ms), min(sql_idle_in_transaction_ms),
-           min(sql_transaction_max_seconds)
+           min(sql_transaction_max_seconds), min(sql_temp_file_mb)
     FROM core.quotas WHERE NOT EXISTS (SELECT 1 FROM mine)
 $$;
 
@@ -48,7 +50,7 @@ $$;
 CREATE OR REPLACE FUNCTION core.set_session_timeouts(
     p_role name, p_statement_ms integer, p_lock_ms integer, p_idle_ms integer
 ) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('ALTER ROLE %I SET statement_timeout = %L', p_role, p_statement_ms || 'ms');
     EXECUTE format('ALTER ROLE %I SET lock_timeout = %L', p_role, p_lock_ms || 'ms');
@@ -60,7 +62,7 @@ $$;
 -- Apply a user's limits to their login role (the operator's functions and triggers call this:
 -- ALTER ROLE is the operator's).
 CREATE OR REPLACE FUNCTION core.apply_session_limits(p_user_id uuid) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     login name := (SELECT u.db_role FROM core.users u WHERE u.id = p_user_id);
     limits record;
@@ -72,12 +74,14 @@ BEGIN
     EXECUTE format('ALTER ROLE %I CONNECTION LIMIT %s', login, limits.connections);
     PERFORM core.set_session_timeouts(login, limits.statement_timeout_ms,
                                       limits.lock_timeout_ms, limits.idle_in_transaction_ms);
+    -- temp_file_limit is a superuser's setting: the user cannot lift it in their session
+    EXECUTE format('ALTER ROLE %I SET temp_file_limit = %L', login, limits.temp_file_mb || 'MB');
 END
 $$;
 
 -- The API's path: chainlake_api's sessions, every org's requests.
 CREATE OR REPLACE FUNCTION core.apply_platform_limits() RETURNS void
-LANGUAGE sql SET search_path = '' AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     SELECT core.set_session_timeouts('chainlake_api', l.api_statement_timeout_ms,
                                      l.api_lock_timeout_ms, l.api_idle_in_transaction_ms)
     FROM core.platform_limits l
@@ -85,7 +89,7 @@ $$;
 
 -- A new membership or a changed quota reaches the login roles it concerns.
 CREATE OR REPLACE FUNCTION core.member_limits_changed() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM core.apply_session_limits(NEW.user_id);
     RETURN NULL;
@@ -93,7 +97,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION core.quota_limits_changed() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM core.apply_session_limits(m.user_id) FROM core.memberships m
     WHERE m.org_id = NEW.org_id;
@@ -102,7 +106,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION core.platform_limits_changed() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM core.apply_platform_limits();
     RETURN NULL;
@@ -113,7 +117,7 @@ CREATE OR REPLACE TRIGGER memberships_session_limits AFTER INSERT ON core.member
     FOR EACH ROW EXECUTE FUNCTION core.member_limits_changed();
 CREATE OR REPLACE TRIGGER quotas_session_limits
     AFTER UPDATE OF sql_connections_per_user, sql_statement_timeout_ms, sql_lock_timeout_ms,
-                    sql_idle_in_transaction_ms, sql_transaction_max_seconds
+                    sql_idle_in_transaction_ms, sql_transaction_max_seconds, sql_temp_file_mb
     ON core.quotas FOR EACH ROW EXECUTE FUNCTION core.quota_limits_changed();
 CREATE OR REPLACE TRIGGER platform_limits_applied AFTER UPDATE ON core.platform_limits
     FOR EACH ROW EXECUTE FUNCTION core.platform_limits_changed();
@@ -121,7 +125,7 @@ CREATE OR REPLACE TRIGGER platform_limits_applied AFTER UPDATE ON core.platform_
 -- The bounds of the named users' login roles, for the watchdog.
 CREATE OR REPLACE FUNCTION core.session_bounds(p_roles name[])
 RETURNS TABLE (db_role name, idle_in_transaction_ms integer, transaction_max_seconds integer)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT u.db_role, l.idle_in_transaction_ms, l.transaction_max_seconds
     FROM core.users u CROSS JOIN LATERAL core.session_limits(u.id) l
     WHERE u.db_role = ANY (p_roles)
@@ -137,7 +141,7 @@ GRANT EXECUTE ON FUNCTION core.session_bounds(name[]) TO chainlake_watchdog;
 -- nothing else; the runners call it on their schedule tick.
 CREATE OR REPLACE FUNCTION core.end_overdue_sessions()
 RETURNS TABLE (pid integer, db_role name, reason text)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     WITH in_transaction AS (
         SELECT a.pid, a.usename, a.state, a.xact_start, a.state_change
         FROM pg_catalog.pg_stat_activity a
@@ -164,3 +168,7 @@ GRANT EXECUTE ON FUNCTION core.end_overdue_sessions() TO chainlake_runner;
 -- Every existing login role and the API's path get their limits when this file is applied.
 SELECT core.apply_session_limits(u.id) FROM core.users u;
 SELECT core.apply_platform_limits();
+
+-- Every user's login role holds the limits of today's quotas (re-applied when this file
+-- changes: a new kind of limit reaches the roles made before it).
+SELECT core.apply_session_limits(u.id) FROM core.users u;

@@ -4,7 +4,7 @@
 -- (created_by, owner_id, initiated_by) is set to the caller; on UPDATE it keeps its old value.
 -- The operator's own connection (no caller) may set it freely.
 CREATE OR REPLACE FUNCTION core.stamp_actor() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     col constant text := TG_ARGV[0];
     caller uuid := core.caller_user_id();
@@ -35,7 +35,7 @@ CREATE OR REPLACE TRIGGER org_grants_stamp_creator BEFORE INSERT OR UPDATE ON co
 
 -- Every change to memberships and grants is an audit event, whoever makes it and however.
 CREATE OR REPLACE FUNCTION core.audit_access_change() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     changed jsonb := to_jsonb(CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END);
     action text := CASE TG_TABLE_NAME WHEN 'memberships' THEN 'member.' ELSE 'grant.' END
@@ -64,7 +64,7 @@ CREATE OR REPLACE TRIGGER org_grants_audited AFTER INSERT OR UPDATE OR DELETE ON
 -- alert rules and channels, job secrets (never their values) and quotas. An update that changes
 -- only bookkeeping (timestamps, a rule's last error) is not one.
 CREATE OR REPLACE FUNCTION core.audit_config_change() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     noise constant text[] := ARRAY['updated_at', 'created_at', 'applied_at', 'last_error',
                                    'predicate', 'value_enc', 'secret_enc'];

@@ -11,27 +11,27 @@
 
 -- The operator's own connection (a superuser session) may act in any org.
 CREATE OR REPLACE FUNCTION core.caller_is_operator() RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = session_user), false)
 $$;
 
 -- The check every run-changing function makes: may the caller write in this org?
 CREATE OR REPLACE FUNCTION core.caller_may_write(p_org_id uuid) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT p_org_id IS NOT NULL
        AND (p_org_id = ANY (core.caller_org_ids('write')) OR core.caller_is_operator())
 $$;
 
 -- The current version of every job of an org.
 CREATE OR REPLACE FUNCTION jobs.current_definitions(p_org_id uuid) RETURNS SETOF jobs.definitions
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT DISTINCT ON (name) * FROM jobs.definitions
     WHERE org_id = p_org_id ORDER BY name, applied_at DESC
 $$;
 
 CREATE OR REPLACE FUNCTION jobs.current_definition(p_org_id uuid, p_name text)
 RETURNS jobs.definitions
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM jobs.definitions
     WHERE org_id = p_org_id AND name = p_name
     ORDER BY applied_at DESC LIMIT 1
@@ -49,7 +49,7 @@ CREATE OR REPLACE FUNCTION runs.request(
     p_idempotency_key text DEFAULT NULL,
     p_delay_seconds integer DEFAULT 0
 ) RETURNS runs.runs
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT core.caller_may_write(p_org_id) THEN
         RAISE EXCEPTION 'you may not run jobs in this org' USING ERRCODE = '42501',
@@ -65,7 +65,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION runs.resolve_inputs(p_org_id uuid, p_inputs jsonb) RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     given jsonb;
     resolved jsonb;
@@ -95,7 +95,7 @@ CREATE OR REPLACE FUNCTION runs.enqueue(
     p_idempotency_key text,
     p_delay_seconds integer DEFAULT 0
 ) RETURNS runs.runs
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     def jobs.definitions;
     created runs.runs;
@@ -142,7 +142,7 @@ $$;
 DROP FUNCTION IF EXISTS runs.start(uuid, text);  -- superseded by the lease-taking version
 CREATE OR REPLACE FUNCTION runs.start(p_run_id uuid, p_runner text, p_lease_seconds integer)
 RETURNS TABLE (run jsonb, definition jsonb, verdict text)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r runs.runs;
     def jobs.definitions;
@@ -195,7 +195,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION runs.dead_letter(r runs.runs, p_error jsonb) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     UPDATE runs.runs SET status = 'dead', error = p_error, finished_at = now()
     WHERE org_id = r.org_id AND id = r.id;
@@ -213,7 +213,7 @@ $$;
 -- False when the attempt is no longer current (another runner took over).
 CREATE OR REPLACE FUNCTION runs.heartbeat(p_run_id uuid, p_attempt integer, p_lease_seconds integer)
 RETURNS boolean
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r runs.runs;
 BEGIN
@@ -237,7 +237,7 @@ $$;
 CREATE OR REPLACE FUNCTION runs.dispatch_dependants(
     p_org_id uuid, p_changed text[], p_given jsonb, p_trigger jsonb, p_key_prefix text
 ) RETURNS integer
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     dependant record;
     queued integer := 0;
@@ -274,7 +274,7 @@ $$;
 CREATE OR REPLACE FUNCTION runs.complete(
     p_run_id uuid, p_attempt integer, p_outputs jsonb, p_metadata jsonb DEFAULT '{}'
 ) RETURNS boolean
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r runs.runs;
     output jsonb;
@@ -330,7 +330,7 @@ $$;
 CREATE OR REPLACE FUNCTION runs.fail(
     p_run_id uuid, p_attempt integer, p_error jsonb, p_retryable boolean DEFAULT true
 ) RETURNS text
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r runs.runs;
     def jobs.definitions;
@@ -364,7 +364,7 @@ $$;
 -- Append events a job emitted to its run's log.
 CREATE OR REPLACE FUNCTION runs.append_log(p_run_id uuid, p_attempt integer, p_events jsonb)
 RETURNS void
-LANGUAGE sql SET search_path = '' AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO runs.logs (org_id, run_id, attempt, event)
     SELECT r.org_id, r.id, p_attempt, e
     FROM runs.runs r, jsonb_array_elements(p_events) e
@@ -374,7 +374,7 @@ $$;
 -- Replay a dead letter: a new run of the same job with the same params and inputs.
 CREATE OR REPLACE FUNCTION runs.replay_dead_letter(p_org_id uuid, p_id bigint)
 RETURNS runs.runs
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     dl runs.dead_letters;
     old runs.runs;
@@ -431,7 +431,7 @@ TO chainlake_runner;
 -- org's schedules. A schedule that passes and still cannot fire (Feb 30) is set aside by the
 -- scheduler (jobs.schedule_failed).
 CREATE OR REPLACE FUNCTION jobs.cron_value(p_token text, p_field integer) RETURNS integer
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
         WHEN p_token ~ '^[0-9]{1,2}$' THEN p_token::integer
         WHEN p_field = 4 THEN array_position(
@@ -444,7 +444,7 @@ $$;
 
 -- What is wrong with field p_field (1-5) of a schedule, or NULL.
 CREATE OR REPLACE FUNCTION jobs.cron_field_problem(p_value text, p_field integer) RETURNS text
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     name constant text := (ARRAY['minute', 'hour', 'day of month', 'month', 'day of week'])[p_field];
     low constant integer := (ARRAY[0, 0, 1, 1, 0])[p_field];
@@ -479,7 +479,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION jobs.check_cron(p_schedule text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fields constant text[] := regexp_split_to_array(btrim(coalesce(p_schedule, '')), '\s+');
     problem text;
@@ -508,7 +508,7 @@ GRANT EXECUTE ON FUNCTION jobs.cron_value(text, integer), jobs.cron_field_proble
     jobs.check_cron(text) TO chainlake_users;
 
 CREATE OR REPLACE FUNCTION jobs.check_schedule_row() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM jobs.check_cron(NEW.cron);
     RETURN NEW;
@@ -521,7 +521,7 @@ CREATE OR REPLACE TRIGGER schedules_checked BEFORE INSERT OR UPDATE OF cron ON j
 -- A definition's dispatch columns are derived from its spec, whoever writes it, and the rules
 -- that must hold for every client are checked here (the CLI validates the full schema first).
 CREATE OR REPLACE FUNCTION jobs.derive_definition() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     NEW.kind := coalesce(NEW.spec ->> 'kind', 'source');
     IF NEW.kind NOT IN ('source', 'reactive') THEN
@@ -558,7 +558,7 @@ CREATE OR REPLACE TRIGGER definitions_derive BEFORE INSERT OR UPDATE ON jobs.def
 CREATE OR REPLACE FUNCTION jobs.apply_definition(
     p_org_id uuid, p_spec jsonb, p_next_fire_at timestamptz DEFAULT NULL
 ) RETURNS jobs.definitions
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     existing jobs.definitions;
     applied jobs.definitions;
@@ -598,7 +598,7 @@ $$;
 -- A job that is no longer cron-activated loses its schedule. SECURITY DEFINER: people hold no
 -- DELETE privilege (it would also let them LOCK the table); the check is the DELETE policy's.
 CREATE OR REPLACE FUNCTION jobs.unschedule(p_org_id uuid, p_job text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF NOT core.caller_may_write(p_org_id) THEN
         RAISE EXCEPTION 'you may not change jobs in this org' USING ERRCODE = '42501';
@@ -617,7 +617,7 @@ TO chainlake_users;
 -- jobs.schedule_fired in the same transaction.
 CREATE OR REPLACE FUNCTION jobs.due_schedules(p_now timestamptz, p_limit integer DEFAULT 100)
 RETURNS TABLE (org_id uuid, job_name text, cron text, tick timestamptz)
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT s.org_id, s.job_name, s.cron, s.next_fire_at
     FROM jobs.schedules s
     WHERE s.next_fire_at <= p_now AND s.last_error IS NULL  -- not set aside
@@ -629,7 +629,7 @@ $$;
 CREATE OR REPLACE FUNCTION jobs.schedule_fired(
     p_org_id uuid, p_job text, p_tick timestamptz, p_next timestamptz
 ) RETURNS runs.runs
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fired runs.runs;
 BEGIN
@@ -652,7 +652,7 @@ $$;
 -- again. Every other schedule keeps firing.
 CREATE OR REPLACE FUNCTION jobs.schedule_failed(p_org_id uuid, p_job text, p_error text)
 RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     UPDATE jobs.schedules SET last_error = left(p_error, 1000)
     WHERE org_id = p_org_id AND job_name = p_job
 $$;
@@ -671,7 +671,7 @@ TO chainlake_runner;
 -- warning: it never stops another org's jobs.
 CREATE OR REPLACE FUNCTION jobs.supervise_always_on(p_now timestamptz DEFAULT now())
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     def record;
     last runs.runs;

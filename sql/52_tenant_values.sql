@@ -11,7 +11,7 @@
 -- may hold; rule: the same in words.
 CREATE OR REPLACE FUNCTION jobs.value_rules()
 RETURNS TABLE (field text, path jsonpath, pattern text, max_length integer, rule text)
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT field, path::jsonpath, pattern, max_length::integer, rule FROM (VALUES
         ('name', '$.name', '\A[a-z0-9][a-z0-9_.-]{0,62}\Z', NULL,
          'may hold only lowercase letters, digits, ''.'', ''_'' and ''-'', start with a letter or digit, and have at most 63 characters'),
@@ -37,7 +37,7 @@ $$;
 
 -- The first value of a spec that breaks its rule, as "field rule (got value)"; NULL when none.
 CREATE OR REPLACE FUNCTION jobs.definition_value_problem(p_spec jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('%s %s (got %s)', r.field, r.rule, v::text)
     FROM jobs.value_rules() r, jsonb_path_query(p_spec, r.path) v
     WHERE jsonb_typeof(v) <> 'string'
@@ -50,7 +50,7 @@ $$;
 -- org's tree ({org_id}/ first, no '..') and apart from every other run ({run_id}); braces only
 -- around the fields {org_id}, {job}, {job_version} and {run_id}. NULL when it holds.
 CREATE OR REPLACE FUNCTION jobs.output_path_template_problem(p_template text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('output_path_template %s: %s', quote_literal(p_template),
                   string_agg(problem, '; ' ORDER BY n))
     FROM (
@@ -78,7 +78,7 @@ LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION jobs.check_definition_values() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     problem text := coalesce(
         jobs.definition_value_problem(jsonb_build_object('name', NEW.name, 'version', NEW.version)),

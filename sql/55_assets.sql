@@ -5,7 +5,7 @@
 
 CREATE OR REPLACE FUNCTION catalog.dataset_id(p_org_id uuid, p_name text, p_create boolean)
 RETURNS uuid
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_id uuid;
 BEGIN
@@ -25,7 +25,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.record_output(
     p_org_id uuid, p_run_id uuid, p_output jsonb, p_duration_ms bigint
 ) RETURNS TABLE (version integer, is_new boolean, current_changed boolean)
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     was_current integer;
     ds uuid := catalog.dataset_id(p_org_id, p_output ->> 'dataset', true);
@@ -92,7 +92,7 @@ $$;
 -- Remember which exact versions a run read (its inputs name dataset and version).
 CREATE OR REPLACE FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb)
 RETURNS void
-LANGUAGE sql SET search_path = '' AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO runs.run_inputs (org_id, run_id, dataset_id, version)
     SELECT p_org_id, p_run_id, d.id, (i ->> 'version')::integer
     FROM jsonb_array_elements(coalesce(p_inputs, '[]')) i
@@ -104,7 +104,7 @@ $$;
 -- The inputs a dependant receives for one version of a dataset.
 CREATE OR REPLACE FUNCTION catalog.version_as_input(p_org_id uuid, p_dataset text, p_version integer)
 RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object('dataset', d.name, 'version', v.version,
                               'partition', nullif(v.partition, ''), 'uris', to_jsonb(v.uris),
                               'rows', v.row_count, 'schema', v.schema)
@@ -117,7 +117,7 @@ $$;
 -- dataset runs again on that version (and produces, or recognises, its own versions).
 CREATE OR REPLACE FUNCTION catalog.rollback(p_org_id uuid, p_dataset text, p_version integer)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     input jsonb;
     queued integer;
@@ -162,7 +162,7 @@ $$;
 -- Selective rerun: the same job (its current version), params and inputs; nothing upstream.
 -- Held to the org's queue quota like every run a person asks for.
 CREATE OR REPLACE FUNCTION runs.rerun(p_run_id uuid) RETURNS runs.runs
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     old runs.runs;
 BEGIN
@@ -184,7 +184,7 @@ $$;
 -- reactively when they succeed. Nothing that succeeded runs again. All of them fit the org's
 -- queue quota, or none is queued.
 CREATE OR REPLACE FUNCTION runs.rerun_failed(p_root uuid) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     root runs.runs;
     failed runs.runs;
@@ -223,7 +223,7 @@ GRANT EXECUTE ON FUNCTION runs.rerun_failed(uuid) TO chainlake_users;
 -- last blocks as the run read them (runs.chain_inputs), and the first invalidation of any of those
 -- blocks after the run read them (or was planned on them), with its reorg.
 CREATE OR REPLACE FUNCTION catalog.chain_read(p_run runs.runs, p_input jsonb) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'chain_id', (p_input ->> 'chain_id')::bigint,
         'from_block', (p_input ->> 'from_block')::bigint,
@@ -250,7 +250,7 @@ $$;
 -- A version's range (block-range partitions) and, when it is no longer current, what superseded
 -- it: a reorg (or repair) that invalidated its blocks, or a newer version of the same range.
 CREATE OR REPLACE FUNCTION catalog.version_state(p_version catalog.asset_versions) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'range', CASE WHEN p_version.blocks IS NOT NULL THEN jsonb_build_object(
                      'chain_id', p_version.chain_id, 'from_block', lower(p_version.blocks),
@@ -278,7 +278,7 @@ CREATE FUNCTION catalog.lineage(
 ) RETURNS TABLE (depth integer, input_dataset text, input_version integer, input_range jsonb,
                  run_id uuid, job text, job_version text, output_dataset text,
                  output_version integer, output_partition text, output_state jsonb)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH RECURSIVE inputs AS (
         SELECT i.org_id, i.run_id, di.name AS input_dataset, i.version AS input_version,
                NULL::jsonb AS input_range
@@ -335,7 +335,7 @@ TO chainlake_users;
 CREATE OR REPLACE FUNCTION catalog.staleness(p_org_id uuid)
 RETURNS TABLE (dataset text, current_version integer, job text, built_with text,
                job_now text, stale boolean, reasons text[])
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH cur AS (
         SELECT d.id, d.name, d.current_version, v.run_id, r.job_name, r.job_version
         FROM catalog.datasets d

@@ -5,7 +5,7 @@
 -- the size), days as 'YYYY-MM-DD'.
 CREATE OR REPLACE FUNCTION catalog.partition_keys(p_spec jsonb, p_from text, p_to text)
 RETURNS TABLE (key text, lo text, hi text)
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     size bigint;
 BEGIN
@@ -35,7 +35,7 @@ $$;
 
 -- The job (current definition) that writes a dataset, for backfills and status.
 CREATE OR REPLACE FUNCTION jobs.producer(p_org_id uuid, p_dataset text) RETURNS jobs.definitions
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     def jobs.definitions;
 BEGIN
@@ -53,7 +53,7 @@ $$;
 -- org's queue quota, or none is queued.
 CREATE OR REPLACE FUNCTION runs.backfill(p_org_id uuid, p_dataset text, p_from text, p_to text)
 RETURNS TABLE (backfill_id uuid, runs integer)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     def jobs.definitions;
     part record;
@@ -83,7 +83,7 @@ $$;
 -- status. Missing partitions have no version; the caller checks the files still exist.
 CREATE OR REPLACE FUNCTION catalog.partitions(p_org_id uuid, p_dataset text, p_from text, p_to text)
 RETURNS TABLE (key text, version integer, uris text[], run_status text)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH producer AS (
         SELECT (jobs.producer(p_org_id, p_dataset)).*
     ), latest_runs AS (

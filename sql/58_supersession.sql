@@ -12,14 +12,14 @@
 
 -- 'A-B' (block numbers, A <= B) as the range [A, B]; NULL for any other partition key.
 CREATE OR REPLACE FUNCTION catalog.range_of_key(p_key text) RETURNS int8range
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT int8range(split_part(p_key, '-', 1)::bigint, split_part(p_key, '-', 2)::bigint, '[]')
     WHERE p_key ~ '^[0-9]{1,18}-[0-9]{1,18}$'
       AND split_part(p_key, '-', 1)::bigint <= split_part(p_key, '-', 2)::bigint
 $$;
 
 CREATE OR REPLACE FUNCTION catalog.key_of_range(p_blocks int8range) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT lower(p_blocks)::text || '-' || (upper(p_blocks) - 1)::text
 $$;
 
@@ -27,7 +27,7 @@ $$;
 -- params.from..to, or the ranges of the input versions it read.
 CREATE OR REPLACE FUNCTION runs.given_ranges(p_run runs.runs)
 RETURNS TABLE (chain_id bigint, blocks int8range)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT (i ->> 'chain_id')::bigint,
            int8range(min((i ->> 'from_block')::bigint), max((i ->> 'to_block')::bigint), '[]')
     FROM jsonb_array_elements(p_run.inputs) i
@@ -51,7 +51,7 @@ $$;
 -- was given; a block-range key must be a range it was given; other keys (dates) are not ranges.
 CREATE OR REPLACE FUNCTION catalog.output_range(p_run runs.runs, p_output jsonb)
 RETURNS TABLE (chain_id bigint, blocks int8range, partition text, problem text)
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     key text := coalesce(p_output ->> 'partition', '');
     reported int8range := catalog.range_of_key(key);
@@ -89,7 +89,7 @@ $$;
 -- An invalidation of blocks a run read, or was planned on, after it read them or was planned
 -- (the chain.events id), or an input version a reorg superseded; NULL when the run is current.
 CREATE OR REPLACE FUNCTION runs.overtaken_by(p_run runs.runs) RETURNS bigint
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT min(found.event) FROM (
         SELECT e.id AS event
         FROM jsonb_array_elements(p_run.inputs) i
@@ -117,7 +117,7 @@ $$;
 -- range is replaced). Returns the first problem, naming both ranges, or NULL. Takes each
 -- written dataset's version lock, in a fixed order, so two runs cannot both pass.
 CREATE OR REPLACE FUNCTION catalog.output_problem(p_run runs.runs, p_outputs jsonb) RETURNS text
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     output jsonb;
     placed record;
@@ -154,7 +154,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.take_range(
     p_org_id uuid, p_dataset_id uuid, p_chain_id bigint, p_blocks int8range, p_version integer
 ) RETURNS void
-LANGUAGE sql SET search_path = '' AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     UPDATE catalog.asset_versions v
     SET superseded_at = now(), superseded_reason = 'replaced', superseded_by_version = p_version,
         superseded_by_event = NULL
@@ -170,7 +170,7 @@ $$;
 -- Why a version may not be made current again by a rollback, or NULL: a range whose blocks a
 -- reorg (or repair) invalidated after it was written, or that overlaps another current range.
 CREATE OR REPLACE FUNCTION catalog.rollback_problem(p_version catalog.asset_versions) RETURNS text
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(
         (SELECT format('version %s (blocks %s of chain %s) was built from blocks that the '
                        'invalidation of blocks %s..%s of chain %s removed', p_version.version,
@@ -196,7 +196,7 @@ $$;
 -- range, not superseded?
 CREATE OR REPLACE FUNCTION catalog.is_current_version(p_org_id uuid, p_dataset text, p_version integer)
 RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(bool_or(CASE WHEN v.blocks IS NOT NULL THEN v.superseded_at IS NULL
                                  ELSE v.version = d.current_version END), false)
     FROM catalog.datasets d JOIN catalog.asset_versions v
@@ -210,7 +210,7 @@ CREATE OR REPLACE FUNCTION runs.record_chain_read(
     p_run_id uuid, p_attempt integer, p_dataset text, p_chain_id bigint, p_from bigint,
     p_to bigint, p_first_hash bytea, p_last_hash bytea, p_events_through bigint
 ) RETURNS void
-LANGUAGE sql SET search_path = '' AS $$
+LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO runs.chain_inputs (org_id, run_id, attempt, dataset, chain_id, from_block, to_block,
                                    first_hash, last_hash, events_through)
     SELECT r.org_id, r.id, p_attempt, p_dataset, p_chain_id, p_from, p_to, p_first_hash,
@@ -227,7 +227,7 @@ $$;
 -- and whose chain_input.chain_ids, if any, include it).
 CREATE OR REPLACE FUNCTION runs.chain_jobs(p_chain_id bigint)
 RETURNS TABLE (org_id uuid, name text, input_datasets text[], gap_text text)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT c.org_id, c.name, c.input_datasets, c.gap_text FROM (
         SELECT DISTINCT ON (d.org_id, d.name) d.org_id, d.name, d.kind, d.input_datasets,
                d.spec -> 'chain_input' ->> 'min_interval_seconds' AS gap_text,
@@ -242,7 +242,7 @@ $$;
 CREATE OR REPLACE FUNCTION runs.chain_inputs_of(
     p_datasets text[], p_chain_id bigint, p_from bigint, p_to bigint
 ) RETURNS jsonb
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_agg(jsonb_build_object('dataset', ds, 'chain_id', p_chain_id,
                                         'from_block', p_from, 'to_block', p_to, 'format', 'jsonl'))
     FROM unnest(p_datasets) ds
@@ -257,7 +257,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.on_invalidated(
     p_chain_id bigint, p_from bigint, p_event_id bigint
 ) RETURNS integer
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     superseded integer;
 BEGIN
@@ -281,7 +281,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION runs.queue_recomputes(p_chain_id bigint, p_from bigint, p_event_id bigint)
 RETURNS integer
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     job record;
     first bigint;
@@ -322,7 +322,7 @@ $$;
 -- verdict on a version is its latest run on it.
 CREATE OR REPLACE FUNCTION catalog.verdicts(p_org_id uuid, p_dataset text, p_version integer)
 RETURNS TABLE (job text, run_id uuid, status text, error jsonb)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT val.name, last.id, coalesce(last.status, 'not run'), last.error
     FROM jobs.current_definitions(p_org_id) val
     JOIN catalog.datasets d ON d.org_id = p_org_id AND d.name = p_dataset
@@ -343,7 +343,7 @@ $$;
 -- 'none' (no validator checks it), 'passed', 'failed' or 'pending'.
 CREATE OR REPLACE FUNCTION catalog.validation_state(p_org_id uuid, p_dataset text, p_version integer)
 RETURNS text
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN count(*) = 0 THEN 'none'
                 WHEN bool_or(v.status IN ('dead', 'failed')) THEN 'failed'
                 WHEN bool_and(v.status = 'succeeded') THEN 'passed'
@@ -355,7 +355,7 @@ $$;
 -- newest one up to it that passed (or that no validator checks); never one a reorg superseded.
 CREATE OR REPLACE FUNCTION catalog.propagated_version(p_org_id uuid, p_dataset text)
 RETURNS integer
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE
         WHEN NOT EXISTS (SELECT 1 FROM jobs.current_definitions(p_org_id) val
                          WHERE val.kind = 'reactive' AND val.spec ->> 'type' = 'validate'
@@ -375,7 +375,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.may_dispatch(
     p_org_id uuid, p_job jobs.definitions, p_changed text[], p_given jsonb, p_trigger jsonb
 ) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN p_job.spec ->> 'type' = 'validate'
                 THEN p_trigger ->> 'kind' IS DISTINCT FROM 'validated'
                 ELSE NOT EXISTS (
@@ -393,7 +393,7 @@ $$;
 -- A validator's run succeeded: each input version it read that has now passed every validator,
 -- and is still current, is released to its other dependants (once: the key names the version).
 CREATE OR REPLACE FUNCTION catalog.release_validated(p_run runs.runs) RETURNS integer
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     given jsonb;
     released integer := 0;
@@ -430,7 +430,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.superseded_partitions(p_org_id uuid)
 RETURNS TABLE (dataset text, version integer, partition text, chain_id bigint, reorg_id bigint,
                invalidated_from bigint, superseded_at timestamptz, waiting boolean)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT s.dataset, s.version, s.partition, s.chain_id, s.reorg_id, s.invalidated_from,
            s.superseded_at, s.waiting
     FROM (
@@ -455,7 +455,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.validation_holds(p_org_id uuid)
 RETURNS TABLE (dataset text, version integer, state text, job text, run_id uuid, error text,
                dependants_read integer)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH latest AS (
         SELECT DISTINCT ON (val.name, i ->> 'dataset', core.try_int(i ->> 'version'))
                val.name AS job, i ->> 'dataset' AS dataset, core.try_int(i ->> 'version') AS version,
@@ -480,7 +480,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.coverage(p_org_id uuid, p_dataset text)
 RETURNS TABLE (chain_id bigint, first_block bigint, last_block bigint, partitions integer,
                missing_blocks bigint)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT v.chain_id, min(lower(v.blocks)), max(upper(v.blocks)) - 1, count(*)::integer,
            (max(upper(v.blocks)) - min(lower(v.blocks)) - sum(upper(v.blocks) - lower(v.blocks)))::bigint
     FROM catalog.asset_versions v
@@ -495,7 +495,7 @@ $$;
 -- of every org it invalidated, with how many partitions each.
 CREATE OR REPLACE FUNCTION chain.reorg_invalidated(p_reorg_id bigint)
 RETURNS TABLE (org text, dataset text, partitions integer)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT o.name, d.name, count(*)::integer
     FROM chain.reorgs g
     JOIN catalog.asset_versions v ON v.superseded_by_event = g.event_id

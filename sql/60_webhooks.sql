@@ -3,7 +3,7 @@
 
 CREATE OR REPLACE FUNCTION jobs.set_webhook_secret(p_org_id uuid, p_job text, p_secret_enc bytea)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     def jobs.definitions;
 BEGIN
@@ -25,7 +25,7 @@ $$;
 
 -- The API's own path (session_user chainlake_api): the encrypted secret of a webhook job.
 CREATE OR REPLACE FUNCTION jobs.webhook_secret(p_org_id uuid, p_job text) RETURNS bytea
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT w.secret_enc FROM jobs.webhook_secrets w
     WHERE session_user = 'chainlake_api' AND w.org_id = p_org_id AND w.job_name = p_job
 $$;
@@ -37,7 +37,7 @@ $$;
 CREATE OR REPLACE FUNCTION jobs.receive_webhook(
     p_org_id uuid, p_job text, p_payload jsonb, p_delivery text
 ) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     fired runs.runs;
     v_key text := format('webhook:%s:%s', p_job, p_delivery);

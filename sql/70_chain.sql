@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION chain.register_chain(
     p_chain_id bigint, p_name text, p_start_block bigint, p_finality_depth integer,
     p_chunk_size integer
 ) RETURNS chain.chains
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     result chain.chains;
 BEGIN
@@ -33,7 +33,7 @@ $$;
 -- record_chunk and advance_watermark run one after another per chain, each seeing the others'
 -- committed work.
 CREATE OR REPLACE FUNCTION chain.lock_chain(p_chain_id bigint) RETURNS chain.chains
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c chain.chains;
 BEGIN
@@ -49,7 +49,7 @@ REVOKE EXECUTE ON FUNCTION chain.lock_chain(bigint) FROM PUBLIC;
 
 -- The hash the block after p_number must name as its parent: hot first, then cold.
 CREATE OR REPLACE FUNCTION chain.stored_hash(p_chain_id bigint, p_number bigint) RETURNS bytea
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(
         (SELECT hash FROM chain.blocks WHERE chain_id = p_chain_id AND number = p_number),
         (SELECT last_hash FROM chain.chunks WHERE chain_id = p_chain_id AND to_block = p_number))
@@ -59,7 +59,7 @@ $$;
 -- and the chain's newest event: read in the same snapshot as the rows handed to a job.
 CREATE OR REPLACE FUNCTION chain.range_ends(p_chain_id bigint, p_first bigint, p_last bigint)
 RETURNS TABLE (first_hash bytea, last_hash bytea, events_through bigint)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT chain.stored_hash(p_chain_id, p_first), chain.stored_hash(p_chain_id, p_last),
            (SELECT max(e.id) FROM chain.events e WHERE e.chain_id = p_chain_id)
 $$;
@@ -68,7 +68,7 @@ GRANT EXECUTE ON FUNCTION chain.range_ends(bigint, bigint, bigint) TO chainlake_
 -- Where live ingest resumes: one past the highest block stored hot or cold.
 CREATE OR REPLACE FUNCTION chain.resume_point(p_chain_id bigint)
 RETURNS TABLE (next_block bigint, parent_hash bytea)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH tip AS (
         SELECT greatest(
             (SELECT max(number) FROM chain.blocks WHERE chain_id = p_chain_id),
@@ -84,7 +84,7 @@ $$;
 CREATE OR REPLACE FUNCTION chain.commit_batch(
     p_chain_id bigint, p_from bigint, p_to bigint, p_finalized bigint
 ) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     expected bytea;
     broken bigint;
@@ -150,7 +150,7 @@ $$;
 CREATE OR REPLACE FUNCTION chain.rewind(
     p_chain_id bigint, p_fork_block bigint, p_new_hashes bytea[]
 ) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c chain.chains;
     orphaned bytea[];
@@ -185,7 +185,7 @@ $$;
 -- Repair: drop the hot blocks from p_from up (their transactions and logs cascade) so that
 -- ingest writes them again from the node; an invalidation event tells dependants.
 CREATE OR REPLACE FUNCTION chain.drop_hot_from(p_chain_id bigint, p_from bigint) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c chain.chains;
     dropped integer;
@@ -214,7 +214,7 @@ $$;
 
 -- Ingestion stopped itself (a reorg below finality): say so where operators look.
 CREATE OR REPLACE FUNCTION chain.record_stop(p_chain_id bigint, p_reason text) RETURNS void
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     UPDATE chain.chains SET stopped_reason = p_reason, updated_at = now()
     WHERE chain_id = p_chain_id
 $$;
@@ -226,7 +226,7 @@ CREATE OR REPLACE FUNCTION chain.record_chunk(
     p_chain_id bigint, p_from bigint, p_to bigint, p_first_parent_hash bytea, p_last_hash bytea,
     p_prefix text, p_files jsonb, p_source text, p_replace boolean DEFAULT false
 ) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c chain.chains;
     prev_hash bytea;
@@ -278,7 +278,7 @@ $$;
 -- Move the watermark over every contiguous chunk above it and prune the hot rows it now
 -- covers, in one transaction: readers see cold up to the watermark and hot above it.
 CREATE OR REPLACE FUNCTION chain.advance_watermark(p_chain_id bigint) RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     c chain.chains;
     mark bigint;
@@ -307,7 +307,7 @@ $$;
 -- caller, which can read the object store.)
 CREATE OR REPLACE FUNCTION chain.check(p_chain_id bigint)
 RETURNS TABLE (problem text, from_block bigint, to_block bigint, detail text)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH c AS (SELECT * FROM chain.chains WHERE chain_id = p_chain_id),
     hot AS (
         SELECT number, hash, parent_hash,
@@ -366,7 +366,7 @@ $$;
 -- watermark. These four run as the caller: RLS decides.
 CREATE OR REPLACE FUNCTION chain.cold_chunks(p_chain_id bigint)
 RETURNS TABLE (from_block bigint, to_block bigint, prefix text, files jsonb)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT k.from_block, k.to_block, k.prefix, k.files FROM chain.chunks k
     JOIN chain.chains c USING (chain_id)
     WHERE k.chain_id = p_chain_id AND k.to_block <= c.archived_to
@@ -396,7 +396,7 @@ CREATE FUNCTION chain.status()
 RETURNS TABLE (chain_id bigint, name text, head bigint, finalized bigint, watermark bigint,
                stopped_reason text, hot_blocks bigint, chunks bigint, reorgs bigint,
                last_ingested timestamptz, last_reorg jsonb)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT c.chain_id, c.name, c.head, c.finalized, c.archived_to, c.stopped_reason,
            (SELECT count(*) FROM chain.blocks b WHERE b.chain_id = c.chain_id),
            (SELECT count(*) FROM chain.chunks k WHERE k.chain_id = c.chain_id),

@@ -9,7 +9,7 @@
 CREATE OR REPLACE FUNCTION runs.dispatch_chain_batch(
     p_chain_id bigint, p_from bigint, p_to bigint, p_event_id bigint
 ) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d record;
     pending runs.runs;
@@ -74,7 +74,7 @@ REVOKE EXECUTE ON FUNCTION runs.dispatch_chain_batch(bigint, bigint, bigint, big
 -- secrets key), to the system org's runs only.
 CREATE OR REPLACE FUNCTION core.platform_credential_allowed(p_org_id uuid, p_name text)
 RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT p_name IN ('chain_writer', 'alert_sender')
        AND coalesce((SELECT system FROM core.orgs WHERE id = p_org_id), false)
 $$;
@@ -83,7 +83,7 @@ GRANT EXECUTE ON FUNCTION core.platform_credential_allowed(uuid, text) TO chainl
 
 -- The operator marks the platform's own org (chainlake up does, for the org `chainlake`).
 CREATE OR REPLACE FUNCTION core.set_system_org(p_name text) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found_id uuid;
 BEGIN

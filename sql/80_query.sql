@@ -4,7 +4,7 @@
 -- other partition (a partitioned dataset is the union of its partitions).
 CREATE OR REPLACE FUNCTION catalog.queryable_datasets()
 RETURNS TABLE (org_name text, dataset text, version integer, uris text[], row_count bigint)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH latest AS (
         SELECT DISTINCT ON (d.id, av.partition, av.chain_id)
                o.name AS org_name, d.name AS dataset, d.id, av.version, av.uris, av.row_count
@@ -26,7 +26,7 @@ GRANT EXECUTE ON FUNCTION catalog.queryable_datasets() TO chainlake_users;
 
 -- The API maps an OIDC token to a user by its e-mail claim (issue 8 adds issuer/subject links).
 CREATE OR REPLACE FUNCTION core.user_for_email(p_email text) RETURNS uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT id FROM core.users WHERE email = lower(p_email) AND disabled_at IS NULL
 $$;
 GRANT EXECUTE ON FUNCTION core.user_for_email(text) TO chainlake_api;
@@ -37,7 +37,7 @@ DROP FUNCTION IF EXISTS catalog.list_datasets(text, integer);  -- its columns ch
 CREATE FUNCTION catalog.list_datasets(p_after text, p_limit integer)
 RETURNS TABLE (org text, name text, current_version integer, description text,
                updated_at timestamptz, needs_rebuild integer)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT o.name, d.name, d.current_version, d.description, d.updated_at,
            (SELECT count(*)::integer FROM catalog.asset_versions v
             WHERE v.org_id = d.org_id AND v.dataset_id = d.id AND v.needs_rebuild_at IS NOT NULL)
@@ -55,7 +55,7 @@ CREATE OR REPLACE FUNCTION catalog.save_query(
     p_org text, p_name text, p_sql text, p_visibility catalog.visibility,
     p_description text DEFAULT '', p_params jsonb DEFAULT '{}'
 ) RETURNS catalog.saved_queries
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     org uuid := (SELECT id FROM core.orgs WHERE name = p_org);
     saved catalog.saved_queries;
@@ -82,7 +82,7 @@ $$;
 -- A saved query by name: the caller's own first, then one shared with the caller's orgs.
 CREATE OR REPLACE FUNCTION catalog.find_query(p_org text, p_name text)
 RETURNS SETOF catalog.saved_queries
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT q.* FROM catalog.saved_queries q JOIN core.orgs o ON o.id = q.org_id
     WHERE o.name = p_org AND q.name = p_name
     ORDER BY (q.owner_id = core.caller_user_id()) DESC, q.updated_at DESC
@@ -92,7 +92,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.list_queries(p_after text, p_limit integer)
 RETURNS TABLE (org text, name text, owner text, visibility catalog.visibility,
                description text, params jsonb, sql text, updated_at timestamptz, cursor text)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT o.name, q.name, u.email, q.visibility, q.description, q.params, q.sql, q.updated_at,
            o.name || '/' || q.name || '/' || q.id
     FROM catalog.saved_queries q
@@ -106,7 +106,7 @@ $$;
 -- SECURITY DEFINER: people hold no DELETE privilege (it would also let them LOCK the table);
 -- the check is the table's DELETE policy's (its owner, a member of the org).
 CREATE OR REPLACE FUNCTION catalog.delete_query(p_org text, p_name text) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     gone integer;
 BEGIN
@@ -131,7 +131,7 @@ TO chainlake_users;
 
 -- The current definition of every job the caller may see.
 CREATE OR REPLACE FUNCTION jobs.current_definitions_visible() RETURNS SETOF jobs.definitions
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT DISTINCT ON (org_id, name) * FROM jobs.definitions ORDER BY org_id, name, applied_at DESC
 $$;
 
@@ -140,7 +140,7 @@ $$;
 -- description. Case-insensitive substring match; best matches (name hits) first.
 CREATE OR REPLACE FUNCTION catalog.search(p_term text, p_limit integer DEFAULT 50)
 RETURNS TABLE (kind text, org text, name text, matched text, description text)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH term AS (SELECT '%' || replace(replace(replace(lower(p_term), '\', '\\'), '%', '\%'),
                                          '_', '\_') || '%' AS pattern),
     hits AS (
@@ -190,7 +190,7 @@ TO chainlake_users;
 -- caller's orgs', then those other orgs share with them (`shared`: the query service names
 -- these `saved."<org>.<name>"`, so a grant never lands in or shadows the grantee's namespace).
 CREATE OR REPLACE FUNCTION catalog.query_context() RETURNS jsonb
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     me uuid := core.caller_user_id();
     mine uuid[] := core.caller_org_ids('member');

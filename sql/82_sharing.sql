@@ -4,7 +4,7 @@
 
 -- The ids of the objects of one kind granted to any org the caller belongs to.
 CREATE OR REPLACE FUNCTION catalog.granted_object_ids(p_kind text) RETURNS uuid[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     result uuid[];
 BEGIN
@@ -17,7 +17,7 @@ $$;
 
 -- The orgs that granted the caller's orgs an object: their names are visible to the grantee.
 CREATE OR REPLACE FUNCTION catalog.granting_org_ids() RETURNS uuid[]
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     result uuid[];
 BEGIN
@@ -33,7 +33,7 @@ $$;
 -- call this, so direct SQL obeys the same rule as the functions below.
 CREATE OR REPLACE FUNCTION catalog.may_grant(p_kind text, p_object_id uuid, p_org_id uuid)
 RETURNS boolean
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_kind = 'dataset' THEN
         RETURN p_org_id = ANY (core.caller_org_ids('admin'))
@@ -53,7 +53,7 @@ $$;
 -- sharing functions below call it (as their owner): no user may, so that nobody learns another
 -- org's id from its name (the id keys its storage paths and its webhooks).
 CREATE OR REPLACE FUNCTION catalog.grantee_org_id(p_name text) RETURNS uuid
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found uuid;
 BEGIN
@@ -69,7 +69,7 @@ $$;
 -- The grantee org's name of a grant the caller may see (its grantor's admins, its author, the
 -- grantee's members): users read names, never the grantee's id (not a column they may select).
 CREATE OR REPLACE FUNCTION catalog.grant_grantee(p_grant uuid) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     found text;
 BEGIN
@@ -85,7 +85,7 @@ $$;
 -- The object a grant names: (its org, its id), or a clear error.
 CREATE OR REPLACE FUNCTION catalog.shareable_object(p_kind text, p_org text, p_name text,
                                                     OUT org_id uuid, OUT object_id uuid)
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_kind = 'dataset' THEN
         SELECT d.org_id, d.id INTO org_id, object_id
@@ -116,7 +116,7 @@ $$;
 DROP FUNCTION IF EXISTS catalog.grant_read(text, text, text, text);  -- it returned the row
 CREATE FUNCTION catalog.grant_read(p_kind text, p_org text, p_name text, p_to_org text)
 RETURNS TABLE (kind text, org text, name text, grantee text, created_at timestamptz)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target record;
     grantee uuid := catalog.grantee_org_id(p_to_org);
@@ -151,7 +151,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.revoke_read(p_kind text, p_org text, p_name text,
                                                p_from_org text)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     target record;
     grantee uuid := catalog.grantee_org_id(p_from_org);
@@ -173,7 +173,7 @@ $$;
 CREATE OR REPLACE FUNCTION catalog.list_grants(p_after text, p_limit integer)
 RETURNS TABLE (kind text, org text, name text, grantee text, granted_by text,
                created_at timestamptz, cursor text)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT g.object_kind, o.name, coalesce(d.name, q.name), catalog.grant_grantee(g.id),
            u.email, g.created_at, g.created_at::text || '/' || g.id
     FROM catalog.object_grants g
@@ -188,7 +188,7 @@ $$;
 
 -- Deleting a shared object deletes its grants (they name it by id, not by a foreign key).
 CREATE OR REPLACE FUNCTION catalog.drop_object_grants() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM catalog.object_grants g
     WHERE g.object_kind = TG_ARGV[0] AND g.object_id = OLD.id;

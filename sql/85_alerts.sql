@@ -6,7 +6,7 @@
 CREATE OR REPLACE FUNCTION alerts.dataset_shape(
     p_dataset text, OUT tbl text, OUT num text, OUT row_key text
 )
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     CASE p_dataset
         WHEN 'chain.transactions' THEN
@@ -30,7 +30,7 @@ $$;
 -- The condition's text stays one self-contained expression wherever it is placed: no statement
 -- separators, comments, dollar quotes or escape strings, and its parentheses balance.
 CREATE OR REPLACE FUNCTION alerts.check_condition_text(p_condition text) RETURNS void
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     bare text;
     depth integer := 0;
@@ -75,7 +75,7 @@ $$;
 -- 10^9), numeric powers, huge pads, fills and format widths, aggregates that build one value of
 -- a whole window). Conditions run inside every ingest batch, so a condition may not call them.
 CREATE OR REPLACE FUNCTION alerts.amplifies(p_function oid) RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT EXISTS (
         SELECT 1 FROM pg_catalog.pg_proc f
         WHERE f.oid = p_function
@@ -92,7 +92,7 @@ $$;
 -- a small constant (encode, quote_literal, to_json, ...). One is bounded by the row and the
 -- condition's text; nested, they compound (three nested replace() made 460 MB of one row).
 CREATE OR REPLACE FUNCTION alerts.growing_functions(p_multiplying boolean) RETURNS oid[]
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(array_agg(f.oid), '{}') FROM pg_catalog.pg_proc f
     WHERE f.pronamespace = 'pg_catalog'::regnamespace
       AND (f.proname IN ('replace', 'regexp_replace', 'array_to_string', 'concat_ws')
@@ -109,7 +109,7 @@ $$;
 -- inside a string is escaped with a backslash, so once the escapes are dropped every brace opens
 -- or closes a node.
 CREATE OR REPLACE FUNCTION alerts.check_growth(p_tree text) RETURNS void
-LANGUAGE plpgsql STABLE SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     growing constant oid[] := alerts.growing_functions(false);
     multiplying constant oid[] := alerts.growing_functions(true);
@@ -153,18 +153,20 @@ $$;
 -- its dataset when it is saved.
 CREATE OR REPLACE FUNCTION alerts.time_budget_ms(p_scope text, p_blocks bigint DEFAULT 1)
 RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE p_scope WHEN 'batch' THEN 500 WHEN 'org' THEN 250 WHEN 'rule' THEN 100
                         WHEN 'probe' THEN 50 END
            * CASE WHEN p_scope = 'probe' THEN 1 ELSE least(greatest(p_blocks, 1), 20)::integer END
 $$;
 
 -- What a condition costs on real rows, as whoever saves it: the compiled condition
--- (pg_temp.chainlake_condition, made by alerts.check_condition) over the latest rows of its
+-- (p_compiled, made by alerts.check_condition) over the latest rows of its
 -- dataset, refused once they took more than the probe's budget. An error on some row is left to
 -- evaluation, which sets the rule aside with it.
-CREATE OR REPLACE FUNCTION alerts.probe_condition(p_dataset text) RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+DROP FUNCTION IF EXISTS alerts.probe_condition(text);
+CREATE OR REPLACE FUNCTION alerts.probe_condition(p_dataset text, p_compiled regprocedure)
+RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     shape record := alerts.dataset_shape(p_dataset);
     budget constant integer := alerts.time_budget_ms('probe');
@@ -179,7 +181,7 @@ BEGIN
     FOR latest IN EXECUTE format('SELECT t FROM %s t ORDER BY t.chain_id DESC, t.%I DESC LIMIT 100',
                                  shape.tbl, shape.num) LOOP
         BEGIN
-            EXECUTE 'SELECT pg_temp.chainlake_condition($1)' USING latest.t;
+            EXECUTE format('SELECT %s($1)', p_compiled::oid::regproc) USING latest.t;
         EXCEPTION WHEN others THEN
             NULL;
         END;
@@ -201,11 +203,14 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.check_condition(
     p_dataset text, p_condition text, p_group_by text[], p_windowed boolean
 ) RETURNS void
-LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     shape record;
     body text;
-    fn oid;
+    -- a name nobody can guess or plant beforehand (the session's temp schema is the caller's),
+    -- and the function found by its exact signature, never by name alone
+    compiled constant text := 'chainlake_condition_' || md5(gen_random_uuid()::text);
+    fn regprocedure;
     bad record;
     grouping text := '';
 BEGIN
@@ -220,9 +225,9 @@ BEGIN
     END IF;
     BEGIN
         EXECUTE format(
-            'CREATE FUNCTION pg_temp.chainlake_condition(t %s) RETURNS boolean LANGUAGE sql '
+            'CREATE FUNCTION pg_temp.%I(t %s) RETURNS boolean LANGUAGE sql '
             'STABLE RETURN (SELECT (%s)::boolean FROM (SELECT (t).*) AS t%s)',
-            shape.tbl, p_condition, grouping);
+            compiled, shape.tbl, p_condition, grouping);
     EXCEPTION
         WHEN undefined_column THEN
             RAISE EXCEPTION 'condition: % in %', SQLERRM, p_dataset USING ERRCODE = '22023',
@@ -234,8 +239,12 @@ BEGIN
         WHEN others THEN
             RAISE EXCEPTION 'condition: %', SQLERRM USING ERRCODE = '22023';
     END;
-    SELECT p.oid, p.prosqlbody::text INTO fn, body FROM pg_catalog.pg_proc p
-    WHERE p.proname = 'chainlake_condition' AND p.pronamespace = pg_catalog.pg_my_temp_schema();
+    fn := pg_catalog.to_regprocedure(format('pg_temp.%I(%s)', compiled, shape.tbl));
+    SELECT p.prosqlbody::text INTO body FROM pg_catalog.pg_proc p
+    WHERE p.oid = fn AND p.pronamespace = pg_catalog.pg_my_temp_schema();
+    IF body IS NULL THEN
+        RAISE EXCEPTION 'condition: could not be compiled for checking' USING ERRCODE = '22023';
+    END IF;
     IF body ~ 'SQLVALUEFUNCTION' THEN
         RAISE EXCEPTION 'condition: may not read the clock or the session (current_timestamp, current_user, ...)'
             USING ERRCODE = '22023';
@@ -259,15 +268,15 @@ BEGIN
                         ELSE 'only pure built-in functions of the row''s values (no side effects, clock or settings)' END;
     END LOOP;
     PERFORM alerts.check_growth(body);
-    PERFORM alerts.probe_condition(p_dataset);
+    PERFORM alerts.probe_condition(p_dataset, fn);
     -- (a refusal above drops the function with everything else the statement did)
-    EXECUTE format('DROP FUNCTION pg_temp.chainlake_condition(%s)', shape.tbl);
+    EXECUTE format('DROP FUNCTION %s', fn);
 END
 $$;
 
 -- A rule's definition: its dataset, columns, channels and condition.
 CREATE OR REPLACE FUNCTION alerts.check_definition(r alerts.rules) RETURNS void
-LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $$  -- compiles as whoever saves
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$  -- compiles as whoever saves
 DECLARE
     shape record;
     col text;
@@ -309,7 +318,7 @@ $$;
 -- checked condition every time. A change of bookkeeping alone (enabled, severity, the platform
 -- setting a rule aside) keeps the condition, which was checked when it was stored.
 CREATE OR REPLACE FUNCTION alerts.check_rule() RETURNS trigger
-LANGUAGE plpgsql SECURITY INVOKER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY INVOKER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     changed boolean := TG_OP = 'INSERT';
 BEGIN
@@ -334,13 +343,13 @@ CREATE TRIGGER rules_checked BEFORE INSERT OR UPDATE ON alerts.rules
 
 -- The per-org NOTIFY channel: LISTEN has no access control, so payloads carry only opaque ids.
 CREATE OR REPLACE FUNCTION alerts.channel_name(p_org_id uuid) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT 'alerts_' || replace(p_org_id::text, '-', '')
 $$;
 
 -- A firing or retraction: its NOTIFY and one delivery task per channel of its rule.
 CREATE OR REPLACE FUNCTION alerts.announce(p_firing_id uuid, p_event text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     f alerts.firings;
     channel text;
@@ -377,7 +386,7 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.evaluated_shape(
     p_dataset text, p_source text, OUT tbl text, OUT num text, OUT row_key text, OUT blocks text
 )
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     shape record := alerts.dataset_shape(p_dataset);
 BEGIN
@@ -400,7 +409,7 @@ CREATE OR REPLACE FUNCTION alerts.match_rows(
     p_dataset text, p_predicate text, p_dedup_key text[], p_chain_id bigint, p_from bigint,
     p_to bigint, p_source text
 ) RETURNS TABLE (n bigint, block_hash bytea, match_key text, dedup_value text, vals jsonb)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     shape record := alerts.evaluated_shape(p_dataset, p_source);
     dedup text := shape.row_key;
@@ -425,7 +434,7 @@ CREATE OR REPLACE FUNCTION alerts.match_window(
     p_dataset text, p_predicate text, p_group_by text[], p_window integer, p_chain_id bigint,
     p_ending bigint, p_source text
 ) RETURNS TABLE (block_hash bytea, dedup_value text, vals jsonb)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     shape record := alerts.evaluated_shape(p_dataset, p_source);
     groups text := '''all''';
@@ -452,7 +461,7 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.match_simple(
     p_dataset text, p_predicates text[], p_chain_id bigint, p_from bigint, p_to bigint
 ) RETURNS TABLE (i integer, n bigint, block_hash bytea, match_key text, vals jsonb)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     shape record := alerts.evaluated_shape(p_dataset, 'chain');
     cases text := (SELECT string_agg(format('CASE WHEN (%s)::boolean THEN %s END', p, k), ', '
@@ -475,7 +484,7 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.match_health(
     p_predicate text, p_rows alerts.platform_health_row[]
 ) RETURNS SETOF alerts.platform_health_row
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     RETURN QUERY EXECUTE format(
         'SELECT t.metric, t.subject, t.value FROM unnest($1) AS t '
@@ -487,7 +496,7 @@ $$;
 -- Has rule r (with a throttle) fired for p_dedup_value within its throttle window?
 CREATE OR REPLACE FUNCTION alerts.throttled(r alerts.rules, p_dedup_value text, p_backtest boolean)
 RETURNS boolean
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT r.throttle_seconds > 0 AND EXISTS (
         SELECT 1 FROM alerts.firings f
         WHERE f.rule_id = r.id AND f.dedup_value = p_dedup_value AND f.retracted_at IS NULL
@@ -502,7 +511,7 @@ CREATE OR REPLACE FUNCTION alerts.evaluate_rule(
     r alerts.rules, p_chain_id bigint, p_from bigint, p_to bigint, p_backtest boolean DEFAULT false,
     p_source text DEFAULT 'chain'
 ) RETURNS SETOF uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ending bigint;
     fired uuid;
@@ -544,7 +553,7 @@ $$;
 
 -- Blocks at least this deep below the head count as safe.
 CREATE OR REPLACE FUNCTION alerts.safe_depth() RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$ SELECT 12 $$;
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 12 $$;
 
 -- Set rule p_rule of org p_org aside until it is saved again; last_error says why: p_error, or
 -- that on a batch of p_blocks blocks it took p_took_ms, the most of its org's rules, which
@@ -554,7 +563,7 @@ CREATE OR REPLACE FUNCTION alerts.set_aside(
     p_org uuid, p_rule uuid, p_blocks bigint, p_error text DEFAULT NULL,
     p_took_ms integer DEFAULT NULL
 ) RETURNS boolean
-LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     UPDATE alerts.rules r
     SET last_error = CASE
         WHEN p_error IS NOT NULL THEN left(p_error, 500)
@@ -582,7 +591,7 @@ CREATE OR REPLACE FUNCTION alerts.evaluate_each(
     p_chain_id bigint, p_from bigint, p_to bigint, p_level text, p_simple boolean,
     p_org uuid DEFAULT NULL, p_rule uuid DEFAULT NULL
 ) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r alerts.rules;
     fired uuid;
@@ -621,7 +630,7 @@ CREATE OR REPLACE FUNCTION alerts.evaluate_simple(
     p_dataset text, p_chain_id bigint, p_from bigint, p_to bigint, p_level text,
     p_org uuid DEFAULT NULL, p_rule uuid DEFAULT NULL
 ) RETURNS SETOF uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     orgs uuid[];
     ids uuid[];
@@ -661,7 +670,7 @@ CREATE OR REPLACE FUNCTION alerts.evaluate(
     p_chain_id bigint, p_from bigint, p_to bigint, p_level text, p_org uuid DEFAULT NULL,
     p_rule uuid DEFAULT NULL
 ) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     ds text;
     fired uuid;
@@ -702,7 +711,7 @@ CREATE OR REPLACE FUNCTION alerts.on_batch(
     p_chain_id bigint, p_from bigint, p_to bigint, p_old_finalized bigint, p_finalized bigint,
     p_org uuid DEFAULT NULL, p_rule uuid DEFAULT NULL
 ) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     depth integer := alerts.safe_depth();
     finalized bigint := greatest(p_old_finalized, p_finalized);
@@ -725,13 +734,13 @@ $$;
 -- What ingest evaluates one at a time when evaluating all at once ran out of time: the orgs
 -- with active chain rules, and one org's active chain rules.
 CREATE OR REPLACE FUNCTION alerts.active_orgs() RETURNS SETOF uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT DISTINCT org_id FROM alerts.rules
     WHERE enabled AND last_error IS NULL AND dataset LIKE 'chain.%' ORDER BY 1
 $$;
 
 CREATE OR REPLACE FUNCTION alerts.active_rules(p_org uuid) RETURNS SETOF uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT id FROM alerts.rules
     WHERE org_id = p_org AND enabled AND last_error IS NULL AND dataset LIKE 'chain.%' ORDER BY 1
 $$;
@@ -739,7 +748,7 @@ $$;
 -- A reorg dropped the blocks above p_fork: retract every live firing whose rows were there.
 CREATE OR REPLACE FUNCTION alerts.retract_above(p_chain_id bigint, p_fork bigint)
 RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     gone uuid;
     n integer := 0;
@@ -781,7 +790,7 @@ GRANT EXECUTE ON FUNCTION
     alerts.amplifies(oid),
     alerts.growing_functions(boolean),
     alerts.check_growth(text),
-    alerts.probe_condition(text),
+    alerts.probe_condition(text, regprocedure),
     alerts.time_budget_ms(text, bigint),
     alerts.channel_name(uuid),
     alerts.safe_depth()
@@ -810,7 +819,7 @@ RETURNS TABLE (msg_id bigint, delivery_id uuid, org text, event text, attempts i
                channel text, kind text, target text, config jsonb, secret_enc bytea,
                rule text, severity text, firing_id uuid, chain_id bigint, from_block bigint,
                to_block bigint, block_hash bytea, match_key text, vals jsonb, fired_at timestamptz)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT m.msg_id, d.id, o.name, d.event, d.attempts, c.name, c.kind, c.target, c.config,
            c.secret_enc, r.name, r.severity, f.id, f.chain_id, f.from_block, f.to_block,
            f.block_hash, f.match_key, f.vals, f.fired_at
@@ -828,7 +837,7 @@ CREATE OR REPLACE FUNCTION alerts.record_attempt(
     p_msg_id bigint, p_delivery_id uuid, p_error text, p_max_attempts integer,
     p_retry_seconds integer
 ) RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d alerts.deliveries;
 BEGIN
@@ -868,7 +877,7 @@ CREATE OR REPLACE FUNCTION alerts.backtest(
     p_org text, p_rule text, p_chain_id bigint, p_from bigint, p_to bigint,
     p_deliver boolean DEFAULT false
 ) RETURNS SETOF alerts.firings
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r alerts.rules;
     fired uuid;
@@ -901,7 +910,7 @@ GRANT EXECUTE ON FUNCTION alerts.backtest(text, text, bigint, bigint, bigint, bo
 --   queue_oldest_age_seconds  per queue (run_tasks, alert_deliveries): the oldest message's age
 --   deliveries_dead_1h        per org: alert deliveries that ended in the dead letter last hour
 CREATE OR REPLACE FUNCTION alerts.platform_health() RETURNS SETOF alerts.platform_health_row
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT 'run_failure_rate', o.name,
            (count(*) FILTER (WHERE r.status IN ('failed', 'dead')))::double precision / count(*)
     FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
@@ -936,7 +945,7 @@ $$;
 -- per (rule, metric, subject) a minute, and none while the rule's throttle holds. A rule that
 -- fails is set aside with its error, as chain rules are.
 CREATE OR REPLACE FUNCTION alerts.evaluate_platform() RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     health constant alerts.platform_health_row[] := ARRAY(SELECT h FROM alerts.platform_health() h);
     r alerts.rules;
@@ -975,7 +984,7 @@ $$;
 -- The built-in system rules, in the system org: disabled ones stay disabled, and a rule the
 -- operator changed (its condition, channels) keeps the change.
 CREATE OR REPLACE FUNCTION alerts.install_system_rules() RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     org uuid := (SELECT id FROM core.orgs WHERE system LIMIT 1);
     n integer;

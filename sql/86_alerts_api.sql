@@ -2,7 +2,7 @@
 -- by org and name, recent firings with their deliveries. Every rule passes alerts.check_rule.
 
 CREATE OR REPLACE FUNCTION alerts.text_array(p_value jsonb) RETURNS text[]
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(array_agg(v ORDER BY n), '{}')
     FROM jsonb_array_elements_text(CASE WHEN jsonb_typeof(p_value) = 'array' THEN p_value
                                         ELSE '[]' END) WITH ORDINALITY AS e(v, n)
@@ -13,7 +13,7 @@ $$;
 -- chain_id, description, enabled.
 CREATE OR REPLACE FUNCTION alerts.save_rule(p_org text, p_name text, p_spec jsonb)
 RETURNS alerts.rules
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     org uuid := core.member_org(p_org);
     unknown text;
@@ -55,7 +55,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION alerts.set_enabled(p_org text, p_name text, p_enabled boolean)
 RETURNS void
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     UPDATE alerts.rules SET enabled = p_enabled
     WHERE org_id = core.member_org(p_org) AND name = p_name;
@@ -69,7 +69,7 @@ $$;
 -- SECURITY DEFINER: people hold no DELETE privilege (it would also let them LOCK the table);
 -- the check is the table's DELETE policy's (writers of the org).
 CREATE OR REPLACE FUNCTION alerts.delete_rule(p_org text, p_name text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM alerts.rules WHERE org_id = core.member_org(p_org) AND name = p_name
       AND org_id = ANY (core.caller_org_ids('write'));
@@ -87,7 +87,7 @@ RETURNS TABLE (org text, name text, dataset text, condition text, severity text,
                group_by text[], dedup_key text[], throttle_seconds integer, chain_id bigint,
                description text, last_error text, firings bigint, last_fired timestamptz,
                cursor text)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT o.name, r.name, r.dataset, r.condition, r.severity, r.enabled, r.channels,
            r.confirmation, r.window_blocks, r.group_by, r.dedup_key, r.throttle_seconds,
            r.chain_id, r.description, r.last_error,
@@ -108,7 +108,7 @@ CREATE OR REPLACE FUNCTION alerts.recent_firings(p_org text, p_rule text, p_limi
 RETURNS TABLE (id uuid, org text, rule text, severity text, chain_id bigint, from_block bigint,
                to_block bigint, block_hash text, match_key text, vals jsonb,
                fired_at timestamptz, retracted_at timestamptz, deliveries jsonb)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT f.id, o.name, r.name, r.severity, f.chain_id, f.from_block, f.to_block,
            '0x' || encode(f.block_hash, 'hex'), f.match_key, f.vals, f.fired_at, f.retracted_at,
            coalesce((SELECT jsonb_agg(jsonb_build_object(
@@ -132,7 +132,7 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.save_channel(
     p_org text, p_name text, p_kind text, p_target text, p_config jsonb, p_secret_enc bytea
 ) RETURNS uuid
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     org uuid := core.writable_org(p_org, 'manage its alert channels');
     saved uuid;
@@ -150,7 +150,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION alerts.list_channels()
 RETURNS TABLE (org text, name text, kind text, target text, config jsonb, has_secret boolean)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT o.name, c.name, c.kind, c.target, c.config, c.secret_enc IS NOT NULL
     FROM alerts.channels c JOIN core.orgs o ON o.id = c.org_id
     WHERE c.org_id = ANY (core.caller_org_ids('read'))

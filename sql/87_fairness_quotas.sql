@@ -14,7 +14,7 @@ CREATE OR REPLACE FUNCTION runs.take_tasks(
     p_limit integer, p_vt integer, p_platform boolean, p_per_org integer DEFAULT NULL,
     p_busy jsonb DEFAULT '{}'
 ) RETURNS TABLE (msg_id bigint, read_ct integer, message jsonb)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     WITH heads AS (
         SELECT t.msg_id, row_number() OVER (PARTITION BY o.id ORDER BY t.msg_id) AS turn,
                (SELECT max(r.started_at) FROM runs.runs r WHERE r.org_id = o.id) AS served
@@ -47,7 +47,7 @@ GRANT EXECUTE ON FUNCTION runs.take_tasks(integer, integer, boolean, integer, js
 -- (the API answers 429 with Retry-After). Counts older than ten minutes are dropped. Each
 -- person may read their own counts (core.api_requests).
 CREATE OR REPLACE FUNCTION core.charge_api_request() RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     caller uuid := core.caller_user_id();
     this_minute timestamptz := date_trunc('minute', now());
@@ -91,7 +91,7 @@ GRANT EXECUTE ON FUNCTION core.charge_api_request() TO chainlake_authenticated;
 DROP FUNCTION IF EXISTS runs.check_queue_quota(uuid);
 CREATE OR REPLACE FUNCTION runs.check_queue_quota(p_org_id uuid, p_adding integer DEFAULT 1)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     allowed integer := coalesce((SELECT max_queued_tasks FROM core.quotas
                                  WHERE org_id = p_org_id), 100000);
@@ -118,7 +118,7 @@ REVOKE EXECUTE ON FUNCTION runs.check_queue_quota(uuid, integer) FROM PUBLIC;
 -- Job secrets: the encrypted values of the named secrets of the org the runner acts for.
 CREATE OR REPLACE FUNCTION jobs.secret_values(p_names text[])
 RETURNS TABLE (name text, value_enc bytea)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT s.name, s.value_enc FROM jobs.secrets s
     WHERE s.org_id = core.runner_org_id() AND s.name = ANY (p_names)
 $$;
@@ -130,7 +130,7 @@ GRANT EXECUTE ON FUNCTION jobs.secret_values(text[]) TO chainlake_runner;
 -- role may select; so it checks the writer role itself.
 CREATE OR REPLACE FUNCTION jobs.set_secret(p_org text, p_name text, p_value_enc bytea)
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     org uuid := core.writable_org(p_org, 'set its secrets');
 BEGIN
@@ -143,7 +143,7 @@ $$;
 -- SECURITY DEFINER: people hold no DELETE privilege (it would also let them LOCK the table);
 -- the check is the DELETE policy's (writers of the org).
 CREATE OR REPLACE FUNCTION jobs.delete_secret(p_org text, p_name text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     DELETE FROM jobs.secrets WHERE org_id = core.member_org(p_org) AND name = p_name
       AND org_id = ANY (core.caller_org_ids('write'));
@@ -166,7 +166,7 @@ CREATE OR REPLACE TRIGGER secrets_stamp_creator BEFORE INSERT OR UPDATE ON jobs.
 -- versions are checked one at a time (a row lock per org: sql/31_blocking.sql).
 CREATE OR REPLACE FUNCTION core.check_storage_quota(p_org_id uuid, p_new_bytes bigint)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     allowed bigint;
     used bigint;

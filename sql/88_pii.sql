@@ -10,7 +10,7 @@
 
 -- A subject's address from its text form, or a clear error.
 CREATE OR REPLACE FUNCTION pii.subject(p_address text) RETURNS bytea
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_address IS NULL OR p_address !~ '^0[xX][0-9a-fA-F]{40}$' THEN
         RAISE EXCEPTION 'malformed address "%": expected 0x followed by 40 hex digits',
@@ -22,7 +22,7 @@ END
 $$;
 
 CREATE OR REPLACE FUNCTION pii.address_text(p_address bytea) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT '0x' || encode(p_address, 'hex')
 $$;
 
@@ -32,7 +32,7 @@ CREATE OR REPLACE FUNCTION pii.labels(
     p_org text, p_subject text DEFAULT NULL, p_limit integer DEFAULT 1000
 ) RETURNS TABLE (org text, subject text, kind text, label text, visibility catalog.visibility,
                  owner text, created_at timestamptz, redacted boolean)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_org uuid := core.member_org(p_org);
     v_subject bytea := CASE WHEN p_subject IS NOT NULL THEN pii.subject(p_subject) END;
@@ -71,7 +71,7 @@ CREATE OR REPLACE FUNCTION pii.set_label(
     p_org text, p_subject text, p_label text, p_kind text DEFAULT 'label',
     p_visibility catalog.visibility DEFAULT 'private'
 ) RETURNS integer
-LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_org uuid := CASE WHEN p_visibility = 'org'
                        THEN core.writable_org(p_org, 'share labels with the org')
@@ -97,7 +97,7 @@ $$;
 -- Every row change is an audit event: the subject, the row's id, owner, kind and visibility,
 -- whether it is redacted; never the value.
 CREATE OR REPLACE FUNCTION pii.audit_change() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     changed pii.address_labels := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 BEGIN
@@ -122,7 +122,7 @@ CREATE OR REPLACE TRIGGER address_labels_audited
 -- every version built from one of those (runs.run_inputs, transitively).
 CREATE OR REPLACE FUNCTION pii.derived_versions(p_org uuid, p_since timestamptz)
 RETURNS TABLE (dataset_id uuid, version integer)
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     WITH RECURSIVE derived AS (
         SELECT v.dataset_id, v.version
         FROM catalog.asset_versions v
@@ -148,7 +148,7 @@ $$;
 CREATE OR REPLACE FUNCTION pii.remove_subject(
     p_org uuid, p_subject bytea, p_owner uuid, p_shared boolean, p_redact boolean
 ) RETURNS TABLE (org text, rows integer, versions_marked integer)
-LANGUAGE plpgsql VOLATILE SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     what constant text := CASE WHEN p_redact THEN 'redact' ELSE 'delete' END;
     target record;
@@ -203,7 +203,7 @@ $$;
 -- with the org when they are its admin.
 CREATE OR REPLACE FUNCTION pii.remove_in_scope(p_org text, p_subject text, p_redact boolean)
 RETURNS TABLE (org text, rows integer, versions_marked integer)
-LANGUAGE sql VOLATILE SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     SELECT r.* FROM (SELECT core.member_org(p_org) AS id, pii.subject(p_subject) AS subject) c,
         pii.remove_subject(c.id, c.subject, core.caller_user_id(),
                            c.id = ANY (core.caller_org_ids('admin')), p_redact) r
@@ -212,13 +212,13 @@ REVOKE EXECUTE ON FUNCTION pii.remove_in_scope(text, text, boolean) FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION pii.delete_subject(p_org text, p_subject text)
 RETURNS TABLE (org text, rows integer, versions_marked integer)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM pii.remove_in_scope(p_org, p_subject, false)
 $$;
 
 CREATE OR REPLACE FUNCTION pii.redact_subject(p_org text, p_subject text)
 RETURNS TABLE (org text, rows integer, versions_marked integer)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM pii.remove_in_scope(p_org, p_subject, true)
 $$;
 
@@ -227,7 +227,7 @@ $$;
 CREATE OR REPLACE FUNCTION pii.erase_subject(
     p_subject text, p_org text DEFAULT NULL, p_redact boolean DEFAULT false
 ) RETURNS TABLE (org text, rows integer, versions_marked integer)
-LANGUAGE sql VOLATILE SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     SELECT r.* FROM pii.remove_subject(
         CASE WHEN p_org IS NOT NULL THEN (core.org_by_name(p_org)).id END,
         pii.subject(p_subject), NULL, true, p_redact) r

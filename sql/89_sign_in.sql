@@ -5,7 +5,7 @@
 -- roles from the token, those roles by org id (`*`: every org). An org the token names that
 -- does not exist is left out. Called by the API before the request has an identity.
 CREATE OR REPLACE FUNCTION core.oidc_identity(p_email text, p_org_roles jsonb) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object('sub', u.id)
         || CASE WHEN p_org_roles IS NULL THEN '{}'::jsonb
                 ELSE jsonb_build_object('org_roles', coalesce((
@@ -27,7 +27,7 @@ GRANT EXECUTE ON FUNCTION core.oidc_identity(text, jsonb) TO chainlake_api;
 CREATE OR REPLACE FUNCTION core.note_sign_in(
     p_token_sha256 bytea, p_issuer text, p_expires_at timestamptz, p_detail jsonb
 ) RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     caller uuid := core.caller_user_id();
     org uuid;

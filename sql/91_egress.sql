@@ -13,7 +13,7 @@
 -- specific first (the metadata address is named as such, not as link-local or private).
 CREATE OR REPLACE FUNCTION core.egress_ranges()
 RETURNS TABLE (range cidr, reason text)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT v.r::cidr, v.reason FROM (VALUES
         ('169.254.169.254/32', 'the cloud metadata address'),
         ('fd00:ec2::254/128', 'the cloud metadata address'),
@@ -52,7 +52,7 @@ $$;
 
 -- A literal IP address, or NULL for anything else (a name, a network, junk).
 CREATE OR REPLACE FUNCTION core.literal_address(p_host text) RETURNS inet
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF p_host IS NULL OR p_host !~ '^[0-9a-fA-F:.]+$' OR p_host !~ '[.:]' THEN
         RETURN NULL;
@@ -66,14 +66,14 @@ $$;
 -- A host as the rules compare it: lower case, no brackets or final dot, an address in its
 -- canonical text ('0:0:0:0:0:0:0:1' is '::1').
 CREATE OR REPLACE FUNCTION core.normal_host(p_host text) RETURNS text
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(pg_catalog.host(core.literal_address(h)), h)
     FROM (SELECT rtrim(btrim(lower(p_host), '[]'), '.') AS h) n
 $$;
 
 -- 'host:port' or '[v6 address]:port' split; host NULL when it is neither.
 CREATE OR REPLACE FUNCTION core.split_address(p_address text, OUT host text, OUT port integer)
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m text[] := coalesce(regexp_match(p_address, '^\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})$'),
                          regexp_match(p_address, '^([A-Za-z0-9.-]+):([0-9]{1,5})$'));
@@ -89,7 +89,7 @@ $$;
 CREATE OR REPLACE FUNCTION core.split_url(
     p_url text, OUT scheme text, OUT host text, OUT port integer, OUT problem text
 )
-LANGUAGE plpgsql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     m text[] := regexp_match(coalesce(p_url, ''), '^([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)');
     authority text;
@@ -118,7 +118,7 @@ $$;
 
 -- 'localhost' and the addresses that mean "this machine" in a platform address.
 CREATE OR REPLACE FUNCTION core.is_this_machine(p_host text) RETURNS boolean
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT p_host IN ('localhost', '127.0.0.1', '::1', '0.0.0.0', '::')
 $$;
 
@@ -126,7 +126,7 @@ $$;
 -- itself (its port on this machine), and the chain nodes the system org's jobs ingest from.
 CREATE OR REPLACE FUNCTION core.platform_addresses()
 RETURNS TABLE (host text, port integer, note text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT a.host, a.port, a.note FROM core.egress_addresses a WHERE a.rule = 'platform'
     UNION
     SELECT 'localhost', pg_catalog.current_setting('port')::integer, 'Postgres'
@@ -144,7 +144,7 @@ $$;
 -- Why an outbound call to p_host:p_port is refused, or NULL when it may go (as far as a literal
 -- can tell: a name is resolved and its addresses checked when it is used).
 CREATE OR REPLACE FUNCTION core.egress_refusal(p_host text, p_port integer) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     h text := core.normal_host(p_host);
     addr inet := core.literal_address(h);
@@ -184,7 +184,7 @@ $$;
 
 -- An http(s) URL checked the same way: the problem with it, or NULL.
 CREATE OR REPLACE FUNCTION core.egress_url_refusal(p_url text) RETURNS text
-LANGUAGE sql STABLE SET search_path = '' AS $$
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce(u.problem, core.egress_refusal(u.host, u.port)) FROM core.split_url(p_url) u
 $$;
 
@@ -192,7 +192,7 @@ $$;
 -- and the platform's own addresses (rule 'refused' | 'allowed' | 'platform').
 CREATE OR REPLACE FUNCTION core.egress_policy()
 RETURNS TABLE (rule text, host text, port integer, note text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT 'refused', r.range::text, NULL::integer, r.reason FROM core.egress_ranges() r
     UNION ALL
     SELECT 'allowed', a.host, a.port, a.note FROM core.egress_addresses a WHERE a.rule = 'allowed'
@@ -203,7 +203,7 @@ $$;
 -- The operator allows one exact host:port (a test receiver, a mail relay on this machine).
 CREATE OR REPLACE FUNCTION core.allow_egress(p_address text, p_note text DEFAULT 'operator')
 RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM core.set_egress_addresses('allowed', p_note, ARRAY[p_address], false);
 END
@@ -211,7 +211,7 @@ $$;
 
 -- The operator no longer allows p_address (whoever added it).
 CREATE OR REPLACE FUNCTION core.forget_egress(p_address text) RETURNS boolean
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     a record := core.split_address(p_address);
 BEGIN
@@ -229,7 +229,7 @@ $$;
 CREATE OR REPLACE FUNCTION core.set_egress_addresses(
     p_rule text, p_note text, p_addresses text[], p_replace boolean DEFAULT true
 ) RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     item text;
     a record;
@@ -288,7 +288,7 @@ TO chainlake_api, chainlake_runner, chainlake_alerts;
 -- set, which the operator must allow).
 CREATE OR REPLACE FUNCTION alerts.channel_destinations(p_kind text, p_target text, p_config jsonb)
 RETURNS TABLE (field text, host text, port integer, problem text)
-LANGUAGE sql IMMUTABLE SET search_path = '' AS $$
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT 'target', u.host, u.port, u.problem
     FROM core.split_url(p_target) u WHERE p_kind IN ('webhook', 'slack')
     UNION ALL
@@ -306,7 +306,7 @@ $$;
 
 -- Every insert and update of a channel, whoever makes it: each destination must pass.
 CREATE OR REPLACE FUNCTION alerts.check_channel_destinations() RETURNS trigger
-LANGUAGE plpgsql SET search_path = '' AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d record;
     why text;
@@ -334,7 +334,7 @@ TO chainlake_users, chainlake_api, chainlake_alerts;
 -- host:port and may be reached ("*", any destination on the host's network, is for the system
 -- org's own jobs only), and a service launcher's endpoint passes like a channel's URL.
 CREATE OR REPLACE FUNCTION jobs.check_definition_egress() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     network jsonb := coalesce(NEW.spec -> 'network', '[]');
     item record;
@@ -394,7 +394,7 @@ RETURNS TABLE (msg_id bigint, delivery_id uuid, org_id uuid, org text, event tex
                secret_enc bytea, rule text, severity text, firing_id uuid, chain_id bigint,
                from_block bigint, to_block bigint, block_hash bytea, match_key text, vals jsonb,
                fired_at timestamptz)
-LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = '' AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     WITH heads AS (
         SELECT t.msg_id, row_number() OVER (PARTITION BY o.id ORDER BY t.msg_id) AS turn
         FROM core.orgs o

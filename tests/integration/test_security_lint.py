@@ -181,6 +181,31 @@ def test_security_definer_functions_pin_search_path_and_are_not_public(
         assert not public, f"{signature} is executable by PUBLIC"
 
 
+PINNED_PATH = "search_path=pg_catalog, pg_temp"
+
+
+def test_every_function_of_ours_searches_the_callers_temp_schema_last(
+    admin: psycopg.Connection[Any],
+) -> None:
+    """With an empty search_path Postgres looks up types and tables in the session's temp
+    schema first: a caller's `pg_temp.uuid` domain would run the caller's code inside any
+    function that names `uuid`, with that function's owner's rights. Every function and
+    procedure of ours pins `pg_catalog, pg_temp` (tests/security/test_temp_shadowing.py)."""
+    found = rows(
+        admin,
+        "SELECT p.oid::regprocedure::text, p.prosecdef, p.proconfig FROM pg_proc p "
+        "JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = ANY(%s) AND p.prokind IN ('f', 'p')",
+        list(TENANT_SCHEMAS),
+    )
+    assert len(found) > 100
+    for signature, definer, config in found:
+        paths = [c for c in config or [] if c.startswith("search_path=")]
+        # a function without a setting runs with its caller's path: a definer function's
+        # pinned one, or a person's own (then with their own rights)
+        assert paths == [PINNED_PATH] or (not paths and not definer), (signature, paths)
+
+
 def test_no_function_of_ours_is_executable_by_public(admin: psycopg.Connection[Any]) -> None:
     public = rows(
         admin,

@@ -51,7 +51,7 @@ DYNAMIC_SQL = {
     "core.set_login_password(name,text,interval)": "a platform or user login role, %I and %L",
     # the condition, compiled as whoever saves it (SECURITY INVOKER): their own rights
     "alerts.check_condition(text,text,text[],boolean)": "alerts.rules.condition, as the caller",
-    "alerts.probe_condition(text)": "identifiers only, as the caller",
+    "alerts.probe_condition(text,regprocedure)": "identifiers only, as the caller",
     "alerts.match_rows(text,text,text[],bigint,bigint,bigint,text)": TENANT_SQL,
     "alerts.match_window(text,text,text[],integer,bigint,bigint,text)": TENANT_SQL,
     "alerts.match_simple(text,text[],bigint,bigint,bigint)": TENANT_SQL,

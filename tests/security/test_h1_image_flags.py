@@ -18,6 +18,7 @@ import pytest
 
 from chainlake import jobdefs
 from runner.launchers import ContainerLauncher
+from tests.receivers import tcp_server
 from tests.security.test_c1_path_traversal import (
     assert_refused_everywhere,
     finished_run,
@@ -146,6 +147,21 @@ def test_podman_gets_the_image_after_double_dash() -> None:
         "-v",
         "/:/h",
     ]
+
+
+def test_an_image_naming_a_registry_makes_no_connection(tmp_path: Path) -> None:
+    """A review finding: `image: 127.0.0.1:PORT/x:1` is a plain reference, and podman pulled it
+    from that address on the runner's network, outside the guarded client, and copied its
+    errors into the run (a port scan from the runner). Images are never pulled."""
+    (tmp_path / "storage").mkdir()
+    with tcp_server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") as registry:
+        image = f"127.0.0.1:{registry.port}/probe:1"
+        outcome, lines = launch(request_for(tmp_path), {"launcher": container(image)}, tmp_path)
+        time.sleep(0.5)
+    assert registry.connections == 0, "podman reached the registry"
+    assert outcome.kind == "ImageMissing", outcome
+    assert f"image {image} is not on this runner" in outcome.reason
+    assert "HTTP" not in outcome.reason and lines == []
 
 
 def test_the_hostile_image_still_runs(tmp_path: Path, images: dict[str, str]) -> None:

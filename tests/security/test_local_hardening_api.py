@@ -28,7 +28,6 @@ from cryptography.fernet import Fernet
 from chainlake.duck import connect, extension_directory, extension_root
 from chainlake.errors import ChainlakeError
 from chainlake.secrets import (
-    ENCRYPTED,
     add_key_to_file,
     decrypt,
     encrypt,
@@ -111,9 +110,8 @@ def _store_every_kind_of_secret(tenants: Tenants, key: bytes) -> None:
 def _stored(admin: psycopg.Connection[Any]) -> list[bytes]:
     return [
         bytes(value)
-        for table, column in ENCRYPTED
         for (value,) in admin.execute(
-            f"SELECT {column} FROM {table} WHERE {column} IS NOT NULL AND {column} <> '\\x00'"
+            "SELECT value FROM core.encrypted_values() WHERE value <> '\\x00'"
         ).fetchall()
     ]
 
@@ -138,7 +136,7 @@ def test_the_secret_key_rotates_and_every_stored_secret_is_reencrypted(
     new = both.split(b"\n")[0]
     assert new != old and both.split(b"\n")[1] == old
     assert {decrypt(both, v) for v in before} == {"tok", "hook", "wh"}
-    assert reencrypt_all(admin, both) == 3
+    assert reencrypt_all(admin, both).changed == 3
     after = _stored(admin)
     assert {decrypt(new, v) for v in after} == {"tok", "hook", "wh"}  # the new key alone
     with pytest.raises(ChainlakeError):
@@ -151,6 +149,30 @@ def test_the_secret_key_rotates_and_every_stored_secret_is_reencrypted(
         decrypt(load_key(home), after[0])
         == {"tok", "hook", "wh"}.intersection({decrypt(new, after[0])}).pop()
     )
+
+
+def test_one_orgs_junk_ciphertext_does_not_stop_the_rotation(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A review finding: one writer's `jobs.set_secret(..., '\\x6a756e6b')` (no ciphertext at
+    all) made `rotate-key` fail for the whole platform. It is now skipped and named."""
+    monkeypatch.delenv("CHAINLAKE_SECRET_KEY", raising=False)
+    home = tmp_path / "home"
+    admin.execute("DELETE FROM jobs.secrets")
+    admin.execute("DELETE FROM jobs.webhook_secrets")
+    admin.execute("UPDATE alerts.channels SET secret_enc = NULL")
+    _store_every_kind_of_secret(tenants, load_key(home))
+    with tenants.login(tenants.user("b", "writer")) as conn:
+        conn.execute("SELECT jobs.set_secret('b', 'junk', '\\x6a756e6b'::bytea)")
+    both = add_key_to_file(home)
+    done = reencrypt_all(admin, both)
+    assert done.changed == 3
+    assert done.undecryptable == [("job secret", "b", "junk")]
+    new = both.split(b"\n")[0]
+    assert {decrypt(new, v) for v in _stored(admin) if v != b"junk"} == {"tok", "hook", "wh"}
 
 
 # -- S3 credentials: the standard chain -----------------------------------------------------

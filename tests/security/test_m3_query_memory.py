@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.client import HTTPResponse
+from http.client import HTTPResponse, IncompleteRead
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,44 @@ def test_concurrent_queries_are_capped_per_user_and_per_process(
         # the streams are closed: their slots come back
         wait_for(lambda: status_of(api, evil[0], "SELECT 1")[0] == 200, timeout=20, every=0.2)
         assert status_of(api, acme, "SELECT 1")[0] == 200
+
+
+def test_one_orgs_users_share_a_cap_below_the_process(
+    tenants: Tenants, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A review finding: an org's users, two slots each, could hold every slot of the process
+    with slow downloads (acme got 429 for a `select 1`). Now one org's users share a cap."""
+    monkeypatch.setenv("CHAINLAKE_QUERY_PER_ORG", "2")
+    monkeypatch.setenv("CHAINLAKE_QUERY_PER_PROCESS", "3")
+    evil = [token(tmp_path, tenants.user("b", role)) for role in ("reader", "writer", "admin")]
+    acme = token(tmp_path, tenants.user("a", "reader"))
+    big = wide(200_000)
+    with (
+        serve_api(tenants, tmp_path) as api,
+        streaming(api, evil[0], big),
+        streaming(api, evil[1], big),
+    ):
+        status, problem, retry = status_of(api, evil[2], "SELECT 1")
+        assert status == 429 and retry is not None, problem
+        assert "2 at a time per org" in problem["detail"], problem
+        assert status_of(api, acme, "SELECT 1")[0] == 200
+
+
+def test_a_client_that_stops_reading_gives_its_slot_back(
+    tenants: Tenants, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download whose client stops reading held its slot for ever (the query's time limit
+    ends the query, not the stream). Now it is cut after the idle time, and the slot is free."""
+    monkeypatch.setenv("CHAINLAKE_QUERY_PER_PROCESS", "1")
+    monkeypatch.setenv("CHAINLAKE_QUERY_STREAM_IDLE_SECONDS", "2")
+    evil = token(tmp_path, tenants.user("b", "reader"))
+    acme = token(tmp_path, tenants.user("a", "reader"))
+    with serve_api(tenants, tmp_path) as api, streaming(api, evil, wide(2_000_000)) as held:
+        assert status_of(api, acme, "SELECT 1")[0] == 429
+        wait_for(lambda: status_of(api, acme, "SELECT 1")[0] == 200, timeout=30, every=0.5)
+        with pytest.raises(IncompleteRead):  # cut mid-answer, not ended as if whole
+            while held.read(1 << 20):
+                pass
 
 
 # -- the API process's peak memory for a large result ----------------------------------------
