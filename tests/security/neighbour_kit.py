@@ -35,12 +35,10 @@ their own login roles over SQL, their own API tokens, their own rules and job de
 
 from __future__ import annotations
 
-import contextlib
 import json
+import multiprocessing
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -51,7 +49,6 @@ from typing import Any
 
 import psycopg
 from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives.asymmetric import rsa
 from psycopg import errors
 
 from bench.ingest import _appearances
@@ -64,28 +61,18 @@ from chainlake.localpg import LocalPostgres, free_port
 from chainlake.tokens import issue_dev_token
 from runner.worker import Runner, RunnerConfig
 from tests.integration.conftest import api_process, send
-from tests.oidc import Silent, junk, silent_provider
+from tests.oidc import Silent, silent_provider
 from tests.receivers import Receiver, Tally, http_receiver, tcp_server
 from tests.runtime import TEST_JOBS
+from tests.security.neighbour_evil import HOG_SECONDS, Evil, run_clients
 from tests.security.test_h3_slow_condition import H3_CONDITION
 
 QUEUE_QUOTA = 10  # the operator's max_queued_tasks for each org
 TRANSACTION_MAX_S = 10  # ... and sql_transaction_max_seconds (the watchdog's bound)
-HOG_SECONDS = 20  # each of evil's long runs
 WHOAMI_EVERY_S = 0.25
 RUN_BOUND_S = 60.0  # a run of acme's not started by then counts as never started
-HUGE_ROWS = 200_000  # rows of ~1 kB in each of evil's streamed queries
-HUGE_PER_USER = 3  # streams at once per evil user (the API allows 2)
-HUGE_FORMAT = "jsonl"
-HUGE_USERS = ("reader", "writer", "admin")
-JUNK_THREADS = 8
 SLOW_DIGITS = (20000, 14000, 10000, 7000, 5000, 3500, 2500, 1800, 1200, 800, 500, 300)
 ROLES = {"acme": ("reader", "writer"), "evil": ("reader", "writer", "admin")}
-NO_TIMEOUTS = (
-    "SET statement_timeout = 0",
-    "SET idle_in_transaction_session_timeout = 0",
-    "SET lock_timeout = 0",
-)
 
 
 @dataclass
@@ -101,26 +88,6 @@ class Org:
     name: str
     id: str
     members: dict[str, Member]
-
-
-class Counts:
-    """A counter several threads add to."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.counter: Counter[str] = Counter()
-
-    def add(self, key: str, n: int = 1) -> None:
-        with self._lock:
-            self.counter[key] += n
-
-    def most(self, key: str, value: int) -> None:
-        with self._lock:
-            self.counter[key] = max(self.counter[key], value)
-
-    def __getitem__(self, key: str) -> int:
-        with self._lock:
-            return self.counter[key]
 
 
 @dataclass
@@ -450,48 +417,51 @@ class EvilGot:
 
 
 class Attack:
-    """Every attack of evil's at once, each in its own threads, until `stop`."""
+    """Evil's attack: its slow rules and its flood rule saved, then every flood of its clients
+    (tests/security/neighbour_evil.py) in a process of their own, until `stop`."""
 
     def __init__(self, hood: Neighbourhood) -> None:
         self.hood = hood
-        self.stop_event = threading.Event()
-        self.counts = Counts()
-        self.threads: list[threading.Thread] = []
         self.slow_condition: str | None = None
-        self.held: list[psycopg.Connection[Any]] = []  # the connection flood's
+        self.refused: Counter[str] = Counter()
+        spawn = multiprocessing.get_context("spawn")
+        self.stop_event, self.ready = spawn.Event(), spawn.Event()
+        self.results: multiprocessing.Queue[dict[str, int]] = spawn.Queue()
+        self.process = spawn.Process(
+            target=run_clients,
+            args=(self._evil(), self.stop_event, self.ready, self.results),
+            daemon=True,
+        )
+
+    def _evil(self) -> Evil:
+        evil = self.hood.evil
+        return Evil(
+            org_id=evil.id,
+            logins={role: self.hood.url(m.db_role) for role, m in evil.members.items()},
+            tokens={role: m.token for role, m in evil.members.items()},
+            api=self.hood.api,
+            down_issuer=self.hood.silent.issuer,
+            acme_id=self.hood.acme.id,
+        )
 
     def start(self) -> Attack:
         self._delivery_flood()
         self.slow_condition = self._slow_rules()
-        evil = self.hood.evil
-        attacks: list[tuple[Callable[..., None], tuple[Any, ...]]] = [
-            (self._lock_attempts, ()),
-            (self._long_transaction, ("reader", _reads())),
-            (self._long_transaction, ("writer", _writer_locks(evil.id))),
-            (self._long_transaction, ("admin", _admin_locks(evil.id))),
-            (self._connection_flood, ()),
-            (self._slot_hogging, ()),
-        ]
-        attacks += [(self._junk_tokens, (i,)) for i in range(JUNK_THREADS)]
-        attacks += [(self._huge_results, (role,)) for role in HUGE_USERS] * HUGE_PER_USER
-        for target, args in attacks:
-            thread = threading.Thread(target=target, args=args, daemon=True)
-            thread.start()
-            self.threads.append(thread)
+        self.process.start()
+        if not self.ready.wait(60):
+            raise RuntimeError("evil's clients did not start within 60 s")
         return self
-
-    def stop(self) -> EvilGot:
-        self.stop_event.set()
-        for thread in self.threads:
-            thread.join(30)
-        for conn in self.held:
-            conn.close()
-        with self.hood.admin() as admin:
-            return self._what_evil_got(admin)
 
     @property
     def running(self) -> bool:
         return not self.stop_event.is_set()
+
+    def stop(self) -> EvilGot:
+        self.stop_event.set()
+        counts = self.results.get(timeout=120)
+        self.process.join(30)
+        with self.hood.admin() as admin:
+            return self._what_evil_got(admin, Counter(counts) + self.refused)
 
     # -- the slow rules and the delivery flood (saved once, at the start) -------------------
     def _slow_rules(self) -> str | None:
@@ -508,7 +478,7 @@ class Attack:
                         (self.hood.evil.id, condition),
                     )
                 except errors.InvalidParameterValue:
-                    self.counts.add("slow rule refused")
+                    self.refused["slow rule refused"] += 1
                     continue
                 admitted = condition
                 break
@@ -523,139 +493,14 @@ class Attack:
         return admitted
 
     def _delivery_flood(self) -> None:
+        """A rule firing on every transaction towards the webhook that never answers."""
         with self.hood.login(self.hood.evil, "writer") as evil:
             save_rule(
                 evil, self.hood.evil.id, "every-tx", "chain.transactions", "value >= 0", "hole"
             )
 
-    # -- blocking primitives -----------------------------------------------------------------
-    def _lock_attempts(self) -> None:
-        """Evil's reader tries the reviewer's locks, again and again, each in a transaction."""
-        statements = _lock_statements(self.hood.acme.id)
-        for _ in range(1000):
-            if not self.running:
-                return
-            try:
-                with self.hood.login(self.hood.evil, "reader") as conn:
-                    while self.running:
-                        for statement in statements:
-                            self._try_lock(conn, statement)
-                        self.stop_event.wait(0.5)
-            except psycopg.OperationalError:
-                self.counts.add("lock attempts could not connect")
-                self.stop_event.wait(0.5)
-
-    def _try_lock(self, conn: psycopg.Connection[Any], statement: str) -> None:
-        try:
-            with conn.transaction():
-                conn.execute(statement)
-            self.counts.add(f"lock taken: {statement}")
-        except errors.InsufficientPrivilege:
-            self.counts.add("lock refused")
-
-    def _long_transaction(self, role: str, statements: list[str]) -> None:
-        """One of evil's users keeps a transaction open (its timeouts turned off, a statement
-        running so that it is never idle) and opens another when the watchdog ends it."""
-        url = self.hood.url(self.hood.evil.members[role].db_role)
-        for _ in range(1000):
-            if not self.running:
-                return
-            try:
-                conn = psycopg.connect(url)
-            except psycopg.OperationalError:
-                self.counts.add(f"{role} could not connect")
-                self.stop_event.wait(0.2)
-                continue
-            try:
-                self._hold(conn, role, statements)
-            finally:
-                conn.close()
-
-    def _hold(self, conn: psycopg.Connection[Any], role: str, statements: list[str]) -> None:
-        try:
-            for statement in (*NO_TIMEOUTS, *statements):
-                conn.execute(statement)
-            self.counts.add(f"{role} transactions opened")
-            while self.running:
-                conn.execute("SELECT pg_sleep(0.5)")
-            conn.rollback()
-        except psycopg.OperationalError:
-            self.counts.add(f"{role} transactions ended")
-        except psycopg.Error as exc:
-            self.counts.add(f"{role} transaction failed: {exc.sqlstate}")
-
-    def _connection_flood(self) -> None:
-        """Evil's reader opens connections until refused, holds them, and keeps trying."""
-        url = self.hood.url(self.hood.evil.members["reader"].db_role)
-        for _ in range(2000):
-            if not self.running:
-                return
-            try:
-                self.held.append(psycopg.connect(url, autocommit=True))
-                self.counts.most("most connections held", len(self.held))
-            except psycopg.OperationalError as exc:
-                refused = "too many connections" in str(exc)
-                self.counts.add("connections refused" if refused else "connections failed")
-                self.stop_event.wait(0.2)
-
-    # -- the runner's slots ------------------------------------------------------------------
-    def _slot_hogging(self) -> None:
-        """Long runs queued up to evil's queue quota, topped up as they start."""
-        params = {"do": "sleep", "seconds": HOG_SECONDS}
-        for _ in range(1000):
-            if not self.running:
-                return
-            try:
-                _request_run(self.hood, self.hood.evil, "hog", params)
-                self.counts.add("long runs queued")
-            except psycopg.Error as exc:
-                self.counts.add("queue quota refused" if exc.sqlstate == "53400" else "hog failed")
-                self.stop_event.wait(0.5)
-
-    # -- the API -----------------------------------------------------------------------------
-    def _junk_tokens(self, seed: int) -> None:
-        """Requests with tokens of unknown issuers and of the configured one that is down."""
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        tokens = [junk(f"https://idp{seed}-{i}.invalid", key) for i in range(4)]
-        tokens += [junk(self.hood.silent.issuer, key)]
-        for i in range(5000):
-            if not self.running:
-                return
-            try:
-                status, _ = send(self.hood.api, "GET", "/v1/whoami", tokens[i % len(tokens)])
-            except OSError:
-                status = 0
-            self.counts.add(f"junk token {status}")
-
-    def _huge_results(self, role: str) -> None:
-        """One of evil's users streams a 200 MB result, again and again."""
-        sql = f"SELECT i, repeat('x', 1000) AS pad FROM range({HUGE_ROWS}) t(i)"
-        request = urllib.request.Request(  # noqa: S310 - loopback http
-            f"{self.hood.api}/v1/query",
-            json.dumps({"sql": sql, "format": HUGE_FORMAT}).encode(),
-            {
-                "Content-Type": "application/json",
-                "Authorization": f"Bearer {self.hood.evil.members[role].token}",
-            },
-            method="POST",
-        )
-        for _ in range(1000):
-            if not self.running:
-                return
-            try:
-                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                    self.counts.add(f"huge result {response.status}")
-                    while self.running and (chunk := response.read(1 << 20)):
-                        self.counts.add("huge result bytes", len(chunk))
-            except urllib.error.HTTPError as exc:
-                self.counts.add(f"huge result {exc.code}")
-                self.stop_event.wait(0.5)
-            except OSError:
-                self.counts.add("huge result failed")
-                self.stop_event.wait(0.5)
-
     # -- the verdict -------------------------------------------------------------------------
-    def _what_evil_got(self, admin: psycopg.Connection[Any]) -> EvilGot:
+    def _what_evil_got(self, admin: psycopg.Connection[Any], counts: Counter[str]) -> EvilGot:
         evil = self.hood.evil.id
         rules = dict(
             admin.execute(
@@ -678,7 +523,7 @@ class Attack:
             )
         }
         return EvilGot(
-            counts=Counter(self.counts.counter),
+            counts=counts,
             slow_condition=self.slow_condition,
             rules=rules,
             hog_most_running=_most_at_once(admin, evil, "hog"),
@@ -696,40 +541,8 @@ def attacking(hood: Neighbourhood) -> Iterator[Attack]:
         yield attack
     finally:
         if attack.running:
-            with contextlib.suppress(Exception):
-                attack.stop()
-
-
-def _lock_statements(acme_id: str) -> list[str]:
-    """The reviewer's LOCK TABLE and the advisory locks on the keys the platform used."""
-    keys = [f"runs.start:{acme_id}", f"core.storage:{acme_id}"]
-    return [
-        "LOCK TABLE alerts.rules, catalog.datasets, jobs.definitions IN ACCESS EXCLUSIVE MODE",
-        *[f"LOCK TABLE {t} IN ACCESS EXCLUSIVE MODE" for t in _READ_TABLES],
-        *[f"SELECT pg_advisory_lock(hashtextextended('{key}', 0))" for key in keys],
-        "SELECT pg_try_advisory_xact_lock(x'636C6D67'::bigint)",
-    ]
-
-
-_READ_TABLES = ("alerts.rules", "catalog.datasets", "jobs.definitions")
-
-
-def _reads() -> list[str]:
-    return [f"SELECT count(*) FROM {t}" for t in _READ_TABLES]
-
-
-def _writer_locks(org_id: str) -> list[str]:
-    return [
-        f"SELECT id FROM {t} WHERE org_id = '{org_id}' FOR UPDATE"
-        for t in ("alerts.rules", "alerts.channels", "jobs.definitions")
-    ]
-
-
-def _admin_locks(org_id: str) -> list[str]:
-    return [
-        f"SELECT id FROM core.orgs WHERE id = '{org_id}' FOR UPDATE",
-        f"SELECT user_id FROM core.memberships WHERE org_id = '{org_id}' FOR UPDATE",
-    ]
+            attack.stop_event.set()
+        attack.process.join(60)
 
 
 def _most_at_once(admin: psycopg.Connection[Any], org_id: str, job: str) -> int:
