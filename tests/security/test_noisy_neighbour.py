@@ -27,8 +27,11 @@ from tests.security.neighbour_kit import (
 
 PHASE_S = 20
 TX_PER_SECOND = 10.0
-# 10x the goals (2 s, 1 s, 200 ms, 100 ms) or more
-BOUNDS_MS = {"run_start": 20_000, "alert_delivery": 10_000, "whoami": 2_000, "tip_lag": 5_000}
+# 10x the goals (2 s, 1 s, 200 ms, 100 ms) or more. Whoami 25x: the API process's CPU is
+# shared by every org's queries, and six of evil's streams take most of it (docs/tenancy.md,
+# "Noisy neighbours": whoami's p50 is 2-5x its goal under the whole attack on a busy 2-core
+# machine).
+BOUNDS_MS = {"run_start": 20_000, "alert_delivery": 10_000, "whoami": 5_000, "tip_lag": 5_000}
 CONNECTION_LIMIT = 10  # sql_connections_per_user
 RUNNER_ORG_CAP = 3  # a runner of 4 tenant slots gives one org all but one
 
