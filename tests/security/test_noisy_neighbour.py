@@ -71,7 +71,8 @@ def assert_evil_refused_or_contained(evil: EvilGot) -> None:
     assert counts["junk token 401"] > 0, counts
     assert [k for k in counts if k.startswith("junk token")] == ["junk token 401"], counts
     assert evil.provider_connections <= 3, "the provider that is down was asked every time"
-    assert counts["huge result 200"] > 0 and counts["huge result 429"] > 0, counts
+    statuses = {k for k in counts if k.startswith("huge result ") and k[-3:].isdigit()}
+    assert statuses == {"huge result 200", "huge result 429"}, counts
     assert evil.slow_condition is not None, "no condition was admitted"
     assert (evil.rules["h3"] or "").startswith("took more than"), evil.rules
     assert evil.hog_most_running <= RUNNER_ORG_CAP, "evil held every tenant slot"
