@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import uvicorn
@@ -12,8 +13,17 @@ from api.app import create_app
 from chainlake.secrets import load_key
 from chainlake.storage import open_store
 
+# How long a thread may hold the GIL while another waits (CPython's default: 5 ms). Query
+# results are encoded in worker threads, in Python for JSON: each stream holds the GIL for
+# whole switch intervals, and every other request of the process (a whoami, an insert) waits
+# for it at each of its many handoffs. A tenth of the default cut acme's whoami behind six
+# streams of another org from ~590 to ~165 ms (p50) at the same streamed throughput
+# (bench/neighbour.py, docs/decisions.md).
+SWITCH_INTERVAL_S = 0.0005
+
 
 def main() -> None:
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     parser = argparse.ArgumentParser(prog="chainlake api")
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)

@@ -153,8 +153,12 @@ class OidcIssuer:
     def _ask_provider(self, needed: Callable[[], bool], call: Callable[[], None]) -> None:
         """Run `call` (requests to this provider) if still `needed` once this thread holds the
         provider's lock: never while a failure's backoff lasts, never waiting longer than one
-        request's timeout for another thread's call. NotAuthenticated when it cannot be had."""
-        if not self._fetching.acquire(timeout=self.timeout_seconds):
+        request's timeout for another thread's call, and not at all once the provider has
+        failed (the API's worker threads are few: requests waiting for a provider that is down
+        would hold them all, and every org's requests would wait). NotAuthenticated when it
+        cannot be had."""
+        patience = self.timeout_seconds if self._backoff.failures == 0 else 0.0
+        if not self._fetching.acquire(timeout=patience):
             raise NotAuthenticated("token refused: its provider is unreachable or slow; try again")
         try:
             if not needed():

@@ -79,6 +79,7 @@ class Session:
     limits: Limits = field(default_factory=Limits)
     release: Callable[[], None] | None = None
     saved_sql: dict[str, str] = field(default_factory=dict)  # saved."<name>" views' SQL
+    unreadable: set[tuple[str, str]] = field(default_factory=set)  # datasets left out: (org, name)
 
     def check(self, sql: str) -> None:
         """Exactly one SELECT, calling nothing forbidden."""
@@ -92,6 +93,7 @@ class Session:
                 f"only SELECT (and WITH ... SELECT) queries run here, not {parsed.kind}",
                 "ATTACH, INSTALL, LOAD, COPY, SET and the like are not available here",
             )
+        self._check_readable(sql)
         tree = parsed.tree
         called = set(_function_names(tree))
         refused = sorted(called & FORBIDDEN_FUNCTIONS)
@@ -101,6 +103,18 @@ class Session:
                 "query the views instead: blocks, transactions, logs, and "
                 '"<org>"."<dataset>" for each dataset you may read (see docs/query.md)',
             )
+
+    def _check_readable(self, sql: str) -> None:
+        """A dataset left out of the session (its files do not parse) is named as such."""
+        if not self.unreadable:
+            return
+        for org, name in datasets_named(sql, self.saved_sql):
+            if (org, name) in self.unreadable:
+                raise QueryFailed(
+                    f"dataset {org}.{name} cannot be read: a file of its current version does "
+                    "not parse as its format",
+                    "the org that writes it must write a new version",
+                )
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Check and run the SQL (with `$name` parameters) under the time limit; returns the
@@ -377,16 +391,15 @@ def _build_session(
         create_chain_views(con, snapshot, hot)
         views = ["blocks", "transactions", "logs"]
         all_uris: list[str] = []
+        unreadable = set()
         for dataset in context["datasets"]:
             org_name, name, uris = dataset["org"], dataset["name"], dataset["uris"]
-            con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(org_name)}")
-            con.execute(
-                f"CREATE VIEW {_ident(org_name)}.{_ident(name)} AS "  # noqa: S608 - quoted
-                f"SELECT * FROM {_reader(list(uris))}"
-            )
+            if not _dataset_view(con, org_name, name, list(uris)):
+                unreadable.add((org_name.lower(), name.lower()))
+                continue
             views.append(f'"{org_name}"."{name}"')
             all_uris.extend(uris)
-        session = Session(con, views, limits)
+        session = Session(con, views, limits, unreadable=unreadable)
         views.extend(_saved_views(session, context["saved"]))
         dirs = _allowed_dirs(all_uris, store)
         con.execute(f"SET memory_limit = {_literal(limits.memory)}")
@@ -398,6 +411,21 @@ def _build_session(
         con.close()
         raise
     return session
+
+
+def _dataset_view(con: duckdb.DuckDBPyConnection, org: str, name: str, uris: list[str]) -> bool:
+    """The view `"<org>"."<name>"` over the dataset's files; False, and no view, when DuckDB
+    cannot read them (a file that does not parse as its format, which it reads to make the
+    view): one dataset's files never break the queries of everyone who may read it."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(org)}")
+    try:
+        con.execute(
+            f"CREATE VIEW {_ident(org)}.{_ident(name)} AS "  # noqa: S608 - quoted
+            f"SELECT * FROM {_reader(uris)}"
+        )
+    except duckdb.Error:
+        return False
+    return True
 
 
 def open_caller_session(

@@ -24,6 +24,13 @@ DROP POLICY IF EXISTS "members read their orgs deliveries" ON alerts.deliveries;
 CALL core.apply_org_readonly_policies('alerts.firings');
 CALL core.apply_org_readonly_policies('alerts.deliveries');
 
+-- Rules set aside while their writer held them locked: the platform's stored functions alone
+-- read and write them (alerts.set_aside, alerts.settle_set_aside); nobody locks them.
+CALL core.force_rls('alerts.held_aside');
+DROP POLICY IF EXISTS "nobody reads held-aside marks" ON alerts.held_aside;
+CREATE POLICY "nobody reads held-aside marks" ON alerts.held_aside
+    FOR SELECT TO chainlake_users USING (false);
+
 -- Alert evaluation (the alerts.match_* functions, owned by chainlake_evaluator) reads the chain
 -- tables and nothing else.
 GRANT USAGE ON SCHEMA chain TO chainlake_evaluator;

@@ -3,7 +3,11 @@
 
 CALL core.force_rls('core.orgs');
 GRANT SELECT ON core.orgs TO chainlake_users;
-GRANT UPDATE (display_name) ON core.orgs TO chainlake_users;
+-- No UPDATE: it would let a user lock the org's row, which every tenant row's foreign key check
+-- waits for (in ingest's and the API's shared transactions too); admins rename their org
+-- through core.rename_org (the policy below stays, as the rule's record).
+REVOKE UPDATE ON core.orgs FROM chainlake_users;
+REVOKE UPDATE (display_name) ON core.orgs FROM chainlake_users;
 DROP POLICY IF EXISTS "members see their orgs and orgs that share with them" ON core.orgs;
 CREATE POLICY "members see their orgs and orgs that share with them" ON core.orgs
     FOR SELECT TO chainlake_users

@@ -179,6 +179,25 @@ $$;
 GRANT EXECUTE ON FUNCTION core.revoke_org_read(text, text), core.remove_member(text, text)
     TO chainlake_users;
 
+-- Rename an org (its display name): the operator, or an admin of the org (the UPDATE policy's
+-- rule, "admins rename their orgs"). A function rather than an UPDATE privilege on core.orgs:
+-- whoever may update a table may lock its rows FOR UPDATE, and every tenant row's foreign key
+-- check waits for a lock on its org's row, in ingest's batch and on the API's pooled
+-- connections too (SECURITY.md item 23).
+CREATE OR REPLACE FUNCTION core.rename_org(p_org text, p_display_name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    UPDATE core.orgs SET display_name = p_display_name
+    WHERE name = p_org AND (core.caller_is_operator() OR id = ANY (core.caller_org_ids('admin')));
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no org "%" that you may rename', p_org USING ERRCODE = '42501',
+            HINT = 'an admin of the org renames it';
+    END IF;
+END
+$$;
+REVOKE EXECUTE ON FUNCTION core.rename_org(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION core.rename_org(text, text) TO chainlake_users;
+
 -- Sets a login role's password, optionally valid only for a while (`chainlake psql --as` on a
 -- server reached over TCP uses a fresh two-minute password each time). Only platform roles and
 -- users' own login roles may be given one.

@@ -557,15 +557,17 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 12 $$;
 
 -- Set rule p_rule of org p_org aside until it is saved again; last_error says why: p_error, or
 -- that on a batch of p_blocks blocks it took p_took_ms, the most of its org's rules, which
--- together ran out of the org's budget, or else that it ran out of its own. A rule its writer
--- holds locked is skipped, never waited for: they are changing it anyway.
+-- together ran out of the org's budget, or else that it ran out of its own. A rule whose row is
+-- locked (its writer is saving it, or holds it in a transaction kept open) is never waited for:
+-- this version of it is set aside in alerts.held_aside, which no tenant can lock, and its
+-- last_error follows once the row is free (alerts.settle_set_aside).
 CREATE OR REPLACE FUNCTION alerts.set_aside(
     p_org uuid, p_rule uuid, p_blocks bigint, p_error text DEFAULT NULL,
     p_took_ms integer DEFAULT NULL
 ) RETURNS boolean
-LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    UPDATE alerts.rules r
-    SET last_error = CASE
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    reason constant text := CASE
         WHEN p_error IS NOT NULL THEN left(p_error, 500)
         WHEN p_took_ms IS NOT NULL THEN format(
             'took %s ms on one batch of %s block(s), the most of its org''s rules, which together '
@@ -573,11 +575,61 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
             p_took_ms, greatest(p_blocks, 1), alerts.time_budget_ms('org', p_blocks))
         ELSE format(
             'took more than %s ms on one batch of %s block(s); fix the condition and save it again',
-            alerts.time_budget_ms('rule', p_blocks), greatest(p_blocks, 1)) END
+            alerts.time_budget_ms('rule', p_blocks), greatest(p_blocks, 1)) END;
+BEGIN
+    UPDATE alerts.rules r SET last_error = reason
     FROM (SELECT id FROM alerts.rules WHERE org_id = p_org AND id = p_rule
           FOR UPDATE SKIP LOCKED) mine
-    WHERE r.org_id = p_org AND r.id = mine.id
-    RETURNING true
+    WHERE r.org_id = p_org AND r.id = mine.id;
+    IF NOT FOUND THEN
+        INSERT INTO alerts.held_aside (rule_id, rule_updated_at, reason)
+        SELECT id, updated_at, reason FROM alerts.rules WHERE org_id = p_org AND id = p_rule;
+    END IF;
+    RETURN FOUND;
+END
+$$;
+
+-- The rules set aside while their row was locked (alerts.held_aside), as long as they are the
+-- version that was set aside: evaluation leaves them out (read once per query, as
+-- `id <> ALL ((SELECT alerts.held_aside_ids())::uuid[])`).
+CREATE OR REPLACE FUNCTION alerts.held_aside_ids() RETURNS uuid[]
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(array_agg(DISTINCT h.rule_id), '{}') FROM alerts.held_aside h
+    JOIN alerts.rules r ON r.id = h.rule_id AND r.updated_at = h.rule_updated_at
+$$;
+
+-- Once a rule set aside while locked is free, its last_error says why (where its writers see
+-- it) and its mark goes; a mark whose rule was saved again or removed goes too. Ingest calls it
+-- once per batch; it waits for no lock (what is locked now is settled at a later batch).
+CREATE OR REPLACE FUNCTION alerts.settle_set_aside() RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    settled integer;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM alerts.held_aside) THEN
+        RETURN 0;
+    END IF;
+    WITH free AS (
+        SELECT r.org_id, r.id, r.updated_at FROM alerts.rules r
+        WHERE r.last_error IS NULL
+          AND r.id IN (SELECT h.rule_id FROM alerts.held_aside h
+                       WHERE h.rule_updated_at = r.updated_at)
+        FOR UPDATE SKIP LOCKED
+    )
+    UPDATE alerts.rules r
+    SET last_error = (SELECT h.reason FROM alerts.held_aside h
+                      WHERE h.rule_id = free.id AND h.rule_updated_at = free.updated_at
+                      ORDER BY h.set_at DESC LIMIT 1)
+    FROM free WHERE r.org_id = free.org_id AND r.id = free.id;
+    GET DIAGNOSTICS settled = ROW_COUNT;
+    DELETE FROM alerts.held_aside h
+    WHERE h.ctid IN (SELECT d.ctid FROM alerts.held_aside d
+                     WHERE NOT EXISTS (SELECT 1 FROM alerts.rules r
+                                       WHERE r.id = d.rule_id AND r.last_error IS NULL
+                                         AND r.updated_at = d.rule_updated_at)
+                     FOR UPDATE SKIP LOCKED);
+    RETURN settled;
+END
 $$;
 
 -- The active rules of one level over a block range (of org p_org, or only rule p_rule, when
@@ -599,6 +651,7 @@ DECLARE
 BEGIN
     FOR r IN SELECT * FROM alerts.rules
              WHERE enabled AND last_error IS NULL AND confirmation = p_level
+               AND id <> ALL ((SELECT alerts.held_aside_ids())::uuid[])
                AND dataset LIKE 'chain.%' AND (chain_id IS NULL OR chain_id = p_chain_id)
                AND alerts.is_simple(rules) = p_simple
                AND (p_org IS NULL OR org_id = p_org) AND (p_rule IS NULL OR id = p_rule) LOOP
@@ -642,6 +695,7 @@ BEGIN
     INTO orgs, ids, predicates
     FROM alerts.rules rl
     WHERE rl.enabled AND rl.last_error IS NULL AND rl.confirmation = p_level
+      AND rl.id <> ALL ((SELECT alerts.held_aside_ids())::uuid[])
       AND rl.dataset = p_dataset AND alerts.is_simple(rl)
       AND (rl.chain_id IS NULL OR rl.chain_id = p_chain_id)
       AND (p_org IS NULL OR rl.org_id = p_org) AND (p_rule IS NULL OR rl.id = p_rule);
@@ -682,6 +736,7 @@ BEGIN
     END IF;
     FOR ds IN SELECT DISTINCT r.dataset FROM alerts.rules r
               WHERE r.enabled AND r.last_error IS NULL AND r.confirmation = p_level
+                AND r.id <> ALL ((SELECT alerts.held_aside_ids())::uuid[])
                 AND r.dataset LIKE 'chain.%' AND alerts.is_simple(r)
                 AND (p_org IS NULL OR r.org_id = p_org) AND (p_rule IS NULL OR r.id = p_rule) LOOP
         BEGIN
@@ -736,13 +791,15 @@ $$;
 CREATE OR REPLACE FUNCTION alerts.active_orgs() RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT DISTINCT org_id FROM alerts.rules
-    WHERE enabled AND last_error IS NULL AND dataset LIKE 'chain.%' ORDER BY 1
+    WHERE enabled AND last_error IS NULL AND dataset LIKE 'chain.%'
+      AND id <> ALL ((SELECT alerts.held_aside_ids())::uuid[]) ORDER BY 1
 $$;
 
 CREATE OR REPLACE FUNCTION alerts.active_rules(p_org uuid) RETURNS SETOF uuid
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT id FROM alerts.rules
-    WHERE org_id = p_org AND enabled AND last_error IS NULL AND dataset LIKE 'chain.%' ORDER BY 1
+    WHERE org_id = p_org AND enabled AND last_error IS NULL AND dataset LIKE 'chain.%'
+      AND id <> ALL ((SELECT alerts.held_aside_ids())::uuid[]) ORDER BY 1
 $$;
 
 -- A reorg dropped the blocks above p_fork: retract every live firing whose rows were there.
@@ -780,6 +837,8 @@ REVOKE EXECUTE ON FUNCTION
     alerts.active_orgs(),
     alerts.active_rules(uuid),
     alerts.set_aside(uuid, uuid, bigint, text, integer),
+    alerts.settle_set_aside(),
+    alerts.held_aside_ids(),
     alerts.retract_above(bigint, bigint)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
@@ -801,7 +860,8 @@ GRANT EXECUTE ON FUNCTION
     alerts.on_batch(bigint, bigint, bigint, bigint, bigint, uuid, uuid),
     alerts.active_orgs(),
     alerts.active_rules(uuid),
-    alerts.set_aside(uuid, uuid, bigint, text, integer)
+    alerts.set_aside(uuid, uuid, bigint, text, integer),
+    alerts.settle_set_aside()
 TO chainlake_ingest;
 -- The evaluation functions' owner (sql/01_*) reads where it evaluates (rls_policies/alerts.sql).
 GRANT USAGE ON SCHEMA alerts TO chainlake_evaluator;
@@ -954,7 +1014,8 @@ DECLARE
     minute bigint := floor(extract(epoch FROM now()) / 60)::bigint;
 BEGIN
     FOR r IN SELECT * FROM alerts.rules
-             WHERE enabled AND last_error IS NULL AND dataset = 'platform.health' LOOP
+             WHERE enabled AND last_error IS NULL AND dataset = 'platform.health'
+               AND id <> ALL ((SELECT alerts.held_aside_ids())::uuid[]) LOOP
         BEGIN
             FOR fired IN
                 INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block,

@@ -1,15 +1,20 @@
 """A real OIDC provider for tests: npm `oidc-provider` run by `tools/oidc-issuer.mjs` on a free
 port of 127.0.0.1, with RSA keys this module makes (so that tests can also sign the forged and
-broken tokens a provider would never issue, with the provider's own key)."""
+broken tokens a provider would never issue, with the provider's own key); a provider that is
+down (a socket that accepts and never answers); and the junk tokens an anonymous caller sends."""
 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -133,3 +138,57 @@ class Issuer:
         return jwt.encode(
             claims, self.signing_key, algorithm="RS256", headers={"kid": self.kid, **headers}
         )
+
+
+@dataclass
+class Silent:
+    """A TCP port on 127.0.0.1 that accepts every connection and never answers (a hung
+    provider); counts the connections it was sent."""
+
+    server: socket.socket = field(default_factory=socket.socket)
+    held: list[socket.socket] = field(default_factory=list)
+
+    @property
+    def discovery_url(self) -> str:
+        port = self.server.getsockname()[1]
+        return f"http://127.0.0.1:{port}/.well-known/openid-configuration"
+
+    @property
+    def issuer(self) -> str:
+        """The `iss` of its tokens (the discovery URL less its suffix)."""
+        return self.discovery_url.removesuffix("/.well-known/openid-configuration")
+
+    def serve(self, stop: threading.Event) -> None:
+        self.server.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                self.held.append(self.server.accept()[0])
+            except TimeoutError:
+                continue
+
+
+@contextmanager
+def silent_provider() -> Iterator[Silent]:
+    provider = Silent()
+    provider.server.bind(("127.0.0.1", 0))
+    provider.server.listen(256)
+    stop = threading.Event()
+    thread = threading.Thread(target=provider.serve, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield provider
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in provider.held:
+            conn.close()
+        provider.server.close()
+
+
+def junk(issuer: str, key: rsa.RSAPrivateKey | None = None) -> str:
+    """A token naming `issuer`, signed with a key nobody knows (what an anonymous caller sends);
+    pass `key` to sign many without making a key for each."""
+    key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    claims = {"iss": issuer, "aud": AUDIENCE, "sub": "x", "iat": now, "exp": now + 300}
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k"})

@@ -182,6 +182,7 @@ NON_ORG_TABLES = {
     "core.egress_addresses": "platform: the operator's egress allow-list and platform addresses",
     "core.row_locks": "platform: rows stored functions lock (core.lock_until_commit); nobody reads",
     "core.platform_limits": "platform: the API path's timeouts, one row set by the operator",
+    "alerts.held_aside": "platform: rules set aside while their rows were locked; nobody reads",
     **{
         f"chain.{t}": "global chain data"
         for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")

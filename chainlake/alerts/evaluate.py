@@ -54,7 +54,9 @@ class BudgetedEvaluation:
         self.restore = str(row[0]) if row else "0"
 
     def run(self) -> int:
-        """How many fired."""
+        """How many fired. First, the reasons of rules set aside while their rows were locked
+        reach their rows, where the rows are free now (alerts.settle_set_aside)."""
+        self.conn.execute("SELECT alerts.settle_set_aside()")
         try:
             return self.attempt("batch")
         except OutOfBudget:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -66,6 +68,35 @@ def serve_api(
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+@contextmanager
+def api_process(database_url: str, home: Path) -> Iterator[tuple[str, int]]:
+    """`python -m api` (what `chainlake up` starts) on a free port, connecting with
+    `database_url` (chainlake_api's), its tokens' dev issuer and configuration under `home`:
+    its URL and pid."""
+    port = free_port()
+    argv = [sys.executable, "-m", "api", "--database-url", database_url, "--port", str(port)]
+    proc = subprocess.Popen([*argv, "--home", str(home)], cwd=Path(__file__).parents[2])
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 30
+        while not healthy():
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"the API did not answer on {base} within 30 s")
+            time.sleep(0.1)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def content_tag(folder: Path) -> str:

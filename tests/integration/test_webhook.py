@@ -4,8 +4,6 @@ payload; a bad or stale signature, an unknown job, and a replayed delivery do no
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,8 +14,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from chainlake.localpg import free_port
 from chainlake.secrets import encrypt, load_key, signature
+from tests.integration.conftest import api_process
 from tests.runtime import TEST_JOBS, apply, runs, wait_for
 from tests.tenants import Tenants
 
@@ -26,36 +24,9 @@ SECRET = "s3cret-for-tests-only"
 
 @pytest.fixture
 def api(tenants: Tenants, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
     url = tenants.cluster.url(tenants.database, "chainlake_api")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "api",
-            "--database-url",
-            url,
-            "--port",
-            str(port),
-            "--home",
-            str(tmp_path),
-        ]
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    try:
-        wait_for(healthy, timeout=30, every=0.1)
+    with api_process(url, tmp_path) as (base, _pid):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def deliver(

@@ -8,8 +8,6 @@ Retry-After)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from chainlake.localpg import free_port
 from chainlake.tokens import issue_dev_token
-from tests.integration.conftest import send, serve_api, token
+from tests.integration.conftest import api_process, send, serve_api, token
 from tests.runtime import wait_for
 from tests.tenants import Tenants
 
@@ -142,30 +139,6 @@ def test_a_client_that_stops_reading_gives_its_slot_back(
 
 
 # -- the API process's peak memory for a large result ----------------------------------------
-@contextmanager
-def api_process(tenants: Tenants, home: Path) -> Iterator[tuple[str, int]]:
-    """`python -m api` (what `chainlake up` starts), its URL and pid."""
-    port = free_port()
-    url = tenants.cluster.url(tenants.database, "chainlake_api")
-    argv = [sys.executable, "-m", "api", "--database-url", url, "--port", str(port)]
-    proc = subprocess.Popen([*argv, "--home", str(home)])
-    base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:  # noqa: S310
-                return bool(response.status == 200)
-        except OSError:
-            return False
-
-    try:
-        wait_for(healthy, timeout=30, every=0.1)
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def peak_rss_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
@@ -179,7 +152,8 @@ def test_a_large_result_streams_through_the_api_in_bounded_memory(
     rows (refused by its byte cap): the API process's peak RSS stays far below the result."""
     user = tenants.user("a", "reader")
     bearer = issue_dev_token(tmp_path / "dev-issuer", user.id, user.email)
-    with api_process(tenants, tmp_path) as (api, pid):
+    url = tenants.cluster.url(tenants.database, "chainlake_api")
+    with api_process(url, tmp_path) as (api, pid):
         assert status_of(api, bearer, "SELECT 1")[0] == 200
         at_rest = peak_rss_mb(pid)
         received = 0

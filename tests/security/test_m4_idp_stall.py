@@ -9,71 +9,24 @@ that works is a real npm oidc-provider (tests/oidc.py)."""
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from api.auth import OidcIssuer, Verifier
 from tests.integration.conftest import send, serve_api, token
 from tests.integration.test_oidc import bot, configured  # noqa: F401 - fixture
-from tests.oidc import AUDIENCE, Client, Issuer
+from tests.oidc import AUDIENCE, Client, Issuer, Silent, junk, silent_provider
 from tests.tenants import Tenants
-
-
-@dataclass
-class Silent:
-    """A TCP port on 127.0.0.1 that accepts every connection and never answers (a hung
-    provider); counts the connections it was sent."""
-
-    server: socket.socket = field(default_factory=socket.socket)
-    held: list[socket.socket] = field(default_factory=list)
-
-    @property
-    def discovery_url(self) -> str:
-        port = self.server.getsockname()[1]
-        return f"http://127.0.0.1:{port}/.well-known/openid-configuration"
-
-    def serve(self, stop: threading.Event) -> None:
-        self.server.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                self.held.append(self.server.accept()[0])
-            except TimeoutError:
-                continue
 
 
 @pytest.fixture
 def silent() -> Iterator[Silent]:
-    provider = Silent()
-    provider.server.bind(("127.0.0.1", 0))
-    provider.server.listen(256)
-    stop = threading.Event()
-    thread = threading.Thread(target=provider.serve, args=(stop,), daemon=True)
-    thread.start()
-    try:
+    with silent_provider() as provider:
         yield provider
-    finally:
-        stop.set()
-        thread.join(5)
-        for conn in provider.held:
-            conn.close()
-        provider.server.close()
-
-
-def junk(issuer: str) -> str:
-    """A token naming `issuer`, signed with a key nobody knows (what an anonymous caller sends)."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    now = int(time.time())
-    claims = {"iss": issuer, "aud": AUDIENCE, "sub": "x", "iat": now, "exp": now + 300}
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k"})
 
 
 def down(silent: Silent) -> OidcIssuer:
