@@ -23,7 +23,7 @@ from chainlake import jobdefs, tenancy
 from chainlake import runs as run_store
 from chainlake.db import call, connect
 from chainlake.errors import ChainlakeError, InvalidInput
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 from chainlake.tokens import issue_dev_token
 
 P = ParamSpec("P")
@@ -149,7 +149,7 @@ def up(no_runner: bool, no_chain: bool) -> None:
 @main.command(help="Check what `make up` needs on this machine, and say what to fix.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def doctor(as_json: bool) -> None:
-    from chainlake.doctor import run_checks
+    from chainlake.local.doctor import run_checks
 
     checks = run_checks()
     if as_json:

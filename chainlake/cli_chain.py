@@ -17,7 +17,7 @@ from chainlake.chain.integrity import check, repair
 from chainlake.cli_query import _locally, _print_page, fail
 from chainlake.db import INGEST_ROLE
 from chainlake.errors import ChainlakeError, InvalidInput
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 from chainlake.storage import ObjectStore, open_store
 
 
@@ -229,6 +229,6 @@ def chain_sql(query: str, as_json: bool) -> None:
 )
 @click.pass_context
 def devchain(ctx: click.Context) -> None:
-    from chainlake.chain.devchain import main as devchain_main
+    from chainlake.local.devchain import main as devchain_main
 
     sys.exit(devchain_main(list(ctx.args)))

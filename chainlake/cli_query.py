@@ -17,8 +17,8 @@ import psycopg.rows
 
 from chainlake import results, tenancy
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound, StackError, translate
+from chainlake.local.stack import Stack
 from chainlake.query import Session, jsonable, open_operator_session
-from chainlake.stack import Stack
 from chainlake.storage import open_store
 from chainlake.tokens import issue_dev_token
 

@@ -15,11 +15,11 @@ import pytest
 
 from chainlake.chain.archive import archive, backfill
 from chainlake.chain.codec import BIG_COLUMNS, TABLES
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.rpc import RpcClient
 from chainlake.duck import connect as duck
 from chainlake.errors import InvalidInput
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
+from chainlake.local.localpg import free_port
 from chainlake.query import open_caller_session
 from chainlake.storage import LocalStore, ObjectStore, SeaweedS3
 from tests.chainkit import (
