@@ -20,8 +20,9 @@ from chainlake.duck import connect as duck
 from chainlake.errors import InvalidInput
 from chainlake.local.devchain import Anvil, Traffic, deploy_token
 from chainlake.local.localpg import free_port
+from chainlake.local.s3 import SeaweedS3
 from chainlake.query import open_caller_session
-from chainlake.storage import LocalStore, ObjectStore, SeaweedS3
+from chainlake.storage import LocalStore, ObjectStore
 from tests.chainkit import (
     chain_config,
     node_head,
