@@ -9,8 +9,6 @@ docs/decisions.md).
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 
 from chainlake.chain.archive import backfill
@@ -19,21 +17,13 @@ from chainlake.sdk import Context, PermanentError, credential, job
 from chainlake.storage import open_store
 
 
-def chain_config(ctx: Context) -> ChainConfig:
-    raw: dict[str, Any] = dict(ctx.config.get("chain") or {})
-    try:
-        return ChainConfig.from_dict(raw)
-    except Exception as exc:
-        raise PermanentError(f"config.chain: {exc}") from exc
-
-
 @job
 def backfill_job(ctx: Context) -> None:
-    config = chain_config(ctx)
-    try:
+    try:  # bad settings fail the run for good: a retry would meet them again
+        config = ChainConfig.from_dict(dict(ctx.config.get("chain") or {}))
         first, last = int(ctx.params["from_block"]), int(ctx.params["to_block"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PermanentError(f"params.from_block and params.to_block: {exc}") from exc
+    except Exception as exc:
+        raise PermanentError(f"config.chain, params.from_block, params.to_block: {exc}") from exc
     store = open_store(credential("CHAINLAKE_STORAGE_URL", "chain_writer"))
     url = credential("CHAINLAKE_CHAIN_DATABASE_URL", "chain_writer")
     with psycopg.connect(url, autocommit=True) as conn:
