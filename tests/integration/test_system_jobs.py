@@ -33,10 +33,18 @@ def chain_settings(url: str) -> dict[str, Any]:
     }
 
 
-def run_status(admin: psycopg.Connection[Any], run_id: str) -> tuple[str, Any]:
-    row = admin.execute("SELECT status, error FROM runs.runs WHERE id = %s", (run_id,)).fetchone()
-    assert row is not None
-    return str(row[0]), row[1]
+def finished(admin: psycopg.Connection[Any], run_id: str) -> tuple[str, Any]:
+    """The run's end: its status and error."""
+
+    def status() -> tuple[str, Any] | None:
+        row = admin.execute("SELECT status, error FROM runs.runs WHERE id = %s", (run_id,))
+        found = row.fetchone()
+        return (str(found[0]), found[1]) if found and found[0] in ("succeeded", "dead") else None
+
+    wait_until(lambda: status() is not None, 60, f"run {run_id}")
+    ended = status()
+    assert ended is not None
+    return ended
 
 
 def chunks(admin: psycopg.Connection[Any]) -> list[tuple[int, int, str]]:
@@ -55,29 +63,12 @@ def test_ingest_backfill_and_archive_from_jobs_system_run_under_the_runner(
     writer = tenants.user("b", "writer")
     with Anvil(free_port(), CHAIN, block_time=0.05) as anvil:
         settings = chain_settings(anvil.url)
-        apply(
-            tenants,
-            writer,
-            SYSTEM / "ingest" / "job.yaml",
-            name="ingest-sys",
-            config={"chain": settings},
-        )
-        apply(
-            tenants,
-            writer,
-            SYSTEM / "backfill" / "job.yaml",
-            name="backfill-sys",
-            config={"chain": settings},
-        )
-        apply(
-            tenants,
-            writer,
-            SYSTEM / "archive" / "job.yaml",
-            name="archive-sys",
-            config={"chain_id": CHAIN},
-            activation="manual",
-            schedule=None,
-        )
+        for folder, overrides in (
+            ("ingest", {"config": {"chain": settings}}),
+            ("backfill", {"config": {"chain": settings}}),
+            ("archive", {"config": {"chain_id": CHAIN}, "activation": "manual", "schedule": None}),
+        ):
+            apply(tenants, writer, SYSTEM / folder / "job.yaml", name=f"{folder}-sys", **overrides)
         ingest_url = tenants.cluster.url(tenants.database, "chainlake_ingest")
         with running_runner(
             tenants,
@@ -87,16 +78,12 @@ def test_ingest_backfill_and_archive_from_jobs_system_run_under_the_runner(
         ):
             # always_on: the runner starts live ingest by itself
             wait_until(lambda: stored_tip(admin, CHAIN) >= 4 * CHUNK + FINALITY, 60, "ingest")
-            backfill = request_run(
-                tenants, writer, "backfill-sys", {"from_block": 0, "to_block": 2 * CHUNK - 1}
-            )["id"]
-            wait_until(lambda: run_status(admin, backfill)[0] in ("succeeded", "dead"), 60)
-            assert run_status(admin, backfill) == ("succeeded", None)
+            params = {"from_block": 0, "to_block": 2 * CHUNK - 1}
+            backfill = request_run(tenants, writer, "backfill-sys", params)["id"]
+            assert finished(admin, backfill) == ("succeeded", None)
             assert chunks(admin) == [(0, 9, "rpc"), (10, 19, "rpc")]
-
             archive = request_run(tenants, writer, "archive-sys")["id"]
-            wait_until(lambda: run_status(admin, archive)[0] in ("succeeded", "dead"), 60)
-            assert run_status(admin, archive) == ("succeeded", None)
+            assert finished(admin, archive) == ("succeeded", None)
     archived = chunks(admin)
     assert [c[2] for c in archived[:2]] == ["rpc", "rpc"]
     assert len(archived) >= 4 and {c[2] for c in archived[2:]} == {"archive"}
