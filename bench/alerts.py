@@ -25,10 +25,10 @@ from cryptography.fernet import Fernet
 from bench.common import bench_cluster, migrated_database, percentile, scalar
 from bench.ingest import TX_PER_BLOCK, _appearances
 from chainlake.alerts.deliver import Deliverer
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.ingest import ChainConfig, LiveIngest
 from chainlake.chain.rpc import RpcClient
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
+from chainlake.local.localpg import free_port
 from tests.receivers import Receiver, http_receiver
 
 LATENCY_SECONDS = float(os.environ.get("BENCH_ALERT_LATENCY_SECONDS", "60"))

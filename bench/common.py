@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from chainlake.localpg import TEST_SETTINGS, LocalPostgres
+from chainlake.local.localpg import TEST_SETTINGS, LocalPostgres
 from chainlake.migrate import migrate
 
 

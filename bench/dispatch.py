@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 
 from bench.common import bench_cluster, migrated_database, percentile, scalar
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
 from chainlake.sdk import Context, job
 from runner.worker import Runner, RunnerConfig
 

@@ -29,15 +29,16 @@ from typing import Any
 import psycopg
 
 from bench.common import bench_cluster, migrated_database, percentile
-from chainlake import demo, jobdefs, tenancy
+from chainlake import jobdefs, tenancy
 from chainlake.chain.archive import backfill
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.fetch import head
 from chainlake.chain.ingest import ChainConfig, LiveIngest
-from chainlake.chain.pricefeed import PriceFeed
 from chainlake.chain.rpc import RpcClient
 from chainlake.egress import address_of
-from chainlake.localpg import free_port
+from chainlake.local import demo
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
+from chainlake.local.localpg import free_port
+from chainlake.local.pricefeed import PriceFeed
 from chainlake.storage import LocalStore
 from runner.worker import Runner, RunnerConfig
 

@@ -25,10 +25,10 @@ import psycopg
 from bench.common import bench_cluster, migrated_database, scalar
 from bench.ingest import filled_chain
 from chainlake.chain.archive import backfill
-from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import ChainConfig, LiveIngest
 from chainlake.duck import connect as duck
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil
+from chainlake.local.localpg import free_port
 from chainlake.query import SessionPool, open_caller_session
 from chainlake.storage import LocalStore
 

@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 
 from bench.common import bench_cluster, median_seconds
-from chainlake.localpg import pg_bindir
+from chainlake.local.localpg import pg_bindir
 from chainlake.migrate import migrate
 
 REPEAT = 5

@@ -1,5 +1,5 @@
 """Datasets and their versions, lineage, rollback and verification, seen from the CLI. Thin:
-the rules live in sql/55_assets.sql and row-level security decides what the caller sees."""
+the rules live in sql/catalog/55_assets.sql and row-level security decides what the caller sees."""
 
 from __future__ import annotations
 
@@ -157,7 +157,7 @@ def staleness(conn: Conn, org: str) -> list[dict[str, Any]]:
 def status(conn: Conn, org: str) -> list[dict[str, Any]]:
     """Each dataset's staleness, the blocks its current ranges cover, the partitions a reorg
     superseded (and which of them wait for their recompute), and the versions validation holds
-    back (sql/58_supersession.sql)."""
+    back (sql/catalog/58_supersession.sql)."""
     params = {"org": org_id(conn, org)}
     rows = staleness(conn, org)
     coverage = call(

@@ -4,7 +4,7 @@ The API and the runners connect as their platform roles. A request on behalf of 
 transaction that first runs `SET LOCAL ROLE chainlake_authenticated` and puts the verified claims
 in `request.jwt.claims` with `set_config(..., true)`, as PostgREST does; both vanish at commit or
 rollback, so nothing carries over to the next request on a pooled connection. Postgres trusts the
-claims only on the platform roles' own sessions (see `sql/10_core.sql`).
+claims only on the platform roles' own sessions (see `sql/core/10_core.sql`).
 """
 
 from __future__ import annotations

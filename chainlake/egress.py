@@ -1,5 +1,5 @@
 """Egress on a tenant's behalf, the database side of the guarded client (chainlake/outbound.py):
-the policy it reads from Postgres (sql/91_egress.sql), the check of the names a channel targets
+the policy it reads from Postgres (sql/core/91_egress.sql), the check of the names a channel targets
 when it is saved (Postgres checks literal addresses, schemes and ports itself; a name is
 resolved here and each of its addresses checked by Postgres), and the stack's registration of
 its own services and of the operator's allow-list ($CHAINLAKE_EGRESS_ALLOW)."""

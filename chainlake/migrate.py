@@ -3,10 +3,13 @@
 - `migrations/` holds alembic revisions (tables, types, indexes); each revision's SQL is a `.sql`
   file beside its `.py`. Immutable once landed.
 - pgmq is installed from the `pgmq` package's bundled SQL when its version is new to the database.
-- `sql/*.sql` then `rls_policies/*.sql` are idempotent; each is re-applied, in file-name order,
-  when its checksum differs from the one recorded in `chainlake_meta.applied_files`.
+- `sql/<schema>/NN_*.sql` then `rls_policies/*.sql` are idempotent; each is re-applied when its
+  checksum differs from the one recorded in `chainlake_meta.applied_files` (keyed by its path).
+  `sql/` is grouped by schema, one folder each, but applied in one global order: by file name,
+  whose number prefix is unique across the folders and says what a file needs (a file may use
+  what any lower number defines, whatever its folder).
 - then every SECURITY DEFINER function is handed to its owner, a platform role that is no
-  superuser (`core.settle_function_owners`, sql/01_function_owners.sql).
+  superuser (`core.settle_function_owners`, sql/core/01_function_owners.sql).
 
 A session-level advisory lock serializes concurrent migrators (advisory locks are the
 migrator's only: no other role may take one). Running it twice changes nothing.
@@ -184,12 +187,13 @@ def _policies_follow_revision(conn: psycopg.Connection[Any]) -> dict[str, str]:
 
 
 def stored_logic_files() -> list[tuple[str, Path]]:
-    """sql/ then rls_policies/, each in file-name order, as (ledger key, path)."""
+    """sql/ (every schema's folder) then rls_policies/, each in file-name order (the global
+    number prefix, then the folder), as (ledger key: the path under the root, path)."""
     root = schema_root()
     return [
-        (f"{folder}/{path.name}", path)
+        (path.relative_to(root).as_posix(), path)
         for folder in ("sql", "rls_policies")
-        for path in sorted((root / folder).glob("*.sql"))
+        for path in sorted((root / folder).rglob("*.sql"), key=lambda p: (p.name, p.as_posix()))
     ]
 
 

@@ -9,7 +9,7 @@ so no run can collide with another's files, of any dataset).
 The values put into a template come from tenants (a job's name and version), so each must be a
 single path component (the rules of chainlake/contract, checked where stored, checked here again
 where used), and the resolved prefix must lie in the org's own tree (SECURITY.md item 19).
-sql/52_tenant_values.sql holds the same template rules for every client.
+sql/jobs/52_tenant_values.sql holds the same template rules for every client.
 """
 
 from __future__ import annotations

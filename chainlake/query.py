@@ -328,7 +328,7 @@ class SessionPool:
 
 
 def read_context(conn: psycopg.Connection[Any]) -> dict[str, Any]:
-    """catalog.query_context() as the connection's identity (see sql/80_query.sql)."""
+    """catalog.query_context() as the connection's identity (see sql/catalog/80_query.sql)."""
     row = conn.execute("SELECT catalog.query_context()").fetchone()
     assert row is not None
     context: dict[str, Any] = row[0]

@@ -1,5 +1,5 @@
 """Runs seen from the CLI and API: request, list, show, logs, dead letters. Thin calls; the
-rules live in sql/50_runs.sql and row-level security decides what the caller sees."""
+rules live in sql/runs/50_runs.sql and row-level security decides what the caller sees."""
 
 from __future__ import annotations
 

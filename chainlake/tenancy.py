@@ -1,5 +1,6 @@
-"""Orgs, users, memberships and grants: thin calls of the stored functions in sql/30_tenancy.sql,
-which hold every rule (validation, uniqueness, the login role, the audit row)."""
+"""Orgs, users, memberships and grants: thin calls of the stored functions in
+sql/core/30_tenancy.sql, which hold every rule (validation, uniqueness, the login role, the
+audit row)."""
 
 from __future__ import annotations
 

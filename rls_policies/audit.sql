@@ -1,5 +1,5 @@
 -- audit: admins read their orgs' events. Nobody writes except through audit.record; the
--- append-only triggers (sql/20_audit.sql) refuse UPDATE, DELETE and TRUNCATE even to owners.
+-- append-only triggers (sql/audit/20_audit.sql) refuse UPDATE, DELETE and TRUNCATE even to owners.
 CALL core.force_rls('audit.events');
 GRANT SELECT ON audit.events TO chainlake_users;
 DROP POLICY IF EXISTS "admins read their orgs audit events" ON audit.events;

@@ -1,5 +1,5 @@
 -- core: orgs, users, memberships, grants, quotas. Identity and admin tables: explicit policies.
--- Users are created only by the operator's functions (sql/30_tenancy.sql), never by INSERT.
+-- Users are created only by the operator's functions (sql/core/30_tenancy.sql), never by INSERT.
 
 CALL core.force_rls('core.orgs');
 GRANT SELECT ON core.orgs TO chainlake_users;

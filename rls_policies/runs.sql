@@ -1,5 +1,5 @@
 -- runs: run history, attempts, logs and dead letters are written by the runners (acting for the
--- run's org) and by the run-lifecycle functions in sql/50_runs.sql; members read them.
+-- run's org) and by the run-lifecycle functions in sql/runs/50_runs.sql; members read them.
 GRANT USAGE ON SCHEMA runs TO chainlake_users;
 CALL core.apply_org_platform_policies('runs.runs');
 CALL core.apply_org_platform_policies('runs.attempts');

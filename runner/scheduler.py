@@ -55,7 +55,7 @@ def fire_one(
 
 
 def supervise_always_on(conn: psycopg.Connection[Any]) -> None:
-    """Start a run of every always_on job that has none (sql/50_runs.sql)."""
+    """Start a run of every always_on job that has none (sql/runs/50_runs.sql)."""
     conn.execute("SELECT jobs.supervise_always_on()")
 
 

@@ -1,5 +1,5 @@
 """The runner: read a task, claim an attempt, launch, relay events, heartbeat, then complete or
-fail, all through the stored run-lifecycle functions (sql/50_runs.sql). Stateless: any number
+fail, all through the stored run-lifecycle functions (sql/runs/50_runs.sql). Stateless: any number
 of runners may work against one Postgres; killing one loses nothing (its lease expires and
 another runner takes the task over with the same idempotency key).
 """

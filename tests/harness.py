@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psycopg
 
-from chainlake.localpg import TEST_SETTINGS, LocalPostgres
+from chainlake.local.localpg import TEST_SETTINGS, LocalPostgres
 from chainlake.migrate import migrate
 
 TEMPLATE = "chainlake_template"

@@ -22,8 +22,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chainlake.chain.devchain import TOOLS
-from chainlake.localpg import free_port
+from chainlake.local.devchain import TOOLS
+from chainlake.local.localpg import free_port
 
 ISSUER_SCRIPT = TOOLS / "oidc-issuer.mjs"
 AUDIENCE = "urn:chainlake:api"

@@ -17,7 +17,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
 
 
 @dataclass

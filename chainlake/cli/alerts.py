@@ -16,7 +16,7 @@ from chainlake.alerts.notices import follow, listen
 from chainlake.cli.common import AS_USER, act_sql, fail, parse_pairs, print_listing, rows_as
 from chainlake.egress import check_channel_names
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 
 
 @click.group(help="Alert rules, channels, firings: create, list, show, backtest, listen.")

@@ -18,7 +18,7 @@ from chainlake.cli.common import fail, print_page
 from chainlake.cli.query import run_locally
 from chainlake.db import INGEST_ROLE
 from chainlake.errors import ChainlakeError, InvalidInput
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 from chainlake.storage import ObjectStore, open_store
 
 
@@ -230,6 +230,6 @@ def chain_sql(query: str, as_json: bool) -> None:
 )
 @click.pass_context
 def devchain(ctx: click.Context) -> None:
-    from chainlake.chain.devchain import main as devchain_main
+    from chainlake.local.devchain import main as devchain_main
 
     sys.exit(devchain_main(list(ctx.args)))

@@ -19,8 +19,8 @@ import psycopg.rows
 from chainlake import tenancy
 from chainlake.db import connect
 from chainlake.errors import ChainlakeError, InvalidInput, translate
+from chainlake.local.stack import Stack
 from chainlake.query import jsonable
-from chainlake.stack import Stack
 
 P = ParamSpec("P")
 R = TypeVar("R")

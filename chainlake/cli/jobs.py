@@ -22,7 +22,7 @@ from chainlake.cli.common import (
 )
 from chainlake.db import call
 from chainlake.errors import ChainlakeError
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 
 
 @click.group(help="Job definitions and manual runs.")

@@ -17,7 +17,7 @@ from chainlake.cli.common import (
     print_table,
 )
 from chainlake.errors import ChainlakeError
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 from chainlake.tokens import issue_dev_token
 
 

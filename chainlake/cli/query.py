@@ -26,8 +26,8 @@ from chainlake.cli.common import (
     rows_as,
 )
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound, StackError
+from chainlake.local.stack import Stack
 from chainlake.query import Session, open_operator_session
-from chainlake.stack import Stack
 from chainlake.storage import open_store
 from chainlake.tokens import issue_dev_token
 

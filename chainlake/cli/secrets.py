@@ -13,7 +13,7 @@ import click
 
 from chainlake.cli.common import AS_USER, act_sql, fail, print_listing
 from chainlake.errors import ChainlakeError, InvalidInput
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 
 
 @click.group(help="Job secrets: set, list (names only), delete.")

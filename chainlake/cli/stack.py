@@ -15,7 +15,7 @@ from chainlake.cli.common import (
     handles_errors,
     print_json,
 )
-from chainlake.stack import Stack
+from chainlake.local.stack import Stack
 
 
 def _status_lines(status: dict[str, Any]) -> list[str]:
@@ -60,7 +60,7 @@ def up(no_runner: bool, no_chain: bool) -> None:
 @click.command(help="Check what `make up` needs on this machine, and say what to fix.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def doctor(as_json: bool) -> None:
-    from chainlake.doctor import run_checks
+    from chainlake.local.doctor import run_checks
 
     checks = run_checks()
     if as_json:

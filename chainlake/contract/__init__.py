@@ -2,7 +2,7 @@
 
 A value a tenant sets that reaches a path or a command line carries its rule in the schema, as
 `x-field` (how the refusal names it) and `x-rule` (what it may hold), beside its `pattern`; the
-stored check of sql/52_tenant_values.sql holds the same rules for clients that skip this one.
+stored check of sql/jobs/52_tenant_values.sql holds the same rules for clients that skip this one.
 `format`s are checked by FORMATS, which knows every format the schemas use.
 """
 

@@ -196,6 +196,19 @@ def connect(host: str, port: int, timeout: float = 10.0) -> socket.socket:
     return sock
 
 
+def credential(variable: str, secret: str) -> str:
+    """The value the runner handed this run in environment variable `variable` for the secret
+    `secret` the job declares; PermanentError when it is missing (the definition does not
+    declare it, or its org may not have it: a platform credential goes to the system org only)."""
+    value = os.environ.get(variable)
+    if not value:
+        raise PermanentError(
+            f"{variable} is not set: declare `secrets: [{secret}]`"
+            " (a platform credential: run in the system org)"
+        )
+    return value
+
+
 def job(function: JobFunction) -> Job:
     """Make `function(ctx)` a job that speaks the chainlake job contract."""
     return Job(function)
@@ -208,5 +221,6 @@ __all__ = [
     "PermanentError",
     "RetryableError",
     "connect",
+    "credential",
     "job",
 ]

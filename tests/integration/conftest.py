@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet
 from api.app import create_app
 from api.auth import Verifier
 from chainlake.containers import build_job_image, ensure_base_image
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
 from chainlake.storage import LocalStore
 from chainlake.tokens import issue_dev_token
 from tests.integration.test_query_engine import add_dataset

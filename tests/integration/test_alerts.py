@@ -21,11 +21,11 @@ from psycopg import errors
 from chainlake.alerts.backtest import backtest
 from chainlake.alerts.deliver import Deliverer
 from chainlake.chain.archive import archive
-from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import LiveIngest
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import NotFound
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil
+from chainlake.local.localpg import free_port
 from chainlake.secrets import encrypt, signature
 from chainlake.storage import LocalStore
 from tests.chainkit import chain_config

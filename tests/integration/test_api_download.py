@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
 from chainlake.tokens import issue_dev_token
 from tests.tenants import Tenants
 

@@ -15,13 +15,14 @@ import pytest
 
 from chainlake.chain.archive import archive, backfill
 from chainlake.chain.codec import BIG_COLUMNS, TABLES
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.rpc import RpcClient
 from chainlake.duck import connect as duck
 from chainlake.errors import InvalidInput
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
+from chainlake.local.localpg import free_port
+from chainlake.local.s3 import SeaweedS3
 from chainlake.query import open_caller_session
-from chainlake.storage import LocalStore, ObjectStore, SeaweedS3
+from chainlake.storage import LocalStore, ObjectStore
 from tests.chainkit import (
     chain_config,
     node_head,

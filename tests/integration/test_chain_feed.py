@@ -13,9 +13,9 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from chainlake.chain.pricefeed import PriceFeed
 from chainlake.egress import address_of
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
+from chainlake.local.pricefeed import PriceFeed
 from tests.runtime import REPO, apply, request_run, running_runner, wait_for
 from tests.tenants import Tenants
 

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 
 from chainlake.chain import ingest as ingest_module
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.ingest import DeepReorg, LiveIngest
 from chainlake.chain.rpc import RpcClient
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
 from tests.chainkit import (
     chain_config,
     hot_rows,
@@ -30,7 +30,7 @@ CHAIN = 31337
 
 @pytest.fixture
 def devchain() -> Iterator[tuple[Anvil, RpcClient, Traffic]]:
-    from chainlake.localpg import free_port
+    from chainlake.local.localpg import free_port
 
     with Anvil(free_port()) as anvil:
         rpc = RpcClient([anvil.url])
@@ -209,7 +209,7 @@ def test_a_lagging_and_failing_endpoint_causes_no_false_reorg(
 def test_two_chains_are_ingested_side_by_side(
     ingest_url: str, admin: psycopg.Connection[Any]
 ) -> None:
-    from chainlake.localpg import free_port
+    from chainlake.local.localpg import free_port
 
     with Anvil(free_port(), chain_id=1001) as one, Anvil(free_port(), chain_id=1002) as two:
         configs = [chain_config(one.url, 1001), chain_config(two.url, 1002)]

@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 
 from chainlake.chain.archive import archive, backfill
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.integrity import check, repair
 from chainlake.chain.rpc import RpcClient
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
+from chainlake.local.localpg import free_port
 from chainlake.query import open_operator_session
 from chainlake.storage import LocalStore
 from tests.chainkit import (

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from chainlake import jobdefs
-from chainlake.chain.devchain import Anvil
 from chainlake.errors import PermissionDenied
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil
+from chainlake.local.localpg import free_port
 from tests.chainkit import chain_config, running_ingest, stored_tip, wait_until
 from tests.runtime import TEST_JOBS, request_run, running_runner
 from tests.tenants import Tenants

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from chainlake.chain.devchain import Anvil
 from chainlake.chain.rpc import RpcClient, RpcError, RpcUnavailable
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil
+from chainlake.local.localpg import free_port
 from tests.faultyproxy import FaultyProxy
 
 

@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from psycopg import errors
 
-from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import LiveIngest
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil
+from chainlake.local.localpg import free_port
 from tests.chainkit import chain_config, stored_tip
 from tests.harness import TestCluster
 

@@ -3,9 +3,9 @@ wait on forever, so the generator notices, drops the pending pool, resyncs and s
 
 from __future__ import annotations
 
-from chainlake.chain.devchain import TRANSFER_TOPIC, Anvil, Traffic, deploy_token
 from chainlake.chain.rpc import RpcClient
-from chainlake.localpg import free_port
+from chainlake.local.devchain import TRANSFER_TOPIC, Anvil, Traffic, deploy_token
+from chainlake.local.localpg import free_port
 from tests.chainkit import wait_until
 
 

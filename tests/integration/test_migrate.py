@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from chainlake.local.schema import dump
 from chainlake.migrate import migrate, schema_root, stored_logic_files
 from tests.harness import TestCluster
 
@@ -67,6 +68,26 @@ def test_a_changed_file_is_reapplied_alone(admin_url: str) -> None:
     assert report.files == ["rls_policies/catalog.sql"] and not report.revisions
     with psycopg.connect(admin_url) as conn:
         assert schema_fingerprint(conn) == before
+
+
+def test_a_database_migrated_before_sql_was_grouped_by_schema_applies_each_file_once(
+    admin_url: str,
+) -> None:
+    """The ledger of a database migrated when sql/ was flat names `sql/NN_x.sql`: each file, now
+    `sql/<schema>/NN_x.sql`, is applied once more in the same order, and nothing changes."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE chainlake_meta.applied_files SET path = 'sql/' || split_part(path, '/', 3) "
+            "WHERE path LIKE 'sql/%/%'"
+        )
+        before = schema_fingerprint(conn)
+    dumped = dump(admin_url)
+    report = migrate(admin_url)
+    assert report.files == [key for key, _ in stored_logic_files() if key.startswith("sql/")]
+    assert dump(admin_url) == dumped
+    with psycopg.connect(admin_url) as conn:
+        assert schema_fingerprint(conn) == before
+    assert not migrate(admin_url).changed
 
 
 def test_two_migrators_racing_is_harmless(cluster: TestCluster) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from chainlake import assets
 from chainlake.errors import InvalidInput
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
 from chainlake.sdk import Context, job
 from tests.runtime import TEST_JOBS, apply, running_runner, scalar, wait_for
 from tests.tenants import Tenants

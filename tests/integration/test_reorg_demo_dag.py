@@ -24,12 +24,13 @@ from urllib.parse import urlparse
 import psycopg
 from psycopg.rows import dict_row
 
-from chainlake import demo, jobdefs
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
-from chainlake.chain.pricefeed import PriceFeed
+from chainlake import jobdefs
 from chainlake.chain.rpc import RpcClient
 from chainlake.egress import address_of
-from chainlake.localpg import free_port
+from chainlake.local import demo
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
+from chainlake.local.localpg import free_port
+from chainlake.local.pricefeed import PriceFeed
 from tests.chainkit import Miner, chain_config, node_head, running_ingest, wait_until
 from tests.runtime import request_run, running_runner
 from tests.tenants import Tenants

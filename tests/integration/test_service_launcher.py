@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import psycopg
 import pytest
 
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
 from tests.runtime import EXAMPLES, apply, request_run, running_runner, runs, wait_for
 from tests.tenants import Tenants
 

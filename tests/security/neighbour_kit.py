@@ -54,10 +54,10 @@ from psycopg import errors
 from bench.ingest import _appearances
 from chainlake import jobdefs, tenancy
 from chainlake.alerts.deliver import Deliverer
-from chainlake.chain.devchain import Anvil, Traffic, deploy_token
 from chainlake.chain.ingest import ChainConfig, LiveIngest
 from chainlake.chain.rpc import RpcClient
-from chainlake.localpg import LocalPostgres, free_port
+from chainlake.local.devchain import Anvil, Traffic, deploy_token
+from chainlake.local.localpg import LocalPostgres, free_port
 from chainlake.tokens import issue_dev_token
 from runner.worker import Runner, RunnerConfig
 from tests.integration.conftest import api_process, send

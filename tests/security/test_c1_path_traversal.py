@@ -301,7 +301,7 @@ def test_the_hostile_jobs_path_attacks_are_blocked_in_both_launchers(
 
 
 def test_the_stored_check_holds_the_contracts_rules(admin: psycopg.Connection[Any]) -> None:
-    """One rule, two places: the stored check (sql/52_tenant_values.sql) states the same
+    """One rule, two places: the stored check (sql/jobs/52_tenant_values.sql) states the same
     pattern, length and words as the contract's schema for every field, so a client that skips
     the schema meets the same refusal; the catalog's constraints hold the rules of partition
     keys and dataset names."""

@@ -22,10 +22,10 @@ import pytest
 from psycopg import errors
 
 from chainlake.alerts.evaluate import Batch, evaluate_batch
-from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import LiveIngest
 from chainlake.chain.rpc import RpcClient
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil
+from chainlake.local.localpg import free_port
 from tests.chainkit import chain_config, node_head, stored_tip
 from tests.tenants import Tenants
 

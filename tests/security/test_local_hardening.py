@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from chainlake.contract import problems, schema
-from chainlake.processes import BackgroundProcess
+from chainlake.local.processes import BackgroundProcess
 from runner.launchers import CONTAINER_USER, ContainerLauncher, Outcome, ProcessLauncher
 from runner.sandbox import NOBODY, job_roots, platform_view
 from runner.worker import rejected_outputs

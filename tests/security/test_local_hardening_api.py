@@ -27,6 +27,7 @@ from cryptography.fernet import Fernet
 
 from chainlake.duck import connect, extension_directory, extension_root
 from chainlake.errors import ChainlakeError
+from chainlake.local.s3 import SeaweedS3
 from chainlake.secrets import (
     add_key_to_file,
     decrypt,
@@ -35,7 +36,7 @@ from chainlake.secrets import (
     reencrypt_all,
     retire_old_keys,
 )
-from chainlake.storage import S3Store, SeaweedS3, open_store
+from chainlake.storage import S3Store, open_store
 from tests.integration.test_chain_cold import seaweed  # noqa: F401 - the fixture
 from tests.tenants import Tenants
 

@@ -24,7 +24,7 @@ from chainlake import jobdefs
 from chainlake.alerts.deliver import Deliverer
 from chainlake.egress import load_policy
 from chainlake.errors import InvalidInput
-from chainlake.localpg import free_port
+from chainlake.local.localpg import free_port
 from tests.integration.conftest import send, token
 from tests.receivers import Tally, http_answer, tcp_server
 from tests.runtime import EXAMPLES, TEST_JOBS, request_run, running_runner

@@ -18,10 +18,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from chainlake.chain.devchain import Anvil
 from chainlake.chain.ingest import LiveIngest
 from chainlake.chain.rpc import RpcClient
-from chainlake.localpg import free_port
+from chainlake.local.devchain import Anvil
+from chainlake.local.localpg import free_port
 from tests.chainkit import chain_config, node_head, stored_tip
 from tests.runtime import scalar
 from tests.security.test_h3_slow_condition import RULE, SET_ASIDE, _firings

@@ -1,6 +1,6 @@
 -- The query service's view of the catalog: each dataset the caller may read (RLS decides: its
 -- own orgs' and those granted to them), with the files of its current content: every current
--- block range (never a superseded one: sql/58_supersession.sql), and the newest version of each
+-- block range (never a superseded one: sql/catalog/58_supersession.sql), and the newest version of each
 -- other partition (a partitioned dataset is the union of its partitions).
 CREATE OR REPLACE FUNCTION catalog.queryable_datasets()
 RETURNS TABLE (org_name text, dataset text, version integer, uris text[], row_count bigint)

@@ -60,7 +60,7 @@ REVOKE SELECT ON pg_catalog.pg_stats_ext_exprs FROM PUBLIC;
 
 -- Advisory locks are the migrator's only (a superuser): a key anyone could compute, or read in
 -- pg_locks, would let a tenant hold what the platform waits on, and a flood of them fills the
--- shared lock table. Stored functions lock rows of core.row_locks instead (sql/31_blocking.sql).
+-- shared lock table. Stored functions lock rows of core.row_locks instead (sql/core/31_blocking.sql).
 DO $advisory$
 DECLARE
     fn regprocedure;

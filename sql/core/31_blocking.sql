@@ -1,6 +1,6 @@
 -- Blocking primitives (SECURITY.md item 23): what a tenant could hold to stop everyone, and what
 -- bounds it. The locks the platform serializes on are rows no tenant may lock (advisory locks
--- are the migrator's only: sql/00_roles.sql); every user's login role and the API's path carry
+-- are the migrator's only: sql/core/00_roles.sql); every user's login role and the API's path carry
 -- a statement, lock and idle timeout, and each login role a connection limit, from the quotas;
 -- and a watchdog (the runners' schedule tick) ends user sessions held in one transaction past
 -- their org's bound, since a psql user can turn their own timeouts off.

@@ -1,8 +1,8 @@
 """The devchain: a local EVM node (anvil) mining every 400 ms, an ERC-20 compiled from the
-Solidity source in `chainlake/chain/contracts/`, and a traffic generator (token transfers and
+Solidity source in `chainlake/local/contracts/`, and a traffic generator (token transfers and
 approvals that emit logs, plain ETH transfers) at a configurable rate.
 
-`python -m chainlake.chain.devchain --port N` runs it in the foreground; `chainlake up` starts it
+`python -m chainlake.local.devchain --port N` runs it in the foreground; `chainlake up` starts it
 in the background when no RPC endpoint is configured.
 """
 
@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chainlake.chain.pricefeed import PriceFeed
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
+from chainlake.local.pricefeed import PriceFeed
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tools"

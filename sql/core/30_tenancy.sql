@@ -94,7 +94,7 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Creates a user, their login role for direct SQL (member of chainlake_users only), and their
--- first membership. (Membership and grant changes are audited by triggers: sql/40_*.)
+-- first membership. (Membership and grant changes are audited by triggers: sql/core/40_stamps_and_audit_triggers.sql.)
 CREATE OR REPLACE FUNCTION core.create_user(p_email text, p_org text, p_role text)
 RETURNS core.users
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$

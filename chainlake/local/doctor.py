@@ -14,10 +14,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from chainlake.chain.devchain import TOOLS
 from chainlake.config import Settings
 from chainlake.errors import StackError
-from chainlake.localpg import (
+from chainlake.local.devchain import TOOLS
+from chainlake.local.localpg import (
     FALLBACK_ROOT,
     SUPERUSER,
     LocalPostgres,

@@ -20,13 +20,14 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from chainlake import demo, egress
+from chainlake import egress
 from chainlake.config import DEFAULT_DATABASE, Settings
 from chainlake.db import ALERTS_ROLE, INGEST_ROLE, PLATFORM_ROLES, call
 from chainlake.errors import StackError
-from chainlake.localpg import DEV_SETTINGS, LocalPostgres, free_port
+from chainlake.local import demo
+from chainlake.local.localpg import DEV_SETTINGS, LocalPostgres, free_port
+from chainlake.local.processes import BackgroundProcess
 from chainlake.migrate import MigrationReport, migrate
-from chainlake.processes import BackgroundProcess
 from chainlake.secrets import load_key
 
 
@@ -191,7 +192,7 @@ class Stack:
             [
                 sys.executable,
                 "-m",
-                "chainlake.chain.devchain",
+                "chainlake.local.devchain",
                 "--port",
                 str(port),
                 "--tx-rate",

@@ -1,5 +1,5 @@
 -- Assets: versions, lineage, rollback and reruns. A run's outputs become versions in
--- runs.complete (sql/50_runs.sql) through catalog.record_output; identical content (the same
+-- runs.complete (sql/runs/50_runs.sql) through catalog.record_output; identical content (the same
 -- content hash, computed from the files' SHA-256 in the run's manifest) is recognised as the
 -- version that already holds it, which becomes current again: no duplicate version.
 
@@ -37,7 +37,7 @@ DECLARE
     existing catalog.asset_versions;
     next_version integer;
 BEGIN
-    -- a block-range output (sql/58_supersession.sql): its range, and whether an invalidation of
+    -- a block-range output (sql/catalog/58_supersession.sql): its range, and whether an invalidation of
     -- blocks the run read overtook it (then it is kept as a superseded version, never current)
     SELECT * INTO run FROM runs.runs r WHERE r.org_id = p_org_id AND r.id = p_run_id;
     SELECT * INTO placed FROM catalog.output_range(run, p_output);
@@ -139,7 +139,7 @@ BEGIN
     SELECT * INTO target FROM catalog.asset_versions v
     WHERE v.org_id = p_org_id AND v.dataset_id = catalog.dataset_id(p_org_id, p_dataset, false)
       AND v.version = p_version;
-    refused := catalog.rollback_problem(target);  -- a block range: sql/58_supersession.sql
+    refused := catalog.rollback_problem(target);  -- a block range: sql/catalog/58_supersession.sql
     IF refused IS NOT NULL THEN
         RAISE EXCEPTION '%', refused USING ERRCODE = '55000',
             HINT = 'roll back to a version of a range still on the chain, or rerun its job';

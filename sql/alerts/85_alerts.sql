@@ -863,7 +863,7 @@ GRANT EXECUTE ON FUNCTION
     alerts.set_aside(uuid, uuid, bigint, text, integer),
     alerts.settle_set_aside()
 TO chainlake_ingest;
--- The evaluation functions' owner (sql/01_*) reads where it evaluates (rls_policies/alerts.sql).
+-- The evaluation functions' owner (sql/core/01_function_owners.sql) reads where it evaluates (rls_policies/alerts.sql).
 GRANT USAGE ON SCHEMA alerts TO chainlake_evaluator;
 GRANT EXECUTE ON FUNCTION alerts.dataset_shape(text), alerts.evaluated_shape(text, text)
     TO chainlake_evaluator;

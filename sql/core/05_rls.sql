@@ -4,7 +4,7 @@
 -- (an InitPlan), not once per row.
 
 -- Every tenant table: RLS enabled and forced, and nothing granted until its policies say so;
--- the platform's definer functions (owned by chainlake_definer, sql/01_*) read and write it.
+-- the platform's definer functions (owned by chainlake_definer, sql/core/01_function_owners.sql) read and write it.
 CREATE OR REPLACE PROCEDURE core.force_rls(tbl regclass)
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN

@@ -52,7 +52,7 @@ DECLARE
                                      'audit', 'pii'];
     evaluation constant text[] := ARRAY['alerts.match_rows', 'alerts.match_window',
                                         'alerts.match_simple', 'alerts.match_health'];
-    -- ends overdue user sessions (sql/31_blocking.sql): pg_signal_backend, nothing else
+    -- ends overdue user sessions (sql/core/31_blocking.sql): pg_signal_backend, nothing else
     watchdog constant text[] := ARRAY['core.end_overdue_sessions'];
     fn record;
     tbl regclass;

@@ -4,7 +4,7 @@
 -- (so a slow job gets one run covering everything since its last one, never a backlog). A run's
 -- range starts after the last range the job was given, or at the fork when a reorg rewrote blocks
 -- it had been given (the reorg itself queues the recompute of what its superseded partitions and
--- runs in flight covered: sql/58_supersession.sql). The runner hands the rows over as files.
+-- runs in flight covered: sql/catalog/58_supersession.sql). The runner hands the rows over as files.
 
 CREATE OR REPLACE FUNCTION runs.dispatch_chain_batch(
     p_chain_id bigint, p_from bigint, p_to bigint, p_event_id bigint

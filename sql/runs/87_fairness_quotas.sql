@@ -163,7 +163,7 @@ CREATE OR REPLACE TRIGGER secrets_stamp_creator BEFORE INSERT OR UPDATE ON jobs.
 -- its storage_bytes quota. catalog.record_output checks a new version here, so a run past the
 -- quota fails (QuotaExceeded, not retried) and the dataset keeps its current version. SQLSTATE
 -- 53100 (disk_full), so that the runner tells it from the other quotas (53400). One org's
--- versions are checked one at a time (a row lock per org: sql/31_blocking.sql).
+-- versions are checked one at a time (a row lock per org: sql/core/31_blocking.sql).
 CREATE OR REPLACE FUNCTION core.check_storage_quota(p_org_id uuid, p_new_bytes bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

@@ -168,7 +168,7 @@ BEGIN
         RETURN;
     END IF;
     -- One claim per org at a time, so two runners cannot both see a free slot (a row lock no
-    -- tenant can take: sql/31_blocking.sql).
+    -- tenant can take: sql/core/31_blocking.sql).
     PERFORM core.lock_until_commit('runs.start', r.org_id);
     -- Count the org's other runs whose runner is alive (its lease is being renewed); a run
     -- left behind by a dead runner stops counting when its lease runs out, so orphans never
@@ -289,7 +289,7 @@ BEGIN
         RETURN false;
     END IF;
     -- a partition that is not the block range it was given, or that overlaps a current one it
-    -- was not asked to replace, fails the run and records nothing (sql/58_supersession.sql)
+    -- was not asked to replace, fails the run and records nothing (sql/catalog/58_supersession.sql)
     refused := catalog.output_problem(r, p_outputs);
     IF refused IS NOT NULL THEN
         PERFORM runs.fail(p_run_id, p_attempt,

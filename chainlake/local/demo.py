@@ -5,7 +5,7 @@ the org `demo` with a small DAG on it:
     chain.logs + chain.blocks -> erc20_transfers -> token_volume_hourly -+-> token_volume_usd
     price feed (HTTP)         -> token_prices ---------------------------+
 
-Definitions are the YAML files under jobs/chain/ and jobs/demo/; only their chain and feed
+Definitions are the YAML files under jobs/system/ and jobs/demo/; only their chain and feed
 settings are filled in here. Applying is idempotent: an unchanged definition is not a new version.
 """
 
@@ -23,7 +23,7 @@ from chainlake import egress, jobdefs, tenancy
 from chainlake.db import call
 from chainlake.errors import AlreadyExists
 
-JOBS = Path(__file__).resolve().parents[1] / "jobs"
+JOBS = Path(__file__).resolve().parents[2] / "jobs"
 SYSTEM_ORG = "chainlake"
 DEMO_ORG = "demo"
 DEMO_JOBS = ("erc20_transfers", "token_volume_hourly", "token_prices", "token_volume_usd")
@@ -52,7 +52,7 @@ def ensure_org(conn: psycopg.Connection[Any], name: str, display: str) -> str:
 
 def system_jobs(target: ChainTarget) -> list[dict[str, Any]]:
     """The system org's jobs: live ingest and the archiver of the chain, alert delivery."""
-    ingest = jobdefs.load(JOBS / "chain" / "ingest.yaml")
+    ingest = jobdefs.load(JOBS / "system" / "ingest" / "job.yaml")
     ingest["name"] = f"ingest-{target.name}"
     ingest["description"] = f"Live ingest of {target.name} (chain {target.chain_id})."
     ingest["config"]["chain"] = {
@@ -64,10 +64,10 @@ def system_jobs(target: ChainTarget) -> list[dict[str, Any]]:
         # the devchain from genesis; a real chain from its head at first start (backfill the rest)
         "start_block": 0 if target.token else "latest",
     }
-    archive = jobdefs.load(JOBS / "chain" / "archive.yaml")
+    archive = jobdefs.load(JOBS / "system" / "archive" / "job.yaml")
     archive["name"] = f"archive-{target.name}"
     archive["config"] = {"chain_id": target.chain_id}
-    return [ingest, archive, jobdefs.load(JOBS / "alerts" / "deliver.yaml")]
+    return [ingest, archive, jobdefs.load(JOBS / "system" / "alert_delivery" / "job.yaml")]
 
 
 def demo_jobs(target: ChainTarget) -> list[dict[str, Any]]:
