@@ -13,7 +13,7 @@ from litestar import delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.problems import PROBLEMS
-from api.v1 import Page, Req, as_caller
+from api.session import Page, Req, as_caller
 from chainlake.alerts import ONE_RULE
 from chainlake.egress import check_channel_names
 from chainlake.errors import NotFound

@@ -12,7 +12,7 @@ from litestar import delete, get, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.problems import PROBLEMS
-from api.v1 import Page, Req, as_caller
+from api.session import Page, Req, as_caller
 
 
 @dataclass

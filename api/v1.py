@@ -8,8 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import psycopg
-from litestar import Request, Response, delete, get, post
+from litestar import Response, delete, get, post
 from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -20,65 +19,14 @@ from litestar.openapi.spec import (
 )
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
-from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
 
-from api.auth import NotAuthenticated, Verifier
 from api.limits import Held, QueryGate
 from api.problems import PROBLEMS, problems
+from api.session import Page, Req, as_caller, caller, pool_of
 from chainlake import results
-from chainlake.db import claims_transaction
-from chainlake.errors import InvalidInput, NotFound, translate
+from chainlake.errors import InvalidInput, NotFound
 from chainlake.query import Session, datasets_named, open_caller_session
 from chainlake.storage import ObjectStore
-
-Req = Request[Any, Any, Any]
-
-
-def _pool(request: Req) -> ConnectionPool:
-    pool: ConnectionPool = request.app.state.pool
-    return pool
-
-
-def caller(request: Req) -> dict[str, Any]:
-    """The verified claims of the request's token, after charging the request to the caller's
-    rate limit (core.charge_api_request: over it, 429 with Retry-After, nothing done)."""
-    known: dict[str, Any] | None = getattr(request.state, "claims", None)
-    if known is not None:  # charged once per request, however many statements it runs
-        return known
-    verifier: Verifier = request.app.state.verifier
-    identity = verifier.identify(request.headers.get("authorization"), _pool(request))
-    with _pool(request).connection() as conn:
-        try:
-            with claims_transaction(conn, identity.claims) as cur:
-                row = cur.execute(
-                    "SELECT core.note_sign_in(%s, %s, %s, %s) AS sign_in,"
-                    " core.charge_api_request(), core.caller_org_ids('member') AS orgs",
-                    (
-                        identity.token_sha256,
-                        identity.issuer,
-                        identity.expires_at,
-                        Jsonb(identity.detail),
-                    ),
-                ).fetchone()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-    if row is None or row["sign_in"] == "unknown":
-        raise NotAuthenticated("token refused: its user does not exist or is disabled")
-    request.state.claims = identity.claims
-    request.state.orgs = ",".join(sorted(str(o) for o in row["orgs"] or []))
-    return identity.claims
-
-
-def as_caller(request: Req, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    """One statement in a transaction under the caller's identity."""
-    claims = caller(request)
-    with _pool(request).connection() as conn:
-        try:
-            with claims_transaction(conn, claims) as cur:
-                return cur.execute(sql, params).fetchall()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
 
 
 @get("/v1/whoami", operation_id="whoami", responses=PROBLEMS, sync_to_thread=True)
@@ -90,12 +38,6 @@ def whoami(request: Req) -> dict[str, Any]:
             {k: (str(v) if v is not None else None) for k, v in r.items()} for r in rows
         ]
     }
-
-
-@dataclass
-class Page:
-    items: list[dict[str, Any]]
-    next: str | None
 
 
 @get("/v1/datasets", operation_id="listDatasets", responses=PROBLEMS, sync_to_thread=True)
@@ -205,7 +147,7 @@ def _run(
 
 def _session(request: Req, claims: dict[str, Any], sql: str) -> Session:
     store: ObjectStore = request.app.state.store
-    with _pool(request).connection() as conn:
+    with pool_of(request).connection() as conn:
         return open_caller_session(conn, claims, store, sql=sql, pool=request.app.state.sessions)
 
 

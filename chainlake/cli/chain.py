@@ -14,7 +14,8 @@ import psycopg
 from chainlake.chain.archive import archive, backfill
 from chainlake.chain.ingest import ChainConfig
 from chainlake.chain.integrity import check, repair
-from chainlake.cli_query import _locally, _print_page, fail
+from chainlake.cli.common import fail, print_page
+from chainlake.cli.query import run_locally
 from chainlake.db import INGEST_ROLE
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.stack import Stack
@@ -210,7 +211,7 @@ def chain_archive(chain_id: int | None) -> None:
 def chain_sql(query: str, as_json: bool) -> None:
     try:
         stack = Stack.load()
-        page = json.loads(b"".join(_locally(stack, query, "json", 10_000)))
+        page = json.loads(b"".join(run_locally(stack, query, "json", 10_000)))
     except ChainlakeError as exc:
         fail(exc)
         return
@@ -218,7 +219,7 @@ def chain_sql(query: str, as_json: bool) -> None:
         names = [c["name"] for c in page["columns"]]
         _echo_json([dict(zip(names, row, strict=True)) for row in page["rows"]])
     else:
-        _print_page(page)
+        print_page(page)
 
 
 @click.command(

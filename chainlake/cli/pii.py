@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from chainlake.cli_query import AS_USER, fail, print_listing, rows_as
+from chainlake.cli.common import AS_USER, fail, print_listing, rows_as
 from chainlake.errors import ChainlakeError, InvalidInput
 
 SUBJECT = click.option("--subject", required=True, help="The address, 0x and 40 hex digits.")
@@ -133,5 +133,5 @@ def pii_delete(org_name: str | None, subject: str, as_email: str | None) -> None
 @click.option("--org", "org_name", default=None)
 @SUBJECT
 @AS_USER
-def pii_redact(org_name: str | None, subject: str, as_email: str | None) -> None:
+def pii_redact_sql(org_name: str | None, subject: str, as_email: str | None) -> None:
     _remove("redact", "redacted", org_name, subject, as_email)

@@ -13,7 +13,7 @@ import click
 
 from chainlake.alerts import ONE_RULE
 from chainlake.alerts.notices import follow, listen
-from chainlake.cli_query import AS_USER, act, fail, parse_pairs, print_listing, rows_as
+from chainlake.cli.common import AS_USER, act_sql, fail, parse_pairs, print_listing, rows_as
 from chainlake.egress import check_channel_names
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
 from chainlake.stack import Stack
@@ -106,7 +106,7 @@ def alert_show(name: str, org_name: str, limit: int, as_email: str | None) -> No
 
 def _switch(name: str, org_name: str, as_email: str | None, enabled: bool) -> None:
     done = f"alert rule {org_name}/{name} {'enabled' if enabled else 'disabled'}"
-    act(as_email, "SELECT alerts.set_enabled(%s, %s, %s)", (org_name, name, enabled), done)
+    act_sql(as_email, "SELECT alerts.set_enabled(%s, %s, %s)", (org_name, name, enabled), done)
 
 
 @alert.command("disable", help="Stop evaluating rule NAME (kept, with its firings).")
@@ -131,7 +131,7 @@ def alert_enable(name: str, org_name: str, as_email: str | None) -> None:
 @AS_USER
 def alert_delete(name: str, org_name: str, as_email: str | None) -> None:
     done = f"alert rule {org_name}/{name} deleted"
-    act(as_email, "SELECT alerts.delete_rule(%s, %s)", (org_name, name), done)
+    act_sql(as_email, "SELECT alerts.delete_rule(%s, %s)", (org_name, name), done)
 
 
 @alert.command("backtest", help="Evaluate rule NAME over blocks --from..--to, hot or cold.")
@@ -154,7 +154,7 @@ def alert_backtest(
     as_email: str | None,
 ) -> None:
     from chainlake.alerts.backtest import backtest
-    from chainlake.cli import connection
+    from chainlake.cli.common import connection
     from chainlake.storage import open_store
 
     try:
@@ -185,7 +185,7 @@ def alert_backtest(
 def alert_listen(
     org_name: str | None, count: int | None, seconds: float | None, as_email: str | None
 ) -> None:
-    from chainlake.cli import connection
+    from chainlake.cli.common import connection
 
     deadline = time.monotonic() + seconds if seconds is not None else None
     try:

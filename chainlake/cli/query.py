@@ -7,7 +7,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,17 @@ import psycopg
 import psycopg.rows
 
 from chainlake import results, tenancy
-from chainlake.errors import ChainlakeError, InvalidInput, NotFound, StackError, translate
-from chainlake.query import Session, jsonable, open_operator_session
+from chainlake.cli.common import (
+    AS_USER,
+    act_sql,
+    fail,
+    parse_pairs,
+    print_listing,
+    print_page,
+    rows_as,
+)
+from chainlake.errors import ChainlakeError, InvalidInput, NotFound, StackError
+from chainlake.query import Session, open_operator_session
 from chainlake.stack import Stack
 from chainlake.storage import open_store
 from chainlake.tokens import issue_dev_token
@@ -52,7 +61,7 @@ def _chunks(response: Any) -> Iterator[bytes]:
             yield bytes(chunk)
 
 
-def _locally(
+def run_locally(
     stack: Stack, sql: str, fmt: str, max_rows: int, params: dict[str, Any] | None = None
 ) -> Iterator[bytes]:
     session = open_operator_session(stack.admin_url(), open_store(stack.storage_url), sql)
@@ -72,14 +81,6 @@ def _local_chunks(session: Session, result: Any, fmt: str, max_rows: int) -> Ite
             yield from results.stream(result, fmt)
     finally:
         session.close()
-
-
-def _print_page(page: dict[str, Any]) -> None:
-    click.echo("\t".join(c["name"] for c in page["columns"]))
-    for row in page["rows"]:
-        click.echo("\t".join("" if v is None else str(jsonable(v)) for v in row))
-    if page["truncated"]:
-        click.echo(f"(first {page['row_count']} rows; --max-rows or a download format for more)")
 
 
 @click.command(
@@ -108,7 +109,7 @@ def query(sql: str, as_email: str | None, fmt: str, out: Path | None, max_rows: 
         stack = Stack.load()
         body = {"sql": sql, "format": wire, "max_rows": max_rows}
         chunks = (
-            _via_api(stack, as_email, body) if as_email else _locally(stack, sql, wire, max_rows)
+            _via_api(stack, as_email, body) if as_email else run_locally(stack, sql, wire, max_rows)
         )
         _emit(chunks, fmt, out)
     except ChainlakeError as exc:
@@ -124,43 +125,10 @@ def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:
                 written += len(chunk)
         click.echo(f"wrote {written} bytes to {out}", err=True)
     elif fmt == "table":
-        _print_page(json.loads(b"".join(chunks)))
+        print_page(json.loads(b"".join(chunks)))
     else:
         for chunk in chunks:
             sys.stdout.buffer.write(chunk)
-
-
-def fail(exc: ChainlakeError) -> None:
-    """Print the error and its hint, exit with the error's code (as every CLI command does)."""
-    click.echo(f"error: {exc.message}", err=True)
-    if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
-    sys.exit(exc.exit_code)
-
-
-def rows_as(
-    as_email: str | None, sql: str, params: tuple[Any, ...] | dict[str, Any]
-) -> list[dict[str, Any]]:
-    """One statement as the operator, or as the user's own RLS-scoped login role."""
-    from chainlake.cli import connection
-
-    with connection(as_email) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        try:
-            return cur.execute(sql, params).fetchall()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-
-
-AS_USER = click.option("--as", "as_email", default=None, help="Act as this user.")
-
-
-def act(as_email: str | None, sql: str, params: tuple[Any, ...], done: str) -> None:
-    """Run one stored function as the operator or the user; say `done`, or fail clearly."""
-    try:
-        rows_as(as_email, sql, params)
-    except ChainlakeError as exc:
-        fail(exc)
-    click.echo(done)
 
 
 @click.group(help="The catalog: search what you may see.")
@@ -192,19 +160,6 @@ def catalog_search(term: str, as_email: str | None, as_json: bool) -> None:
 @click.group("saved-query", help="Saved queries: create, list, show, run, delete.")
 def saved_query() -> None:
     pass
-
-
-def parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise InvalidInput(f"--param {pair!r} is not NAME=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except ValueError:
-            out[key] = value
-    return out
 
 
 @saved_query.command("create", help="Create or replace your saved query NAME (needs --as).")
@@ -247,29 +202,6 @@ def saved_list(as_email: str | None, as_json: bool) -> None:
     print_listing(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", as_json, line)
 
 
-def print_listing(
-    as_email: str | None,
-    sql: str,
-    as_json: bool,
-    line: Callable[[dict[str, Any]], str],
-    empty: str | None = None,
-    params: tuple[Any, ...] = (),
-) -> None:
-    """Print the rows of one listing function: as JSON, or a line each."""
-    try:
-        rows = rows_as(as_email, sql, params)
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
-    for r in rows:
-        click.echo(line(r))
-    if not rows and empty:
-        click.echo(empty)
-
-
 @saved_query.command("run", help="Run saved query NAME with --param NAME=VALUE.")
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
@@ -304,7 +236,7 @@ def saved_run(
             if not found:
                 raise NotFound(f'no saved query "{name}" in org "{org_name}"')
             merged = {**found[0]["params"], **params}
-            chunks = _locally(stack, found[0]["sql"], wire, 10_000, merged)
+            chunks = run_locally(stack, found[0]["sql"], wire, 10_000, merged)
         _emit(chunks, fmt, out)
     except ChainlakeError as exc:
         fail(exc)
@@ -316,7 +248,7 @@ def saved_run(
 @AS_USER
 def saved_delete(name: str, org_name: str, as_email: str | None) -> None:
     sql = "SELECT catalog.delete_query(%s, %s)"
-    act(as_email, sql, (org_name, name), f"deleted {org_name}/{name}")
+    act_sql(as_email, sql, (org_name, name), f"deleted {org_name}/{name}")
 
 
 @click.group(help="Share one dataset or saved query with another org (read-only).")
@@ -363,7 +295,7 @@ def _share(sql: str, kind: str, ref: str, grantee: str, as_email: str | None, do
     except ChainlakeError as exc:
         fail(exc)
         return
-    act(person, sql, (kind, org_name, name, grantee), done)
+    act_sql(person, sql, (kind, org_name, name, grantee), done)
 
 
 @share.command("revoke", help="Stop sharing dataset or saved_query ORG/NAME with org --from.")

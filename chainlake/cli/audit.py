@@ -7,7 +7,7 @@ import json
 
 import click
 
-from chainlake.cli_query import AS_USER, fail, rows_as
+from chainlake.cli.common import AS_USER, fail, rows_as
 from chainlake.errors import ChainlakeError
 
 

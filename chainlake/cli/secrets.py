@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from chainlake.cli_query import AS_USER, act, fail, print_listing
+from chainlake.cli.common import AS_USER, act_sql, fail, print_listing
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.stack import Stack
 
@@ -41,7 +41,7 @@ def secret_set(name: str, org_name: str, value_env: str | None, as_email: str | 
         fail(exc)
         return
     sql = "SELECT jobs.set_secret(%s, %s, %s)"
-    act(as_email, sql, (org_name, name, enc), f"secret {org_name}/{name} set")
+    act_sql(as_email, sql, (org_name, name, enc), f"secret {org_name}/{name} set")
 
 
 @secret.command("list", help="The secrets of your orgs: names, never values.")
@@ -64,7 +64,7 @@ def secret_list(as_email: str | None, as_json: bool) -> None:
 @AS_USER
 def secret_delete(name: str, org_name: str, as_email: str | None) -> None:
     sql = "SELECT jobs.delete_secret(%s, %s)"
-    act(as_email, sql, (org_name, name), f"secret {org_name}/{name} deleted")
+    act_sql(as_email, sql, (org_name, name), f"secret {org_name}/{name} deleted")
 
 
 @secret.command(

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from chainlake.cli_query import act, print_listing
+from chainlake.cli.common import act_sql, print_listing
 
 LISTING = "SELECT rule, host, port, note FROM core.egress_policy() WHERE rule <> 'refused'"
 
@@ -23,13 +23,13 @@ def egress() -> None:
 @click.argument("address")
 @click.option("--note", default="operator", help="Why (shown by `egress list`).")
 def egress_allow(address: str, note: str) -> None:
-    act(None, "SELECT core.allow_egress(%s, %s)", (address, note), f"allowed {address}")
+    act_sql(None, "SELECT core.allow_egress(%s, %s)", (address, note), f"allowed {address}")
 
 
 @egress.command("forget", help="Remove ADDRESS (host:port) from the allow-list.")
 @click.argument("address")
 def egress_forget(address: str) -> None:
-    act(None, "SELECT core.forget_egress(%s)", (address,), f"{address} is no longer allowed")
+    act_sql(None, "SELECT core.forget_egress(%s)", (address,), f"{address} is no longer allowed")
 
 
 @egress.command("list", help="What is allowed, and the platform's own services (never reached).")

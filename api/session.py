@@ -1,0 +1,101 @@
+"""What every /v1 handler shares: who the caller is (their verified token, charged to their rate
+limit once per request) and a connection that acts as them (one transaction under their claims,
+so that RLS applies), on which handlers call the domain layer (`chainlake.domain`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import psycopg
+from litestar import Request
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from api.auth import NotAuthenticated, Verifier
+from chainlake.db import claims_transaction
+from chainlake.errors import translate
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+Req = Request[Any, Any, Any]
+
+
+def pool_of(request: Req) -> ConnectionPool:
+    pool: ConnectionPool = request.app.state.pool
+    return pool
+
+
+def caller(request: Req) -> dict[str, Any]:
+    """The verified claims of the request's token, after charging the request to the caller's
+    rate limit (core.charge_api_request: over it, 429 with Retry-After, nothing done)."""
+    known: dict[str, Any] | None = getattr(request.state, "claims", None)
+    if known is not None:  # charged once per request, however many statements it runs
+        return known
+    verifier: Verifier = request.app.state.verifier
+    identity = verifier.identify(request.headers.get("authorization"), pool_of(request))
+    with pool_of(request).connection() as conn:
+        try:
+            with claims_transaction(conn, identity.claims) as cur:
+                row = cur.execute(
+                    "SELECT core.note_sign_in(%s, %s, %s, %s) AS sign_in,"
+                    " core.charge_api_request(), core.caller_org_ids('member') AS orgs",
+                    (
+                        identity.token_sha256,
+                        identity.issuer,
+                        identity.expires_at,
+                        Jsonb(identity.detail),
+                    ),
+                ).fetchone()
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+    if row is None or row["sign_in"] == "unknown":
+        raise NotAuthenticated("token refused: its user does not exist or is disabled")
+    request.state.claims = identity.claims
+    request.state.orgs = ",".join(sorted(str(o) for o in row["orgs"] or []))
+    return identity.claims
+
+
+def as_caller(request: Req, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    """One statement in a transaction under the caller's identity."""
+    claims = caller(request)
+    with pool_of(request).connection() as conn:
+        try:
+            with claims_transaction(conn, claims) as cur:
+                return cur.execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+@contextmanager
+def acting(request: Req) -> Iterator[psycopg.Connection[Any]]:
+    """A connection in one transaction under the caller's identity; driver errors come back as
+    ChainlakeError subclasses (problem details, api/problems.py)."""
+    claims = caller(request)
+    with pool_of(request).connection() as conn:
+        try:
+            with claims_transaction(conn, claims):
+                yield conn
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+
+def perform(
+    request: Req,
+    op: Callable[Concatenate[psycopg.Connection[Any], P], R],
+    /,
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> R:
+    """Run one domain operation as the caller, in one transaction."""
+    with acting(request) as conn:
+        return op(conn, *args, **kwargs)

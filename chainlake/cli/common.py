@@ -1,0 +1,201 @@
+"""What every command group of the CLI shares: output (JSON, tables, query pages), errors (one
+clear line and a hint, the error's exit code), and whom a command acts as (`--as EMAIL`: that
+user's RLS-scoped login role; without it, the operator)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+import click
+import psycopg
+import psycopg.rows
+
+from chainlake import tenancy
+from chainlake.db import connect
+from chainlake.errors import ChainlakeError, InvalidInput, translate
+from chainlake.query import jsonable
+from chainlake.stack import Stack
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, default=json_default))
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        click.echo("(none)")
+        return
+    cells = [
+        [str(row.get(c, "") if row.get(c) is not None else "") for c in columns] for row in rows
+    ]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for r in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+
+
+def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Print a ChainlakeError as one clear line (plus its hint) and exit non-zero."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except ChainlakeError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"hint: {exc.hint}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+@contextmanager
+def admin_connection() -> Iterator[psycopg.Connection[Any]]:
+    conn = connect(Stack.load().admin_url(), autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def connection(as_email: str | None) -> Iterator[psycopg.Connection[Any]]:
+    """The operator's connection, or with an email that user's RLS-scoped login role."""
+    if not as_email:
+        with admin_connection() as conn:
+            yield conn
+        return
+    stack = Stack.load()
+    with admin_connection() as admin:
+        url = tenancy.user_connection_url(admin, stack.admin_url(), as_email, stack.embedded)
+    conn = connect(url, autocommit=True)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+AS_OPTION = click.option(
+    "--as", "as_email", default=None, help="Act as this user (their RLS-scoped login role)."
+)
+
+
+ROLE_OPTION = click.option("--role", required=True, help="reader, writer or admin")
+
+
+def print_page(page: dict[str, Any]) -> None:
+    click.echo("\t".join(c["name"] for c in page["columns"]))
+    for row in page["rows"]:
+        click.echo("\t".join("" if v is None else str(jsonable(v)) for v in row))
+    if page["truncated"]:
+        click.echo(f"(first {page['row_count']} rows; --max-rows or a download format for more)")
+
+
+def fail(exc: ChainlakeError) -> None:
+    """Print the error and its hint, exit with the error's code (as every CLI command does)."""
+    click.echo(f"error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"hint: {exc.hint}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def rows_as(
+    as_email: str | None, sql: str, params: tuple[Any, ...] | dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One statement as the operator, or as the user's own RLS-scoped login role."""
+    with connection(as_email) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
+        try:
+            return cur.execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+
+
+AS_USER = AS_OPTION
+
+
+def act_sql(as_email: str | None, sql: str, params: tuple[Any, ...], done: str) -> None:
+    """Run one stored function as the operator or the user; say `done`, or fail clearly."""
+    try:
+        rows_as(as_email, sql, params)
+    except ChainlakeError as exc:
+        fail(exc)
+    click.echo(done)
+
+
+def parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"--param {pair!r} is not KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    return out
+
+
+def print_listing(
+    as_email: str | None,
+    sql: str,
+    as_json: bool,
+    line: Callable[[dict[str, Any]], str],
+    empty: str | None = None,
+    params: tuple[Any, ...] = (),
+) -> None:
+    """Print the rows of one listing function: as JSON, or a line each."""
+    try:
+        rows = rows_as(as_email, sql, params)
+    except ChainlakeError as exc:
+        fail(exc)
+        return
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    for r in rows:
+        click.echo(line(r))
+    if not rows and empty:
+        click.echo(empty)
+
+
+class Actor:
+    """Runs a domain operation for a command: `act(runs.list_runs, org="acme", limit=10)`.
+
+    Here it calls the operation on a connection that acts as the operator or, with `--as`, as the
+    user's RLS-scoped login role. A remote profile swaps in an actor that calls the API client's
+    method of the same name with the same keyword arguments instead (chainlake.client)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def __call__(
+        self,
+        op: Callable[Concatenate[psycopg.Connection[Any], P], R],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> R:
+        return op(self.conn, *args, **kwargs)
+
+
+@contextmanager
+def acting(as_email: str | None) -> Iterator[Actor]:
+    """The actor for a command's `--as` (None: the operator)."""
+    with connection(as_email) as conn:
+        yield Actor(conn)
