@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from litestar import get
 
 from api.auth import Verifier
-from api.v1 import Req
+from api.session import Req
 
 
 @dataclass

@@ -171,6 +171,10 @@ def token_provider(
         if not held:
             held.append(Profiles.load(path).get(name))
         profile = held[0]
+        if profile.access_token is None:
+            raise NotSignedIn(
+                f"you are signed out of {name}: run `chainlake login --profile {name}`"
+            )
         if profile.expired(now()):
             if profile.refresh_token is None and profile.grant != "client_credentials":
                 raise expired(name)

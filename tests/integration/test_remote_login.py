@@ -1,0 +1,251 @@
+"""The remote CLI from a laptop: `chainlake login` against the real OIDC provider (the device flow,
+approved on the provider's own pages as a person would; client credentials for automation), then
+commands through the API with the profile's token, run as a subprocess with its own HOME and
+XDG_CONFIG_HOME in an empty directory (no platform key, no stack, no database URL)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.auth import OidcIssuer, Verifier
+from chainlake.localpg import free_port
+from tests.integration.conftest import serve_api
+from tests.oidc import AUDIENCE, Client, Issuer, approve
+from tests.tenants import Tenants
+
+CHAINLAKE = str(Path(sys.executable).parent / "chainlake")
+CLI_CLIENT = "chainlake-cli"
+BOT = Client("ci-bot", {})
+
+
+@pytest.fixture
+def issuer(tmp_path: Path) -> Iterator[Issuer]:
+    provider = Issuer(tmp_path, [BOT], {AUDIENCE: 300}, device_clients=[CLI_CLIENT])
+    provider.start()
+    try:
+        yield provider
+    finally:
+        provider.stop()
+
+
+@pytest.fixture
+def api(tenants: Tenants, tmp_path: Path, issuer: Issuer) -> Iterator[str]:
+    trusted = OidcIssuer.from_config(
+        {
+            "discovery_url": issuer.discovery_url,
+            "audience": AUDIENCE,
+            "clients": {BOT.client_id: tenants.user("b", "writer").email},
+            "cli_client_id": CLI_CLIENT,
+            "cli_scope": "openid email offline_access api",
+            "jwks_min_refresh_seconds": 0,
+        }
+    )
+    with serve_api(tenants, tmp_path, Verifier(tmp_path / "home" / "dev-issuer", [trusted])) as url:
+        yield url
+
+
+@pytest.fixture
+def laptop(tmp_path: Path) -> Path:
+    """An empty working directory with its own HOME and config directory."""
+    folder = tmp_path / "laptop"
+    (folder / "cwd").mkdir(parents=True)
+    return folder
+
+
+def _env(laptop: Path, **extra: str) -> dict[str, str]:
+    kept = {k: v for k, v in os.environ.items() if not k.startswith("CHAINLAKE_")}
+    return {**kept, "HOME": str(laptop), "XDG_CONFIG_HOME": str(laptop / "config"), **extra}
+
+
+def cli(laptop: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CHAINLAKE, *args],
+        cwd=laptop / "cwd",
+        env=_env(laptop, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def profiles_file(laptop: Path) -> Path:
+    return laptop / "config" / "chainlake" / "profiles.json"
+
+
+def stored(laptop: Path, name: str) -> dict[str, Any]:
+    profile: dict[str, Any] = json.loads(profiles_file(laptop).read_text())["profiles"][name]
+    return profile
+
+
+def edit(laptop: Path, name: str, **changes: Any) -> None:
+    document = json.loads(profiles_file(laptop).read_text())
+    document["profiles"][name].update(changes)
+    profiles_file(laptop).write_text(json.dumps(document))
+
+
+def device_login(
+    laptop: Path, api: str, email: str, profile: str, deny: bool = False
+) -> tuple[int, str, str]:
+    """`chainlake login --api API --profile P`, its code approved (or denied) as `email` on the
+    provider's pages once the CLI printed it: (exit code, stdout, stderr)."""
+    process = subprocess.Popen(
+        [CHAINLAKE, "login", "--api", api, "--profile", profile],
+        cwd=laptop / "cwd",
+        env=_env(laptop),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    timer = threading.Timer(60, process.kill)  # bounded, whatever happens
+    timer.start()
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        said = ""
+        while (line := process.stdout.readline()) and "(or open" not in line:
+            said += line
+        said += line
+        found = re.search(r"\(or open (\S+)\)", said)
+        assert found, f"no verification address in {said!r}; stderr {process.stderr.read()!r}"
+        approve(found.group(1), email, deny=deny)
+        out, err = process.communicate(timeout=60)
+        return process.returncode, said + out, err
+    finally:
+        timer.cancel()
+        process.kill()
+
+
+def test_a_person_signs_in_by_device_code_and_works_through_the_api(
+    api: str, laptop: Path, tenants: Tenants
+) -> None:
+    ada = tenants.user("a", "admin")
+    code, out, err = device_login(laptop, api, ada.email, "work")
+    assert code == 0, err
+    assert "enter the code" in out and f"as {ada.email} (profile work)" in out, out
+    mode = profiles_file(laptop).stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600, oct(mode)
+    assert stat.S_IMODE(profiles_file(laptop).parent.stat().st_mode) == 0o700
+    first = stored(laptop, "work")
+    assert first["access_token"] not in out + err, "the token is never printed"
+
+    me = cli(laptop, "--profile", "work", "whoami", "--json")
+    assert me.returncode == 0, me.stderr
+    assert {(m["org"], m["role"]) for m in json.loads(me.stdout)["memberships"]} == {("a", "admin")}
+    assert cli(laptop, "whoami").stdout.startswith(ada.email), "the first profile is the default"
+    shown = cli(laptop, "profile", "show", "work")
+    assert json.loads(shown.stdout)["api_url"] == api and first["access_token"] not in shown.stdout
+
+    edit(laptop, "work", expires_at=time.time() - 5)  # expired: renewed by its refresh token
+    assert cli(laptop, "whoami", CHAINLAKE_PROFILE="work").returncode == 0
+    assert stored(laptop, "work")["access_token"] != first["access_token"], "refreshed, saved"
+
+    gone = cli(laptop, "logout", "--profile", "work")
+    assert gone.returncode == 0 and "Signed out" in gone.stdout, gone.stderr
+    assert stored(laptop, "work")["access_token"] is None
+    assert stored(laptop, "work")["refresh_token"] is None
+    after = cli(laptop, "--profile", "work", "whoami")
+    assert after.returncode == 8 and "chainlake login --profile work" in after.stderr
+
+
+def test_an_expired_session_says_how_to_sign_in_again(
+    api: str, laptop: Path, tenants: Tenants, issuer: Issuer
+) -> None:
+    assert device_login(laptop, api, tenants.user("a", "reader").email, "work")[0] == 0
+    now = int(time.time())
+    claims = {"iss": issuer.url, "aud": AUDIENCE, "sub": "x", "iat": now - 900, "exp": now - 600}
+    old = issuer.sign({**claims, "email": tenants.user("a", "reader").email})
+    said = "your session for work expired: run `chainlake login --profile work`"
+    # the client knows it expired (and has no refresh token) ...
+    edit(laptop, "work", access_token=old, refresh_token=None, expires_at=now - 600)
+    known = cli(laptop, "--profile", "work", "whoami")
+    # ... or only the API does (a token without a recorded expiry)
+    edit(laptop, "work", expires_at=None)
+    refused = cli(laptop, "--profile", "work", "whoami")
+    for answer in (known, refused):
+        assert answer.returncode == 8 and said in answer.stderr, answer.stderr
+        assert "Traceback" not in answer.stderr and answer.stdout == ""
+
+
+def test_an_unreachable_api_is_one_clear_line(laptop: Path, api: str, tenants: Tenants) -> None:
+    assert device_login(laptop, api, tenants.user("a", "reader").email, "work")[0] == 0
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    edit(laptop, "work", api_url=nowhere)
+    for answer in (
+        cli(laptop, "--profile", "work", "whoami"),
+        cli(laptop, "login", "--api", nowhere, "--profile", "other"),
+    ):
+        assert answer.returncode != 0
+        assert "Traceback" not in answer.stderr, answer.stderr
+        errors = [line for line in answer.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and nowhere in errors[0], answer.stderr
+    assert "other" not in json.loads(profiles_file(laptop).read_text())["profiles"]
+
+
+def test_a_denied_device_code_is_a_clear_error_and_saves_nothing(
+    api: str, laptop: Path, tenants: Tenants
+) -> None:
+    code, _, err = device_login(laptop, api, tenants.user("a", "reader").email, "work", deny=True)
+    assert code == 8 and "sign-in was denied at the provider" in err, err
+    assert "Traceback" not in err
+    assert not profiles_file(laptop).exists()
+
+
+def test_automation_signs_in_with_client_credentials(
+    api: str, laptop: Path, tenants: Tenants, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text(BOT.client_secret + "\n")
+    args = ("login", "--api", api, "--profile", "ci", "--client-id", BOT.client_id)
+    done = cli(laptop, *args, "--client-secret-file", str(secret))
+    assert done.returncode == 0, done.stderr
+    assert BOT.client_secret not in profiles_file(laptop).read_text(), "never the secret itself"
+    me = cli(laptop, "--profile", "ci", "whoami")
+    assert me.returncode == 0 and me.stdout.startswith(tenants.user("b", "writer").email)
+    edit(laptop, "ci", expires_at=time.time() - 5)  # expired: a new token from the secret
+    assert cli(laptop, "--profile", "ci", "whoami").returncode == 0
+
+    by_env = cli(laptop, *args[:4], "env", *args[5:], CHAINLAKE_CLIENT_SECRET=BOT.client_secret)
+    assert by_env.returncode == 0, by_env.stderr
+    assert stored(laptop, "env")["client_secret_env"] == "CHAINLAKE_CLIENT_SECRET"
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-secret")
+    refused = cli(laptop, *args[:4], "bad", *args[5:], "--client-secret-file", str(wrong))
+    assert refused.returncode == 8 and "refused client ci-bot" in refused.stderr
+    assert "bad" not in json.loads(profiles_file(laptop).read_text())["profiles"]
+
+
+def test_profiles_bad_input_and_local_only_commands(
+    api: str, laptop: Path, tenants: Tenants
+) -> None:
+    assert device_login(laptop, api, tenants.user("a", "reader").email, "work")[0] == 0
+    before = profiles_file(laptop).read_text()
+    no_api = cli(laptop, "login", "--profile", "new")
+    assert no_api.returncode == 2 and "--api URL" in no_api.stderr
+    assert cli(laptop, "login", "--api", api, "--profile", "lo/cal").returncode == 2
+    unknown = cli(laptop, "profile", "use", "nope")
+    assert unknown.returncode == 3 and "no profile 'nope'" in unknown.stderr
+    acting_as = cli(laptop, "--profile", "work", "whoami", "--as", "x@example.com")
+    assert acting_as.returncode == 2 and "--as" in acting_as.stderr
+    for command in (["up"], ["migrate"], ["token", "x@y"], ["psql"], ["org", "list"]):
+        refused = cli(laptop, "--profile", "work", *command)
+        assert refused.returncode == 2, (command, refused.stderr)
+        assert "works on the operator's machine only" in refused.stderr, refused.stderr
+    assert profiles_file(laptop).read_text() == before, "nothing changed"
+
+    assert cli(laptop, "profile", "use", "local").returncode == 0
+    listed = cli(laptop, "profile", "list", "--json")
+    assert [p["name"] for p in json.loads(listed.stdout)] == ["work"]
+    local = cli(laptop, "whoami")  # no profile in effect: this machine's stack, which is none
+    assert local.returncode != 0 and "Postgres" in local.stderr, local.stderr
