@@ -14,12 +14,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from api.auth import OidcIssuer, Verifier
+from chainlake.client import login
 from chainlake.localpg import free_port
 from tests.integration.conftest import serve_api
 from tests.oidc import AUDIENCE, Client, Issuer, approve
@@ -249,3 +252,73 @@ def test_profiles_bad_input_and_local_only_commands(
     assert [p["name"] for p in json.loads(listed.stdout)] == ["work"]
     local = cli(laptop, "whoami")  # no profile in effect: this machine's stack, which is none
     assert local.returncode != 0 and "Postgres" in local.stderr, local.stderr
+
+
+@contextmanager
+def token_endpoint(answers: list[dict[str, Any]]) -> Iterator[str]:
+    """A token endpoint on 127.0.0.1 that answers each POST with the next of `answers` (an
+    OAuth error is a 400), then `authorization_pending` forever: what a provider may say that
+    the real one in these tests never does (`slow_down`)."""
+    pending = {"error": "authorization_pending"}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            answer = answers.pop(0) if answers else pending
+            body = json.dumps(answer).encode()
+            self.send_response(400 if "error" in answer else 200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/token"
+    finally:
+        server.shutdown()
+        thread.join(5)
+
+
+def test_polling_keeps_the_interval_slows_down_when_told_and_ends_at_the_codes_expiry() -> None:
+    settings = login.AuthSettings("http://127.0.0.1:1", "", AUDIENCE, CLI_CLIENT, "")
+    slept: list[float] = []
+
+    def clock() -> float:  # time passes only by the poller's own sleeps
+        return sum(slept)
+
+    code = login.DeviceCode("dc", "ABCD-EFGH", "http://127.0.0.1:1/device", None, 600, 2)
+    answers = [{"error": "slow_down"}, {"error": "authorization_pending"}, {"access_token": "t"}]
+    with token_endpoint(answers) as url:
+        found = login.Endpoints(url, None)
+        tokens = login.poll_device_flow(settings, found, code, slept.append, clock)
+    assert tokens.access_token == "t" and slept == [2, 7, 7], "5 s more after slow_down, kept"
+
+    slept.clear()
+    never = login.DeviceCode("dc", "ABCD-EFGH", "http://127.0.0.1:1/device", None, 30, 5)
+    with token_endpoint([]) as url, pytest.raises(login.LoginFailed, match="expired before"):
+        login.poll_device_flow(settings, login.Endpoints(url, None), never, slept.append, clock)
+    assert slept == [5] * 6, "polled until the code expired, not after"
+
+
+def test_a_code_the_provider_expired_is_a_clear_error(tmp_path: Path) -> None:
+    provider = Issuer(tmp_path, [], {AUDIENCE: 300}, device_clients=[CLI_CLIENT])
+    provider.device_code_ttl = 2
+    provider.start()
+    try:
+        settings = login.AuthSettings(
+            provider.url, provider.discovery_url, AUDIENCE, CLI_CLIENT, "openid api"
+        )
+        found = login.endpoints(settings)
+        code = login.start_device_flow(settings, found)
+        with pytest.raises(login.LoginFailed, match=f"the code {code.user_code} expired"):
+            # the provider's own clock runs; ours says the code is young, so it is the
+            # provider's `expired_token` that ends the polling
+            login.poll_device_flow(settings, found, code, lambda _: time.sleep(1), lambda: 0.0)
+    finally:
+        provider.stop()
