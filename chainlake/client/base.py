@@ -126,14 +126,15 @@ class BaseClient:
     def _delete(self, path: str, **params: Any) -> Any:
         return self._json("DELETE", path, params=params)
 
-    def _download(self, path: str, body: Any, out: BinaryIO) -> int:
-        """POST `body` and write the streamed answer to `out`; the bytes written."""
+    def _chunks(self, path: str, body: Any) -> Iterator[bytes]:
+        """POST `body` and yield the streamed answer as it comes (the request is sent, and its
+        errors raised, on the first `next`)."""
         response = self._send("POST", path, json=body, stream=True)
         written = 0
         try:
             for chunk in response.iter_bytes():
-                out.write(chunk)
                 written += len(chunk)
+                yield chunk
         except httpx.TransportError as exc:
             raise ChainlakeError(
                 f"the download from {self.api_url}{path} ended early after {written} bytes",
@@ -141,6 +142,13 @@ class BaseClient:
             ) from exc
         finally:
             response.close()
+
+    def _download(self, path: str, body: Any, out: BinaryIO) -> int:
+        """POST `body` and write the streamed answer to `out`; the bytes written."""
+        written = 0
+        for chunk in self._chunks(path, body):
+            out.write(chunk)
+            written += len(chunk)
         return written
 
     # -- pages -----------------------------------------------------------------------------

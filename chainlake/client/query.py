@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import io
+from collections.abc import Iterator
 from typing import Any, BinaryIO, Literal
 
 import pyarrow as pa
@@ -46,6 +47,10 @@ class QueryClient(BaseClient):
             )
         page: dict[str, Any] = self._post("/v1/query", {"sql": sql, "max_rows": max_rows})
         return page
+
+    def query_stream(self, *, sql: str, format: Download) -> Iterator[bytes]:
+        """The whole result in a streamed format, chunk by chunk as the API sends it."""
+        return self._chunks("/v1/query", {"sql": sql, "format": format})
 
     def query_download(self, *, sql: str, format: Download, out: BinaryIO) -> int:
         """The whole result written to `out` in a streamed format; the bytes written."""

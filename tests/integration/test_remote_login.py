@@ -147,6 +147,10 @@ def test_a_person_signs_in_by_device_code_and_works_through_the_api(
     assert me.returncode == 0, me.stderr
     assert {(m["org"], m["role"]) for m in json.loads(me.stdout)["memberships"]} == {("a", "admin")}
     assert cli(laptop, "whoami").stdout.startswith(ada.email), "the first profile is the default"
+    table = cli(laptop, "query", "SELECT 42 AS answer")
+    assert table.returncode == 0 and table.stdout.split() == ["answer", "42"], table.stderr
+    csv = cli(laptop, "query", "SELECT 42 AS answer", "--format", "csv")
+    assert csv.returncode == 0 and csv.stdout.split() == ['"answer"', "42"], csv.stdout
     shown = cli(laptop, "profile", "show", "work")
     assert json.loads(shown.stdout)["api_url"] == api and first["access_token"] not in shown.stdout
 
