@@ -54,9 +54,12 @@ class AlertsClient(BaseClient):
         target: str,
         config: dict[str, Any] | None = None,
         secret: str | None = None,
+        key: bytes | None = None,
     ) -> dict[str, Any]:
         """Create or replace a channel (writers); its secret is stored encrypted, never
-        returned."""
+        returned. `key` is the local face's platform key and is not sent: the API encrypts
+        with its own."""
+        del key
         body = {
             "name": name,
             "kind": kind,

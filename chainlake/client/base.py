@@ -5,7 +5,7 @@ session that expired (and how to sign in again) and an API that cannot be reache
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO, Self
 from urllib.parse import quote
 
@@ -47,31 +47,45 @@ class Unreachable(ChainlakeError):
     exit_code = 6
 
 
+class BearerToken(httpx.Auth):
+    """`Authorization: Bearer <token>` on every request, the token asked for each time (so a
+    profile's is renewed when it expires, whichever request or stream comes first)."""
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self.provider = provider
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self.provider()}"
+        yield request
+
+
 class BaseClient:
     """An authenticated connection to one chainlake API.
 
     `token` is a fixed bearer token; `token_provider` is called before each request for a valid
-    one (a profile's, which refreshes it: chainlake.client.profiles). `profile` names the
-    profile in the messages that say how to sign in again."""
+    one (a profile's, which renews it: chainlake.client.profiles). `profile` names the profile
+    in the messages that say how to sign in again. Mixins call `request` (JSON in and out),
+    `_get`/`_post`/`_delete`, `_page` (one page's items), `pages` (every item) and `segment`;
+    `http` is the underlying httpx client, authenticated, for streams."""
 
     def __init__(
         self,
         api_url: str,
         token: str | None = None,
+        timeout: float = 30.0,
         *,
         token_provider: TokenProvider | None = None,
-        timeout: float = 30.0,
         profile: str | None = None,
     ) -> None:
         if token is None and token_provider is None:
             raise InvalidInput("a client needs a token or a token provider")
         self.api_url = api_url.rstrip("/")
         self.profile = profile
-        self._token_provider = token_provider or (lambda: str(token))
-        self._http = httpx.Client(base_url=self.api_url, timeout=timeout)
+        bearer = BearerToken(token_provider or (lambda: str(token)))
+        self.http = httpx.Client(base_url=self.api_url, timeout=timeout, auth=bearer)
 
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
     def __enter__(self) -> Self:
         return self
@@ -89,11 +103,10 @@ class BaseClient:
         json: Any = None,
         stream: bool = False,
     ) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self._token_provider()}"}
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        request = self._http.build_request(method, path, params=query, json=json, headers=headers)
+        query = {k: _query(v) for k, v in (params or {}).items() if v is not None}
+        request = self.http.build_request(method, path, params=query, json=json)
         try:
-            response = self._http.send(request, stream=stream)
+            response = self.http.send(request, stream=stream)
         except httpx.TimeoutException as exc:
             raise Unreachable(
                 f"the chainlake API at {self.api_url} did not answer in time ({method} {path})",
@@ -108,23 +121,39 @@ class BaseClient:
             if stream:
                 response.read()
                 response.close()
-            raise self._problem(response)
+            raise problem_error(response, self.profile)
         return response
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._send(method, path, **kwargs)
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """One call: its JSON answer decoded (None when empty, the bytes when not JSON), or the
+        ChainlakeError its problem details stand for."""
+        response = self._send(method, path, params=params, json=json)
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        if "json" not in response.headers.get("content-type", "json"):
+            return response.content
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ChainlakeError(
+                f"the chainlake API at {self.api_url} answered {method} {path} with broken JSON"
+            ) from exc
 
     def _get(self, path: str, **params: Any) -> Any:
-        return self._json("GET", path, params=params)
+        return self.request("GET", path, params=params)
 
     def _post(self, path: str, body: Any, **params: Any) -> Any:
-        return self._json("POST", path, json=body, params=params)
+        return self.request("POST", path, json=body, params=params)
 
     def _delete(self, path: str, **params: Any) -> Any:
-        return self._json("DELETE", path, params=params)
+        return self.request("DELETE", path, params=params)
 
     def _chunks(self, path: str, body: Any) -> Iterator[bytes]:
         """POST `body` and yield the streamed answer as it comes (the request is sent, and its
@@ -160,53 +189,57 @@ class BaseClient:
         items: list[dict[str, Any]] = page["items"]
         return items
 
-    def pages(
-        self, path: str, *, limit: int = 100, **params: Any
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Every page of a list endpoint, following each answer's `next` cursor (at most
-        MAX_PAGES pages: a server that never stops cannot loop a client forever)."""
-        after: str | None = None
+    def pages(self, path: str, params: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a list endpoint, page after page, following each answer's `next` (at
+        most MAX_PAGES pages: a server that never stops cannot loop a client forever)."""
+        asked = dict(params or {})
         for _ in range(MAX_PAGES):
-            page = self._get(path, after=after, limit=limit, **params)
-            yield page["items"]
-            after = page.get("next")
-            if not after or not page["items"]:
+            page = self.request("GET", path, params=asked)
+            yield from page["items"]
+            if not page.get("next") or not page["items"]:
                 return
+            asked["after"] = page["next"]
         raise ChainlakeError(f"{path}: more than {MAX_PAGES} pages; narrow the listing")
 
-    def every(self, path: str, *, limit: int = 100, **params: Any) -> list[dict[str, Any]]:
-        """The items of every page of a list endpoint."""
-        return [item for page in self.pages(path, limit=limit, **params) for item in page]
 
-    # -- errors ----------------------------------------------------------------------------
-    def _problem(self, response: httpx.Response) -> ChainlakeError:
-        """The ChainlakeError a problem-details answer stands for, with its detail and hint."""
-        body = _body(response)
-        detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
-        hint = body.get("hint")
-        fields = _fields(body.get("errors"))
-        if fields:
-            detail = f"{detail}: {fields}"
-        status = response.status_code
-        if status == 401:
-            return self._not_signed_in(detail)
-        if status == 429:
-            wait = body.get("retry_after") or response.headers.get("Retry-After") or 60
-            return QuotaExceeded(detail, hint, int(wait) if str(wait).isdigit() else 60)
-        if status == 405:
-            detail = f"{response.request.method} {response.request.url.path}: {detail}"
-            hint = hint or "this API may be older than this client: upgrade the API"
-        cls = _BY_STATUS.get(status, ChainlakeError)
-        if cls is ChainlakeError:
-            detail = f"the chainlake API answered {status}: {detail}"
-        return cls(detail, hint)
+def problem_error(response: httpx.Response, profile: str | None = None) -> ChainlakeError:
+    """The ChainlakeError a problem-details answer stands for, with its detail (and the request
+    fields a 400 names) and hint; a 401 says how to sign in again (to `profile`)."""
+    body = _body(response)
+    detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
+    hint = body.get("hint")
+    fields = _fields(body.get("errors"))
+    if fields:
+        detail = f"{detail}: {fields}"
+    status = response.status_code
+    if status == 401:
+        return _not_signed_in(detail, profile)
+    if status == 429:
+        wait = body.get("retry_after") or response.headers.get("Retry-After") or 60
+        return QuotaExceeded(detail, hint, int(wait) if str(wait).isdigit() else 60)
+    if status == 405:
+        detail = f"{response.request.method} {response.request.url.path}: {detail}"
+        hint = hint or "this API may be older than this client: upgrade the API"
+    cls = _BY_STATUS.get(status, ChainlakeError)
+    if cls is ChainlakeError:
+        detail = f"the chainlake API answered {status}: {detail}"
+    return cls(detail, hint)
 
-    def _not_signed_in(self, detail: str) -> NotSignedIn:
-        again = f"chainlake login --profile {self.profile}" if self.profile else "chainlake login"
-        if self.profile and "expired" in detail.lower():
-            return NotSignedIn(f"your session for {self.profile} expired: run `{again}`", detail)
-        who = f"profile {self.profile}" if self.profile else "your token"
-        return NotSignedIn(f"the API refused the sign-in of {who}: {detail}", f"run `{again}`")
+
+_error = problem_error  # the name the runs mixin knows it by
+
+
+def _not_signed_in(detail: str, profile: str | None) -> NotSignedIn:
+    again = f"chainlake login --profile {profile}" if profile else "chainlake login"
+    if profile and "expired" in detail.lower():
+        return NotSignedIn(f"your session for {profile} expired: run `{again}`", detail)
+    who = f"profile {profile}" if profile else "your token"
+    return NotSignedIn(f"the API refused the sign-in of {who}: {detail}", f"run `{again}`")
+
+
+def _query(value: Any) -> Any:
+    """A query parameter as the API reads it (booleans as `true`/`false`)."""
+    return str(value).lower() if isinstance(value, bool) else value
 
 
 def segment(*names: str) -> str:

@@ -47,7 +47,7 @@ def test_saved_queries_pages_and_grants_round_trip(
             client.save_query(org="a", name=name, sql=PRICES, visibility="org")
         first = client.list_saved_queries(limit=2)
         assert [q["name"] for q in first] == ["q1", "q2"]
-        every = [q["name"] for q in client.every("/v1/saved-queries", limit=2)]
+        every = [q["name"] for q in client.pages("/v1/saved-queries", {"limit": 2})]
         assert every == ["q1", "q2", "q3", "q_a_seed"], "every page, each once, in order"
         assert client.run_saved_query(org="a", name="q2")["rows"] == [[1], [2], [3]]
         arrow = client.run_saved_query_arrow(org="a", name="q3")
