@@ -1,16 +1,13 @@
 """The remote CLI from a laptop: `chainlake login` against the real OIDC provider (the device flow,
 approved on the provider's own pages as a person would; client credentials for automation), then
 commands through the API with the profile's token, run as a subprocess with its own HOME and
-XDG_CONFIG_HOME in an empty directory (no platform key, no stack, no database URL)."""
+XDG_CONFIG_HOME in an empty directory (no platform key, no stack, no database URL: tests/remote.py).
+"""
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import stat
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,113 +18,41 @@ from typing import Any
 
 import pytest
 
-from api.auth import OidcIssuer, Verifier
 from chainlake.client import login
 from chainlake.localpg import free_port
-from tests.integration.conftest import serve_api
-from tests.oidc import AUDIENCE, Client, Issuer, approve
+from tests.oidc import AUDIENCE, Client, Issuer
+from tests.remote import (
+    CLI_CLIENT,
+    cli,
+    cli_issuer,
+    device_login,
+    edit,
+    new_laptop,
+    profiles_file,
+    stored,
+    trusting_api,
+)
 from tests.tenants import Tenants
 
-CHAINLAKE = str(Path(sys.executable).parent / "chainlake")
-CLI_CLIENT = "chainlake-cli"
 BOT = Client("ci-bot", {})
 
 
 @pytest.fixture
 def issuer(tmp_path: Path) -> Iterator[Issuer]:
-    provider = Issuer(tmp_path, [BOT], {AUDIENCE: 300}, device_clients=[CLI_CLIENT])
-    provider.start()
-    try:
+    with cli_issuer(tmp_path, [BOT]) as provider:
         yield provider
-    finally:
-        provider.stop()
 
 
 @pytest.fixture
 def api(tenants: Tenants, tmp_path: Path, issuer: Issuer) -> Iterator[str]:
-    trusted = OidcIssuer.from_config(
-        {
-            "discovery_url": issuer.discovery_url,
-            "audience": AUDIENCE,
-            "clients": {BOT.client_id: tenants.user("b", "writer").email},
-            "cli_client_id": CLI_CLIENT,
-            "cli_scope": "openid email offline_access api",
-            "jwks_min_refresh_seconds": 0,
-        }
-    )
-    with serve_api(tenants, tmp_path, Verifier(tmp_path / "home" / "dev-issuer", [trusted])) as url:
+    clients = {BOT.client_id: tenants.user("b", "writer").email}
+    with trusting_api(tenants, tmp_path, issuer, clients) as url:
         yield url
 
 
 @pytest.fixture
 def laptop(tmp_path: Path) -> Path:
-    """An empty working directory with its own HOME and config directory."""
-    folder = tmp_path / "laptop"
-    (folder / "cwd").mkdir(parents=True)
-    return folder
-
-
-def _env(laptop: Path, **extra: str) -> dict[str, str]:
-    kept = {k: v for k, v in os.environ.items() if not k.startswith("CHAINLAKE_")}
-    return {**kept, "HOME": str(laptop), "XDG_CONFIG_HOME": str(laptop / "config"), **extra}
-
-
-def cli(laptop: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [CHAINLAKE, *args],
-        cwd=laptop / "cwd",
-        env=_env(laptop, **env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def profiles_file(laptop: Path) -> Path:
-    return laptop / "config" / "chainlake" / "profiles.json"
-
-
-def stored(laptop: Path, name: str) -> dict[str, Any]:
-    profile: dict[str, Any] = json.loads(profiles_file(laptop).read_text())["profiles"][name]
-    return profile
-
-
-def edit(laptop: Path, name: str, **changes: Any) -> None:
-    document = json.loads(profiles_file(laptop).read_text())
-    document["profiles"][name].update(changes)
-    profiles_file(laptop).write_text(json.dumps(document))
-
-
-def device_login(
-    laptop: Path, api: str, email: str, profile: str, deny: bool = False
-) -> tuple[int, str, str]:
-    """`chainlake login --api API --profile P`, its code approved (or denied) as `email` on the
-    provider's pages once the CLI printed it: (exit code, stdout, stderr)."""
-    process = subprocess.Popen(
-        [CHAINLAKE, "login", "--api", api, "--profile", profile],
-        cwd=laptop / "cwd",
-        env=_env(laptop),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    timer = threading.Timer(60, process.kill)  # bounded, whatever happens
-    timer.start()
-    try:
-        assert process.stdout is not None and process.stderr is not None
-        said = ""
-        while (line := process.stdout.readline()) and "(or open" not in line:
-            said += line
-        said += line
-        found = re.search(r"\(or open (\S+)\)", said)
-        assert found, f"no verification address in {said!r}; stderr {process.stderr.read()!r}"
-        approve(found.group(1), email, deny=deny)
-        out, err = process.communicate(timeout=60)
-        return process.returncode, said + out, err
-    finally:
-        timer.cancel()
-        process.kill()
+    return new_laptop(tmp_path / "laptop")
 
 
 def test_a_person_signs_in_by_device_code_and_works_through_the_api(
