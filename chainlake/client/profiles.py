@@ -12,6 +12,7 @@ Which profile a command uses: `--profile NAME`, else $CHAINLAKE_PROFILE, else th
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -27,6 +28,7 @@ from chainlake.errors import InvalidInput, NotFound
 PROFILE_ENV = "CHAINLAKE_PROFILE"
 LOCAL = "local"  # the name that selects no profile: the local operator's CLI
 FILE_NAME = "profiles.json"
+LOCK_NAME = ".profiles.lock"  # held while a token is renewed
 EARLY_SECONDS = 30  # a token this close to its expiry is renewed before use
 Grant = Literal["device", "client_credentials"]
 
@@ -176,17 +178,32 @@ def token_provider(
                 f"you are signed out of {name}: run `chainlake login --profile {name}`"
             )
         if profile.expired(now()):
-            if profile.refresh_token is None and profile.grant != "client_credentials":
-                raise expired(name)
-            profile = renew(profile)
-            store = Profiles.load(path)
-            store.profiles[name] = profile
-            store.save()
+            profile = _renewed(name, renew, path, now)
             held[0] = profile
         assert profile.access_token is not None
         return profile.access_token
 
     return token
+
+
+def _renewed(name: str, renew: Renew, path: Path | None, now: Callable[[], float]) -> Profile:
+    """Renew the profile's token under the profiles' lock: a second CLI renewing at the same
+    time waits, then finds the token it renewed (a refresh token may be used once: two
+    refreshes with it would fail one of them, or make the provider revoke both)."""
+    store = Profiles.load(path)
+    store.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(store.path.parent / LOCK_NAME, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        store = Profiles.load(path)
+        profile = store.get(name)
+        if not profile.expired(now()):
+            return profile  # renewed by another process meanwhile
+        if profile.refresh_token is None and profile.grant != "client_credentials":
+            raise expired(name)
+        profile = renew(profile)
+        store.profiles[name] = profile
+        store.save()
+        return profile
 
 
 def expired(name: str, why: str | None = None) -> NotSignedIn:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -98,3 +101,32 @@ def test_a_signed_out_or_expired_profile_says_how_to_sign_in(tmp_path: Path) -> 
     with pytest.raises(NotSignedIn, match="session for old expired: run `chainlake login"):
         token_provider("old", never, path, now=lambda: 1000.0)()
     assert token_provider("old", never, path, now=lambda: 10.0)() == "token-1", "still valid"
+
+
+def test_two_clis_renewing_at_once_renew_once(tmp_path: Path) -> None:
+    """A refresh token may be used once: of two processes finding the token expired, one
+    renews it and the other takes the renewed one."""
+    path = tmp_path / "profiles.json"
+    store = Profiles(path)
+    store.put(_profile("work", expires_at=100.0, refresh_token="r1"))
+    store.save()
+    renewals: list[str] = []
+
+    def renew(profile: Profile) -> Profile:
+        renewals.append(str(profile.refresh_token))
+        time.sleep(0.2)  # the other one arrives meanwhile
+        return replace(profile, access_token="token-2", refresh_token="r2", expires_at=5000.0)
+
+    tokens: list[str] = []
+    threads = [
+        threading.Thread(
+            target=lambda: tokens.append(token_provider("work", renew, path, lambda: 1000.0)())
+        )
+        for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert renewals == ["r1"] and tokens == ["token-2", "token-2"]
+    assert Profiles.load(path).get("work").refresh_token == "r2"
