@@ -9,7 +9,7 @@ from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import ConnectionPool
 
-from api import alerts, pii, v1
+from api import alerts, auth_config, pii, v1
 from api.auth import Verifier
 from api.limits import QueryCaps, QueryGate
 from api.problems import HANDLERS
@@ -55,6 +55,7 @@ def create_app(
             v1.list_audit_events,
             *alerts.HANDLERS,
             *pii.HANDLERS,
+            *auth_config.HANDLERS,
         ],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close(), sessions.close],

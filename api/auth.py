@@ -101,6 +101,8 @@ class OidcIssuer:
     timeout_seconds: float = 3.0  # per request to the provider
     retry_min_seconds: float = 5.0  # after a failure, the provider is not asked again before
     retry_max_seconds: float = 300.0  # ... this backoff (doubling per failure up to the max)
+    cli_client_id: str | None = None  # the provider's public client for `chainlake login`
+    cli_scope: str = "openid email offline_access"  # ... and the scopes it asks for
     _jwks_uri: str = ""
     _keys: dict[str, tuple[jwt.PyJWK, str | None]] = field(default_factory=dict)  # kid: key, alg
     _fetched_at: float = float("-inf")
@@ -123,7 +125,7 @@ class OidcIssuer:
             "discovery_url", "audience", "user_claim", "verified_claim", "clients", "org_claim",
             "role_claim", "roles", "leeway_seconds", "jwks_min_refresh_seconds",
             "jwks_max_age_seconds", "issuer", "timeout_seconds", "retry_min_seconds",
-            "retry_max_seconds",
+            "retry_max_seconds", "cli_client_id", "cli_scope",
         }  # fmt: skip
         unknown = set(entry) - known
         if unknown or "discovery_url" not in entry or "audience" not in entry:
@@ -315,13 +317,15 @@ class Verifier:
         """The dev issuer under `home`; the issuers of $CHAINLAKE_OIDC_CONFIG (a YAML file,
         default `home/oidc.yaml` if present); and $CHAINLAKE_OIDC_ISSUERS, comma-separated
         discovery URLs for audience $CHAINLAKE_OIDC_AUDIENCE (default `chainlake`) whose tokens
-        map to users by their e-mail claim."""
+        map to users by their e-mail claim, and whose public client for `chainlake login` is
+        $CHAINLAKE_OIDC_CLI_CLIENT_ID (if set)."""
         config = Path(os.environ.get("CHAINLAKE_OIDC_CONFIG") or home / "oidc.yaml")
         issuers = load_oidc_config(config) if config.is_file() else []
         audience = os.environ.get("CHAINLAKE_OIDC_AUDIENCE", "chainlake")
         claim = os.environ.get("CHAINLAKE_OIDC_EMAIL_CLAIM", "email")
         urls = [u.strip() for u in os.environ.get("CHAINLAKE_OIDC_ISSUERS", "").split(",")]
-        issuers += [OidcIssuer(u, audience, claim) for u in urls if u]
+        cli = os.environ.get("CHAINLAKE_OIDC_CLI_CLIENT_ID") or None
+        issuers += [OidcIssuer(u, audience, claim, cli_client_id=cli) for u in urls if u]
         return cls(home / "dev-issuer", issuers)
 
     def identify(self, authorization: str | None, pool: ConnectionPool) -> Identity:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +12,9 @@ import pytest
 
 from tests.harness import TestCluster
 from tests.tenants import Tenants, build_tenants
+
+# the CLI the tests run is this machine's, whatever profile its user signed in to (docs/client.md)
+os.environ["CHAINLAKE_PROFILE"] = "local"
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,13 @@
 """A real OIDC provider for tests: npm `oidc-provider` run by `tools/oidc-issuer.mjs` on a free
 port of 127.0.0.1, with RSA keys this module makes (so that tests can also sign the forged and
-broken tokens a provider would never issue, with the provider's own key); a provider that is
+broken tokens a provider would never issue, with the provider's own key); a person approving a
+device sign-in on the provider's own pages, as a browser would (`approve`); a provider that is
 down (a socket that accepts and never answers); and the junk tokens an anonymous caller sends."""
 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import threading
@@ -16,9 +18,11 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -53,6 +57,8 @@ class Issuer:
     clients: list[Client]
     resources: dict[str, int]
     port: int = field(default_factory=free_port)
+    device_clients: list[str] = field(default_factory=list)  # public clients of the device flow
+    device_code_ttl: int | None = None  # seconds a user code stays valid (provider default 600)
     keys: list[tuple[rsa.RSAPrivateKey, dict[str, Any]]] = field(default_factory=list)
     process: subprocess.Popen[bytes] | None = None
 
@@ -83,6 +89,8 @@ class Issuer:
                     "keys": [jwk for _, jwk in self.keys],
                     "resources": self.resources,
                     "clients": [c.__dict__ for c in self.clients],
+                    "device_clients": self.device_clients,
+                    "device_code_ttl": self.device_code_ttl,
                 }
             )
         )
@@ -138,6 +146,46 @@ class Issuer:
         return jwt.encode(
             claims, self.signing_key, algorithm="RS256", headers={"kid": self.kid, **headers}
         )
+
+
+class _Forms(HTMLParser):
+    """The forms of a page: each one's action, and its named inputs' values."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append((found.get("action", ""), {}))
+        elif tag == "input" and self.forms and found.get("name"):
+            self.forms[-1][1][found["name"]] = found.get("value", "")
+
+
+def _submit(browser: httpx.Client, page: httpx.Response, **fields: str) -> httpx.Response:
+    """Submit the page's first form with `fields` over its own inputs (as a person would)."""
+    parser = _Forms()
+    parser.feed(page.text)
+    assert parser.forms, f"no form on {page.url}: {page.text[:500]}"
+    action, inputs = parser.forms[0]
+    return browser.post(page.url.join(action), data={**inputs, **fields})
+
+
+def approve(verification_uri_complete: str, email: str, deny: bool = False) -> str:
+    """Open the device sign-in page for a user code, confirm the code (or abort it, `deny`),
+    sign in as `email` with any password and consent, on the provider's own pages; the text of
+    the last page."""
+    with httpx.Client(follow_redirects=True, timeout=10, max_redirects=10) as browser:
+        page = browser.get(verification_uri_complete)  # posts the code on, as its script would
+        page = _submit(browser, page)  # the confirmation page: Continue, or Abort
+        page = _submit(browser, page, **({"abort": "yes"} if deny else {}))
+        if deny:
+            return page.text
+        page = _submit(browser, page, login=email, password="any")  # the sign-in page
+        page = _submit(browser, page)  # the consent page: Continue
+        assert re.search("Sign-in Success", page.text, re.I), page.text[:1000]
+        return page.text
 
 
 @dataclass

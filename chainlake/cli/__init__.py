@@ -17,15 +17,36 @@ from chainlake.cli import (
     orgs,
     pii,
     query,
+    remote,
     secrets,
     stack,
 )
+from chainlake.cli.common import fail, local_only, profile_in_effect
+from chainlake.errors import ChainlakeError
+
+# what works on the operator's machine only: with a profile in effect they refuse, saying so
+LOCAL_ONLY = {"up", "down", "status", "doctor", "migrate", "runner", "image", "devchain"}
+LOCAL_ONLY |= {"token", "psql"}
 
 
 @click.group(help="chainlake: a Postgres-centric data platform for blockchain data.")
 @click.version_option(package_name="chainlake", message="%(prog)s %(version)s")
-def main() -> None:
-    pass
+@click.option(
+    "--profile",
+    default=None,
+    help="Go through the API signed in as this profile (`chainlake login`); `local`: this "
+    "machine's stack. Default: $CHAINLAKE_PROFILE, else `chainlake profile use`.",
+)
+@click.pass_context
+def main(ctx: click.Context, profile: str | None) -> None:
+    if ctx.invoked_subcommand not in LOCAL_ONLY:
+        return
+    try:
+        chosen = profile_in_effect()
+        if chosen is not None:
+            raise local_only(chosen, f"{ctx.command_path} {ctx.invoked_subcommand}")
+    except ChainlakeError as exc:
+        fail(exc)
 
 
 COMMANDS: list[click.Command] = [
@@ -64,6 +85,8 @@ COMMANDS: list[click.Command] = [
     audit.audit,
     pii.pii,
     egress.egress,
+    # signing in to an API from anywhere
+    *remote.COMMANDS,
 ]
 for command in COMMANDS:
     main.add_command(command)

@@ -1,6 +1,7 @@
 """What every command group of the CLI shares: output (JSON, tables, query pages), errors (one
 clear line and a hint, the error's exit code), and whom a command acts as (`--as EMAIL`: that
-user's RLS-scoped login role; without it, the operator)."""
+user's RLS-scoped login role; without it, the operator; with a profile in effect, the signed-in
+user through the API: chainlake.client)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import click
 import psycopg
 import psycopg.rows
 
 from chainlake import tenancy
+from chainlake.client import Client
+from chainlake.client.profiles import selected
 from chainlake.db import connect
 from chainlake.errors import ChainlakeError, InvalidInput, translate
 from chainlake.local.stack import Stack
@@ -65,8 +68,30 @@ def handles_errors(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def profile_in_effect() -> str | None:
+    """The profile this command goes through (the root's --profile, $CHAINLAKE_PROFILE, or the
+    default profile), or None: this machine's stack."""
+    ctx = click.get_current_context(silent=True)
+    explicit = ctx.find_root().params.get("profile") if ctx is not None else None
+    return selected(explicit)
+
+
+def local_only(profile: str, command: str | None = None) -> InvalidInput:
+    """The error of a command that works on the operator's machine only, run with a profile."""
+    ctx = click.get_current_context(silent=True)
+    command = command or (ctx.command_path if ctx is not None else "this command")
+    return InvalidInput(
+        f"`{command}` works on the operator's machine only, not through the API "
+        f"(profile {profile} is in effect)",
+        "run it where the stack runs, or here with `--profile local`",
+    )
+
+
 @contextmanager
 def admin_connection() -> Iterator[psycopg.Connection[Any]]:
+    profile = profile_in_effect()
+    if profile is not None:  # never a local database behind a remote user's back
+        raise local_only(profile)
     conn = connect(Stack.load().admin_url(), autocommit=True)
     try:
         yield conn
@@ -177,12 +202,16 @@ def print_listing(
 class Actor:
     """Runs a domain operation for a command: `act(runs.list_runs, org="acme", limit=10)`.
 
-    Here it calls the operation on a connection that acts as the operator or, with `--as`, as the
-    user's RLS-scoped login role. A remote profile swaps in an actor that calls the API client's
-    method of the same name with the same keyword arguments instead (chainlake.client)."""
+    Locally it calls the operation on a connection that acts as the operator or, with `--as`, as
+    the user's RLS-scoped login role. With a remote profile it calls the API client's method of
+    the same name with the same keyword arguments instead (chainlake.client), which answers the
+    same JSON."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(
+        self, conn: psycopg.Connection[Any] | None = None, client: Client | None = None
+    ) -> None:
         self.conn = conn
+        self.client = client
 
     def __call__(
         self,
@@ -191,11 +220,33 @@ class Actor:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> R:
+        if self.client is not None:
+            method = getattr(self.client, op.__name__, None)
+            if method is None:
+                raise InvalidInput(
+                    f"the API client has no `{op.__name__}`: this command does not go through "
+                    "the API yet",
+                    "run it on the operator's machine, or here with `--profile local`",
+                )
+            return cast(R, method(*args, **kwargs))
+        assert self.conn is not None
         return op(self.conn, *args, **kwargs)
 
 
 @contextmanager
 def acting(as_email: str | None) -> Iterator[Actor]:
-    """The actor for a command's `--as` (None: the operator)."""
+    """The actor for a command's `--as` (None: the operator), or the API client of the profile
+    in effect (where `--as` has no meaning: a profile acts as the user who signed in)."""
+    profile = profile_in_effect()
+    if profile is not None:
+        if as_email:
+            raise InvalidInput(
+                f"--as acts as a user on the operator's machine; profile {profile} acts as "
+                "the user who signed in",
+                "drop --as, or sign in as that user: chainlake login --profile NAME",
+            )
+        with Client.from_profile(profile) as client:
+            yield Actor(client=client)
+        return
     with connection(as_email) as conn:
         yield Actor(conn)

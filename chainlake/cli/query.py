@@ -23,8 +23,10 @@ from chainlake.cli.common import (
     parse_pairs,
     print_listing,
     print_page,
+    profile_in_effect,
     rows_as,
 )
+from chainlake.client import Client
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound, StackError
 from chainlake.local.stack import Stack
 from chainlake.query import Session, open_operator_session
@@ -106,6 +108,10 @@ def _local_chunks(session: Session, result: Any, fmt: str, max_rows: int) -> Ite
 def query(sql: str, as_email: str | None, fmt: str, out: Path | None, max_rows: int) -> None:
     wire = "json" if fmt == "table" else fmt
     try:
+        profile = profile_in_effect()
+        if profile is not None:  # through the API, as the user signed in to it
+            _emit(_via_profile(profile, as_email, sql, wire, max_rows), fmt, out)
+            return
         stack = Stack.load()
         body = {"sql": sql, "format": wire, "max_rows": max_rows}
         chunks = (
@@ -114,6 +120,18 @@ def query(sql: str, as_email: str | None, fmt: str, out: Path | None, max_rows: 
         _emit(chunks, fmt, out)
     except ChainlakeError as exc:
         fail(exc)
+
+
+def _via_profile(
+    profile: str, as_email: str | None, sql: str, fmt: str, max_rows: int
+) -> Iterator[bytes]:
+    if as_email:
+        raise InvalidInput(f"--as has no meaning with profile {profile}: you act as yourself")
+    with Client.from_profile(profile) as api:
+        if fmt == "json":
+            yield json.dumps(api.query(sql=sql, max_rows=max_rows)).encode()
+        else:
+            yield from api.query_stream(sql=sql, format=fmt)  # type: ignore[arg-type]
 
 
 def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:

@@ -30,6 +30,10 @@ REPO = Path(__file__).resolve().parents[2]
 DUMP = REPO / "schema" / "chainlake.sql"
 SCHEMAS = ("alerts", "audit", "catalog", "chain", "chainlake_meta", "core", "jobs", "pii", "runs")
 ROLE_PREFIX = "chainlake_"
+# A platform role's own line: its creation, its attributes and settings, or what it is granted
+# (not the users' login roles, which are members of chainlake_users, nor any other role the
+# cluster holds).
+PLATFORM_ROLE_LINE = re.compile(rf"^(?:(?:CREATE|ALTER) ROLE|GRANT \S+ TO) {ROLE_PREFIX}\w+\b")
 HEADER = re.compile(r"^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$", re.MULTILINE)
 VOLATILE = re.compile(
     r"^(SET |SELECT pg_catalog\.set_config|\\restrict |\\unrestrict |-- Dumped |"
@@ -66,8 +70,7 @@ def _blocks(text: str) -> list[tuple[tuple[str, ...], str]]:
 
 def _roles(text: str) -> list[str]:
     """The platform roles' attributes, settings and memberships (never a password)."""
-    lines = text.splitlines()
-    return sorted({line for line in lines if ROLE_PREFIX in line and not line.startswith("--")})
+    return sorted({line for line in text.splitlines() if PLATFORM_ROLE_LINE.match(line)})
 
 
 def dump(url: str) -> str:
