@@ -1,0 +1,49 @@
+"""What the API accepts, said once and in the OpenAPI document: each constraint here is one the
+server enforces (its stored functions' checks, sql/ and migrations/), so that a request the
+document calls valid is never refused for its shape (schemathesis' positive_data_acceptance),
+and one it calls invalid is a 400 naming the field."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar.params import Parameter
+from msgspec import Meta
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # orgs, saved queries, alert rules and channels
+DATASET_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+SECRET_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # noqa: S105 - a name's pattern, no secret
+SUBJECT_PATTERN = r"^0[xX][0-9a-fA-F]{40}$"
+KIND_PATTERN = r"^[a-z][a-z0-9_]{0,31}$"
+NO_NUL = r"^[^\x00]*$"  # Postgres text holds no NUL
+
+MAX_BIGINT = 2**63 - 1
+
+# body fields (msgspec)
+Name = Annotated[str, Meta(pattern=NAME_PATTERN, min_length=1, max_length=63)]
+SecretName = Annotated[str, Meta(pattern=SECRET_PATTERN, min_length=1, max_length=63)]
+Subject = Annotated[str, Meta(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)]
+Kind = Annotated[str, Meta(pattern=KIND_PATTERN, min_length=1, max_length=32)]
+Text = Annotated[str, Meta(pattern=NO_NUL, max_length=10_000)]
+Sql = Annotated[str, Meta(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=100_000)]
+MaxRows = Annotated[int, Meta(ge=1, le=100_000)]
+
+# path and query parameters (Litestar)
+OrgParam = Annotated[str, Parameter(pattern=NAME_PATTERN, min_length=1, max_length=63)]
+NameParam = Annotated[str, Parameter(pattern=NAME_PATTERN, min_length=1, max_length=63)]
+DatasetParam = Annotated[str, Parameter(pattern=DATASET_PATTERN, min_length=1, max_length=63)]
+SecretParam = Annotated[str, Parameter(pattern=SECRET_PATTERN, min_length=1, max_length=63)]
+SubjectParam = Annotated[str, Parameter(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)]
+# a larger limit is served as the largest page (1000), a smaller one as a page of one
+Limit = Annotated[int, Parameter(description="At most this many items (1 to 1000).")]
+Cursor = Annotated[
+    str | None,
+    Parameter(
+        pattern=NO_NUL, min_length=1, max_length=400, description="The `next` of the page before."
+    ),
+]
+
+
+def clamp(limit: int) -> int:
+    """The page size served for `limit`: 1 to 1000."""
+    return max(1, min(limit, 1000))
