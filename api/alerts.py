@@ -9,13 +9,14 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import delete, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
 
 from api.fields import NAME_PATTERN, NO_NUL, Cursor, Limit, Name, NameParam, OrgParam, Text, clamp
 from api.problems import PROBLEMS
 from api.session import Page, Req, perform
 from chainlake.domain import alerts
+from chainlake.domain.pages import next_after
 
 Column = Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_]{0,62}$", max_length=63)]
 Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
@@ -50,17 +51,21 @@ class ChannelSpec(msgspec.Struct):
 
 
 RuleFilter = Annotated[
-    str | None, Parameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="A rule.")
+    str | None,
+    QueryParameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="A rule."),
 ]
 OrgFilter = Annotated[
-    str | None, Parameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="An org.")
+    str | None,
+    QueryParameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="An org."),
 ]
 
 
 @get("/v1/alerts/rules", operation_id="listAlertRules", responses=PROBLEMS, sync_to_thread=True)
 def list_rules(request: Req, limit: Limit = 100, after: Cursor = None) -> Page:
     """The alert rules of the caller's orgs, with how often each fired, a page at a time."""
-    return Page(**perform(request, alerts.list_alert_rules, after=after, limit=clamp(limit)))
+    limit = clamp(limit)
+    found = perform(request, alerts.list_alert_rules, after=after, limit=limit)
+    return Page(found, next_after(found, limit))
 
 
 @post(
@@ -75,8 +80,7 @@ def save_rule(request: Req, org: OrgParam, data: JSONBody[RuleSpec]) -> dict[str
     the dataset's columns, pure built-in functions, no other table, one expression."""
     fields = msgspec.structs.asdict(data)
     name = fields.pop("name")
-    spec = {k: v for k, v in fields.items() if v is not None}
-    return perform(request, alerts.save_alert_rule, org=org, name=name, spec=spec)
+    return perform(request, alerts.save_alert_rule, org=org, name=name, **fields)
 
 
 @get(
@@ -121,7 +125,7 @@ def list_firings(
 ) -> Page:
     """Recent firings (newest first) of the caller's orgs, with their deliveries."""
     found = perform(request, alerts.list_alert_firings, org=org, rule=rule, limit=clamp(limit))
-    return Page(**found)
+    return Page(found, None)
 
 
 @post(
@@ -146,7 +150,7 @@ def save_channel(request: Req, org: OrgParam, data: JSONBody[ChannelSpec]) -> di
 )
 def list_channels(request: Req) -> Page:
     """The channels of the caller's orgs (whether each has a secret, never the secret)."""
-    return Page(**perform(request, alerts.list_alert_channels))
+    return Page(perform(request, alerts.list_alert_channels), None)
 
 
 HANDLERS = [

@@ -5,22 +5,26 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from api.fields import MAX_BIGINT, NAME_PATTERN, Limit, clamp
 from api.problems import PROBLEMS
 from api.session import Page, Req, caller, perform
 from chainlake.domain import audit
+from chainlake.domain.pages import next_after
 
 OrgFilter = Annotated[
-    str | None, Parameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="One org.")
+    str | None,
+    QueryParameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="One org."),
 ]
 Action = Annotated[
     str | None,
-    Parameter(pattern=r"^[^\x00]*$", max_length=200, description="e.g. auth.login, data.query"),
+    QueryParameter(
+        pattern=r"^[^\x00]*$", max_length=200, description="e.g. auth.login, data.query"
+    ),
 ]
 EventCursor = Annotated[
-    int | None, Parameter(ge=0, le=MAX_BIGINT, description="The `next` of the page before.")
+    int | None, QueryParameter(ge=0, le=MAX_BIGINT, description="The `next` of the page before.")
 ]
 
 
@@ -38,7 +42,7 @@ def list_audit_events(
     found = perform(
         request, audit.list_audit_events, org=org, action=action, after=after, limit=clamp(limit)
     )
-    return Page(**found)
+    return Page(found, next_after(found, clamp(limit), key="id"))
 
 
 HANDLERS = [list_audit_events]

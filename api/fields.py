@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from litestar.params import Parameter
+from litestar.params import PathParameter, QueryParameter
 from msgspec import Meta
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # orgs, saved queries, alert rules and channels
@@ -29,16 +29,16 @@ Sql = Annotated[str, Meta(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_len
 MaxRows = Annotated[int, Meta(ge=1, le=100_000)]
 
 # path and query parameters (Litestar)
-OrgParam = Annotated[str, Parameter(pattern=NAME_PATTERN, min_length=1, max_length=63)]
-NameParam = Annotated[str, Parameter(pattern=NAME_PATTERN, min_length=1, max_length=63)]
-DatasetParam = Annotated[str, Parameter(pattern=DATASET_PATTERN, min_length=1, max_length=63)]
-SecretParam = Annotated[str, Parameter(pattern=SECRET_PATTERN, min_length=1, max_length=63)]
-SubjectParam = Annotated[str, Parameter(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)]
+OrgParam = Annotated[str, PathParameter(pattern=NAME_PATTERN, min_length=1, max_length=63)]
+NameParam = Annotated[str, PathParameter(pattern=NAME_PATTERN, min_length=1, max_length=63)]
+DatasetParam = Annotated[str, PathParameter(pattern=DATASET_PATTERN, min_length=1, max_length=63)]
+SecretParam = Annotated[str, PathParameter(pattern=SECRET_PATTERN, min_length=1, max_length=63)]
+SubjectParam = Annotated[str, QueryParameter(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)]
 # a larger limit is served as the largest page (1000), a smaller one as a page of one
-Limit = Annotated[int, Parameter(description="At most this many items (1 to 1000).")]
+Limit = Annotated[int, QueryParameter(description="At most this many items (1 to 1000).")]
 Cursor = Annotated[
     str | None,
-    Parameter(
+    QueryParameter(
         pattern=NO_NUL, min_length=1, max_length=400, description="The `next` of the page before."
     ),
 ]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import delete, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
 
 from api.fields import SUBJECT_PATTERN, Kind, Limit, OrgParam, Subject, SubjectParam, clamp
@@ -19,7 +19,7 @@ from chainlake.domain import pii
 
 Label = Annotated[str, Meta(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=1000)]
 SubjectFilter = Annotated[
-    str | None, Parameter(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)
+    str | None, QueryParameter(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)
 ]
 
 
@@ -54,7 +54,7 @@ def list_labels(
     most `limit`, 1000). An audited read: one `pii.read` event with who, the filters, the
     subjects and the row count."""
     found = perform(request, pii.list_pii_labels, org=org, subject=subject, limit=clamp(limit))
-    return Page(**found)
+    return Page(found, None)
 
 
 @post(

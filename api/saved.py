@@ -15,6 +15,7 @@ from api.query import QUERY_PROBLEMS, Format, ResultOperation, run
 from api.session import Page, Req, perform
 from chainlake.domain import query as queries
 from chainlake.domain import saved
+from chainlake.domain.pages import next_after
 
 
 class SavedQuery(msgspec.Struct):
@@ -34,7 +35,9 @@ class RunSaved(msgspec.Struct):
 @get("/v1/saved-queries", operation_id="listSavedQueries", responses=PROBLEMS, sync_to_thread=True)
 def list_saved_queries(request: Req, limit: Limit = 100, after: Cursor = None) -> Page:
     """Your saved queries and those your orgs share, a page at a time."""
-    return Page(**perform(request, saved.list_saved_queries, after=after, limit=clamp(limit)))
+    limit = clamp(limit)
+    found = perform(request, saved.list_saved_queries, after=after, limit=limit)
+    return Page(found, next_after(found, limit))
 
 
 @post(

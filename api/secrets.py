@@ -24,7 +24,7 @@ class SecretValue(msgspec.Struct):
 @get("/v1/secrets", operation_id="listSecrets", responses=PROBLEMS, sync_to_thread=True)
 def list_secrets(request: Req) -> Page:
     """The secrets of the caller's orgs: names and when each was set, never values."""
-    return Page(**perform(request, secrets.list_secrets))
+    return Page(perform(request, secrets.list_secrets), None)
 
 
 @post(

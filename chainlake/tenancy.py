@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from chainlake.db import call
 from chainlake.domain import orgs
 
 Conn = psycopg.Connection[Any]
@@ -59,10 +58,9 @@ def user_connection_url(conn: Conn, admin_url: str, email: str, via_socket: bool
     params["user"] = user["db_role"]
     params.pop("password", None)
     if not via_socket:
-        params["password"] = secrets.token_urlsafe(24)
-        call(
-            conn,
-            "SELECT core.set_login_password(%(role)s, %(pw)s, interval '2 minutes')",
-            {"role": user["db_role"], "pw": params["password"]},
+        password = secrets.token_urlsafe(24)
+        orgs.set_login_password(
+            conn, role=user["db_role"], password=password, valid_for="2 minutes"
         )
+        params["password"] = password
     return make_conninfo("", **params)

@@ -65,7 +65,7 @@ def alert() -> None:
 def alert_create(name: str, org_name: str, as_email: str | None, **fields: Any) -> None:
     spec = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items() if v is not None}
     with acting(as_email) as act:
-        act(rules.save_alert_rule, org=org_name, name=name, spec=spec)
+        act(rules.save_alert_rule, org=org_name, name=name, **spec)
     click.echo(f"alert rule {org_name}/{name} saved")
 
 
@@ -85,7 +85,7 @@ def alert_list(as_email: str | None, as_json: bool) -> None:
 
     with acting(as_email) as act:
         found = act(rules.list_alert_rules, limit=1000)
-    print_rows(found["items"], as_json, line, "no alert rules")
+    print_rows(found, as_json, line, "no alert rules")
 
 
 @alert.command("show", help="One rule and its recent firings with their deliveries.")
@@ -289,4 +289,4 @@ def channel_list(as_email: str | None, as_json: bool) -> None:
 
     with acting(as_email) as act:
         found = act(rules.list_alert_channels)
-    print_rows(found["items"], as_json, line, "no channels")
+    print_rows(found, as_json, line, "no channels")

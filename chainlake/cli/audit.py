@@ -39,4 +39,4 @@ def audit_list(
             f"{r['target']}  {json.dumps(r['detail'])[:120]}"
         )
 
-    print_rows(found["items"], as_json, line, "no audit events you may read")
+    print_rows(found, as_json, line, "no audit events you may read")

@@ -47,7 +47,7 @@ def pii_labels(
         found = act(
             labels.list_pii_labels, org=org_name, subject=subject, limit=max(1, min(limit, 1000))
         )
-    print_rows(found["items"], as_json, line, "no labels you may read")
+    print_rows(found, as_json, line, "no labels you may read")
 
 
 @pii.command("set", help="Label an address: private, or --org-visible (writers and admins).")

@@ -152,7 +152,7 @@ def catalog_search(term: str, as_email: str | None, as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
         return f"{r['kind']:<12} {r['org']}/{r['name']}  ({r['matched']}) {r['description']}"
 
-    print_rows(found["items"], as_json, line, f"nothing matches {term!r}")
+    print_rows(found, as_json, line, f"nothing matches {term!r}")
 
 
 @click.group("saved-query", help="Saved queries: create, list, show, run, delete.")
@@ -202,7 +202,7 @@ def saved_list(as_email: str | None, as_json: bool) -> None:
 
     with acting(as_email) as act:
         found = act(saved.list_saved_queries, limit=1000)
-    print_rows(found["items"], as_json, line)
+    print_rows(found, as_json, line)
 
 
 @saved_query.command("run", help="Run saved query NAME with --param NAME=VALUE.")
@@ -312,4 +312,4 @@ def share_list(as_email: str | None, as_json: bool) -> None:
 
     with acting(as_email) as act:
         found = act(grants.list_grants, limit=1000)
-    print_rows(found["items"], as_json, line, "nothing is shared")
+    print_rows(found, as_json, line, "nothing is shared")

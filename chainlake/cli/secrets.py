@@ -53,7 +53,7 @@ def secret_list(as_email: str | None, as_json: bool) -> None:
 
     with acting(as_email) as act:
         found = act(secrets.list_secrets)
-    print_rows(found["items"], as_json, line, "no secrets")
+    print_rows(found, as_json, line, "no secrets")
 
 
 @secret.command("delete", help="Delete secret NAME of --org.")

@@ -11,7 +11,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from chainlake.domain import one, rows
-from chainlake.domain.pages import page
 from chainlake.egress import check_channel_names
 from chainlake.secrets import encrypt
 
@@ -25,20 +24,23 @@ FIRINGS = (
 )
 
 
-def list_alert_rules(conn: Conn, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+def list_alert_rules(
+    conn: Conn, *, after: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
     """The rules of the caller's orgs, with how often each fired, a page at a time."""
-    return page(rows(conn, RULES, {"after": after, "limit": limit}), limit)
+    return rows(conn, RULES, {"after": after, "limit": limit})
 
 
-def save_alert_rule(conn: Conn, *, org: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """Create or replace rule `name` of `org` (writers) from its spec (dataset, condition,
-    severity, channels, confirmation, window_blocks, group_by, dedup_key, throttle_seconds,
-    chain_id, description, enabled). The condition is checked when saved."""
+def save_alert_rule(conn: Conn, /, *, org: str, name: str, **spec: Any) -> dict[str, Any]:
+    """Create or replace rule `name` of `org` (writers) from its spec: dataset, condition and
+    the optional severity, channels, confirmation, window_blocks, group_by, dedup_key,
+    throttle_seconds, chain_id, description, enabled. The condition is checked when saved."""
     sql = (
         "SELECT id, name, dataset, condition, enabled FROM alerts.save_rule("
         "p_org => %(org)s, p_name => %(name)s, p_spec => %(spec)s)"
     )
-    return one(conn, sql, {"org": org, "name": name, "spec": Jsonb(spec)})
+    given = {k: v for k, v in spec.items() if v is not None}
+    return one(conn, sql, {"org": org, "name": name, "spec": Jsonb(given)})
 
 
 def get_alert_rule(conn: Conn, *, org: str, name: str, limit: int = 20) -> dict[str, Any]:
@@ -46,7 +48,6 @@ def get_alert_rule(conn: Conn, *, org: str, name: str, limit: int = 20) -> dict[
     where = {"after": None, "limit": 1000, "org": org, "name": name}
     missing = f'no alert rule "{name}" in org "{org}" that you may see'
     rule = one(conn, ONE_RULE, where, missing)
-    rule.pop("cursor", None)
     return {"rule": rule, "firings": _firings(conn, org, name, limit)}
 
 
@@ -67,9 +68,9 @@ def delete_alert_rule(conn: Conn, *, org: str, name: str) -> None:
 
 def list_alert_firings(
     conn: Conn, *, org: str | None = None, rule: str | None = None, limit: int = 100
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     """Recent firings (newest first) of the caller's orgs, with their deliveries."""
-    return {"items": _firings(conn, org, rule, limit), "next": None}
+    return _firings(conn, org, rule, limit)
 
 
 def save_alert_channel(
@@ -99,9 +100,9 @@ def save_alert_channel(
     return values
 
 
-def list_alert_channels(conn: Conn) -> dict[str, Any]:
+def list_alert_channels(conn: Conn) -> list[dict[str, Any]]:
     """The channels of the caller's orgs (whether each has a secret, never the secret)."""
-    return {"items": rows(conn, "SELECT * FROM alerts.list_channels()"), "next": None}
+    return rows(conn, "SELECT * FROM alerts.list_channels()")
 
 
 def notice_channels(conn: Conn, *, org: str | None = None) -> list[dict[str, Any]]:

@@ -19,11 +19,10 @@ def list_audit_events(
     action: str | None = None,
     after: int | None = None,
     limit: int = 100,
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     """Events newest first, a page at a time (`after`: the `next` of the previous page)."""
     sql = (
         "SELECT * FROM audit.list_events("
         "p_org => %(org)s, p_action => %(action)s, p_before => %(after)s, p_limit => %(limit)s)"
     )
-    found = rows(conn, sql, {"org": org, "action": action, "after": after, "limit": limit})
-    return {"items": found, "next": str(found[-1]["id"]) if len(found) == limit else None}
+    return rows(conn, sql, {"org": org, "action": action, "after": after, "limit": limit})

@@ -7,16 +7,15 @@ from typing import Any
 import psycopg
 
 from chainlake.domain import one, rows
-from chainlake.domain.pages import page
 
 Conn = psycopg.Connection[Any]
 
 
-def list_grants(conn: Conn, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
+def list_grants(conn: Conn, *, after: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """What the caller's orgs share (seen by their admins and the grant's author) and what is
     shared with them (seen by their members), a page at a time."""
     sql = "SELECT * FROM catalog.list_grants(p_after => %(after)s, p_limit => %(limit)s)"
-    return page(rows(conn, sql, {"after": after, "limit": limit}), limit)
+    return rows(conn, sql, {"after": after, "limit": limit})
 
 
 def grant_read(conn: Conn, *, kind: str, org: str, name: str, grantee: str) -> dict[str, Any]:

@@ -76,6 +76,18 @@ def whoami(conn: Conn) -> dict[str, Any]:
     return {"memberships": rows(conn, "SELECT * FROM core.whoami()")}
 
 
+def set_login_password(
+    conn: Conn, *, role: str, password: str, valid_for: str | None = None
+) -> None:
+    """A password for a login role (a user's, or a platform service's), valid for `valid_for`
+    (an interval, e.g. '2 minutes'; None: until changed)."""
+    sql = (
+        "SELECT core.set_login_password("
+        "p_role => %(role)s, p_password => %(pw)s, p_valid_for => %(valid)s::interval)"
+    )
+    rows(conn, sql, {"role": role, "pw": password, "valid": valid_for})
+
+
 # -- signing in (the API's, on each request) ---------------------------------------------------
 def oidc_identity(
     conn: Conn, *, email: str, org_roles: dict[str, str] | None

@@ -16,15 +16,12 @@ Conn = psycopg.Connection[Any]
 
 def list_pii_labels(
     conn: Conn, *, org: str, subject: str | None = None, limit: int = 1000
-) -> dict[str, Any]:
+) -> list[dict[str, Any]]:
     """The caller's labels in `org` and those shared with it, optionally about one subject."""
     sql = (
         "SELECT * FROM pii.labels(p_org => %(org)s, p_subject => %(subject)s, p_limit => %(limit)s)"
     )
-    return {
-        "items": rows(conn, sql, {"org": org, "subject": subject, "limit": limit}),
-        "next": None,
-    }
+    return rows(conn, sql, {"org": org, "subject": subject, "limit": limit})
 
 
 def set_pii_label(

@@ -9,15 +9,17 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from chainlake.domain import one, rows
-from chainlake.domain.pages import page
 
 Conn = psycopg.Connection[Any]
 
 
-def list_saved_queries(conn: Conn, *, after: str | None = None, limit: int = 100) -> dict[str, Any]:
-    """Your saved queries and those your orgs share, a page at a time (`next`: the next `after`)."""
+def list_saved_queries(
+    conn: Conn, *, after: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Your saved queries and those your orgs share, a page at a time (`after`: the last one's
+    `cursor`)."""
     sql = "SELECT * FROM catalog.list_queries(p_after => %(after)s, p_limit => %(limit)s)"
-    return page(rows(conn, sql, {"after": after, "limit": limit}), limit)
+    return rows(conn, sql, {"after": after, "limit": limit})
 
 
 def save_query(

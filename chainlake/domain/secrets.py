@@ -29,9 +29,9 @@ def set_secret(conn: Conn, *, org: str, name: str, value: str, key: bytes) -> di
     return {"org": org, "name": name}
 
 
-def list_secrets(conn: Conn) -> dict[str, Any]:
+def list_secrets(conn: Conn) -> list[dict[str, Any]]:
     """The secrets of the caller's orgs: names and when each was set, never values."""
-    return {"items": rows(conn, LIST), "next": None}
+    return rows(conn, LIST)
 
 
 def delete_secret(conn: Conn, *, org: str, name: str) -> None:

@@ -11,6 +11,9 @@ database), one request at a time with a timeout."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -143,6 +146,44 @@ def test_the_api_conforms_to_its_schema_and_never_answers_5xx(
     )
     failures = fuzz(api, token(tmp_path, tenants.user("a", "admin")), path_values(tenants))
     assert not failures, "\n\n".join(failures)
+
+
+CLI_EXAMPLES = 6  # per operation and phase
+CLI_SECONDS = 900  # the whole run, at most (it takes a few minutes)
+
+
+def test_the_api_passes_every_check_schemathesis_has(
+    api: str, tenants: Tenants, api_data: None, tmp_path: Path, admin: psycopg.Connection[Any]
+) -> None:
+    """`schemathesis run --checks all` over the whole document, as an outside client would run
+    it: the examples, coverage (every boundary of every constraint, methods the document does
+    not list, missing headers) and fuzzing phases, as org a's admin. Among its checks: a method
+    a path does not serve answers 405 with `Allow` (RFC 9110), a request the document calls
+    valid is accepted and one it calls invalid refused, no request works without the token."""
+    objects_of_a(tenants, admin, api, tmp_path)
+    admin.execute(
+        "UPDATE core.quotas SET api_requests_per_minute = 100000 WHERE org_id = %s",
+        (tenants.org_ids["a"],),
+    )
+    bearer = token(tmp_path, tenants.user("a", "admin"))
+    argv = [
+        *(sys.executable, "-m", "schemathesis.cli", "run", f"{api}/schema/openapi.json"),
+        *("--checks", "all", "--phases", "examples,coverage,fuzzing"),
+        *("--max-examples", str(CLI_EXAMPLES), "--seed", "17", "--no-shrink", "--workers", "1"),
+        *("--request-timeout", str(TIMEOUT)),
+        *("--header", f"Authorization: Bearer {bearer}", "--suppress-health-check", "all"),
+        *("--warnings", "off"),
+    ]
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=CLI_SECONDS + 120,
+        cwd=tmp_path,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": ""},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-20_000:] + done.stderr[-5_000:]
 
 
 def _junk_tokens(tmp_path: Path, tenants: Tenants) -> list[str | None]:
