@@ -12,13 +12,25 @@ from litestar import delete, get, post
 from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
 
-from api.fields import NAME_PATTERN, NO_NUL, Cursor, Limit, Name, NameParam, OrgParam, Text, clamp
+from api.fields import (
+    NAME_PATTERN,
+    NO_NUL,
+    Columns,
+    Cursor,
+    Limit,
+    Name,
+    NameParam,
+    Names,
+    OrgParam,
+    Settings,
+    Text,
+    clamp,
+)
 from api.problems import PROBLEMS
 from api.session import Page, Req, perform
 from chainlake.domain import alerts
 from chainlake.domain.pages import next_after
 
-Column = Annotated[str, Meta(pattern=r"^[a-z_][a-z0-9_]{0,62}$", max_length=63)]
 Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
 
@@ -27,11 +39,11 @@ class RuleSpec(msgspec.Struct):
     dataset: Literal["chain.transactions", "chain.logs", "chain.blocks"]
     condition: Annotated[str, Meta(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=2000)]
     severity: Literal["info", "warning", "critical"] = "info"
-    channels: list[Name] = []
+    channels: Names = []
     confirmation: Literal["provisional", "safe", "finalized"] = "provisional"
     window_blocks: Annotated[int, Meta(ge=1, le=2**31 - 1)] | None = None
-    group_by: list[Column] = []
-    dedup_key: list[Column] = []
+    group_by: Columns = []
+    dedup_key: Columns = []
     throttle_seconds: Count = 0
     chain_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
     description: Text = ""
@@ -46,7 +58,7 @@ class ChannelSpec(msgspec.Struct):
     name: Name
     kind: Literal["webhook", "email", "sms", "slack"]
     target: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=2000)]
-    config: dict[str, Any] = {}
+    config: Settings = {}
     secret: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=4096)] | None = None
 
 

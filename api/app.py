@@ -3,10 +3,13 @@ OpenAPI at /schema; errors as RFC 9457 problem details."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, Response, get
 from litestar.openapi import OpenAPIConfig
+from litestar.routes import HTTPRoute
 from psycopg_pool import ConnectionPool
 
 from api import alerts, audit, catalog, grants, pii, query, saved, secrets, whoami
@@ -16,6 +19,29 @@ from api.problems import HANDLERS
 from api.webhooks import receive_webhook
 from chainlake.query import SessionPool
 from chainlake.storage import ObjectStore, open_store
+
+
+def answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """OPTIONS says every method its path serves (`Allow`). Litestar's own OPTIONS answer knows
+    only the methods of the first handler registered on a path; the app's routes know them
+    all (one route per path, merged)."""
+    if request.method != "OPTIONS":
+        return None
+    template = _bare(request.scope.get("path_template", ""))
+    methods = next(
+        (
+            r.methods
+            for r in request.app.routes
+            if isinstance(r, HTTPRoute) and _bare(r.path) == template
+        ),
+        {"OPTIONS"},
+    )
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
+
+
+def _bare(path: str) -> str:
+    """A path template without its parameters' types: /v1/x/{org:str} is /v1/x/{org}."""
+    return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
 
 
 @get("/health", operation_id="health")
@@ -55,6 +81,7 @@ def create_app(
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close(), sessions.close],
         exception_handlers=HANDLERS,
+        before_request=answer_options,
         openapi_config=OpenAPIConfig(title="chainlake", version="1", path="/schema"),
     )
     app.state.pool = pool

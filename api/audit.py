@@ -24,7 +24,7 @@ Action = Annotated[
     ),
 ]
 EventCursor = Annotated[
-    int | None, QueryParameter(ge=0, le=MAX_BIGINT, description="The `next` of the page before.")
+    int | None, QueryParameter(gt=-1, le=MAX_BIGINT, description="The `next` of the page before.")
 ]
 
 

@@ -5,9 +5,9 @@ and one it calls invalid is a 400 naming the field."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import KwargDefinition, PathParameter, QueryParameter
 from msgspec import Meta
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # orgs, saved queries, alert rules and channels
@@ -36,6 +36,43 @@ SecretParam = Annotated[str, PathParameter(pattern=SECRET_PATTERN, min_length=1,
 SubjectParam = Annotated[str, QueryParameter(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)]
 # a larger limit is served as the largest page (1000), a smaller one as a page of one
 Limit = Annotated[int, QueryParameter(description="At most this many items (1 to 1000).")]
+
+
+# Litestar documents neither the constraints of a list's items nor those of a dict's keys and
+# values (msgspec enforces them): say them in the document too.
+def _item(kind: str, pattern: str, max_length: int) -> dict[str, Any]:
+    return {"type": kind, "pattern": pattern, "minLength": 1, "maxLength": max_length}
+
+
+COLUMN_PATTERN = r"^[a-z_][a-z0-9_]{0,62}$"
+Column = Annotated[str, Meta(pattern=COLUMN_PATTERN, min_length=1, max_length=63)]
+Names = Annotated[
+    list[Name], KwargDefinition(schema_extra={"items": _item("string", NAME_PATTERN, 63)})
+]
+Columns = Annotated[
+    list[Column], KwargDefinition(schema_extra={"items": _item("string", COLUMN_PATTERN, 63)})
+]
+Key = Annotated[str, Meta(pattern=r"^[^\x00]+$", min_length=1, max_length=200)]
+Scalar = Annotated[str, Meta(pattern=NO_NUL, max_length=10_000)] | int | float | bool | None
+SCALAR = {
+    "anyOf": [
+        {"type": "string", "pattern": NO_NUL, "maxLength": 10_000},
+        {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+        {"type": "number"},
+        {"type": "boolean"},
+        {"type": "null"},
+    ]
+}
+Settings = Annotated[
+    dict[Key, Scalar],
+    KwargDefinition(
+        schema_extra={
+            "propertyNames": {"pattern": r"^[^\x00]+$", "minLength": 1, "maxLength": 200},
+            "additionalProperties": SCALAR,
+        }
+    ),
+]
+
 Cursor = Annotated[
     str | None,
     QueryParameter(

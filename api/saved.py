@@ -9,7 +9,18 @@ import msgspec
 from litestar import Response, delete, get, post
 from litestar.params import JSONBody
 
-from api.fields import Cursor, Limit, MaxRows, Name, NameParam, OrgParam, Sql, Text, clamp
+from api.fields import (
+    Cursor,
+    Limit,
+    MaxRows,
+    Name,
+    NameParam,
+    OrgParam,
+    Settings,
+    Sql,
+    Text,
+    clamp,
+)
 from api.problems import PROBLEMS
 from api.query import QUERY_PROBLEMS, Format, ResultOperation, run
 from api.session import Page, Req, perform
@@ -23,7 +34,7 @@ class SavedQuery(msgspec.Struct):
     sql: Sql
     visibility: Literal["private", "org"] = "private"
     description: Text = ""
-    params: dict[str, Any] | None = None
+    params: Settings = {}
 
 
 class RunSaved(msgspec.Struct):

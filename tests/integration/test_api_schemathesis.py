@@ -149,7 +149,11 @@ def test_the_api_conforms_to_its_schema_and_never_answers_5xx(
 
 
 CLI_EXAMPLES = 6  # per operation and phase
-CLI_SECONDS = 900  # the whole run, at most (it takes a few minutes)
+CLI_SECONDS = 900  # the whole run, at most (it takes a minute or two)
+# Operations whose body carries a program (DuckDB SQL): the document says its length and that
+# it is text, not that it parses, so a 400 saying it does not is an answer to valid data too.
+PROGRAMS = ("query", "runSavedQuery")
+ACCEPTED = ["2xx", "3xx", "400", "401", "403", "404", "409", "413", "429"]
 
 
 def test_the_api_passes_every_check_schemathesis_has(
@@ -166,13 +170,22 @@ def test_the_api_passes_every_check_schemathesis_has(
         (tenants.org_ids["a"],),
     )
     bearer = token(tmp_path, tenants.user("a", "admin"))
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(
+        "".join(
+            f'[[operations]]\ninclude-operation-id = "{op}"\n'
+            f"checks.positive_data_acceptance.expected-statuses = {json.dumps(ACCEPTED)}\n"
+            for op in PROGRAMS
+        )
+    )
     argv = [
-        *(sys.executable, "-m", "schemathesis.cli", "run", f"{api}/schema/openapi.json"),
+        *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run"),
+        f"{api}/schema/openapi.json",
         *("--checks", "all", "--phases", "examples,coverage,fuzzing"),
         *("--max-examples", str(CLI_EXAMPLES), "--seed", "17", "--no-shrink", "--workers", "1"),
         *("--request-timeout", str(TIMEOUT)),
         *("--header", f"Authorization: Bearer {bearer}", "--suppress-health-check", "all"),
-        *("--warnings", "off"),
+        *("--warnings", "off", "--output-sanitize", "false"),
     ]
     done = subprocess.run(
         argv,
@@ -262,7 +275,8 @@ def test_the_fuzzing_notices_a_server_error(
     assert any("Server error" in f for f in failures), failures
 
 
-# What the fuzzing found, kept as plain regression tests: each answered 500 before its fix.
+# What the fuzzing found, kept as plain regression tests: each answered 500 before its fix (the
+# bodies are now refused by the document's own constraints, with a 400 naming the field).
 HUGE = 10**30
 
 
@@ -277,16 +291,16 @@ HUGE = 10**30
             "/v1/alerts/rules/a",
             {"name": "r", "dataset": "chain.blocks", "condition": "true", "window_blocks": HUGE},
             400,
-            "out of range for type integer",
+            "window_blocks:",
         ),
         (
             "POST",
             "/v1/saved-queries/a",
             {"name": "q", "sql": "SELECT 1", "params": {"p": "\u0000"}},
             400,
-            "Unicode",
+            "params",
         ),
-        ("POST", "/v1/saved-queries/a", {"name": "q\u0000", "sql": "SELECT 1"}, 400, "NUL"),
+        ("POST", "/v1/saved-queries/a", {"name": "q\u0000", "sql": "SELECT 1"}, 400, "name:"),
         (
             "POST",
             "/v1/alerts/channels/a",
@@ -297,7 +311,7 @@ HUGE = 10**30
                 "config": {"\u0000": 1},
             },
             400,
-            "Unicode",
+            "config",
         ),
     ],
 )
