@@ -14,6 +14,8 @@ import json
 import os
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -331,3 +333,32 @@ def test_what_the_fuzzing_found(
     answer = send(api, method, path, token(tmp_path, tenants.user("a", "admin")), body)
     assert answer[0] == status, answer
     assert says in (answer[1].get("detail", "") if status >= 400 else ""), answer
+
+
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/v1/saved-queries/a/zz_mark", "DELETE, GET, OPTIONS"),
+        ("/v1/alerts/rules/a", "OPTIONS, POST"),
+        ("/v1/secrets/a/zz_mark", "DELETE, OPTIONS, POST"),
+    ],
+)
+def test_a_method_a_path_does_not_serve_is_a_405_that_says_which_it_does(
+    api: str, tenants: Tenants, tmp_path: Path, path: str, methods: str
+) -> None:
+    """RFC 9110: a 405 carries `Allow`; OPTIONS lists every method of the path (Litestar's own
+    answer listed only the first handler's)."""
+    bearer = token(tmp_path, tenants.user("a", "admin"))
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        api + path, b"{}", {"Authorization": f"Bearer {bearer}"}, method="PUT"
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=TIMEOUT)  # noqa: S310 - loopback http
+    assert refused.value.code == 405 and _methods(refused.value.headers["Allow"]) == methods
+    options = urllib.request.Request(api + path, method="OPTIONS")  # noqa: S310 - loopback
+    with urllib.request.urlopen(options, timeout=TIMEOUT) as answer:  # noqa: S310 - loopback
+        assert answer.status == 204 and _methods(answer.headers["Allow"]) == methods
+
+
+def _methods(allow: str | None) -> str:
+    return ", ".join(sorted(m.strip() for m in (allow or "").split(",")))
