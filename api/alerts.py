@@ -5,68 +5,79 @@ writers write) and each rule is checked by Postgres when saved (docs/alerts.md).
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
+from msgspec import Meta
 
+from api.fields import (
+    NAME_PATTERN,
+    NO_NUL,
+    Columns,
+    Cursor,
+    Limit,
+    Name,
+    NameParam,
+    Names,
+    OrgParam,
+    Settings,
+    Text,
+    clamp,
+)
 from api.problems import PROBLEMS
-from api.session import Page, Req, as_caller
-from chainlake.alerts import ONE_RULE
-from chainlake.egress import check_channel_names
-from chainlake.errors import NotFound
-from chainlake.secrets import encrypt
+from api.session import Page, Req, perform
+from chainlake.domain import alerts
+from chainlake.domain.pages import next_after
+
+Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
 
-@dataclass
-class RuleSpec:
-    name: str
+class RuleSpec(msgspec.Struct):
+    name: Name
     dataset: Literal["chain.transactions", "chain.logs", "chain.blocks"]
-    condition: str
+    condition: Annotated[str, Meta(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=2000)]
     severity: Literal["info", "warning", "critical"] = "info"
-    channels: list[str] = field(default_factory=list)
+    channels: Names = []
     confirmation: Literal["provisional", "safe", "finalized"] = "provisional"
-    window_blocks: int | None = None
-    group_by: list[str] = field(default_factory=list)
-    dedup_key: list[str] = field(default_factory=list)
-    throttle_seconds: int = 0
-    chain_id: int | None = None
-    description: str = ""
+    window_blocks: Annotated[int, Meta(ge=1, le=2**31 - 1)] | None = None
+    group_by: Columns = []
+    dedup_key: Columns = []
+    throttle_seconds: Count = 0
+    chain_id: Annotated[int, Meta(ge=1, le=2**63 - 1)] | None = None
+    description: Text = ""
     enabled: bool = True
 
 
-@dataclass
-class Enabled:
+class Enabled(msgspec.Struct):
     enabled: bool
 
 
-@dataclass
-class ChannelSpec:
-    name: str
+class ChannelSpec(msgspec.Struct):
+    name: Name
     kind: Literal["webhook", "email", "sms", "slack"]
-    target: str
-    config: dict[str, Any] = field(default_factory=dict)
-    secret: str | None = None
+    target: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=2000)]
+    config: Settings = {}
+    secret: Annotated[str, Meta(pattern=NO_NUL, min_length=1, max_length=4096)] | None = None
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    out = {}
-    for k, v in row.items():
-        out[k] = v.isoformat() if hasattr(v, "isoformat") else str(v) if k == "id" else v
-    return out
+RuleFilter = Annotated[
+    str | None,
+    QueryParameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="A rule."),
+]
+OrgFilter = Annotated[
+    str | None,
+    QueryParameter(pattern=NAME_PATTERN, min_length=1, max_length=63, description="An org."),
+]
 
 
 @get("/v1/alerts/rules", operation_id="listAlertRules", responses=PROBLEMS, sync_to_thread=True)
-def list_rules(
-    request: Req, limit: FromQuery[int] = 100, after: FromQuery[str | None] = None
-) -> Page:
+def list_rules(request: Req, limit: Limit = 100, after: Cursor = None) -> Page:
     """The alert rules of the caller's orgs, with how often each fired, a page at a time."""
-    limit = max(1, min(limit, 1000))
-    rows = as_caller(request, "SELECT * FROM alerts.list_rules(%s, %s)", (after, limit))
-    following = rows[-1]["cursor"] if len(rows) == limit else None
-    return Page([_plain({k: v for k, v in r.items() if k != "cursor"}) for r in rows], following)
+    limit = clamp(limit)
+    found = perform(request, alerts.list_alert_rules, after=after, limit=limit)
+    return Page(found, next_after(found, limit))
 
 
 @post(
@@ -76,17 +87,12 @@ def list_rules(
     sync_to_thread=True,
     status_code=201,
 )
-def save_rule(request: Req, org: FromPath[str], data: JSONBody[RuleSpec]) -> dict[str, Any]:
+def save_rule(request: Req, org: OrgParam, data: JSONBody[RuleSpec]) -> dict[str, Any]:
     """Create or replace a rule of `org` (writers). The condition is checked when saved: only
     the dataset's columns, pure built-in functions, no other table, one expression."""
-    name = data.name
-    spec = {k: v for k, v in data.__dict__.items() if v is not None and k != "name"}
-    rows = as_caller(
-        request,
-        "SELECT id, name, dataset, condition, enabled FROM alerts.save_rule(%s, %s, %s)",
-        (org, name, json.dumps(spec)),
-    )
-    return _plain(rows[0])
+    fields = msgspec.structs.asdict(data)
+    name = fields.pop("name")
+    return perform(request, alerts.save_alert_rule, org=org, name=name, **fields)
 
 
 @get(
@@ -95,19 +101,9 @@ def save_rule(request: Req, org: FromPath[str], data: JSONBody[RuleSpec]) -> dic
     responses=PROBLEMS,
     sync_to_thread=True,
 )
-def get_rule(
-    request: Req, org: FromPath[str], name: FromPath[str], limit: FromQuery[int] = 20
-) -> dict[str, Any]:
+def get_rule(request: Req, org: OrgParam, name: NameParam, limit: Limit = 20) -> dict[str, Any]:
     """One rule and its recent firings, each with the state of its deliveries."""
-    rules = as_caller(request, ONE_RULE, (org, name))
-    if not rules:
-        raise NotFound(f'no alert rule "{name}" in org "{org}" that you may see')
-    limit = max(1, min(limit, 1000))
-    firings = as_caller(
-        request, "SELECT * FROM alerts.recent_firings(%s, %s, %s)", (org, name, limit)
-    )
-    rule = _plain({k: v for k, v in rules[0].items() if k != "cursor"})
-    return {"rule": rule, "firings": [_plain(f) for f in firings]}
+    return perform(request, alerts.get_alert_rule, org=org, name=name, limit=clamp(limit))
 
 
 @post(
@@ -118,10 +114,10 @@ def get_rule(
     status_code=200,
 )
 def set_enabled(
-    request: Req, org: FromPath[str], name: FromPath[str], data: JSONBody[Enabled]
+    request: Req, org: OrgParam, name: NameParam, data: JSONBody[Enabled]
 ) -> dict[str, Any]:
-    as_caller(request, "SELECT alerts.set_enabled(%s, %s, %s)", (org, name, data.enabled))
-    return {"org": org, "name": name, "enabled": data.enabled}
+    """Enable or disable a rule (writers); a disabled rule keeps its firings."""
+    return perform(request, alerts.set_alert_rule_enabled, org=org, name=name, enabled=data.enabled)
 
 
 @delete(
@@ -131,21 +127,17 @@ def set_enabled(
     sync_to_thread=True,
     status_code=204,
 )
-def delete_rule(request: Req, org: FromPath[str], name: FromPath[str]) -> None:
-    as_caller(request, "SELECT alerts.delete_rule(%s, %s)", (org, name))
+def delete_rule(request: Req, org: OrgParam, name: NameParam) -> None:
+    perform(request, alerts.delete_alert_rule, org=org, name=name)
 
 
 @get("/v1/alerts/firings", operation_id="listAlertFirings", responses=PROBLEMS, sync_to_thread=True)
 def list_firings(
-    request: Req,
-    org: FromQuery[str | None] = None,
-    rule: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 100,
+    request: Req, org: OrgFilter = None, rule: RuleFilter = None, limit: Limit = 100
 ) -> Page:
     """Recent firings (newest first) of the caller's orgs, with their deliveries."""
-    limit = max(1, min(limit, 1000))
-    rows = as_caller(request, "SELECT * FROM alerts.recent_firings(%s, %s, %s)", (org, rule, limit))
-    return Page([_plain(r) for r in rows], None)
+    found = perform(request, alerts.list_alert_firings, org=org, rule=rule, limit=clamp(limit))
+    return Page(found, None)
 
 
 @post(
@@ -155,26 +147,14 @@ def list_firings(
     sync_to_thread=True,
     status_code=201,
 )
-def save_channel(request: Req, org: FromPath[str], data: JSONBody[ChannelSpec]) -> dict[str, Any]:
+def save_channel(request: Req, org: OrgParam, data: JSONBody[ChannelSpec]) -> dict[str, Any]:
     """Create or replace a channel (writers). Its secret (the webhook signing key, an SMTP
     password, an SMS auth token) is stored encrypted and never returned. Where it sends must be
     a public address (docs/alerts.md): Postgres checks literal addresses, the names are
     resolved here and each of their addresses checked."""
     key: bytes = request.app.state.secret_key
-    enc = encrypt(key, data.secret) if data.secret else None
-    check_channel_names(
-        lambda sql, params: as_caller(request, sql, params),
-        data.name,
-        data.kind,
-        data.target,
-        data.config,
-    )
-    as_caller(
-        request,
-        "SELECT alerts.save_channel(%s, %s, %s, %s, %s, %s)",
-        (org, data.name, data.kind, data.target, json.dumps(data.config), enc),
-    )
-    return {"org": org, "name": data.name, "kind": data.kind, "target": data.target}
+    fields = msgspec.structs.asdict(data)
+    return perform(request, alerts.save_alert_channel, org=org, key=key, **fields)
 
 
 @get(
@@ -182,7 +162,7 @@ def save_channel(request: Req, org: FromPath[str], data: JSONBody[ChannelSpec]) 
 )
 def list_channels(request: Req) -> Page:
     """The channels of the caller's orgs (whether each has a secret, never the secret)."""
-    return Page(as_caller(request, "SELECT * FROM alerts.list_channels()"), None)
+    return Page(perform(request, alerts.list_alert_channels), None)
 
 
 HANDLERS = [

@@ -1,15 +1,18 @@
-"""The Litestar REST API: health, webhook activation, and /v1 (whoami, datasets, query).
+"""The Litestar REST API: health, webhook activation, and /v1, a module per domain.
 OpenAPI at /schema; errors as RFC 9457 problem details."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Request, Response, get
 from litestar.openapi import OpenAPIConfig
+from litestar.routes import HTTPRoute
 from psycopg_pool import ConnectionPool
 
-from api import alerts, auth_config, pii, v1
+from api import alerts, audit, auth_config, catalog, grants, pii, query, saved, secrets, whoami
 from api.auth import Verifier
 from api.limits import QueryCaps, QueryGate
 from api.problems import HANDLERS
@@ -18,9 +21,47 @@ from chainlake.query import SessionPool
 from chainlake.storage import ObjectStore, open_store
 
 
+def answer_options(request: Request[Any, Any, Any]) -> Response[None] | None:
+    """OPTIONS says every method its path serves (`Allow`). Litestar's own OPTIONS answer knows
+    only the methods of the first handler registered on a path; the app's routes know them
+    all (one route per path, merged)."""
+    if request.method != "OPTIONS":
+        return None
+    template = _bare(request.scope.get("path_template", ""))
+    methods = next(
+        (
+            r.methods
+            for r in request.app.routes
+            if isinstance(r, HTTPRoute) and _bare(r.path) == template
+        ),
+        {"OPTIONS"},
+    )
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
+
+
+def _bare(path: str) -> str:
+    """A path template without its parameters' types: /v1/x/{org:str} is /v1/x/{org}."""
+    return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", path)
+
+
 @get("/health", operation_id="health")
 async def health() -> dict[str, str]:
     return {"status": "ok"}
+
+
+# Each domain's endpoints (its module's HANDLERS), one line each.
+DOMAINS = [
+    whoami.HANDLERS,
+    catalog.HANDLERS,
+    query.HANDLERS,
+    saved.HANDLERS,
+    grants.HANDLERS,
+    audit.HANDLERS,
+    alerts.HANDLERS,
+    pii.HANDLERS,
+    secrets.HANDLERS,
+    auth_config.HANDLERS,
+]
 
 
 def create_app(
@@ -37,29 +78,11 @@ def create_app(
     pool = ConnectionPool(database_url, min_size=1, max_size=8, open=False)
     sessions = SessionPool()
     app = Litestar(
-        route_handlers=[
-            health,
-            receive_webhook,
-            v1.whoami,
-            v1.list_datasets,
-            v1.query,
-            v1.list_saved_queries,
-            v1.save_query,
-            v1.get_saved_query,
-            v1.delete_saved_query,
-            v1.run_saved_query,
-            v1.search_catalog,
-            v1.list_grants,
-            v1.grant_read,
-            v1.revoke_read,
-            v1.list_audit_events,
-            *alerts.HANDLERS,
-            *pii.HANDLERS,
-            *auth_config.HANDLERS,
-        ],
+        route_handlers=[health, receive_webhook, *(h for domain in DOMAINS for h in domain)],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close(), sessions.close],
         exception_handlers=HANDLERS,
+        before_request=answer_options,
         openapi_config=OpenAPIConfig(title="chainlake", version="1", path="/schema"),
     )
     app.state.pool = pool

@@ -36,6 +36,7 @@ import jwt
 import yaml
 from psycopg_pool import ConnectionPool
 
+from chainlake.domain import orgs
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.tokens import DEV_ISSUER, verify_dev_token
 
@@ -354,21 +355,14 @@ class Verifier:
         claims = oidc.verify(token)
         email = oidc.user_email(claims)
         with pool.connection() as conn:
-            row = conn.execute(
-                "SELECT core.oidc_identity(%s, %s)",
-                (email, _json_or_none(oidc.org_roles(claims))),
-            ).fetchone()
-        if row is None or row[0] is None:
+            found = orgs.oidc_identity(conn, email=email, org_roles=oidc.org_roles(claims))
+        if found is None:
             raise NotAuthenticated(f"token refused: no chainlake user for {email}")
-        return _identity(token, claims, {**row[0], "iss": issuer})
+        return _identity(token, claims, {**found, "iss": issuer})
 
     def _issuer(self, issuer: str) -> OidcIssuer | None:
         """The configured issuer named `issuer` (known from the configuration: no request)."""
         return next((oidc for oidc in self.oidc if oidc.issuer == issuer), None)
-
-
-def _json_or_none(value: dict[str, str] | None) -> str | None:
-    return None if value is None else json.dumps(value)
 
 
 def _identity(token: str, verified: dict[str, Any], claims: dict[str, Any]) -> Identity:

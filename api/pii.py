@@ -5,39 +5,40 @@ built from PII for rebuild. The rules are stored functions (sql/88_pii.sql, docs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import delete, get, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
+from msgspec import Meta
 
+from api.fields import SUBJECT_PATTERN, Kind, Limit, OrgParam, Subject, SubjectParam, clamp
 from api.problems import PROBLEMS
-from api.session import Page, Req, as_caller
+from api.session import Page, Req, perform
+from chainlake.domain import pii
+
+Label = Annotated[str, Meta(pattern=r"^[^\x00]*\S[^\x00]*$", min_length=1, max_length=1000)]
+SubjectFilter = Annotated[
+    str | None, QueryParameter(pattern=SUBJECT_PATTERN, min_length=42, max_length=42)
+]
 
 
-@dataclass
-class LabelSpec:
-    subject: str  # 0x and 40 hex digits
-    label: str
-    kind: str = "label"
+class LabelSpec(msgspec.Struct):
+    subject: Subject
+    label: Label
+    kind: Kind = "label"
     visibility: Literal["private", "org"] = "private"
 
 
-@dataclass
-class Subject:
-    subject: str
+class SubjectOnly(msgspec.Struct):
+    subject: Subject
 
 
-@dataclass
-class Removed:
+class Removed(msgspec.Struct):
     org: str
     subject: str
     rows: int
     versions_marked: int
-
-
-def _label(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "created_at": row["created_at"].isoformat()}
 
 
 @get(
@@ -47,17 +48,13 @@ def _label(row: dict[str, Any]) -> dict[str, Any]:
     sync_to_thread=True,
 )
 def list_labels(
-    request: Req,
-    org: FromPath[str],
-    subject: FromQuery[str | None] = None,
-    limit: FromQuery[int] = 1000,
+    request: Req, org: OrgParam, subject: SubjectFilter = None, limit: Limit = 1000
 ) -> Page:
     """The caller's labels in the org and those shared with it, optionally about one subject (at
     most `limit`, 1000). An audited read: one `pii.read` event with who, the filters, the
     subjects and the row count."""
-    limit = max(1, min(limit, 1000))
-    rows = as_caller(request, "SELECT * FROM pii.labels(%s, %s, %s)", (org, subject, limit))
-    return Page([_label(r) for r in rows], None)
+    found = perform(request, pii.list_pii_labels, org=org, subject=subject, limit=clamp(limit))
+    return Page(found, None)
 
 
 @post(
@@ -67,20 +64,10 @@ def list_labels(
     sync_to_thread=True,
     status_code=201,
 )
-def set_label(request: Req, org: FromPath[str], data: JSONBody[LabelSpec]) -> dict[str, Any]:
+def set_label(request: Req, org: OrgParam, data: JSONBody[LabelSpec]) -> dict[str, Any]:
     """Label a subject: private, or shared with the org (writers and admins). `added` is false
     when the caller already had that label."""
-    rows = as_caller(
-        request,
-        "SELECT pii.set_label(%s, %s, %s, %s, %s) AS added",
-        (org, data.subject, data.label, data.kind, data.visibility),
-    )
-    return {"org": org, "subject": data.subject.lower(), "added": bool(rows[0]["added"])}
-
-
-def _removed(org: str, subject: str, rows: list[dict[str, Any]]) -> Removed:
-    (row,) = rows
-    return Removed(org, subject.lower(), int(row["rows"]), int(row["versions_marked"]))
+    return perform(request, pii.set_pii_label, org=org, **msgspec.structs.asdict(data))
 
 
 @delete(
@@ -90,12 +77,11 @@ def _removed(org: str, subject: str, rows: list[dict[str, Any]]) -> Removed:
     sync_to_thread=True,
     status_code=200,
 )
-def delete_subject(request: Req, org: FromPath[str], subject: FromQuery[str]) -> Removed:
+def delete_subject(request: Req, org: OrgParam, subject: SubjectParam) -> Removed:
     """Delete every label about `subject` in the caller's scope (their own; as an admin also
     those shared with the org). Audited (`pii.delete`); the asset versions built from PII are
     marked for rebuild."""
-    sql = "SELECT * FROM pii.delete_subject(%s, %s)"
-    return _removed(org, subject, as_caller(request, sql, (org, subject)))
+    return Removed(**perform(request, pii.delete_pii_subject, org=org, subject=subject))
 
 
 @post(
@@ -105,11 +91,10 @@ def delete_subject(request: Req, org: FromPath[str], subject: FromQuery[str]) ->
     sync_to_thread=True,
     status_code=200,
 )
-def redact_subject(request: Req, org: FromPath[str], data: JSONBody[Subject]) -> Removed:
+def redact_subject(request: Req, org: OrgParam, data: JSONBody[SubjectOnly]) -> Removed:
     """Mask every label about `subject` in the caller's scope as `[REDACTED]`, keeping the rows.
     Audited (`pii.redact`); the asset versions built from PII are marked for rebuild."""
-    sql = "SELECT * FROM pii.redact_subject(%s, %s)"
-    return _removed(org, data.subject, as_caller(request, sql, (org, data.subject)))
+    return Removed(**perform(request, pii.redact_pii_subject, org=org, subject=data.subject))
 
 
 HANDLERS = [list_labels, set_label, delete_subject, redact_subject]

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from api.auth import NotAuthenticated
+from api.fields import plain_words
 from chainlake.errors import (
     AlreadyExists,
     ChainlakeError,
@@ -57,7 +58,14 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Response[Any]:
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[Any]:
     body = {
         "type": f"https://chainlake.dev/problems/{slug}",
         "title": title,
@@ -65,7 +73,9 @@ def problem(status: int, slug: str, title: str, detail: str, **extra: Any) -> Re
         "detail": detail,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     if status == 429:
         headers["Retry-After"] = str(extra.get("retry_after", 60))
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
@@ -82,18 +92,33 @@ def chainlake_error(_: Request[Any, Any, Any], exc: ChainlakeError) -> Response[
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Litestar's own errors as problems, their headers kept: a 405 says which methods the path
+    serves (`Allow`, RFC 9110 section 15.5.6), from the router's own list for that path; a 400
+    for a request that does not match the document names each field and why."""
     extra: dict[str, Any] = {}
+    detail = str(exc.detail)
     if isinstance(exc, ValidationException) and exc.extra:
         extra["errors"] = exc.extra
+        detail = _fields(exc.extra) or detail
     slug = {
         400: "invalid-input",
         401: "not-authenticated",
         404: "not-found",
         405: "method-not-allowed",
     }.get(exc.status_code, "http-error")
-    return problem(
-        exc.status_code, slug, slug.replace("-", " ").capitalize(), str(exc.detail), **extra
-    )
+    title = slug.replace("-", " ").capitalize()
+    return problem(exc.status_code, slug, title, detail, dict(exc.headers or {}), **extra)
+
+
+def _fields(errors: Any) -> str:
+    """`field: why; ...` from a validation error's list of {key, message, source}."""
+    said = [
+        f"{e.get('key') or e.get('source') or 'body'}: "
+        + plain_words(str(e.get("message", "invalid")))
+        for e in (errors if isinstance(errors, list) else [])
+        if isinstance(e, dict)
+    ]
+    return "; ".join(said)
 
 
 # Every /v1 endpoint authenticates (401), is rate limited (429), validates its input (400) and

@@ -11,11 +11,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import psycopg
 from litestar import Request
-from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
 from api.auth import NotAuthenticated, Verifier
 from chainlake.db import claims_transaction
+from chainlake.domain import orgs
 from chainlake.errors import translate
 
 P = ParamSpec("P")
@@ -37,37 +37,19 @@ def caller(request: Req) -> dict[str, Any]:
         return known
     verifier: Verifier = request.app.state.verifier
     identity = verifier.identify(request.headers.get("authorization"), pool_of(request))
-    with pool_of(request).connection() as conn:
-        try:
-            with claims_transaction(conn, identity.claims) as cur:
-                row = cur.execute(
-                    "SELECT core.note_sign_in(%s, %s, %s, %s) AS sign_in,"
-                    " core.charge_api_request(), core.caller_org_ids('member') AS orgs",
-                    (
-                        identity.token_sha256,
-                        identity.issuer,
-                        identity.expires_at,
-                        Jsonb(identity.detail),
-                    ),
-                ).fetchone()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-    if row is None or row["sign_in"] == "unknown":
+    with pool_of(request).connection() as conn, claims_transaction(conn, identity.claims):
+        row = orgs.sign_in(
+            conn,
+            token_sha256=identity.token_sha256,
+            issuer=identity.issuer,
+            expires_at=identity.expires_at,
+            detail=identity.detail,
+        )
+    if row["sign_in"] == "unknown":
         raise NotAuthenticated("token refused: its user does not exist or is disabled")
     request.state.claims = identity.claims
     request.state.orgs = ",".join(sorted(str(o) for o in row["orgs"] or []))
     return identity.claims
-
-
-def as_caller(request: Req, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
-    """One statement in a transaction under the caller's identity."""
-    claims = caller(request)
-    with pool_of(request).connection() as conn:
-        try:
-            with claims_transaction(conn, claims) as cur:
-                return cur.execute(sql, params).fetchall()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
 
 
 @dataclass

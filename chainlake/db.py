@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -76,6 +76,7 @@ def call(
             cur.execute(sql, params)
             return cur.fetchall() if cur.description else []
     except psycopg.Error as exc:
-        if not conn.autocommit:
-            conn.rollback()
+        if not conn.autocommit:  # inside a transaction block, leaving the block rolls back
+            with suppress(psycopg.ProgrammingError):
+                conn.rollback()
         raise translate(exc) from exc

@@ -8,24 +8,23 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
 
 from chainlake.db import call
+from chainlake.domain.egress import egress_policy
 from chainlake.errors import InvalidInput
 from chainlake.outbound import Address, Policy, canonical, normal_host, parse_address, resolve
 
 ALLOW_ENV = "CHAINLAKE_EGRESS_ALLOW"  # comma-separated host:port the operator allows
-Query = Callable[[str, tuple[Any, ...]], list[dict[str, Any]]]
 
 
 def load_policy(conn: psycopg.Connection[Any]) -> Policy:
     """The policy in force: core.egress_policy() (ranges, allow-list, platform addresses) and
     the services this process knows as the platform's own."""
-    rows = conn.execute("SELECT rule, host, port, note FROM core.egress_policy()").fetchall()
+    rows = [(r["rule"], r["host"], r["port"], r["note"]) for r in egress_policy(conn)]
     return Policy.from_rows([*rows, *own_services(conn)])
 
 
@@ -43,19 +42,24 @@ def own_services(conn: psycopg.Connection[Any]) -> list[tuple[str, str, int, str
 
 
 def check_channel_names(
-    query: Query, name: str, kind: str, target: str, config: dict[str, Any]
+    conn: psycopg.Connection[Any], name: str, kind: str, target: str, config: dict[str, Any]
 ) -> None:
     """Refuse a channel whose host names resolve to an address the rule refuses (InvalidInput
-    naming the field). `query` runs one statement as the caller (API or CLI)."""
-    rows = query(
-        "SELECT field, host, port FROM alerts.channel_destinations(%s, %s, %s) "
-        "WHERE problem IS NULL AND core.literal_address(host) IS NULL",
-        (kind, target, json.dumps(config)),
+    naming the field). `conn` acts as the caller (API or CLI)."""
+    rows = call(
+        conn,
+        "SELECT field, host, port FROM alerts.channel_destinations(%(kind)s, %(target)s, "
+        "%(config)s) WHERE problem IS NULL AND core.literal_address(host) IS NULL",
+        {"kind": kind, "target": target, "config": json.dumps(config)},
     )
     for row in rows:
         host, port = str(row["host"]), int(row["port"])
         for ip in resolve(host, port):
-            refused = query("SELECT core.egress_refusal(%s, %s) AS why", (str(ip), port))
+            refused = call(
+                conn,
+                "SELECT core.egress_refusal(%(ip)s, %(port)s) AS why",
+                {"ip": str(ip), "port": port},
+            )
             why = refused[0]["why"] if refused else None
             if why:
                 said = str(why).removeprefix(f"{canonical(ip)} is ")

@@ -1,6 +1,6 @@
-"""Orgs, users, memberships and grants: thin calls of the stored functions in
-sql/core/30_tenancy.sql, which hold every rule (validation, uniqueness, the login role, the
-audit row)."""
+"""Orgs, users, memberships and grants for the library's own callers (tests, the demo, the
+benchmarks): positional shorthands of the domain operations (chainlake.domain.orgs), and the
+connection string of a user's own login role (the local CLI's `--as`)."""
 
 from __future__ import annotations
 
@@ -10,64 +10,41 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from chainlake.db import call
+from chainlake.domain import orgs
 
 Conn = psycopg.Connection[Any]
 
 
 def create_org(conn: Conn, name: str, display_name: str | None = None) -> dict[str, Any]:
-    return call(
-        conn,
-        "SELECT * FROM core.create_org(%(name)s, %(display)s)",
-        {"name": name, "display": display_name},
-    )[0]
+    return orgs.create_org(conn, name=name, display_name=display_name)
 
 
 def list_orgs(conn: Conn) -> list[dict[str, Any]]:
-    return call(
-        conn,
-        "SELECT o.name, o.display_name, o.created_at, count(m.user_id) AS members "
-        "FROM core.orgs o LEFT JOIN core.memberships m ON m.org_id = o.id "
-        "GROUP BY o.id ORDER BY o.name",
-    )
+    return orgs.list_orgs(conn)
 
 
 def create_user(conn: Conn, email: str, org: str, role: str) -> dict[str, Any]:
-    return call(
-        conn,
-        "SELECT * FROM core.create_user(%(email)s, %(org)s, %(role)s)",
-        {"email": email, "org": org, "role": role},
-    )[0]
+    return orgs.create_user(conn, email=email, org=org, role=role)
 
 
 def add_member(conn: Conn, email: str, org: str, role: str) -> dict[str, Any]:
-    return call(
-        conn,
-        "SELECT * FROM core.add_member(%(email)s, %(org)s, %(role)s)",
-        {"email": email, "org": org, "role": role},
-    )[0]
+    return orgs.add_member(conn, email=email, org=org, role=role)
 
 
 def list_users(conn: Conn, org: str | None = None) -> list[dict[str, Any]]:
-    return call(
-        conn,
-        "SELECT u.email, o.name AS org, m.role, u.created_at FROM core.users u "
-        "JOIN core.memberships m ON m.user_id = u.id JOIN core.orgs o ON o.id = m.org_id "
-        "WHERE (%(org)s::text IS NULL OR o.name = %(org)s) ORDER BY o.name, u.email",
-        {"org": org},
-    )
+    return orgs.list_users(conn, org=org)
 
 
 def grant_org_read(conn: Conn, from_org: str, to_org: str) -> None:
-    call(conn, "SELECT core.grant_org_read(%(f)s, %(t)s)", {"f": from_org, "t": to_org})
+    orgs.grant_org_read(conn, from_org=from_org, to_org=to_org)
 
 
 def revoke_org_read(conn: Conn, from_org: str, to_org: str) -> None:
-    call(conn, "SELECT core.revoke_org_read(%(f)s, %(t)s)", {"f": from_org, "t": to_org})
+    orgs.revoke_org_read(conn, from_org=from_org, to_org=to_org)
 
 
 def user_by_email(conn: Conn, email: str) -> dict[str, Any]:
-    return call(conn, "SELECT * FROM core.user_by_email(%(email)s)", {"email": email})[0]
+    return orgs.user_by_email(conn, email=email)
 
 
 def user_connection_url(conn: Conn, admin_url: str, email: str, via_socket: bool) -> str:
@@ -81,10 +58,9 @@ def user_connection_url(conn: Conn, admin_url: str, email: str, via_socket: bool
     params["user"] = user["db_role"]
     params.pop("password", None)
     if not via_socket:
-        params["password"] = secrets.token_urlsafe(24)
-        call(
-            conn,
-            "SELECT core.set_login_password(%(role)s, %(pw)s, interval '2 minutes')",
-            {"role": user["db_role"], "pw": params["password"]},
+        password = secrets.token_urlsafe(24)
+        orgs.set_login_password(
+            conn, role=user["db_role"], password=password, valid_for="2 minutes"
         )
+        params["password"] = password
     return make_conninfo("", **params)

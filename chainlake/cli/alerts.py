@@ -11,10 +11,17 @@ from typing import Any
 
 import click
 
-from chainlake.alerts import ONE_RULE
 from chainlake.alerts.notices import follow, listen
-from chainlake.cli.common import AS_USER, act_sql, fail, parse_pairs, print_listing, rows_as
-from chainlake.egress import check_channel_names
+from chainlake.cli.common import (
+    AS_USER,
+    acting,
+    fail,
+    handles_errors,
+    parse_pairs,
+    print_json,
+    print_rows,
+)
+from chainlake.domain import alerts as rules
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
 from chainlake.local.stack import Stack
 
@@ -54,22 +61,18 @@ def alert() -> None:
 @click.option("--chain-id", type=int, default=None, help="Only this chain (default: all).")
 @click.option("--description", default="")
 @AS_USER
+@handles_errors
 def alert_create(name: str, org_name: str, as_email: str | None, **fields: Any) -> None:
     spec = {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items() if v is not None}
-    try:
-        rows_as(
-            as_email,
-            "SELECT id FROM alerts.save_rule(%s, %s, %s)",
-            (org_name, name, json.dumps(spec)),
-        )
-    except ChainlakeError as exc:
-        fail(exc)
+    with acting(as_email) as act:
+        act(rules.save_alert_rule, org=org_name, name=name, **spec)
     click.echo(f"alert rule {org_name}/{name} saved")
 
 
 @alert.command("list", help="The rules of your orgs, with how often each fired.")
 @AS_USER
 @click.option("--json", "as_json", is_flag=True)
+@handles_errors
 def alert_list(as_email: str | None, as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
         state = "on " if r["enabled"] else "off"
@@ -80,9 +83,9 @@ def alert_list(as_email: str | None, as_json: bool) -> None:
             f"where {r['condition']}  fired {r['firings']}x"
         )
 
-    print_listing(
-        as_email, "SELECT * FROM alerts.list_rules(NULL, 1000)", as_json, line, "no alert rules"
-    )
+    with acting(as_email) as act:
+        found = act(rules.list_alert_rules, limit=1000)
+    print_rows(found, as_json, line, "no alert rules")
 
 
 @alert.command("show", help="One rule and its recent firings with their deliveries.")
@@ -90,29 +93,23 @@ def alert_list(as_email: str | None, as_json: bool) -> None:
 @click.option("--org", "org_name", required=True)
 @click.option("--limit", default=20, show_default=True)
 @AS_USER
+@handles_errors
 def alert_show(name: str, org_name: str, limit: int, as_email: str | None) -> None:
-    try:
-        rules = rows_as(as_email, ONE_RULE, (org_name, name))
-        if not rules:
-            raise NotFound(f'no alert rule "{name}" in org "{org_name}" that you may see')
-        firings = rows_as(
-            as_email, "SELECT * FROM alerts.recent_firings(%s, %s, %s)", (org_name, name, limit)
-        )
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    click.echo(json.dumps({"rule": rules[0], "firings": firings}, indent=2, default=str))
+    with acting(as_email) as act:
+        print_json(act(rules.get_alert_rule, org=org_name, name=name, limit=limit))
 
 
 def _switch(name: str, org_name: str, as_email: str | None, enabled: bool) -> None:
-    done = f"alert rule {org_name}/{name} {'enabled' if enabled else 'disabled'}"
-    act_sql(as_email, "SELECT alerts.set_enabled(%s, %s, %s)", (org_name, name, enabled), done)
+    with acting(as_email) as act:
+        act(rules.set_alert_rule_enabled, org=org_name, name=name, enabled=enabled)
+    click.echo(f"alert rule {org_name}/{name} {'enabled' if enabled else 'disabled'}")
 
 
 @alert.command("disable", help="Stop evaluating rule NAME (kept, with its firings).")
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
 @AS_USER
+@handles_errors
 def alert_disable(name: str, org_name: str, as_email: str | None) -> None:
     _switch(name, org_name, as_email, False)
 
@@ -121,6 +118,7 @@ def alert_disable(name: str, org_name: str, as_email: str | None) -> None:
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
 @AS_USER
+@handles_errors
 def alert_enable(name: str, org_name: str, as_email: str | None) -> None:
     _switch(name, org_name, as_email, True)
 
@@ -129,9 +127,11 @@ def alert_enable(name: str, org_name: str, as_email: str | None) -> None:
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
 @AS_USER
+@handles_errors
 def alert_delete(name: str, org_name: str, as_email: str | None) -> None:
-    done = f"alert rule {org_name}/{name} deleted"
-    act_sql(as_email, "SELECT alerts.delete_rule(%s, %s)", (org_name, name), done)
+    with acting(as_email) as act:
+        act(rules.delete_alert_rule, org=org_name, name=name)
+    click.echo(f"alert rule {org_name}/{name} deleted")
 
 
 @alert.command("backtest", help="Evaluate rule NAME over blocks --from..--to, hot or cold.")
@@ -190,11 +190,7 @@ def alert_listen(
     deadline = time.monotonic() + seconds if seconds is not None else None
     try:
         with connection(as_email) as conn:
-            channels = conn.execute(
-                "SELECT name, alerts.channel_name(id) FROM core.orgs "
-                "WHERE %s::text IS NULL OR name = %s ORDER BY name",
-                (org_name, org_name),
-            ).fetchall()
+            channels = [(c["org"], c["channel"]) for c in rules.notice_channels(conn, org=org_name)]
             if not channels:
                 raise NotFound(f'unknown org "{org_name}"')
             listen(conn, [channel for _org, channel in channels])
@@ -239,6 +235,7 @@ def channel() -> None:
     "environment variable. A webhook without one gets a new key, printed once.",
 )
 @AS_USER
+@handles_errors
 def channel_create(
     name: str,
     org_name: str,
@@ -250,30 +247,29 @@ def channel_create(
 ) -> None:
     import os
 
-    from chainlake.secrets import encrypt, load_key
+    from chainlake.secrets import load_key
 
-    try:
-        secret = None
-        if secret_env:
-            secret = os.environ.get(secret_env)
-            if not secret:
-                raise InvalidInput(f"--secret-env {secret_env}: the variable is not set")
-        made = None
-        if secret is None and kind == "webhook":
-            secret = made = secrets.token_urlsafe(32)
-        enc = encrypt(load_key(Stack.load().settings.home), secret) if secret else None
-        config = parse_pairs(config_pairs)
-        check_channel_names(
-            lambda sql, params: rows_as(as_email, sql, params), name, kind, target, config
+    secret = None
+    if secret_env:
+        secret = os.environ.get(secret_env)
+        if not secret:
+            raise InvalidInput(f"--secret-env {secret_env}: the variable is not set")
+    made = None
+    if secret is None and kind == "webhook":
+        secret = made = secrets.token_urlsafe(32)
+    key = load_key(Stack.load().settings.home)
+    config = parse_pairs(config_pairs)
+    with acting(as_email) as act:
+        act(
+            rules.save_alert_channel,
+            org=org_name,
+            name=name,
+            kind=kind,
+            target=target,
+            config=config,
+            secret=secret,
+            key=key,
         )
-        rows_as(
-            as_email,
-            "SELECT alerts.save_channel(%s, %s, %s, %s, %s, %s)",
-            (org_name, name, kind, target, json.dumps(config), enc),
-        )
-    except ChainlakeError as exc:
-        fail(exc)
-        return
     click.echo(f"channel {org_name}/{name} ({kind}) saved")
     if made:
         click.echo(f"signing key (shown once): {made}")
@@ -286,8 +282,11 @@ def channel_create(
 @channel.command("list", help="The channels of your orgs (secrets are never shown).")
 @AS_USER
 @click.option("--json", "as_json", is_flag=True)
+@handles_errors
 def channel_list(as_email: str | None, as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
         return f"{r['org']}/{r['name']}  {r['kind']}  {r['target']}"
 
-    print_listing(as_email, "SELECT * FROM alerts.list_channels()", as_json, line, "no channels")
+    with acting(as_email) as act:
+        found = act(rules.list_alert_channels)
+    print_rows(found, as_json, line, "no channels")

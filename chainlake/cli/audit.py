@@ -4,11 +4,12 @@ operator reads every event, platform-level ones (no org) included."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from chainlake.cli.common import AS_USER, fail, rows_as
-from chainlake.errors import ChainlakeError
+from chainlake.cli.common import AS_USER, acting, handles_errors, print_rows, stamp
+from chainlake.domain import audit as events
 
 
 @click.group(help="The audit log: who did what, when (append-only).")
@@ -22,26 +23,20 @@ def audit() -> None:
 @click.option("--limit", default=50, show_default=True)
 @AS_USER
 @click.option("--json", "as_json", is_flag=True)
+@handles_errors
 def audit_list(
     org_name: str | None, action: str | None, limit: int, as_email: str | None, as_json: bool
 ) -> None:
-    try:
-        rows = rows_as(
-            as_email,
-            "SELECT * FROM audit.list_events(%s, %s, NULL, %s)",
-            (org_name, action, max(1, min(limit, 10_000))),
+    with acting(as_email) as act:
+        found = act(
+            events.list_audit_events, org=org_name, action=action, limit=max(1, min(limit, 10_000))
         )
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
-        return
-    for r in rows:
+
+    def line(r: dict[str, Any]) -> str:
         who = r["actor"] or r["actor_db_role"]
-        click.echo(
-            f"{r['at']:%Y-%m-%d %H:%M:%S}  {r['org'] or '-'}  {who}  {r['action']}  "
+        return (
+            f"{stamp(r['at'])}  {r['org'] or '-'}  {who}  {r['action']}  "
             f"{r['target']}  {json.dumps(r['detail'])[:120]}"
         )
-    if not rows:
-        click.echo("no audit events you may read")
+
+    print_rows(found, as_json, line, "no audit events you may read")

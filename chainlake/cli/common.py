@@ -15,13 +15,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import click
 import psycopg
-import psycopg.rows
 
 from chainlake import tenancy
 from chainlake.client import Client
 from chainlake.client.profiles import selected
 from chainlake.db import connect
-from chainlake.errors import ChainlakeError, InvalidInput, translate
+from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.local.stack import Stack
 from chainlake.query import jsonable
 
@@ -140,27 +139,7 @@ def fail(exc: ChainlakeError) -> None:
     sys.exit(exc.exit_code)
 
 
-def rows_as(
-    as_email: str | None, sql: str, params: tuple[Any, ...] | dict[str, Any]
-) -> list[dict[str, Any]]:
-    """One statement as the operator, or as the user's own RLS-scoped login role."""
-    with connection(as_email) as conn, conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
-        try:
-            return cur.execute(sql, params).fetchall()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-
-
 AS_USER = AS_OPTION
-
-
-def act_sql(as_email: str | None, sql: str, params: tuple[Any, ...], done: str) -> None:
-    """Run one stored function as the operator or the user; say `done`, or fail clearly."""
-    try:
-        rows_as(as_email, sql, params)
-    except ChainlakeError as exc:
-        fail(exc)
-    click.echo(done)
 
 
 def parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -176,27 +155,25 @@ def parse_pairs(pairs: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def print_listing(
-    as_email: str | None,
-    sql: str,
+def print_rows(
+    rows: list[dict[str, Any]],
     as_json: bool,
     line: Callable[[dict[str, Any]], str],
     empty: str | None = None,
-    params: tuple[Any, ...] = (),
 ) -> None:
-    """Print the rows of one listing function: as JSON, or a line each."""
-    try:
-        rows = rows_as(as_email, sql, params)
-    except ChainlakeError as exc:
-        fail(exc)
-        return
+    """Rows of a listing: as JSON, or a line each (`empty` when there are none)."""
     if as_json:
-        click.echo(json.dumps(rows, indent=2, default=str))
+        print_json(rows)
         return
     for r in rows:
         click.echo(line(r))
     if not rows and empty:
         click.echo(empty)
+
+
+def stamp(iso: str | None) -> str:
+    """An ISO 8601 time as `YYYY-MM-DD HH:MM:SS` (how listings print times)."""
+    return (iso or "")[:19].replace("T", " ")
 
 
 class Actor:
@@ -249,4 +226,12 @@ def acting(as_email: str | None) -> Iterator[Actor]:
             yield Actor(client=client)
         return
     with connection(as_email) as conn:
+        yield Actor(conn)
+
+
+@contextmanager
+def operating() -> Iterator[Actor]:
+    """The operator's actor, for the commands that administer the platform itself (orgs, users,
+    memberships): they work on the operator's machine only, never through a profile."""
+    with admin_connection() as conn:
         yield Actor(conn)

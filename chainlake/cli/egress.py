@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from chainlake.cli.common import act_sql, print_listing
-
-LISTING = "SELECT rule, host, port, note FROM core.egress_policy() WHERE rule <> 'refused'"
+from chainlake.cli.common import acting, handles_errors, print_rows
+from chainlake.domain import egress as rules
 
 
 @click.group(help="The egress allow-list and the platform's own addresses (operator).")
@@ -22,21 +21,30 @@ def egress() -> None:
 @egress.command("allow", help="Allow exactly ADDRESS (host:port), e.g. a mail relay on loopback.")
 @click.argument("address")
 @click.option("--note", default="operator", help="Why (shown by `egress list`).")
+@handles_errors
 def egress_allow(address: str, note: str) -> None:
-    act_sql(None, "SELECT core.allow_egress(%s, %s)", (address, note), f"allowed {address}")
+    with acting(None) as act:
+        act(rules.allow_egress, address=address, note=note)
+    click.echo(f"allowed {address}")
 
 
 @egress.command("forget", help="Remove ADDRESS (host:port) from the allow-list.")
 @click.argument("address")
+@handles_errors
 def egress_forget(address: str) -> None:
-    act_sql(None, "SELECT core.forget_egress(%s)", (address,), f"{address} is no longer allowed")
+    with acting(None) as act:
+        act(rules.forget_egress, address=address)
+    click.echo(f"{address} is no longer allowed")
 
 
 @egress.command("list", help="What is allowed, and the platform's own services (never reached).")
 @click.option("--json", "as_json", is_flag=True)
+@handles_errors
 def egress_list(as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
         host = f"[{r['host']}]" if ":" in r["host"] else r["host"]
         return f"{r['rule']:<8}  {host}:{r['port']}  {r['note']}"
 
-    print_listing(None, LISTING, as_json, line, "nothing allowed besides public addresses")
+    with acting(None) as act:
+        found = act(rules.list_egress)
+    print_rows(found, as_json, line, "nothing allowed besides public addresses")

@@ -10,12 +10,16 @@ import click
 
 from chainlake import tenancy
 from chainlake.cli.common import (
+    AS_OPTION,
     ROLE_OPTION,
+    acting,
     admin_connection,
     handles_errors,
+    operating,
     print_json,
     print_table,
 )
+from chainlake.domain import orgs
 from chainlake.errors import ChainlakeError
 from chainlake.local.stack import Stack
 from chainlake.tokens import issue_dev_token
@@ -31,8 +35,8 @@ def org() -> None:
 @click.option("--display-name", default=None)
 @handles_errors
 def org_create(name: str, display_name: str | None) -> None:
-    with admin_connection() as conn:
-        created = tenancy.create_org(conn, name, display_name)
+    with operating() as act:
+        created = act(orgs.create_org, name=name, display_name=display_name)
     click.echo(f"created org {created['name']} ({created['id']})")
 
 
@@ -40,8 +44,8 @@ def org_create(name: str, display_name: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
 def org_list(as_json: bool) -> None:
-    with admin_connection() as conn:
-        rows = tenancy.list_orgs(conn)
+    with operating() as act:
+        rows = act(orgs.list_orgs)
     print_json(rows) if as_json else print_table(rows, ["name", "display_name", "members"])
 
 
@@ -50,8 +54,8 @@ def org_list(as_json: bool) -> None:
 @click.argument("to_org")
 @handles_errors
 def org_grant(from_org: str, to_org: str) -> None:
-    with admin_connection() as conn:
-        tenancy.grant_org_read(conn, from_org, to_org)
+    with operating() as act:
+        act(orgs.grant_org_read, from_org=from_org, to_org=to_org)
     click.echo(f"org {to_org} may now read org {from_org}'s data")
 
 
@@ -60,8 +64,8 @@ def org_grant(from_org: str, to_org: str) -> None:
 @click.argument("to_org")
 @handles_errors
 def org_revoke(from_org: str, to_org: str) -> None:
-    with admin_connection() as conn:
-        tenancy.revoke_org_read(conn, from_org, to_org)
+    with operating() as act:
+        act(orgs.revoke_org_read, from_org=from_org, to_org=to_org)
     click.echo(f"org {to_org} may no longer read org {from_org}'s data")
 
 
@@ -76,8 +80,8 @@ def user() -> None:
 @ROLE_OPTION
 @handles_errors
 def user_create(email: str, org_name: str, role: str) -> None:
-    with admin_connection() as conn:
-        created = tenancy.create_user(conn, email, org_name, role)
+    with operating() as act:
+        created = act(orgs.create_user, email=email, org=org_name, role=role)
     click.echo(
         f"created user {created['email']} ({role} in {org_name}); "
         f"SQL login role {created['db_role']}"
@@ -90,8 +94,8 @@ def user_create(email: str, org_name: str, role: str) -> None:
 @ROLE_OPTION
 @handles_errors
 def user_add(email: str, org_name: str, role: str) -> None:
-    with admin_connection() as conn:
-        tenancy.add_member(conn, email, org_name, role)
+    with operating() as act:
+        act(orgs.add_member, email=email, org=org_name, role=role)
     click.echo(f"{email} is now {role} in {org_name}")
 
 
@@ -100,9 +104,22 @@ def user_add(email: str, org_name: str, role: str) -> None:
 @click.option("--json", "as_json", is_flag=True)
 @handles_errors
 def user_list(org_name: str | None, as_json: bool) -> None:
-    with admin_connection() as conn:
-        rows = tenancy.list_users(conn, org_name)
+    with operating() as act:
+        rows = act(orgs.list_users, org=org_name)
     print_json(rows) if as_json else print_table(rows, ["email", "org", "role"])
+
+
+@click.command(help="Who you act as: your user and a membership per org with its role.")
+@AS_OPTION
+@click.option("--json", "as_json", is_flag=True)
+@handles_errors
+def whoami(as_email: str | None, as_json: bool) -> None:
+    with acting(as_email) as act:
+        me = act(orgs.whoami)
+    if as_json:
+        print_json(me)
+    else:
+        print_table(me["memberships"], ["email", "org", "role"])
 
 
 @click.command(help="Print a JWT for a user, signed by the local dev issuer.")
@@ -111,8 +128,8 @@ def user_list(org_name: str | None, as_json: bool) -> None:
 @handles_errors
 def token(email: str, ttl: int) -> None:
     stack = Stack.load()
-    with admin_connection() as conn:
-        found = tenancy.user_by_email(conn, email)
+    with operating() as act:
+        found = act(orgs.user_by_email, email=email)
     click.echo(
         issue_dev_token(stack.settings.dev_issuer_dir, str(found["id"]), found["email"], ttl)
     )

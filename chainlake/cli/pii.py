@@ -9,8 +9,9 @@ from typing import Any
 
 import click
 
-from chainlake.cli.common import AS_USER, fail, print_listing, rows_as
-from chainlake.errors import ChainlakeError, InvalidInput
+from chainlake.cli.common import AS_USER, acting, handles_errors, print_rows, stamp
+from chainlake.domain import pii as labels
+from chainlake.errors import InvalidInput
 
 SUBJECT = click.option("--subject", required=True, help="The address, 0x and 40 hex digits.")
 
@@ -32,28 +33,21 @@ def _person(as_email: str | None, what: str) -> str:
 @click.option("--limit", default=1000, show_default=True, help="At most 1000.")
 @AS_USER
 @click.option("--json", "as_json", is_flag=True)
+@handles_errors
 def pii_labels(
     org_name: str, subject: str | None, limit: int, as_email: str | None, as_json: bool
 ) -> None:
     def line(r: dict[str, Any]) -> str:
         return (
             f"{r['subject']}  {r['kind']}  {r['label']}  {r['visibility']}  {r['owner'] or '-'}"
-            f"  {r['created_at']:%Y-%m-%d %H:%M:%S}"
+            f"  {stamp(r['created_at'])}"
         )
 
-    try:
-        person = _person(as_email, "reading PII")
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    print_listing(
-        person,
-        "SELECT * FROM pii.labels(%s, %s, %s)",
-        as_json,
-        line,
-        "no labels you may read",
-        params=(org_name, subject, max(1, min(limit, 1000))),
-    )
+    with acting(_person(as_email, "reading PII")) as act:
+        found = act(
+            labels.list_pii_labels, org=org_name, subject=subject, limit=max(1, min(limit, 1000))
+        )
+    print_rows(found, as_json, line, "no labels you may read")
 
 
 @pii.command("set", help="Label an address: private, or --org-visible (writers and admins).")
@@ -63,6 +57,7 @@ def pii_labels(
 @click.option("--kind", default="label", show_default=True, help="e.g. label, name, note.")
 @click.option("--org-visible", is_flag=True, help="Share it with the org.")
 @AS_USER
+@handles_errors
 def pii_set(
     org_name: str,
     subject: str,
@@ -72,41 +67,32 @@ def pii_set(
     as_email: str | None,
 ) -> None:
     visibility = "org" if org_visible else "private"
-    try:
-        added = rows_as(
-            _person(as_email, "labelling"),
-            "SELECT pii.set_label(%s, %s, %s, %s, %s) AS added",
-            (org_name, subject, label, kind, visibility),
-        )[0]["added"]
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    said = "labelled" if added else "already labelled"
+    with acting(_person(as_email, "labelling")) as act:
+        done = act(
+            labels.set_pii_label,
+            org=org_name,
+            subject=subject,
+            label=label,
+            kind=kind,
+            visibility=visibility,
+        )
+    said = "labelled" if done["added"] else "already labelled"
     click.echo(f"{said} {subject.lower()} in {org_name} ({kind}, {visibility})")
 
 
-USER_SQL = {
-    "delete": "SELECT * FROM pii.delete_subject(%s, %s)",
-    "redact": "SELECT * FROM pii.redact_subject(%s, %s)",
-}
-
-
 def _remove(
-    function: str, verb: str, org_name: str | None, subject: str, as_email: str | None
+    redact: bool, verb: str, org_name: str | None, subject: str, as_email: str | None
 ) -> None:
-    try:
-        if as_email:
-            if not org_name:
-                raise InvalidInput("--org is required with --as", "name the org: --org ORG")
-            sql = USER_SQL[function]
-            rows = rows_as(as_email, sql, (org_name, subject))
-        else:  # the operator: everyone's rows, in --org or in every org
-            sql = "SELECT * FROM pii.erase_subject(%s, %s, %s)"
-            rows = rows_as(None, sql, (subject, org_name, function == "redact"))
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    for r in rows:
+    if as_email:
+        if not org_name:
+            raise InvalidInput("--org is required with --as", "name the org: --org ORG")
+        op = labels.redact_pii_subject if redact else labels.delete_pii_subject
+        with acting(as_email) as act:
+            found = [act(op, org=org_name, subject=subject)]
+    else:  # the operator: everyone's rows, in --org or in every org
+        with acting(None) as act:
+            found = act(labels.erase_pii_subject, subject=subject, org=org_name, redact=redact)
+    for r in found:
         click.echo(
             f"{r['org'] or '-'}: {verb} {r['rows']} row(s) about {subject.lower()}; "
             f"{r['versions_marked']} asset version(s) marked for rebuild"
@@ -121,8 +107,9 @@ def _remove(
 @click.option("--org", "org_name", default=None)
 @SUBJECT
 @AS_USER
+@handles_errors
 def pii_delete(org_name: str | None, subject: str, as_email: str | None) -> None:
-    _remove("delete", "deleted", org_name, subject, as_email)
+    _remove(False, "deleted", org_name, subject, as_email)
 
 
 @pii.command(
@@ -133,5 +120,6 @@ def pii_delete(org_name: str | None, subject: str, as_email: str | None) -> None
 @click.option("--org", "org_name", default=None)
 @SUBJECT
 @AS_USER
+@handles_errors
 def pii_redact_sql(org_name: str | None, subject: str, as_email: str | None) -> None:
-    _remove("redact", "redacted", org_name, subject, as_email)
+    _remove(True, "redacted", org_name, subject, as_email)

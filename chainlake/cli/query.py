@@ -13,21 +13,23 @@ from typing import Any
 
 import click
 import psycopg
-import psycopg.rows
 
 from chainlake import results, tenancy
 from chainlake.cli.common import (
     AS_USER,
-    act_sql,
+    acting,
     fail,
+    handles_errors,
     parse_pairs,
-    print_listing,
     print_page,
+    print_rows,
     profile_in_effect,
-    rows_as,
 )
 from chainlake.client import Client
-from chainlake.errors import ChainlakeError, InvalidInput, NotFound, StackError
+from chainlake.domain import catalog as catalogue
+from chainlake.domain import grants, saved
+from chainlake.domain import query as queries
+from chainlake.errors import ChainlakeError, InvalidInput, StackError
 from chainlake.local.stack import Stack
 from chainlake.query import Session, open_operator_session
 from chainlake.storage import open_store
@@ -158,21 +160,17 @@ def catalog() -> None:
 @click.argument("term")
 @AS_USER
 @click.option("--json", "as_json", is_flag=True)
+@handles_errors
 def catalog_search(term: str, as_email: str | None, as_json: bool) -> None:
-    try:
-        if not term.strip():
-            raise InvalidInput("TERM is empty")
-        rows = rows_as(as_email, "SELECT * FROM catalog.search(%s, 200)", (term,))
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    for r in rows:
-        click.echo(f"{r['kind']:<12} {r['org']}/{r['name']}  ({r['matched']}) {r['description']}")
-    if not rows:
-        click.echo(f"nothing matches {term!r}")
+    if not term.strip():
+        raise InvalidInput("TERM is empty")
+    with acting(as_email) as act:
+        found = act(catalogue.search_catalog, q=term, limit=200)
+
+    def line(r: dict[str, Any]) -> str:
+        return f"{r['kind']:<12} {r['org']}/{r['name']}  ({r['matched']}) {r['description']}"
+
+    print_rows(found, as_json, line, f"nothing matches {term!r}")
 
 
 @click.group("saved-query", help="Saved queries: create, list, show, run, delete.")
@@ -188,6 +186,7 @@ def saved_query() -> None:
 @click.option("--description", default="")
 @click.option("--param", "param_pairs", multiple=True, help="NAME=DEFAULT (repeatable)")
 @AS_USER
+@handles_errors
 def saved_create(
     name: str,
     org_name: str,
@@ -197,16 +196,18 @@ def saved_create(
     param_pairs: tuple[str, ...],
     as_email: str | None,
 ) -> None:
-    try:
-        if not as_email:
-            raise InvalidInput("a saved query has an owner", "name them with --as EMAIL")
-        rows_as(
-            as_email,
-            "SELECT * FROM catalog.save_query(%s, %s, %s, %s, %s, %s)",
-            (org_name, name, sql, visibility, description, json.dumps(parse_pairs(param_pairs))),
+    if not as_email:
+        raise InvalidInput("a saved query has an owner", "name them with --as EMAIL")
+    with acting(as_email) as act:
+        act(
+            saved.save_query,
+            org=org_name,
+            name=name,
+            sql=sql,
+            visibility=visibility,
+            description=description,
+            params=parse_pairs(param_pairs),
         )
-    except ChainlakeError as exc:
-        fail(exc)
     click.echo(f"saved {org_name}/{name} ({visibility})")
 
 
@@ -217,7 +218,9 @@ def saved_list(as_email: str | None, as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
         return f"{r['org']}/{r['name']}  {r['visibility']}  {r['owner']}  {r['description']}"
 
-    print_listing(as_email, "SELECT * FROM catalog.list_queries(NULL, 1000)", as_json, line)
+    with acting(as_email) as act:
+        found = act(saved.list_saved_queries, limit=1000)
+    print_rows(found, as_json, line)
 
 
 @saved_query.command("run", help="Run saved query NAME with --param NAME=VALUE.")
@@ -250,11 +253,10 @@ def saved_run(
             path = f"/v1/saved-queries/{org_name}/{name}/run"
             chunks = _via_api(stack, as_email, body, path)
         else:
-            found = rows_as(None, "SELECT * FROM catalog.find_query(%s, %s)", (org_name, name))
-            if not found:
-                raise NotFound(f'no saved query "{name}" in org "{org_name}"')
-            merged = {**found[0]["params"], **params}
-            chunks = run_locally(stack, found[0]["sql"], wire, 10_000, merged)
+            with acting(None) as act:
+                found = act(saved.get_saved_query, org=org_name, name=name)
+            merged = queries.saved_query_params(found, params)
+            chunks = run_locally(stack, found["sql"], wire, 10_000, merged)
         _emit(chunks, fmt, out)
     except ChainlakeError as exc:
         fail(exc)
@@ -264,9 +266,11 @@ def saved_run(
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
 @AS_USER
+@handles_errors
 def saved_delete(name: str, org_name: str, as_email: str | None) -> None:
-    sql = "SELECT catalog.delete_query(%s, %s)"
-    act_sql(as_email, sql, (org_name, name), f"deleted {org_name}/{name}")
+    with acting(as_email) as act:
+        act(saved.delete_saved_query, org=org_name, name=name)
+    click.echo(f"deleted {org_name}/{name}")
 
 
 @click.group(help="Share one dataset or saved query with another org (read-only).")
@@ -295,25 +299,12 @@ def _as_someone(as_email: str | None) -> str:
 @click.argument("ref", metavar="ORG/NAME")
 @click.option("--with", "grantee", required=True, help="The org to share with.")
 @AS_USER
+@handles_errors
 def share_grant(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
-    _share(
-        "SELECT * FROM catalog.grant_read(%s, %s, %s, %s)",
-        kind,
-        ref,
-        grantee,
-        as_email,
-        f"shared {kind} {ref} with org {grantee}",
-    )
-
-
-def _share(sql: str, kind: str, ref: str, grantee: str, as_email: str | None, done: str) -> None:
-    try:
-        org_name, name = _object(ref)
-        person = _as_someone(as_email)
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    act_sql(person, sql, (kind, org_name, name, grantee), done)
+    org_name, name = _object(ref)
+    with acting(_as_someone(as_email)) as act:
+        act(grants.grant_read, kind=kind, org=org_name, name=name, grantee=grantee)
+    click.echo(f"shared {kind} {ref} with org {grantee}")
 
 
 @share.command("revoke", help="Stop sharing dataset or saved_query ORG/NAME with org --from.")
@@ -321,15 +312,12 @@ def _share(sql: str, kind: str, ref: str, grantee: str, as_email: str | None, do
 @click.argument("ref", metavar="ORG/NAME")
 @click.option("--from", "grantee", required=True, help="The org that loses access.")
 @AS_USER
+@handles_errors
 def share_revoke(kind: str, ref: str, grantee: str, as_email: str | None) -> None:
-    _share(
-        "SELECT catalog.revoke_read(%s, %s, %s, %s)",
-        kind,
-        ref,
-        grantee,
-        as_email,
-        f"org {grantee} no longer reads {kind} {ref}",
-    )
+    org_name, name = _object(ref)
+    with acting(_as_someone(as_email)) as act:
+        act(grants.revoke_read, kind=kind, org=org_name, name=name, grantee=grantee)
+    click.echo(f"org {grantee} no longer reads {kind} {ref}")
 
 
 @share.command("list", help="What your orgs share, and what is shared with them.")
@@ -340,5 +328,6 @@ def share_list(as_email: str | None, as_json: bool) -> None:
         by = f"  by {r['granted_by']}" if r["granted_by"] else ""  # hidden outside the grantor
         return f"{r['kind']:<12} {r['org']}/{r['name']} -> {r['grantee']}{by}"
 
-    sql = "SELECT * FROM catalog.list_grants(NULL, 1000)"
-    print_listing(as_email, sql, as_json, line, "nothing is shared")
+    with acting(as_email) as act:
+        found = act(grants.list_grants, limit=1000)
+    print_rows(found, as_json, line, "nothing is shared")

@@ -11,7 +11,8 @@ from typing import Any
 
 import click
 
-from chainlake.cli.common import AS_USER, act_sql, fail, print_listing
+from chainlake.cli.common import AS_USER, acting, fail, handles_errors, print_rows, stamp
+from chainlake.domain import secrets
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.local.stack import Stack
 
@@ -26,45 +27,44 @@ def secret() -> None:
 @click.option("--org", "org_name", required=True)
 @click.option("--value-env", default=None, help="Read the value from this environment variable.")
 @AS_USER
+@handles_errors
 def secret_set(name: str, org_name: str, value_env: str | None, as_email: str | None) -> None:
-    from chainlake.secrets import encrypt, load_key
+    from chainlake.secrets import load_key
 
-    try:
-        value = os.environ.get(value_env, "") if value_env else sys.stdin.read().rstrip("\n")
-        if not value:
-            raise InvalidInput(
-                f"no value for secret {name}",
-                f"set {value_env} or pipe the value in" if value_env else "pipe the value in",
-            )
-        enc = encrypt(load_key(Stack.load().settings.home), value)
-    except ChainlakeError as exc:
-        fail(exc)
-        return
-    sql = "SELECT jobs.set_secret(%s, %s, %s)"
-    act_sql(as_email, sql, (org_name, name, enc), f"secret {org_name}/{name} set")
+    value = os.environ.get(value_env, "") if value_env else sys.stdin.read().rstrip("\n")
+    if not value:
+        raise InvalidInput(
+            f"no value for secret {name}",
+            f"set {value_env} or pipe the value in" if value_env else "pipe the value in",
+        )
+    key = load_key(Stack.load().settings.home)
+    with acting(as_email) as act:
+        act(secrets.set_secret, org=org_name, name=name, value=value, key=key)
+    click.echo(f"secret {org_name}/{name} set")
 
 
 @secret.command("list", help="The secrets of your orgs: names, never values.")
 @AS_USER
 @click.option("--json", "as_json", is_flag=True)
+@handles_errors
 def secret_list(as_email: str | None, as_json: bool) -> None:
     def line(r: dict[str, Any]) -> str:
-        return f"{r['org']}/{r['name']}  set {r['updated_at']}"
+        return f"{r['org']}/{r['name']}  set {stamp(r['updated_at'])}"
 
-    sql = (
-        "SELECT o.name AS org, s.name, s.updated_at FROM jobs.secrets s "
-        "JOIN core.orgs o ON o.id = s.org_id ORDER BY 1, 2"
-    )
-    print_listing(as_email, sql, as_json, line, "no secrets")
+    with acting(as_email) as act:
+        found = act(secrets.list_secrets)
+    print_rows(found, as_json, line, "no secrets")
 
 
 @secret.command("delete", help="Delete secret NAME of --org.")
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
 @AS_USER
+@handles_errors
 def secret_delete(name: str, org_name: str, as_email: str | None) -> None:
-    sql = "SELECT jobs.delete_secret(%s, %s)"
-    act_sql(as_email, sql, (org_name, name), f"secret {org_name}/{name} deleted")
+    with acting(as_email) as act:
+        act(secrets.delete_secret, org=org_name, name=name)
+    click.echo(f"secret {org_name}/{name} deleted")
 
 
 @secret.command(

@@ -24,6 +24,7 @@ from chainlake.client.pii import PiiClient
 from chainlake.client.profiles import Profiles, selected, token_provider
 from chainlake.client.query import QueryClient
 from chainlake.client.saved import SavedClient
+from chainlake.client.secrets import SecretsClient
 from chainlake.errors import InvalidInput
 
 __all__ = ["BaseClient", "Client", "NotSignedIn", "Unreachable"]
@@ -38,6 +39,7 @@ class Client(
     AuditClient,
     AlertsClient,
     PiiClient,
+    SecretsClient,
 ):
     """Every operation of the API (one mixin per domain)."""
 

@@ -209,7 +209,7 @@ def problem_error(response: httpx.Response, profile: str | None = None) -> Chain
     detail = str(body.get("detail") or body.get("title") or response.reason_phrase)
     hint = body.get("hint")
     fields = _fields(body.get("errors"))
-    if fields:
+    if fields and fields not in detail:
         detail = f"{detail}: {fields}"
     status = response.status_code
     if status == 401:

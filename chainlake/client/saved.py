@@ -37,7 +37,7 @@ class SavedClient(BaseClient):
             "sql": sql,
             "visibility": visibility,
             "description": description,
-            "params": params,
+            "params": params or {},
         }
         saved: dict[str, Any] = self._post(f"/v1/saved-queries/{segment(org)}", body)
         return saved
@@ -59,7 +59,7 @@ class SavedClient(BaseClient):
         max_rows: int = 10_000,
     ) -> dict[str, Any]:
         """A JSON page of the saved query's result, with `params` over its defaults."""
-        body = {"params": params, "format": "json", "max_rows": max_rows}
+        body = {"params": params or {}, "format": "json", "max_rows": max_rows}
         page: dict[str, Any] = self._post(f"/v1/saved-queries/{segment(org, name)}/run", body)
         return page
 
@@ -73,7 +73,7 @@ class SavedClient(BaseClient):
         params: dict[str, Any] | None = None,
     ) -> int:
         """The saved query's whole result written to `out`; the bytes written."""
-        body = {"params": params, "format": format}
+        body = {"params": params or {}, "format": format}
         return self._download(f"/v1/saved-queries/{segment(org, name)}/run", body, out)
 
     def run_saved_query_arrow(

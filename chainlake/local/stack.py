@@ -22,7 +22,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from chainlake import egress
 from chainlake.config import DEFAULT_DATABASE, Settings
-from chainlake.db import ALERTS_ROLE, INGEST_ROLE, PLATFORM_ROLES, call
+from chainlake.db import ALERTS_ROLE, INGEST_ROLE, PLATFORM_ROLES
+from chainlake.domain import orgs
 from chainlake.errors import StackError
 from chainlake.local import demo
 from chainlake.local.localpg import DEV_SETTINGS, LocalPostgres, free_port
@@ -311,11 +312,7 @@ class Stack:
     def _set_platform_passwords(self, url: str) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             for role, password in self.platform_passwords().items():
-                call(
-                    conn,
-                    "SELECT core.set_login_password(%(role)s, %(pw)s)",
-                    {"role": role, "pw": password},
-                )
+                orgs.set_login_password(conn, role=role, password=password)
 
     # -- status -------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -35,6 +35,9 @@ def test_orgs_users_and_a_users_own_view(env: dict[str, str]) -> None:
     )
     ok("user", "create", "bob@beta.example", "--org", "beta", "--role", "reader", env=env)
     assert "ann@acme.example  acme  admin" in ok("user", "list", env=env)
+    assert ok("whoami", "--as", "bob@beta.example", env=env).splitlines()[1:] == [
+        "bob@beta.example  beta  reader"
+    ], "a user's own memberships, and no other's"
     out = ok("psql", "--as", "ann@acme.example", "-At", "-c", "select name from core.orgs", env=env)
     assert out.split() == ["acme"]
     out = ok(

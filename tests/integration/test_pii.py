@@ -387,7 +387,7 @@ def test_the_api_reads_audited_sets_deletes_and_redacts(
     status, problem = send(api, "GET", "/v1/pii/a/labels", bob)
     assert status == 404 and "api-label" not in json.dumps(problem)
     status, problem = send(api, "GET", "/v1/pii/a/labels?subject=0x12", wes)
-    assert status == 400 and 'malformed address "0x12"' in problem["detail"]
+    assert status == 400 and problem["detail"].startswith("subject:"), "it names the field"
     status, problem = send(api, "DELETE", f"/v1/pii/a/labels?subject={S1}", bob)
     assert status == 404
     status, done = send(api, "POST", "/v1/pii/a/redact", wes, {"subject": S1})
