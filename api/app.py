@@ -9,7 +9,7 @@ from litestar import Litestar, get
 from litestar.openapi import OpenAPIConfig
 from psycopg_pool import ConnectionPool
 
-from api import alerts, pii, v1
+from api import alerts, assets, chain, jobs, pii, runs, v1
 from api.auth import Verifier
 from api.limits import QueryCaps, QueryGate
 from api.problems import HANDLERS
@@ -55,6 +55,10 @@ def create_app(
             v1.list_audit_events,
             *alerts.HANDLERS,
             *pii.HANDLERS,
+            *jobs.HANDLERS,
+            *runs.HANDLERS,
+            *assets.HANDLERS,
+            *chain.HANDLERS,
         ],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close(), sessions.close],

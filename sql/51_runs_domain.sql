@@ -211,3 +211,15 @@ BEGIN
     RETURN runs.replay_dead_letter(org, p_letter_id);
 END
 $$;
+
+GRANT EXECUTE ON FUNCTION
+    runs.org_id(text),
+    jobs.list(text),
+    jobs.show(text, text),
+    runs.list(text, text, text, text, timestamptz, text, integer),
+    runs.show(text),
+    runs.logs_after(text, bigint, integer),
+    runs.list_dead_letters(text, bigint, integer),
+    runs.backfill_progress(text),
+    runs.replay(bigint)
+TO chainlake_users;

@@ -104,3 +104,11 @@ BEGIN
     FROM catalog.staleness(org) s ORDER BY s.dataset;
 END
 $$;
+
+GRANT EXECUTE ON FUNCTION
+    catalog.dataset_named(text, text),
+    catalog.list_assets(text, text, integer),
+    catalog.asset_versions_of(text, text),
+    catalog.asset_version(text, text, integer, text),
+    catalog.asset_status(text)
+TO chainlake_users;

@@ -209,4 +209,9 @@ def path_values(tenants: Tenants) -> dict[str, str]:
         "grantee": "c",
         "org_id": tenants.org_ids["a"],
         "job": OBJECT_NAME,
+        "dataset": OBJECT_NAME,
+        "run_id": "00000000-0000-4000-8000-00000000000a",  # no run of b's: unknown or a's
+        "letter_id": "1",
+        "backfill_id": "00000000-0000-4000-8000-00000000000b",
+        "chain_id": "1",
     }
