@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import get, post
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.problems import PROBLEMS
 from api.runs import UUID_PATTERN
@@ -17,7 +17,7 @@ from api.session import Page, Req, perform
 from chainlake.domain import assets, lineage
 from chainlake.errors import InvalidInput
 
-Name = Annotated[str, Parameter(min_length=1, max_length=200)]
+Name = Annotated[str, PathParameter(min_length=1, max_length=200)]
 Bound = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 ROOT = "/v1/assets/{org:str}/{dataset:str}"
 
@@ -38,9 +38,9 @@ class Backfill(msgspec.Struct, forbid_unknown_fields=True):
 @get("/v1/assets", operation_id="listAssets", responses=PROBLEMS, sync_to_thread=True)
 def list_assets(
     request: Req,
-    org: Annotated[str | None, Parameter(max_length=200)] = None,
-    after: Annotated[str | None, Parameter(max_length=401)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=10000)] = 1000,
+    org: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    after: Annotated[str | None, QueryParameter(max_length=401)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=10000)] = 1000,
 ) -> Page:
     """The datasets of the caller's orgs with their current version, versions and how many need
     a rebuild; a page at a time (`next`, "org/name", is the `after` of the following page)."""
@@ -59,8 +59,8 @@ def asset_status(
     request: Req,
     org: Name,
     dataset: Name,
-    start: Annotated[str | None, Parameter(query="from", min_length=1, max_length=64)] = None,
-    end: Annotated[str | None, Parameter(query="to", min_length=1, max_length=64)] = None,
+    start: Annotated[str | None, QueryParameter(name="from", min_length=1, max_length=64)] = None,
+    end: Annotated[str | None, QueryParameter(name="to", min_length=1, max_length=64)] = None,
 ) -> dict[str, Any]:
     """The dataset's staleness, coverage, superseded partitions and validation holds
     (`datasets`); with `from` and `to` (blocks or YYYY-MM-DD), its partitions of that range:
@@ -99,9 +99,9 @@ def preview_asset(
     request: Req,
     org: Name,
     dataset: Name,
-    version: Annotated[int | None, Parameter(ge=1, le=2_147_483_647)] = None,
-    partition: Annotated[str | None, Parameter(min_length=1, max_length=200)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 20,
+    version: Annotated[int | None, QueryParameter(ge=1, le=2_147_483_647)] = None,
+    partition: Annotated[str | None, QueryParameter(min_length=1, max_length=200)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     """The first `limit` records of a version (the current one by default) or of a partition's
     latest version: text lines as they are, Parquet rows as JSON objects."""
@@ -123,7 +123,9 @@ def preview_asset(
     sync_to_thread=True,
     status_code=200,
 )
-def rollback_asset(request: Req, org: Name, dataset: Name, data: Rollback) -> dict[str, Any]:
+def rollback_asset(
+    request: Req, org: Name, dataset: Name, data: JSONBody[Rollback]
+) -> dict[str, Any]:
     """Make an older version current (writers); its dependants re-run on it (`queued`)."""
     return perform(request, assets.rollback_asset, org=org, dataset=dataset, version=data.version)
 
@@ -135,7 +137,7 @@ def rollback_asset(request: Req, org: Name, dataset: Name, data: Rollback) -> di
     sync_to_thread=True,
     status_code=200,
 )
-def verify_asset(request: Req, org: Name, dataset: Name, data: Verify) -> dict[str, Any]:
+def verify_asset(request: Req, org: Name, dataset: Name, data: JSONBody[Verify]) -> dict[str, Any]:
     """Re-hash a version's files against its manifest: `problems` names each file missing or
     altered (none: every file verifies)."""
     return perform(request, assets.verify_asset, org=org, dataset=dataset, version=data.version)
@@ -148,7 +150,7 @@ def verify_asset(request: Req, org: Name, dataset: Name, data: Verify) -> dict[s
     sync_to_thread=True,
     status_code=201,
 )
-def backfill(request: Req, org: Name, dataset: Name, data: Backfill) -> dict[str, Any]:
+def backfill(request: Req, org: Name, dataset: Name, data: JSONBody[Backfill]) -> dict[str, Any]:
     """One run per partition of [from, to] (blocks, or YYYY-MM-DD) of a partitioned dataset's
     producing job (writers): all fit the org's queue quota, or none is queued."""
     return perform(
@@ -163,7 +165,7 @@ def backfill(request: Req, org: Name, dataset: Name, data: Backfill) -> dict[str
     sync_to_thread=True,
 )
 def backfill_progress(
-    request: Req, backfill_id: Annotated[str, Parameter(pattern=UUID_PATTERN)]
+    request: Req, backfill_id: Annotated[str, PathParameter(pattern=UUID_PATTERN)]
 ) -> dict[str, Any]:
     """A backfill's runs by status (`counts`), and how many have finished."""
     return perform(request, assets.backfill_progress, backfill_id=backfill_id)
@@ -179,10 +181,10 @@ def get_lineage(
     request: Req,
     org: Name,
     dataset: Name,
-    version: Annotated[int | None, Parameter(ge=1, le=2_147_483_647)] = None,
-    direction: Literal["upstream", "downstream"] = "upstream",
-    depth: Annotated[int, Parameter(ge=1, le=100)] = 10,
-    format: Literal["graph", "openlineage"] = "graph",
+    version: Annotated[int | None, QueryParameter(ge=1, le=2_147_483_647)] = None,
+    direction: Annotated[Literal["upstream", "downstream"], QueryParameter()] = "upstream",
+    depth: Annotated[int, QueryParameter(ge=1, le=100)] = 10,
+    format: Annotated[Literal["graph", "openlineage"], QueryParameter()] = "graph",
 ) -> dict[str, Any]:
     """A version's lineage (the current one by default), `direction` up (what it was built
     from) or down (what was built from it), `depth` hops: a graph of `edges`, or with

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.params import PathParameter
 
 from api.problems import PROBLEMS
 from api.session import Req, perform
@@ -27,7 +27,7 @@ def list_chains(request: Req) -> dict[str, Any]:
     sync_to_thread=True,
 )
 def check_chain(
-    request: Req, chain_id: Annotated[int, Parameter(ge=1, le=9_007_199_254_740_991)]
+    request: Req, chain_id: Annotated[int, PathParameter(ge=1, le=9_007_199_254_740_991)]
 ) -> dict[str, Any]:
     """A chain's problems: missing blocks, broken hash chains, missing or altered cold chunks."""
     return perform(request, chain.chain_check, chain_id=chain_id, store=request.app.state.store)

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import get, post, put
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.problems import PROBLEMS
 from api.session import Page, Req, perform
 from chainlake.domain import jobs
 from chainlake.errors import InvalidInput
 
-Name = Annotated[str, Parameter(min_length=1, max_length=200)]
+Name = Annotated[str, PathParameter(min_length=1, max_length=200)]
 
 
 class RunRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -25,7 +25,9 @@ class RunRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @get("/v1/jobs", operation_id="listJobs", responses=PROBLEMS, sync_to_thread=True)
-def list_jobs(request: Req, org: Annotated[str | None, Parameter(max_length=200)] = None) -> Page:
+def list_jobs(
+    request: Req, org: Annotated[str | None, QueryParameter(max_length=200)] = None
+) -> Page:
     """The jobs of the caller's orgs: each one's current version, its schedule's next tick and
     why the scheduler set it aside, if it did."""
     return Page(perform(request, jobs.list_jobs, org=org), None)
@@ -38,7 +40,9 @@ def list_jobs(request: Req, org: Annotated[str | None, Parameter(max_length=200)
     sync_to_thread=True,
     status_code=200,
 )
-def apply_job(request: Req, org: Name, name: Name, data: dict[str, Any]) -> dict[str, Any]:
+def apply_job(
+    request: Req, org: Name, name: Name, data: JSONBody[dict[str, Any]]
+) -> dict[str, Any]:
     """Apply a job definition (the job contract's YAML, as JSON) to an org (writers): a new
     version, or the same version again unchanged. The definition's `name` is the path's."""
     given = data.get("name", name)
@@ -62,7 +66,7 @@ def get_job(request: Req, org: Name, name: Name) -> dict[str, Any]:
     sync_to_thread=True,
     status_code=201,
 )
-def run_job(request: Req, org: Name, name: Name, data: RunRequest) -> dict[str, Any]:
+def run_job(request: Req, org: Name, name: Name, data: JSONBody[RunRequest]) -> dict[str, Any]:
     """Queue a run of the job's current version with `params` (writers); the same
     `idempotency_key` never queues a second run."""
     return perform(

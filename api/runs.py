@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Response, get, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Schema
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from api.problems import PROBLEMS
@@ -25,7 +25,7 @@ from chainlake.domain import runs
 from chainlake.errors import QuotaExceeded
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-RunId = Annotated[str, Parameter(pattern=UUID_PATTERN, description="a run id (UUID)")]
+RunId = Annotated[str, PathParameter(pattern=UUID_PATTERN, description="a run id (UUID)")]
 Status = Literal["queued", "running", "retrying", "succeeded", "failed", "dead", "cancelled"]
 FOLLOWS_PER_CALLER = 2  # server-sent event streams one caller may hold open at once
 POLL_SECONDS = 0.5
@@ -44,13 +44,13 @@ def _page(found: dict[str, Any]) -> Page:
 @get("/v1/runs", operation_id="listRuns", responses=PROBLEMS, sync_to_thread=True)
 def list_runs(
     request: Req,
-    org: Annotated[str | None, Parameter(max_length=200)] = None,
-    job: Annotated[str | None, Parameter(max_length=200)] = None,
-    status: Status | None = None,
-    trigger: Annotated[str | None, Parameter(max_length=64)] = None,
-    since: datetime | None = None,
-    after: Annotated[str | None, Parameter(pattern=UUID_PATTERN)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 50,
+    org: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    job: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    status: Annotated[Status | None, QueryParameter()] = None,
+    trigger: Annotated[str | None, QueryParameter(max_length=64)] = None,
+    since: Annotated[datetime | None, QueryParameter()] = None,
+    after: Annotated[str | None, QueryParameter(pattern=UUID_PATTERN)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
 ) -> Page:
     """Runs of the caller's orgs, newest first, filtered by org, job, status, trigger kind
     (manual, cron, webhook, reactive, rerun, replay, backfill) and creation time; a page at a
@@ -99,10 +99,10 @@ class LogsOperation(Operation):
 def run_logs(
     request: Req,
     run_id: RunId,
-    after: Annotated[int, Parameter(ge=0)] = 0,
-    limit: Annotated[int, Parameter(ge=1, le=10000)] = 1000,
-    follow: bool = False,
-    timeout: Annotated[int, Parameter(ge=1, le=MAX_FOLLOW_SECONDS)] = 600,
+    after: Annotated[int, QueryParameter(ge=0)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=10000)] = 1000,
+    follow: Annotated[bool, QueryParameter()] = False,
+    timeout: Annotated[int, QueryParameter(ge=1, le=MAX_FOLLOW_SECONDS)] = 600,
 ) -> Response[Any]:
     """A run's events after sequence number `after`: `items`, `next` (the `after` of the next
     call) and the run's `status`. With `follow=true` or `Accept: text/event-stream`,
@@ -198,7 +198,7 @@ def cancel_run(request: Req, run_id: RunId) -> dict[str, Any]:
     sync_to_thread=True,
     status_code=201,
 )
-def rerun(request: Req, run_id: RunId, data: Rerun) -> dict[str, Any]:
+def rerun(request: Req, run_id: RunId, data: JSONBody[Rerun]) -> dict[str, Any]:
     """The same job again with the same params and inputs (`run`); with `from_failure`, every
     failed run of the DAG run `run_id` set off (`queued`: how many)."""
     return perform(request, runs.rerun, run_id=run_id, from_failure=data.from_failure)
@@ -207,9 +207,9 @@ def rerun(request: Req, run_id: RunId, data: Rerun) -> dict[str, Any]:
 @get("/v1/dead-letters", operation_id="listDeadLetters", responses=PROBLEMS, sync_to_thread=True)
 def list_dead_letters(
     request: Req,
-    org: Annotated[str | None, Parameter(max_length=200)] = None,
-    after: Annotated[int | None, Parameter(ge=1)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=1000)] = 100,
+    org: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    after: Annotated[int | None, QueryParameter(ge=1)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
 ) -> Page:
     """Runs of the caller's orgs that used up their attempts, newest first, with their last
     error; a page at a time."""
@@ -223,7 +223,9 @@ def list_dead_letters(
     sync_to_thread=True,
     status_code=201,
 )
-def replay_dead_letter(request: Req, letter_id: Annotated[int, Parameter(ge=1)]) -> dict[str, Any]:
+def replay_dead_letter(
+    request: Req, letter_id: Annotated[int, PathParameter(ge=1)]
+) -> dict[str, Any]:
     """Run a dead letter's job again with the same params and inputs (writers of its org);
     a letter replayed already is a 409."""
     return perform(request, runs.replay_dead_letter, letter_id=letter_id)

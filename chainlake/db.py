@@ -9,6 +9,7 @@ claims only on the platform roles' own sessions (see `sql/10_core.sql`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -77,5 +78,7 @@ def call(
             return cur.fetchall() if cur.description else []
     except psycopg.Error as exc:
         if not conn.autocommit:
-            conn.rollback()
+            # in a transaction block (the API's claims), the block rolls back as the error leaves
+            with contextlib.suppress(psycopg.ProgrammingError):
+                conn.rollback()
         raise translate(exc) from exc

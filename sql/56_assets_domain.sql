@@ -7,15 +7,15 @@ CREATE OR REPLACE FUNCTION catalog.dataset_named(p_org text, p_dataset text)
 RETURNS catalog.datasets
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    found catalog.datasets;
+    match catalog.datasets;
 BEGIN
-    SELECT d.* INTO found FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id
+    SELECT d.* INTO match FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id
     WHERE o.name = p_org AND d.name = p_dataset;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'unknown dataset "%" in org "%"', p_dataset, p_org USING ERRCODE = '42704',
             HINT = 'list datasets with `chainlake asset list --org ORG`';
     END IF;
-    RETURN found;
+    RETURN match;
 END
 $$;
 

@@ -73,6 +73,11 @@ def _error(response: httpx.Response) -> ChainlakeError:
     detail = body.get("detail") if isinstance(body, dict) else None
     message = str(detail or response.reason_phrase or f"HTTP {response.status_code}")
     hint = body.get("hint") if isinstance(body, dict) else None
+    fields = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(fields, list) and fields:  # which request fields were refused, and why
+        message += ": " + "; ".join(
+            f"{e.get('key')}: {e.get('message')}" if isinstance(e, dict) else str(e) for e in fields
+        )
     status = response.status_code
     if status in (400, 422):
         return InvalidInput(message, hint)

@@ -53,9 +53,7 @@ def test_a_run_through_the_api_from_apply_to_followed_logs(
         bob.show_run(run_id=run["id"])
     with pytest.raises(NotFound):
         bob.cancel_run(run_id=run["id"])
-    assert bob.list_runs()["items"] == [] or all(
-        r["org"] != "a" for r in bob.list_runs()["items"]
-    )
+    assert bob.list_runs()["items"] == [] or all(r["org"] != "a" for r in bob.list_runs()["items"])
     with running_runner(tenants, tmp_path / "store"):
         events = list(ann.follow_logs(run_id=run["id"], timeout=60))
     kinds = [kind for kind, _ in events]
@@ -113,9 +111,7 @@ def test_cancel_paging_and_bad_input(
 
     with running_runner(tenants, tmp_path / "store"):
         wait_for(
-            lambda: all(
-                wes.show_run(run_id=r["id"])["status"] == "succeeded" for r in queued[1:]
-            ),
+            lambda: all(wes.show_run(run_id=r["id"])["status"] == "succeeded" for r in queued[1:]),
             timeout=60,
         )
     assert wes.show_run(run_id=queued[0]["id"])["status"] == "cancelled", "never started"
