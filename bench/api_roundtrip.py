@@ -12,6 +12,7 @@ Bounded: ROUNDS runs each, every run given at most RUN_TIMEOUT seconds.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import threading
@@ -75,6 +76,7 @@ def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
 
 
 def run() -> dict[str, Any]:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     port = free_port()
     service = subprocess.Popen(
         [sys.executable, "-c", f"from bench.api_roundtrip import noop; noop.serve({port})"]
