@@ -13,7 +13,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.problems import PROBLEMS
 from api.runs import UUID_PATTERN
-from api.session import Page, Req, perform
+from api.session import Page, Req, caller, perform
 from chainlake.domain import assets, lineage
 from chainlake.errors import InvalidInput
 
@@ -22,15 +22,15 @@ Bound = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 ROOT = "/v1/assets/{org:str}/{dataset:str}"
 
 
-class Rollback(msgspec.Struct, forbid_unknown_fields=True):
+class Rollback(msgspec.Struct):
     version: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)]
 
 
-class Verify(msgspec.Struct, forbid_unknown_fields=True):
+class Verify(msgspec.Struct):
     version: Annotated[int, msgspec.Meta(ge=1, le=2_147_483_647)] | None = None
 
 
-class Backfill(msgspec.Struct, forbid_unknown_fields=True):
+class Backfill(msgspec.Struct):
     start: Bound = msgspec.field(name="from")
     end: Bound = msgspec.field(name="to")
 
@@ -65,6 +65,7 @@ def asset_status(
     """The dataset's staleness, coverage, superseded partitions and validation holds
     (`datasets`); with `from` and `to` (blocks or YYYY-MM-DD), its partitions of that range:
     materialized, missing, failed or running (`partitions`, `counts`)."""
+    caller(request)  # who asks comes first: without a valid token, a 401 whatever else is wrong
     if (start is None) != (end is None):
         raise InvalidInput(f"{'to' if end is None else 'from'}: give both from and to, or neither")
     if start is not None and end is not None:

@@ -12,14 +12,14 @@ from litestar import get, post, put
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from api.problems import PROBLEMS
-from api.session import Page, Req, perform
+from api.session import Page, Req, caller, perform
 from chainlake.domain import jobs
 from chainlake.errors import InvalidInput
 
 Name = Annotated[str, PathParameter(min_length=1, max_length=200)]
 
 
-class RunRequest(msgspec.Struct, forbid_unknown_fields=True):
+class RunRequest(msgspec.Struct):
     params: dict[str, Any] = msgspec.field(default_factory=dict)
     idempotency_key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
 
@@ -45,6 +45,7 @@ def apply_job(
 ) -> dict[str, Any]:
     """Apply a job definition (the job contract's YAML, as JSON) to an org (writers): a new
     version, or the same version again unchanged. The definition's `name` is the path's."""
+    caller(request)  # who asks comes first: without a valid token, a 401 whatever else is wrong
     given = data.get("name", name)
     if given != name:
         raise InvalidInput(f"name: the path names job {name!r}, the definition {given!r}")

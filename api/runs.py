@@ -33,7 +33,7 @@ HEARTBEAT_SECONDS = 10.0
 MAX_FOLLOW_SECONDS = 3600
 
 
-class Rerun(msgspec.Struct, forbid_unknown_fields=True):
+class Rerun(msgspec.Struct):
     from_failure: bool = False
 
 
