@@ -5,6 +5,7 @@ as the caller; row-level security and the stored functions decide."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -114,6 +115,7 @@ def preview_asset(
         version=version,
         partition=partition,
         limit=limit,
+        store=request.app.state.store,
     )
 
 
@@ -190,26 +192,17 @@ def get_lineage(
     """A version's lineage (the current one by default), `direction` up (what it was built
     from) or down (what was built from it), `depth` hops: a graph of `edges`, or with
     `format=openlineage` the runs as OpenLineage RunEvents (`events`)."""
-    if format == "openlineage":
-        events = perform(
-            request,
-            lineage.openlineage,
-            org=org,
-            dataset=dataset,
-            version=version,
-            direction=direction,
-            depth=depth,
-        )
-        return {"events": events}
-    return perform(
+    op: Callable[..., Any] = lineage.openlineage if format == "openlineage" else lineage.lineage
+    found = perform(
         request,
-        lineage.lineage,
+        op,
         org=org,
         dataset=dataset,
         version=version,
         direction=direction,
         depth=depth,
     )
+    return {"events": found} if isinstance(found, list) else dict(found)
 
 
 HANDLERS = [

@@ -20,6 +20,8 @@ from chainlake.cli.common import (
 from chainlake.domain import assets as ops
 from chainlake.domain import lineage as lineage_ops
 from chainlake.errors import ChainlakeError, InvalidInput
+from chainlake.stack import Stack
+from chainlake.storage import open_store
 
 
 @click.group(help="Datasets and their versions.")
@@ -320,6 +322,7 @@ def asset_preview(
             version=version,
             partition=partition,
             limit=limit,
+            store=open_store(Stack.load().storage_url),
         )
     where = f" partition {shown['partition']}" if shown["partition"] else ""
     click.echo(f"# {dataset} v{shown['version']}{where}")

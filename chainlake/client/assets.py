@@ -42,7 +42,9 @@ class AssetsClient(BaseClient):
         version: int | None = None,
         partition: str | None = None,
         limit: int = 20,
+        store: Any = None,
     ) -> dict[str, Any]:
+        """`store` is the local path's; the API reads from its own store."""
         asked = {"version": version, "partition": partition, "limit": limit}
         shown: dict[str, Any] = self.request("GET", _asset(org, dataset) + "/preview", params=asked)
         return shown

@@ -5,6 +5,7 @@ sql/57_partitions.sql; row-level security decides what the caller sees."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from chainlake.domain import one, rows, to_json
 from chainlake.domain.runs import FINAL_STATUSES, check_run_id
 from chainlake.errors import InvalidInput, NotFound
 from chainlake.manifests import verify as verify_files
+from chainlake.storage import ObjectStore
 
 Conn = psycopg.Connection[Any]
 
@@ -98,17 +100,18 @@ def preview_asset(
     version: int | None = None,
     partition: str | None = None,
     limit: int = 20,
+    store: ObjectStore | None = None,
 ) -> dict[str, Any]:
     """The first `limit` records of a version (the current one by default), each a line:
-    text formats as they are, Parquet rows as JSON objects."""
+    text formats as they are, Parquet rows as JSON objects. Files on local disk are read where
+    they are; those in the object store (S3) through `store` (the API's, or the local stack's)."""
     if not 1 <= limit <= 1000:
         raise InvalidInput(f"limit: {limit} is not between 1 and 1000")
     found = _version(conn, org, dataset, version, partition)
     records: list[str] = []
     for uri in found["uris"]:
-        parsed = urlparse(uri)
-        if parsed.scheme == "file" and len(records) < limit:
-            records += _records(Path(parsed.path), limit - len(records))
+        if len(records) < limit:
+            records += _records(_read(uri, store), uri, limit - len(records))
     return {
         "dataset": dataset,
         "version": found["version"],
@@ -117,23 +120,35 @@ def preview_asset(
     }
 
 
-def _records(path: Path, limit: int) -> list[str]:
-    if not path.exists():
+def _read(uri: str, store: ObjectStore | None) -> Path | io.BytesIO | None:
+    """Where a file's bytes are: a file:// URI on disk, another in the store it is in (read
+    whole); None when it is gone or in no store at hand."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        path = Path(parsed.path)
+        return path if path.is_file() else None
+    root = store.url.rstrip("/") + "/" if store is not None else None
+    if store is None or root is None or not uri.startswith(root):
+        return None
+    try:
+        return io.BytesIO(store.get(uri[len(root) :]))
+    except FileNotFoundError:
+        return None
+
+
+def _records(source: Path | io.BytesIO | None, uri: str, limit: int) -> list[str]:
+    if source is None:
         return []
-    if path.suffix == ".parquet":
+    if uri.endswith(".parquet"):
         import pyarrow.parquet as pq
 
-        table = pq.ParquetFile(path).iter_batches(batch_size=limit)
-        batch = next(table, None)
+        batch = next(pq.ParquetFile(source).iter_batches(batch_size=limit), None)
         found = batch.to_pylist()[:limit] if batch is not None else []
         return [json.dumps(to_json(r)) for r in found]
-    records: list[str] = []
-    with path.open(errors="replace") as handle:
-        for line in handle:
-            if len(records) >= limit:
-                break
-            records.append(line.rstrip("\n"))
-    return records
+    handle = source.open("rb") if isinstance(source, Path) else source
+    with handle:
+        lines = [line for _, line in zip(range(limit), handle, strict=False)]
+    return [line.decode(errors="replace").rstrip("\n") for line in lines]
 
 
 def rollback_asset(conn: Conn, *, org: str, dataset: str, version: int) -> dict[str, Any]:

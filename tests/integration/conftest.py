@@ -27,7 +27,7 @@ from api.auth import Verifier
 from chainlake import jobdefs
 from chainlake.containers import build_job_image, ensure_base_image
 from chainlake.localpg import free_port
-from chainlake.storage import LocalStore
+from chainlake.storage import LocalStore, ObjectStore
 from chainlake.tokens import issue_dev_token
 from tests.integration.test_query_engine import add_dataset
 from tests.runtime import EXAMPLES, TEST_JOBS
@@ -46,6 +46,7 @@ def serve_api(
     tmp_path: Path,
     verifier: Verifier | None = None,
     secret_key: bytes | None = None,
+    store: ObjectStore | None = None,
 ) -> Iterator[str]:
     """The API on a free port, as chainlake_api; tokens of the dev issuer under tmp_path/home,
     or what `verifier` accepts; secrets decrypted with `secret_key` (default: a fresh key)."""
@@ -54,7 +55,7 @@ def serve_api(
         tenants.cluster.url(tenants.database, "chainlake_api"),
         secret_key or Fernet.generate_key(),
         home,
-        LocalStore(tmp_path / "store"),
+        store or LocalStore(tmp_path / "store"),
         verifier or Verifier(home / "dev-issuer"),
     )
     port = free_port()

@@ -10,16 +10,11 @@ from typing import Any
 import psycopg
 import pytest
 
-from chainlake.client import Client
 from chainlake.errors import InvalidInput, NotFound
-from tests.integration.conftest import token
+from tests.integration.test_api_runs import client
 from tests.integration.test_query_engine import add_dataset
 from tests.runtime import scalar
 from tests.tenants import Tenants
-
-
-def client(api: str, tmp_path: Path, tenants: Tenants, org: str, role: str) -> Client:
-    return Client(api, token(tmp_path, tenants.user(org, role)))
 
 
 def two_versions(admin: psycopg.Connection[Any], tenants: Tenants, tmp_path: Path) -> str:
@@ -97,3 +92,44 @@ def test_versions_preview_and_rollback(
         ann.request("GET", "/v1/assets/a/prices/status", params={"from": "1"})
     with pytest.raises(NotFound):
         bob.asset_status(org="a", dataset="prices")
+
+
+def test_preview_of_a_parquet_version_in_s3(
+    tenants: Tenants, tmp_path: Path, admin: psycopg.Connection[Any]
+) -> None:
+    """A version whose file is in the object store (S3, here SeaweedFS) previews like one on
+    disk; a file that is gone previews as no records, not an error."""
+    import io
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from chainlake.storage import SeaweedS3
+    from tests.integration.conftest import serve_api
+
+    org = tenants.org_ids["a"]
+    server = SeaweedS3(tmp_path / "seaweed").start()
+    try:
+        store = server.store("chainlake", f"test-{uuid.uuid4().hex[:8]}")
+        buffer = io.BytesIO()
+        pq.write_table(pa.table({"n": [4, 5, 6]}), buffer)
+        store.put(f"{org}/_runs/r/s3.parquet", buffer.getvalue())
+        (ds,) = admin.execute(
+            "INSERT INTO catalog.datasets (org_id, name, current_version) "
+            "VALUES (%s, 'remote', 1) RETURNING id",
+            (org,),
+        ).fetchone() or (None,)
+        for version, key in ((1, "s3.parquet"), (2, "gone.parquet")):
+            admin.execute(
+                "INSERT INTO catalog.asset_versions (org_id, dataset_id, version, run_id, "
+                "content_hash, uris) VALUES (%s, %s, %s, gen_random_uuid(), %s, %s)",
+                (org, ds, version, f"h{version}", [store.uri(f"{org}/_runs/r/{key}")]),
+            )
+        with serve_api(tenants, tmp_path, store=store) as api:
+            ann = client(api, tmp_path, tenants, "a", "reader")
+            shown = ann.preview_asset(org="a", dataset="remote", limit=2)
+            assert shown["version"] == 1 and shown["records"] == ['{"n": 4}', '{"n": 5}']
+            assert ann.preview_asset(org="a", dataset="remote", version=2)["records"] == []
+    finally:
+        server.stop()

@@ -12,19 +12,14 @@ import psycopg
 import pytest
 
 from chainlake import jobdefs
-from chainlake.client import Client
 from chainlake.errors import InvalidInput, NotFound, PermissionDenied
-from tests.integration.conftest import token
+from tests.integration.test_api_runs import client
 from tests.runtime import TEST_JOBS, scalar
 from tests.tenants import Tenants
 
 DEFINITIONS = (
     "SELECT md5(coalesce(string_agg(d::text, '|' ORDER BY id), '')) FROM jobs.definitions d"
 )
-
-
-def client(api: str, tmp_path: Path, tenants: Tenants, org: str, role: str) -> Client:
-    return Client(api, token(tmp_path, tenants.user(org, role)))
 
 
 def test_jobs_applied_run_and_given_a_webhook_secret(
