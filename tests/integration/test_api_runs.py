@@ -5,6 +5,7 @@ with nothing changed; another org's runs and jobs are unknown and unchanged."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,13 @@ import pytest
 
 from chainlake import jobdefs
 from chainlake.client import Client
-from chainlake.errors import AlreadyExists, InvalidInput, NotFound, PermissionDenied
+from chainlake.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+)
 from tests.integration.conftest import token
 from tests.runtime import TEST_JOBS, running_runner, scalar, wait_for
 from tests.tenants import Tenants
@@ -108,6 +115,17 @@ def test_cancel_paging_and_bad_input(
         wes.request("POST", "/v1/jobs/a/behave/runs", json={"params": [1]})
     after = scalar(admin, "SELECT md5(string_agg(r::text, '|' ORDER BY id)) FROM runs.runs r")
     assert after == before, "bad input changed nothing"
+
+    with ExitStack() as streams:  # a caller follows at most two runs' logs at once
+        for _ in range(2):
+            follow: dict[str, str | int] = {"follow": "true", "timeout": 20}
+            path = f"/v1/runs/{queued[2]['id']}/logs"
+            opened = streams.enter_context(ann.http.stream("GET", path, params=follow))
+            assert opened.status_code == 200
+            assert opened.headers["content-type"].startswith("text/event-stream")
+        with pytest.raises(QuotaExceeded, match="already"):
+            next(ann.follow_logs(run_id=queued[2]["id"], timeout=20))
+        assert wes.run_logs(run_id=queued[2]["id"])["status"] == "queued", "others still read"
 
     with running_runner(tenants, tmp_path / "store"):
         wait_for(
