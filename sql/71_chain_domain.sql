@@ -1,6 +1,8 @@
 -- What people read of the chains (chainlake/domain/chain.py): each chain's status, and of its
 -- last reorg the datasets it invalidated that the caller may see (SECURITY INVOKER: row-level
 -- security keeps other orgs' datasets out; the operator sees every org's).
+-- (chain.reorg_invalidated, every org's datasets for the chain role, gave way to it.)
+DROP FUNCTION IF EXISTS chain.reorg_invalidated(bigint);
 CREATE OR REPLACE FUNCTION chain.status_for_caller() RETURNS SETOF jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT to_jsonb(s) || jsonb_build_object('last_reorg', CASE WHEN s.last_reorg IS NOT NULL THEN
