@@ -6,6 +6,9 @@
 - `local_run_roundtrip_ms`: the same through the domain layer on the operator's connection, as
   the local CLI's `job run --wait` does (chainlake.domain.jobs.run_job, runs.show_run).
 - `api_over_local_ratio`: the API's p50 over the local p50 (goal <= 1.5).
+- `api_get_run_ms`, `api_request_floor_ms`: where the difference goes: one GET of a run beside
+  `runs.show_run` locally, and the cost of any authenticated request (`/v1/whoami`) beside
+  `/health`.
 
 Bounded: ROUNDS runs each, every run given at most RUN_TIMEOUT seconds.
 """
@@ -62,6 +65,16 @@ def _measure(request: Callable[[], str], status: Callable[[str], str]) -> list[f
     for _ in range(WARMUP):
         _roundtrip(request, status)
     return [_roundtrip(request, status) for _ in range(ROUNDS)]
+
+
+def _timed(action: Callable[[], object]) -> float:
+    """The median of ROUNDS calls, in ms."""
+    samples = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start) * 1000)
+    return percentile(samples, 50)
 
 
 def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -127,6 +140,11 @@ def run() -> dict[str, Any]:
                         lambda: str(jobs.run_job(admin, org="bench", name="noop")["id"]),
                         lambda run_id: str(runs.show_run(admin, run_id=run_id)["status"]),
                     )
+                    last = str(client.list_runs(limit=1)["items"][0]["id"])
+                    remote_get = _timed(lambda: client.show_run(run_id=last))
+                    local_get = _timed(lambda: runs.show_run(admin, run_id=last))
+                    health = _timed(lambda: client.http.get("/health"))
+                    whoami = _timed(lambda: client.request("GET", "/v1/whoami"))
                 finally:
                     client.close()
                     server.should_exit = True
@@ -150,6 +168,18 @@ def run() -> dict[str, Any]:
             "p99": round(percentile(local, 99), 2),
             "unit": "ms",
             "note": "the same through the domain layer on the operator's connection",
+        },
+        "api_get_run_ms": {
+            "value": round(remote_get, 2),
+            "peer": round(local_get, 2),
+            "unit": "ms",
+            "note": "p50 of one GET /v1/runs/{run_id}; peer: runs.show_run on the operator's",
+        },
+        "api_request_floor_ms": {
+            "value": round(whoami, 2),
+            "peer": round(health, 2),
+            "unit": "ms",
+            "note": "p50 of GET /v1/whoami (sign-in, rate charge, one statement); peer: /health",
         },
         "api_over_local_ratio": {
             "value": round(api_p50 / local_p50, 3),
