@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import psycopg
 
 from chainlake.domain import one, rows, to_json
-from chainlake.domain.runs import FINAL_STATUSES, check_run_id
+from chainlake.domain.runs import FINAL_STATUSES, check_run_id, org_id
 from chainlake.errors import InvalidInput, NotFound
 from chainlake.manifests import verify as verify_files
 from chainlake.storage import ObjectStore
@@ -59,8 +59,8 @@ def partition_status(conn: Conn, *, org: str, dataset: str, start: str, end: str
     gone), failed (its latest run failed) or running; and how many of each."""
     found = rows(
         conn,
-        "SELECT * FROM catalog.partitions(p_org_id => runs.org_id(%(org)s), p_dataset => %(ds)s, p_from => %(from)s, p_to => %(to)s)",  # noqa: E501
-        {"org": org, "ds": dataset, "from": start, "to": end},
+        "SELECT * FROM catalog.partitions(p_org_id => %(org_id)s, p_dataset => %(ds)s, p_from => %(from)s, p_to => %(to)s)",  # noqa: E501
+        {"org_id": org_id(conn, org), "ds": dataset, "from": start, "to": end},
     )
     counts: dict[str, int] = {}
     for row in found:
@@ -157,8 +157,8 @@ def rollback_asset(conn: Conn, *, org: str, dataset: str, version: int) -> dict[
         raise InvalidInput(f"version: {version} is not a version (1 or more)")
     queued = one(
         conn,
-        "SELECT catalog.rollback(p_org_id => runs.org_id(%(org)s), p_dataset => %(ds)s, p_version => %(v)s) AS n",  # noqa: E501
-        {"org": org, "ds": dataset, "v": version},
+        "SELECT catalog.rollback(p_org_id => %(org_id)s, p_dataset => %(ds)s, p_version => %(v)s) AS n",  # noqa: E501
+        {"org_id": org_id(conn, org), "ds": dataset, "v": version},
     )
     return {"dataset": dataset, "version": version, "queued": int(queued["n"])}
 
@@ -190,8 +190,8 @@ def backfill(conn: Conn, *, org: str, dataset: str, start: str, end: str) -> dic
     """One run per partition of [start, end] of a partitioned dataset's producing job."""
     return one(
         conn,
-        "SELECT * FROM runs.backfill(p_org_id => runs.org_id(%(org)s), p_dataset => %(ds)s, p_from => %(from)s, p_to => %(to)s)",  # noqa: E501
-        {"org": org, "ds": dataset, "from": start, "to": end},
+        "SELECT * FROM runs.backfill(p_org_id => %(org_id)s, p_dataset => %(ds)s, p_from => %(from)s, p_to => %(to)s)",  # noqa: E501
+        {"org_id": org_id(conn, org), "ds": dataset, "from": start, "to": end},
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 
 from chainlake.domain import one, rows
+from chainlake.domain.runs import org_id
 from chainlake.errors import InvalidInput
 from chainlake.jobdefs import check, next_fire
 from chainlake.secrets import encrypt
@@ -34,8 +35,7 @@ def apply_job(conn: Conn, *, org: str, definition: dict[str, Any]) -> dict[str, 
     version again unchanged. Returns the org, name, version and kind applied."""
     if not isinstance(definition, dict):
         raise InvalidInput("definition: a job definition is an object")
-    org_id = one(conn, "SELECT runs.org_id(p_name => %(org)s) AS id", {"org": org})["id"]
-    applied = apply_definition(conn, org_id=org_id, spec=definition)
+    applied = apply_definition(conn, org_id=org_id(conn, org), spec=definition)
     return {
         "org": org,
         "name": applied["name"],
@@ -74,8 +74,13 @@ def run_job(
         raise InvalidInput("params: an object of parameter names and values")
     return one(
         conn,
-        "SELECT id, job_name, job_version, status, created_at FROM runs.request(p_org_id => runs.org_id(%(org)s), p_job => %(job)s, p_params => %(params)s, p_idempotency_key => %(key)s)",  # noqa: E501
-        {"org": org, "job": name, "params": json.dumps(params or {}), "key": idempotency_key},
+        "SELECT id, job_name, job_version, status, created_at FROM runs.request(p_org_id => %(org_id)s, p_job => %(job)s, p_params => %(params)s, p_idempotency_key => %(key)s)",  # noqa: E501
+        {
+            "org_id": org_id(conn, org),
+            "job": name,
+            "params": json.dumps(params or {}),
+            "key": idempotency_key,
+        },
     )
 
 
@@ -83,14 +88,15 @@ def set_webhook_secret(conn: Conn, *, org: str, name: str, key: bytes) -> dict[s
     """A new HMAC secret for a webhook job (org admins), stored encrypted with `key` (the
     platform's); returned once, with the path deliveries are posted to."""
     secret = secrets.token_urlsafe(32)
-    found = one(
+    org_uuid = org_id(conn, org)
+    rows(
         conn,
-        "SELECT runs.org_id(%(org)s) AS org_id, jobs.set_webhook_secret(p_org_id => runs.org_id(%(org)s), p_job => %(job)s, p_secret_enc => %(enc)s)",  # noqa: E501
-        {"org": org, "job": name, "enc": encrypt(key, secret)},
+        "SELECT jobs.set_webhook_secret(p_org_id => %(org_id)s, p_job => %(job)s, p_secret_enc => %(enc)s)",  # noqa: E501
+        {"org_id": org_uuid, "job": name, "enc": encrypt(key, secret)},
     )
     return {
         "org": org,
         "name": name,
         "secret": secret,
-        "path": f"/v1/webhooks/{found['org_id']}/{name}",
+        "path": f"/v1/webhooks/{org_uuid}/{name}",
     }

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 
 from chainlake.domain import one, rows
-from chainlake.domain.runs import show_run
+from chainlake.domain.runs import org_id, show_run
 from chainlake.errors import InvalidInput
 
 Conn = psycopg.Connection[Any]
@@ -41,8 +41,14 @@ def lineage(
         )["current_version"]
     edges = rows(
         conn,
-        "SELECT * FROM catalog.lineage(p_org_id => runs.org_id(%(org)s), p_dataset => %(ds)s, p_version => %(v)s, p_downstream => %(down)s, p_depth => %(depth)s)",  # noqa: E501
-        {"org": org, "ds": dataset, "v": wanted, "down": direction == "downstream", "depth": depth},
+        "SELECT * FROM catalog.lineage(p_org_id => %(org_id)s, p_dataset => %(ds)s, p_version => %(v)s, p_downstream => %(down)s, p_depth => %(depth)s)",  # noqa: E501
+        {
+            "org_id": org_id(conn, org),
+            "ds": dataset,
+            "v": wanted,
+            "down": direction == "downstream",
+            "depth": depth,
+        },
     )
     return {"dataset": dataset, "version": wanted, "direction": direction, "edges": edges}
 

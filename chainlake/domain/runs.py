@@ -25,6 +25,12 @@ def check_run_id(run_id: str, field: str = "run_id") -> str:
         raise InvalidInput(f"{field}: {run_id!r} is not a run id (a UUID)") from None
 
 
+def org_id(conn: Conn, org: str) -> str:
+    """The id of an org the caller can see, by name (NotFound otherwise): what the stored
+    functions that act in an org take."""
+    return str(one(conn, "SELECT runs.org_id(p_name => %(org)s) AS id", {"org": org})["id"])
+
+
 def list_runs(
     conn: Conn,
     *,
