@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from chainlake import jobdefs
+from chainlake.client import Client
 from chainlake.errors import InvalidInput, NotFound, PermissionDenied
 from tests.integration.test_api_runs import client
 from tests.runtime import TEST_JOBS, scalar
@@ -68,3 +69,35 @@ def test_jobs_applied_run_and_given_a_webhook_secret(
     assert made["path"] == f"/v1/webhooks/{tenants.org_ids['a']}/hooked"
     stored = scalar(admin, "SELECT secret_enc FROM jobs.webhook_secrets WHERE job_name = 'hooked'")
     assert made["secret"].encode() not in bytes(stored), "stored encrypted"
+
+
+NOT_OPERATIONS = {
+    "apply_definition",
+    "org_id",
+    "check_run_id",
+    "openlineage_events",
+    "asset_manifest",
+}
+
+
+def test_the_client_has_each_operation_with_the_same_keyword_arguments() -> None:
+    """The remote CLI calls `Client.<operation>(**kwargs)` where the local one calls the domain
+    function: every user operation of these domains has a method of the same name and keywords."""
+    import inspect
+
+    from chainlake.domain import assets, chain, jobs, lineage, runs
+
+    for module in (jobs, runs, assets, lineage, chain):
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != module.__name__ or name.startswith("_") or name in NOT_OPERATIONS:
+                continue
+            method = getattr(Client, name, None)
+            assert method is not None, f"Client has no {name} ({module.__name__})"
+            ours = inspect.signature(fn).parameters
+            theirs = inspect.signature(method).parameters
+            wanted = {p: v.default for p, v in ours.items() if v.kind is v.KEYWORD_ONLY}
+            given = {p: v.default for p, v in theirs.items() if v.kind is v.KEYWORD_ONLY}
+            assert set(given) == set(wanted), f"Client.{name}: {set(given) ^ set(wanted)}"
+            for arg, default in wanted.items():  # the same defaults where the domain has one
+                if default is not inspect.Parameter.empty:
+                    assert given[arg] == default, f"Client.{name}: {arg}={given[arg]!r}"
