@@ -42,6 +42,9 @@ Emit = Callable[[str], None]
 # When the runner drains (its `stopping` event), always_on jobs (which never end by themselves)
 # are asked to stop: SIGTERM, then SIGKILL after this grace; their supervisor restarts them later.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# What an attempt that stopped being this runner's ends with (its heartbeat found the run
+# cancelled, or another runner holding the attempt); nothing of it is recorded.
+ABANDONED = "stopped: the run was cancelled, or another runner took this attempt over"
 
 
 # A container's exit code after SIGKILL. When the runner did not send it (its deadline and
@@ -79,6 +82,7 @@ class Launcher(Protocol):
         deadline: float,
         emit: Emit,
         stopping: threading.Event | None = None,
+        abandon: threading.Event | None = None,
     ) -> Outcome: ...
 
 
@@ -125,10 +129,12 @@ def stream_subprocess(
     emit: Emit,
     kill: Callable[[subprocess.Popen[str]], None],
     stopping: threading.Event | None = None,
+    abandon: threading.Event | None = None,
     **popen: Any,
 ) -> Outcome:
     """Start argv, write the RunRequest to its stdin, relay its stdout lines, keep its stderr
-    tail, and `kill` it at the deadline."""
+    tail, and `kill` it at the deadline, or at once when the attempt is `abandon`ed (the run was
+    cancelled, or another runner took the attempt over)."""
     try:
         proc = subprocess.Popen(
             argv,
@@ -151,11 +157,16 @@ def stream_subprocess(
         pass
     timed_out = threading.Event()
     shut_down = threading.Event()
+    abandoned = threading.Event()
 
     def watchdog() -> None:
         while proc.poll() is None:
             if time.monotonic() >= deadline:
                 timed_out.set()
+                kill(proc)
+                return
+            if abandon is not None and abandon.is_set():
+                abandoned.set()
                 kill(proc)
                 return
             if stopping is not None and stopping.is_set():
@@ -177,6 +188,8 @@ def stream_subprocess(
     tail = "".join(stderr)[-4000:]
     if timed_out.is_set():
         return Outcome(None, "killed: past its timeout", tail)
+    if abandoned.is_set():
+        return Outcome(None, ABANDONED, tail)
     if shut_down.is_set():
         return Outcome(None, "stopped: the runner shut down (an always_on job restarts)", tail)
     return Outcome(code, "", tail)
@@ -236,6 +249,7 @@ class ProcessLauncher:
         deadline: float,
         emit: Emit,
         stopping: threading.Event | None = None,
+        abandon: threading.Event | None = None,
     ) -> Outcome:
         tmp = workdir / "tmp"
         tmp.mkdir(parents=True, exist_ok=True)
@@ -265,6 +279,7 @@ class ProcessLauncher:
                     emit,
                     _kill_group,
                     stopping=stopping if spec.get("activation") == "always_on" else None,
+                    abandon=abandon,
                     cwd=str(cwd),
                     env=env | (gate.env() if gate else {}),
                     preexec_fn=_limits(spec.get("resources", {})),
@@ -375,10 +390,11 @@ class ContainerLauncher:
         deadline: float,
         emit: Emit,
         stopping: threading.Event | None = None,
+        abandon: threading.Event | None = None,
     ) -> Outcome:
         try:
             with egress_gate(self.egress, spec, emit) as gate:
-                return self._launch(request, spec, workdir, deadline, emit, stopping, gate)
+                return self._launch(request, spec, workdir, deadline, emit, stopping, gate, abandon)
         except EgressError as exc:
             return Outcome(None, str(exc), kind="SandboxError")
 
@@ -391,6 +407,7 @@ class ContainerLauncher:
         emit: Emit,
         stopping: threading.Event | None,
         gate: Gate | None,
+        abandon: threading.Event | None = None,
     ) -> Outcome:
         launcher, resources = spec["launcher"], spec.get("resources", {})
         name = f"chainlake-{request['run_id']}-{request['attempt']}"
@@ -446,6 +463,7 @@ class ContainerLauncher:
             emit,
             kill,
             stopping=stopping if spec.get("activation") == "always_on" else None,
+            abandon=abandon,
             env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **env},
             cwd=str(workdir),  # conmon leaves an `oom` marker file in its working directory
         )
@@ -523,6 +541,7 @@ class ServiceLauncher:
         deadline: float,
         emit: Emit,
         stopping: threading.Event | None = None,
+        abandon: threading.Event | None = None,
     ) -> Outcome:
         if self.egress is None:
             return Outcome(None, "this launcher has no egress policy", kind="EgressRefused")
@@ -543,7 +562,7 @@ class ServiceLauncher:
                 if response.headers.get_content_type() != NDJSON:
                     kind = response.headers.get_content_type()
                     return Outcome(None, f"the service answered {kind}, not {NDJSON}")
-                return relay_events(response, emit, deadline)
+                return relay_events(response, emit, deadline, abandon)
         except outbound.Refused as exc:
             return Outcome(None, str(exc), kind="EgressRefused")
         except outbound.Failed as exc:
@@ -552,7 +571,9 @@ class ServiceLauncher:
             return Outcome(None, f"the service failed: {exc}")
 
 
-def relay_events(response: Any, emit: Emit, deadline: float) -> Outcome:
+def relay_events(
+    response: Any, emit: Emit, deadline: float, abandon: threading.Event | None = None
+) -> Outcome:
     """Emit each line of a service's answer that is an event of the contract; count the rest
     and say how many there were, never what they said."""
     read, dropped = 0, 0
@@ -571,6 +592,8 @@ def relay_events(response: Any, emit: Emit, deadline: float) -> Outcome:
             dropped += 1
         if time.monotonic() >= deadline:
             return Outcome(None, "killed: past its timeout")
+        if abandon is not None and abandon.is_set():  # closing the answer ends the request
+            return Outcome(None, ABANDONED)
     if dropped:
         said = "line that is not an event" if dropped == 1 else "lines that are not events"
         note = f"the service sent {dropped} {said} (not shown)"

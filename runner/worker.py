@@ -318,10 +318,18 @@ class Runner:
         launcher = self.launchers[spec["launcher"]["kind"]]
         try:
             outcome = launcher.launch(
-                request, spec, workdir, time.monotonic() + timeout, emit, self.stopping
+                request,
+                spec,
+                workdir,
+                time.monotonic() + timeout,
+                emit,
+                self.stopping,
+                heartbeat.abandoned,
             )
         finally:
             heartbeat.stop()
+        if heartbeat.abandoned.is_set():  # whoever holds the run now records its end
+            return
         with lock:  # the last events go in with the outcome, in one transaction
             last_events, pending[:] = list(pending), []
         self.finish(
@@ -648,6 +656,9 @@ class Heartbeat:
         self.runner, self.run, self.msg_id, self.attempt = runner, run, msg_id, attempt
         self.pending, self.lock = pending, lock
         self.stopped = threading.Event()
+        # set when a heartbeat finds the attempt no longer this runner's: the run was cancelled,
+        # or its lease ran out and another runner took it; the launcher then stops the job
+        self.abandoned = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
 
     def start(self) -> None:
@@ -668,11 +679,15 @@ class Heartbeat:
                         self.runner.pool.connection() as conn,
                         runner_transaction(conn, self.run["org_id"]) as cur,
                     ):
-                        cur.execute(
-                            "SELECT runs.heartbeat(%s, %s, %s)",
+                        row = cur.execute(
+                            "SELECT runs.heartbeat(%s, %s, %s) AS alive",
                             (self.run["id"], self.attempt, lease),
-                        )
+                        ).fetchone()
                     last_extend = time.monotonic()
+                    if row is not None and not row["alive"]:
+                        log.info("run %s attempt %s: abandoned", self.run["id"], self.attempt)
+                        self.abandoned.set()
+                        return
             except psycopg.Error:
                 log.exception("heartbeat of run %s failed", self.run["id"])
 

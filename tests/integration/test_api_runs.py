@@ -135,3 +135,34 @@ def test_cancel_paging_and_bad_input(
     assert wes.show_run(run_id=queued[0]["id"])["status"] == "cancelled", "never started"
     again = wes.rerun(run_id=queued[1]["id"])
     assert again["queued"] == 1 and again["run"]["job_name"] == "behave"
+
+
+def _processes_of(run_id: str) -> list[int]:
+    """The pids whose environment names this run (the launcher gives each job CHAINLAKE_RUN_ID)."""
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if f"CHAINLAKE_RUN_ID={run_id}".encode() in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def test_cancelling_a_running_run_stops_its_job(
+    api: str, tenants: Tenants, tmp_path: Path, admin: psycopg.Connection[Any]
+) -> None:
+    wes = client(api, tmp_path, tenants, "a", "writer")
+    wes.apply_job(org="a", definition={**behave(), "timeout_seconds": 600})
+    with running_runner(tenants, tmp_path / "store", lease_seconds=3):
+        run = wes.run_job(org="a", name="behave", params={"do": "hang"})
+        wait_for(lambda: wes.show_run(run_id=run["id"])["status"] == "running", timeout=60)
+        assert wait_for(lambda: _processes_of(run["id"]), timeout=30), "the job is running"
+        assert wes.cancel_run(run_id=run["id"])["status"] == "cancelled"
+        # the runner's next heartbeat (a third of its lease) finds the run cancelled: it stops
+        # the job long before its 600 s timeout, and records nothing over the cancel
+        wait_for(lambda: not _processes_of(run["id"]), timeout=30)
+        after = wes.run_job(org="a", name="behave", params={"do": "ok"})
+        wait_for(lambda: wes.show_run(run_id=after["id"])["status"] == "succeeded", timeout=60)
+    shown = wes.show_run(run_id=run["id"])
+    assert shown["status"] == "cancelled" and shown["attempt"] == 1, shown
