@@ -37,8 +37,9 @@ def secret_set(name: str, org_name: str, value_env: str | None, as_email: str | 
             f"no value for secret {name}",
             f"set {value_env} or pipe the value in" if value_env else "pipe the value in",
         )
-    key = load_key(Stack.load().settings.home)
     with acting(as_email) as act:
+        # through the API the server encrypts with its own key: none is read here
+        key = b"" if act.client is not None else load_key(Stack.load().settings.home)
         act(secrets.set_secret, org=org_name, name=name, value=value, key=key)
     click.echo(f"secret {org_name}/{name} set")
 
