@@ -12,7 +12,22 @@ from litestar.openapi import OpenAPIConfig
 from litestar.routes import HTTPRoute
 from psycopg_pool import ConnectionPool
 
-from api import alerts, audit, auth_config, catalog, grants, pii, query, saved, secrets, whoami
+from api import (
+    alerts,
+    assets,
+    audit,
+    auth_config,
+    catalog,
+    chain,
+    grants,
+    jobs,
+    pii,
+    query,
+    runs,
+    saved,
+    secrets,
+    whoami,
+)
 from api.auth import Verifier
 from api.limits import QueryCaps, QueryGate
 from api.problems import HANDLERS
@@ -61,6 +76,10 @@ DOMAINS = [
     pii.HANDLERS,
     secrets.HANDLERS,
     auth_config.HANDLERS,
+    jobs.HANDLERS,
+    runs.HANDLERS,
+    assets.HANDLERS,
+    chain.HANDLERS,
 ]
 
 

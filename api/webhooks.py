@@ -19,7 +19,6 @@ import time
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from litestar import Request, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
@@ -27,7 +26,8 @@ from litestar.status_codes import HTTP_202_ACCEPTED
 from psycopg_pool import ConnectionPool
 
 from api.problems import problems
-from chainlake.errors import InvalidInput, translate
+from chainlake.domain import jobs
+from chainlake.errors import InvalidInput
 from chainlake.secrets import decrypt, signature
 
 TOLERANCE_SECONDS = 300
@@ -63,10 +63,10 @@ async def receive_webhook(
     delivery = _delivery_id(request.headers.get("x-chainlake-delivery"))
     pool: ConnectionPool = request.app.state.pool
     with pool.connection() as conn:
-        row = conn.execute("SELECT jobs.webhook_secret(%s, %s)", (org_id, job)).fetchone()
-        if row is None or row[0] is None:
+        sealed = jobs.webhook_secret_sealed(conn, org_id=str(org_id), job=job)
+        if sealed is None:
             raise _refuse("signature does not verify")
-        secret = decrypt(request.app.state.secret_key, bytes(row[0]))
+        secret = decrypt(request.app.state.secret_key, sealed)
         if not hmac.compare_digest(signature(secret, timestamp, delivery, body), given):
             raise _refuse("signature does not verify")
         try:
@@ -74,13 +74,9 @@ async def receive_webhook(
         except json.JSONDecodeError as exc:
             raise HTTPException(status_code=400, detail="the body is not JSON") from exc
         delivery = delivery or hashlib.sha256(given.encode()).hexdigest()[:32]
-        try:
-            run = conn.execute(
-                "SELECT jobs.receive_webhook(%s, %s, %s, %s)",
-                (org_id, job, json.dumps(payload), delivery),
-            ).fetchone()
-        except psycopg.Error as exc:  # a replay (409), or a payload Postgres refuses (400)
-            raise translate(exc) from exc
+        # a replay (409), or a payload Postgres refuses (400), comes back as a problem
+        run_id = jobs.receive_webhook(
+            conn, org_id=str(org_id), job=job, payload=payload, delivery=delivery
+        )
         conn.commit()
-    assert run is not None
-    return {"run_id": str(run[0]), "delivery": delivery}
+    return {"run_id": run_id, "delivery": delivery}

@@ -75,6 +75,7 @@ _BY_SQLSTATE: dict[str, type[ChainlakeError]] = {
     "23514": InvalidInput,  # check_violation
     "23502": InvalidInput,  # not_null_violation
     "23505": AlreadyExists,  # unique_violation
+    "55000": AlreadyExists,  # object_not_in_prerequisite_state: at odds with its state (409)
     "42704": NotFound,  # undefined_object
     "P0002": NotFound,  # no_data_found
     "42501": PermissionDenied,  # insufficient_privilege

@@ -3,7 +3,6 @@ through `jobs.apply_definition` (which holds the rules every client meets)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,6 @@ import yaml
 from croniter import CroniterError, croniter
 
 from chainlake.contract import problems
-from chainlake.db import call
 from chainlake.errors import InvalidInput
 from chainlake.paths import check_template
 
@@ -71,26 +69,9 @@ def next_fire(spec: dict[str, Any], now: datetime | None = None) -> datetime | N
     return fire
 
 
-def list_jobs(conn: psycopg.Connection[Any], org: str | None) -> list[dict[str, Any]]:
-    """Each job's current version, with its schedule's next tick and, when the scheduler set
-    it aside, why (`schedule_error`)."""
-    return call(
-        conn,
-        "SELECT DISTINCT ON (o.name, d.name) o.name AS org, d.name, d.version, d.kind, "
-        "d.spec ->> 'type' AS type, d.spec ->> 'activation' AS activation, "
-        "d.input_datasets, d.output_datasets, s.next_fire_at, s.last_error AS schedule_error "
-        "FROM jobs.definitions d JOIN core.orgs o ON o.id = d.org_id "
-        "LEFT JOIN jobs.schedules s ON s.org_id = d.org_id AND s.job_name = d.name "
-        "WHERE (%(org)s::text IS NULL OR o.name = %(org)s) "
-        "ORDER BY o.name, d.name, d.applied_at DESC",
-        {"org": org},
-    )
-
-
 def apply(conn: psycopg.Connection[Any], org_id: str, spec: dict[str, Any]) -> dict[str, Any]:
-    check(spec)
-    return call(
-        conn,
-        "SELECT * FROM jobs.apply_definition(%(org)s, %(spec)s, %(next)s)",
-        {"org": org_id, "spec": json.dumps(spec), "next": next_fire(spec)},
-    )[0]
+    """Apply a definition to an org by id (the demo's and the tests' path; people apply by org
+    name through chainlake.domain.jobs.apply_job)."""
+    from chainlake.domain.jobs import apply_definition
+
+    return apply_definition(conn, org_id=org_id, spec=spec)

@@ -2981,6 +2981,30 @@ GRANT UPDATE(updated_at) ON TABLE catalog.saved_queries TO chainlake_users;
 GRANT UPDATE(visibility) ON TABLE catalog.saved_queries TO chainlake_users;
 
 --
+-- Name: FUNCTION asset_status(p_org text); Type: ACL; Schema: catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION catalog.asset_status(p_org text) FROM PUBLIC;
+GRANT ALL ON FUNCTION catalog.asset_status(p_org text) TO chainlake_definer;
+GRANT ALL ON FUNCTION catalog.asset_status(p_org text) TO chainlake_users;
+
+--
+-- Name: FUNCTION asset_version(p_org text, p_dataset text, p_version integer, p_partition text); Type: ACL; Schema: catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION catalog.asset_version(p_org text, p_dataset text, p_version integer, p_partition text) FROM PUBLIC;
+GRANT ALL ON FUNCTION catalog.asset_version(p_org text, p_dataset text, p_version integer, p_partition text) TO chainlake_definer;
+GRANT ALL ON FUNCTION catalog.asset_version(p_org text, p_dataset text, p_version integer, p_partition text) TO chainlake_users;
+
+--
+-- Name: FUNCTION asset_versions_of(p_org text, p_dataset text); Type: ACL; Schema: catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION catalog.asset_versions_of(p_org text, p_dataset text) FROM PUBLIC;
+GRANT ALL ON FUNCTION catalog.asset_versions_of(p_org text, p_dataset text) TO chainlake_definer;
+GRANT ALL ON FUNCTION catalog.asset_versions_of(p_org text, p_dataset text) TO chainlake_users;
+
+--
 -- Name: FUNCTION chain_read(p_run runs.runs, p_input jsonb); Type: ACL; Schema: catalog; Owner: postgres
 --
 
@@ -3003,6 +3027,14 @@ GRANT ALL ON FUNCTION catalog.coverage(p_org_id uuid, p_dataset text) TO chainla
 REVOKE ALL ON FUNCTION catalog.dataset_id(p_org_id uuid, p_name text, p_create boolean) FROM PUBLIC;
 GRANT ALL ON FUNCTION catalog.dataset_id(p_org_id uuid, p_name text, p_create boolean) TO chainlake_definer;
 GRANT ALL ON FUNCTION catalog.dataset_id(p_org_id uuid, p_name text, p_create boolean) TO chainlake_runner;
+
+--
+-- Name: FUNCTION dataset_named(p_org text, p_dataset text); Type: ACL; Schema: catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION catalog.dataset_named(p_org text, p_dataset text) FROM PUBLIC;
+GRANT ALL ON FUNCTION catalog.dataset_named(p_org text, p_dataset text) TO chainlake_definer;
+GRANT ALL ON FUNCTION catalog.dataset_named(p_org text, p_dataset text) TO chainlake_users;
 
 --
 -- Name: FUNCTION delete_query(p_org text, p_name text); Type: ACL; Schema: catalog; Owner: chainlake_definer
@@ -3082,6 +3114,14 @@ GRANT ALL ON FUNCTION catalog.key_of_range(p_blocks int8range) TO chainlake_user
 REVOKE ALL ON FUNCTION catalog.lineage(p_org_id uuid, p_dataset text, p_version integer, p_downstream boolean, p_depth integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION catalog.lineage(p_org_id uuid, p_dataset text, p_version integer, p_downstream boolean, p_depth integer) TO chainlake_definer;
 GRANT ALL ON FUNCTION catalog.lineage(p_org_id uuid, p_dataset text, p_version integer, p_downstream boolean, p_depth integer) TO chainlake_users;
+
+--
+-- Name: FUNCTION list_assets(p_org text, p_after text, p_limit integer); Type: ACL; Schema: catalog; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION catalog.list_assets(p_org text, p_after text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION catalog.list_assets(p_org text, p_after text, p_limit integer) TO chainlake_definer;
+GRANT ALL ON FUNCTION catalog.list_assets(p_org text, p_after text, p_limit integer) TO chainlake_users;
 
 --
 -- Name: FUNCTION list_datasets(p_after text, p_limit integer); Type: ACL; Schema: catalog; Owner: postgres
@@ -3348,6 +3388,64 @@ GRANT SELECT,INSERT ON TABLE catalog.saved_queries TO chainlake_users;
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE catalog.saved_queries TO chainlake_definer;
 
 --
+-- Name: asset_status(text); Type: FUNCTION; Schema: catalog; Owner: postgres
+--
+
+CREATE FUNCTION catalog.asset_status(p_org text) RETURNS SETOF jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    org uuid := runs.org_id(p_org);
+BEGIN
+    RETURN QUERY
+    SELECT to_jsonb(s) || jsonb_build_object(
+        'coverage', coalesce((SELECT jsonb_agg(to_jsonb(c))
+                              FROM catalog.coverage(org, s.dataset) c), '[]'),
+        'superseded', coalesce((SELECT jsonb_agg(to_jsonb(p) - 'dataset')
+                                FROM catalog.superseded_partitions(org) p
+                                WHERE p.dataset = s.dataset), '[]'),
+        'held', coalesce((SELECT jsonb_agg(to_jsonb(h) - 'dataset')
+                          FROM catalog.validation_holds(org) h WHERE h.dataset = s.dataset),
+                         '[]'))
+    FROM catalog.staleness(org) s ORDER BY s.dataset;
+END
+$$;
+
+
+ALTER FUNCTION catalog.asset_status(p_org text) OWNER TO postgres;
+
+--
+-- Name: asset_version(text, text, integer, text); Type: FUNCTION; Schema: catalog; Owner: postgres
+--
+
+CREATE FUNCTION catalog.asset_version(p_org text, p_dataset text, p_version integer DEFAULT NULL::integer, p_partition text DEFAULT NULL::text) RETURNS TABLE(version integer, partition text, uris text[], manifest jsonb)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    d catalog.datasets := catalog.dataset_named(p_org, p_dataset);
+BEGIN
+    RETURN QUERY
+    SELECT v.version, nullif(v.partition, ''), v.uris, v.manifest::jsonb
+    FROM catalog.asset_versions v
+    WHERE v.org_id = d.org_id AND v.dataset_id = d.id
+      AND (p_version IS NULL OR v.version = p_version)
+      AND (p_partition IS NULL OR v.partition = p_partition)
+      AND (p_version IS NOT NULL OR p_partition IS NOT NULL OR v.version = d.current_version)
+    ORDER BY v.version DESC LIMIT 1;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'dataset "%" has no such version or partition', p_dataset
+            USING ERRCODE = '42704',
+            HINT = 'list its versions with `chainlake asset versions DATASET`';
+    END IF;
+END
+$$;
+
+
+ALTER FUNCTION catalog.asset_version(p_org text, p_dataset text, p_version integer, p_partition text) OWNER TO postgres;
+
+--
 -- Name: asset_versions; Type: ROW SECURITY; Schema: catalog; Owner: postgres
 --
 
@@ -3467,6 +3565,29 @@ CREATE INDEX asset_versions_current_chain_ranges_idx ON catalog.asset_versions U
 CREATE INDEX asset_versions_dataset_idx ON catalog.asset_versions USING btree (dataset_id);
 
 --
+-- Name: asset_versions_of(text, text); Type: FUNCTION; Schema: catalog; Owner: postgres
+--
+
+CREATE FUNCTION catalog.asset_versions_of(p_org text, p_dataset text) RETURNS TABLE(version integer, current boolean, partition text, run_id uuid, job_name text, job_version text, row_count bigint, bytes bigint, content_hash text, schema jsonb, metadata jsonb, created_at timestamp with time zone, duration_ms bigint, uris text[], needs_rebuild_at timestamp with time zone, rebuild_reason text, state jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT v.version, CASE WHEN v.blocks IS NULL THEN v.version = d.current_version
+                      ELSE v.superseded_at IS NULL END,
+           v.partition, v.run_id, r.job_name, r.job_version, v.row_count::bigint,
+           v.bytes::bigint, v.content_hash::text, v.schema::jsonb, v.metadata::jsonb,
+           v.created_at, v.duration_ms::bigint, v.uris, v.needs_rebuild_at,
+           v.rebuild_reason::text, catalog.version_state(v)
+    FROM catalog.dataset_named(p_org, p_dataset) d
+    JOIN catalog.asset_versions v ON v.org_id = d.org_id AND v.dataset_id = d.id
+    LEFT JOIN runs.runs r ON r.org_id = v.org_id AND r.id = v.run_id
+    ORDER BY v.version
+$$;
+
+
+ALTER FUNCTION catalog.asset_versions_of(p_org text, p_dataset text) OWNER TO postgres;
+
+--
 -- Name: asset_versions_run_idx; Type: INDEX; Schema: catalog; Owner: postgres
 --
 
@@ -3559,6 +3680,30 @@ $$;
 
 
 ALTER FUNCTION catalog.dataset_id(p_org_id uuid, p_name text, p_create boolean) OWNER TO postgres;
+
+--
+-- Name: dataset_named(text, text); Type: FUNCTION; Schema: catalog; Owner: postgres
+--
+
+CREATE FUNCTION catalog.dataset_named(p_org text, p_dataset text) RETURNS catalog.datasets
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    match catalog.datasets;
+BEGIN
+    SELECT d.* INTO match FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id
+    WHERE o.name = p_org AND d.name = p_dataset;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown dataset "%" in org "%"', p_dataset, p_org USING ERRCODE = '42704',
+            HINT = 'list datasets with `chainlake asset list --org ORG`';
+    END IF;
+    RETURN match;
+END
+$$;
+
+
+ALTER FUNCTION catalog.dataset_named(p_org text, p_dataset text) OWNER TO postgres;
 
 --
 -- Name: datasets; Type: ROW SECURITY; Schema: catalog; Owner: postgres
@@ -3944,6 +4089,30 @@ $$;
 ALTER FUNCTION catalog.lineage(p_org_id uuid, p_dataset text, p_version integer, p_downstream boolean, p_depth integer) OWNER TO postgres;
 
 --
+-- Name: list_assets(text, text, integer); Type: FUNCTION; Schema: catalog; Owner: postgres
+--
+
+CREATE FUNCTION catalog.list_assets(p_org text DEFAULT NULL::text, p_after text DEFAULT NULL::text, p_limit integer DEFAULT 1000) RETURNS TABLE(org text, name text, current_version integer, versions bigint, needs_rebuild bigint, updated_at timestamp with time zone)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT o.name, d.name, d.current_version,
+           (SELECT count(*) FROM catalog.asset_versions v
+            WHERE v.org_id = d.org_id AND v.dataset_id = d.id),
+           (SELECT count(*) FROM catalog.asset_versions v
+            WHERE v.org_id = d.org_id AND v.dataset_id = d.id AND v.needs_rebuild_at IS NOT NULL),
+           d.updated_at
+    FROM catalog.datasets d JOIN core.orgs o ON o.id = d.org_id
+    WHERE (p_org IS NULL OR o.name = p_org)
+      AND (p_after IS NULL OR o.name || '/' || d.name > p_after)
+    ORDER BY o.name || '/' || d.name
+    LIMIT least(greatest(coalesce(p_limit, 1000), 1), 10000)
+$$;
+
+
+ALTER FUNCTION catalog.list_assets(p_org text, p_after text, p_limit integer) OWNER TO postgres;
+
+--
 -- Name: list_datasets(text, integer); Type: FUNCTION; Schema: catalog; Owner: postgres
 --
 
@@ -4301,12 +4470,25 @@ BEGIN
             RAISE EXCEPTION 'a block range needs FROM <= TO, both block numbers (got % .. %)',
                 p_from, p_to USING ERRCODE = '22023';
         END IF;
+        IF (p_to::bigint - p_from::bigint) / size >= 100000 THEN
+            RAISE EXCEPTION 'a range of at most 100000 partitions (got % .. %)', p_from, p_to
+                USING ERRCODE = '22023';
+        END IF;
         RETURN QUERY
             SELECT s::text || '-' || (s + size - 1)::text, s::text, (s + size - 1)::text
             FROM generate_series((p_from::bigint / size) * size, p_to::bigint, size) s;
     ELSIF p_spec ->> 'kind' = 'date' THEN
         IF p_from !~ '^\d{4}-\d{2}-\d{2}$' OR p_to !~ '^\d{4}-\d{2}-\d{2}$' OR p_from > p_to THEN
             RAISE EXCEPTION 'a date range needs FROM <= TO as YYYY-MM-DD (got % .. %)', p_from, p_to
+                USING ERRCODE = '22023';
+        END IF;
+        BEGIN
+            PERFORM p_from::date, p_to::date;
+        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+            RAISE EXCEPTION 'not a date: % .. %', p_from, p_to USING ERRCODE = '22023';
+        END;
+        IF p_to::date - p_from::date >= 100000 THEN
+            RAISE EXCEPTION 'a range of at most 100000 partitions (got % .. %)', p_from, p_to
                 USING ERRCODE = '22023';
         END IF;
         RETURN QUERY
@@ -5228,13 +5410,6 @@ REVOKE ALL ON FUNCTION chain.register_chain(p_chain_id bigint, p_name text, p_st
 GRANT ALL ON FUNCTION chain.register_chain(p_chain_id bigint, p_name text, p_start_block bigint, p_finality_depth integer, p_chunk_size integer) TO chainlake_ingest;
 
 --
--- Name: FUNCTION reorg_invalidated(p_reorg_id bigint); Type: ACL; Schema: chain; Owner: chainlake_definer
---
-
-REVOKE ALL ON FUNCTION chain.reorg_invalidated(p_reorg_id bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION chain.reorg_invalidated(p_reorg_id bigint) TO chainlake_ingest;
-
---
 -- Name: FUNCTION resume_point(p_chain_id bigint); Type: ACL; Schema: chain; Owner: postgres
 --
 
@@ -5258,6 +5433,15 @@ REVOKE ALL ON FUNCTION chain.status() FROM PUBLIC;
 GRANT ALL ON FUNCTION chain.status() TO chainlake_definer;
 GRANT ALL ON FUNCTION chain.status() TO chainlake_ingest;
 GRANT ALL ON FUNCTION chain.status() TO chainlake_users;
+
+--
+-- Name: FUNCTION status_for_caller(); Type: ACL; Schema: chain; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION chain.status_for_caller() FROM PUBLIC;
+GRANT ALL ON FUNCTION chain.status_for_caller() TO chainlake_definer;
+GRANT ALL ON FUNCTION chain.status_for_caller() TO chainlake_ingest;
+GRANT ALL ON FUNCTION chain.status_for_caller() TO chainlake_users;
 
 --
 -- Name: FUNCTION stored_hash(p_chain_id bigint, p_number bigint); Type: ACL; Schema: chain; Owner: postgres
@@ -6107,27 +6291,6 @@ $$;
 ALTER FUNCTION chain.register_chain(p_chain_id bigint, p_name text, p_start_block bigint, p_finality_depth integer, p_chunk_size integer) OWNER TO chainlake_definer;
 
 --
--- Name: reorg_invalidated(bigint); Type: FUNCTION; Schema: chain; Owner: chainlake_definer
---
-
-CREATE FUNCTION chain.reorg_invalidated(p_reorg_id bigint) RETURNS TABLE(org text, dataset text, partitions integer)
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-    SELECT o.name, d.name, count(*)::integer
-    FROM chain.reorgs g
-    JOIN catalog.asset_versions v ON v.superseded_by_event = g.event_id
-    JOIN catalog.datasets d ON d.org_id = v.org_id AND d.id = v.dataset_id
-    JOIN core.orgs o ON o.id = v.org_id
-    WHERE g.id = p_reorg_id
-    GROUP BY o.name, d.name
-    ORDER BY o.name, d.name
-$$;
-
-
-ALTER FUNCTION chain.reorg_invalidated(p_reorg_id bigint) OWNER TO chainlake_definer;
-
---
 -- Name: reorgs; Type: ROW SECURITY; Schema: chain; Owner: postgres
 --
 
@@ -6286,6 +6449,33 @@ $$;
 
 
 ALTER FUNCTION chain.status() OWNER TO postgres;
+
+--
+-- Name: status_for_caller(); Type: FUNCTION; Schema: chain; Owner: postgres
+--
+
+CREATE FUNCTION chain.status_for_caller() RETURNS SETOF jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT to_jsonb(s) || jsonb_build_object('last_reorg', CASE WHEN s.last_reorg IS NOT NULL THEN
+        s.last_reorg || jsonb_build_object('invalidated', coalesce((
+            SELECT jsonb_agg(jsonb_build_object('org', i.org, 'dataset', i.dataset,
+                                                'partitions', i.partitions)
+                             ORDER BY i.org, i.dataset)
+            FROM (SELECT o.name AS org, d.name AS dataset, count(*)::integer AS partitions
+                  FROM chain.reorgs g
+                  JOIN catalog.asset_versions v ON v.superseded_by_event = g.event_id
+                  JOIN catalog.datasets d ON d.org_id = v.org_id AND d.id = v.dataset_id
+                  JOIN core.orgs o ON o.id = v.org_id
+                  WHERE g.id = (s.last_reorg ->> 'id')::bigint
+                  GROUP BY o.name, d.name) i), '[]'))
+        END)
+    FROM chain.status() s
+$$;
+
+
+ALTER FUNCTION chain.status_for_caller() OWNER TO postgres;
 
 --
 -- Name: stored_hash(bigint, bigint); Type: FUNCTION; Schema: chain; Owner: postgres
@@ -9667,6 +9857,14 @@ REVOKE ALL ON FUNCTION jobs.due_schedules(p_now timestamp with time zone, p_limi
 GRANT ALL ON FUNCTION jobs.due_schedules(p_now timestamp with time zone, p_limit integer) TO chainlake_runner;
 
 --
+-- Name: FUNCTION list(p_org text); Type: ACL; Schema: jobs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobs.list(p_org text) FROM PUBLIC;
+GRANT ALL ON FUNCTION jobs.list(p_org text) TO chainlake_definer;
+GRANT ALL ON FUNCTION jobs.list(p_org text) TO chainlake_users;
+
+--
 -- Name: FUNCTION output_path_template_problem(p_template text); Type: ACL; Schema: jobs; Owner: postgres
 --
 
@@ -9723,6 +9921,14 @@ GRANT ALL ON FUNCTION jobs.set_secret(p_org text, p_name text, p_value_enc bytea
 
 REVOKE ALL ON FUNCTION jobs.set_webhook_secret(p_org_id uuid, p_job text, p_secret_enc bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION jobs.set_webhook_secret(p_org_id uuid, p_job text, p_secret_enc bytea) TO chainlake_users;
+
+--
+-- Name: FUNCTION show(p_org text, p_name text); Type: ACL; Schema: jobs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION jobs.show(p_org text, p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION jobs.show(p_org text, p_name text) TO chainlake_definer;
+GRANT ALL ON FUNCTION jobs.show(p_org text, p_name text) TO chainlake_users;
 
 --
 -- Name: FUNCTION supervise_always_on(p_now timestamp with time zone); Type: ACL; Schema: jobs; Owner: chainlake_definer
@@ -10294,6 +10500,26 @@ $$;
 ALTER FUNCTION jobs.due_schedules(p_now timestamp with time zone, p_limit integer) OWNER TO chainlake_definer;
 
 --
+-- Name: list(text); Type: FUNCTION; Schema: jobs; Owner: postgres
+--
+
+CREATE FUNCTION jobs.list(p_org text DEFAULT NULL::text) RETURNS TABLE(org text, name text, version text, kind text, type text, activation text, input_datasets text[], output_datasets text[], next_fire_at timestamp with time zone, schedule_error text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT DISTINCT ON (o.name, d.name) o.name, d.name, d.version, d.kind, d.spec ->> 'type',
+           d.spec ->> 'activation', d.input_datasets, d.output_datasets, s.next_fire_at,
+           s.last_error
+    FROM jobs.definitions d JOIN core.orgs o ON o.id = d.org_id
+    LEFT JOIN jobs.schedules s ON s.org_id = d.org_id AND s.job_name = d.name
+    WHERE p_org IS NULL OR o.name = p_org
+    ORDER BY o.name, d.name, d.applied_at DESC
+$$;
+
+
+ALTER FUNCTION jobs.list(p_org text) OWNER TO postgres;
+
+--
 -- Name: output_path_template_problem(text); Type: FUNCTION; Schema: jobs; Owner: postgres
 --
 
@@ -10660,6 +10886,43 @@ $$;
 
 
 ALTER FUNCTION jobs.set_webhook_secret(p_org_id uuid, p_job text, p_secret_enc bytea) OWNER TO chainlake_definer;
+
+--
+-- Name: show(text, text); Type: FUNCTION; Schema: jobs; Owner: postgres
+--
+
+CREATE FUNCTION jobs.show(p_org text, p_name text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    org uuid := (SELECT o.id FROM core.orgs o WHERE o.name = p_org);
+    found jsonb;
+BEGIN
+    SELECT jsonb_build_object(
+        'org', p_org, 'name', p_name,
+        'current', (array_agg(jsonb_build_object('version', d.version, 'kind', d.kind,
+                                                 'applied_at', d.applied_at, 'spec', d.spec)
+                              ORDER BY d.applied_at DESC))[1],
+        'versions', jsonb_agg(jsonb_build_object('version', d.version, 'kind', d.kind,
+                                                 'applied_at', d.applied_at)
+                              ORDER BY d.applied_at DESC))
+    INTO found
+    FROM jobs.definitions d WHERE d.org_id = org AND d.name = p_name
+    HAVING count(*) > 0;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'unknown job "%" in org "%"', p_name, p_org USING ERRCODE = '42704',
+            HINT = 'list jobs with `chainlake job list`';
+    END IF;
+    RETURN found || jsonb_build_object('schedule', (
+        SELECT jsonb_build_object('cron', s.cron, 'next_fire_at', s.next_fire_at,
+                                  'error', s.last_error)
+        FROM jobs.schedules s WHERE s.org_id = org AND s.job_name = p_name));
+END
+$$;
+
+
+ALTER FUNCTION jobs.show(p_org text, p_name text) OWNER TO postgres;
 
 --
 -- Name: supervise_always_on(timestamp with time zone); Type: FUNCTION; Schema: jobs; Owner: chainlake_definer
@@ -11365,6 +11628,21 @@ REVOKE ALL ON FUNCTION runs.backfill(p_org_id uuid, p_dataset text, p_from text,
 GRANT ALL ON FUNCTION runs.backfill(p_org_id uuid, p_dataset text, p_from text, p_to text) TO chainlake_users;
 
 --
+-- Name: FUNCTION backfill_progress(p_backfill_id text); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.backfill_progress(p_backfill_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.backfill_progress(p_backfill_id text) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.backfill_progress(p_backfill_id text) TO chainlake_users;
+
+--
+-- Name: FUNCTION cancel(p_run_id text); Type: ACL; Schema: runs; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION runs.cancel(p_run_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.cancel(p_run_id text) TO chainlake_users;
+
+--
 -- Name: FUNCTION chain_inputs_of(p_datasets text[], p_chain_id bigint, p_from bigint, p_to bigint); Type: ACL; Schema: runs; Owner: postgres
 --
 
@@ -11445,6 +11723,38 @@ GRANT ALL ON FUNCTION runs.heartbeat(p_run_id uuid, p_attempt integer, p_lease_s
 GRANT ALL ON FUNCTION runs.heartbeat(p_run_id uuid, p_attempt integer, p_lease_seconds integer) TO chainlake_runner;
 
 --
+-- Name: FUNCTION list(p_org text, p_job text, p_status text, p_trigger text, p_since timestamp with time zone, p_after text, p_limit integer); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.list(p_org text, p_job text, p_status text, p_trigger text, p_since timestamp with time zone, p_after text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.list(p_org text, p_job text, p_status text, p_trigger text, p_since timestamp with time zone, p_after text, p_limit integer) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.list(p_org text, p_job text, p_status text, p_trigger text, p_since timestamp with time zone, p_after text, p_limit integer) TO chainlake_users;
+
+--
+-- Name: FUNCTION list_dead_letters(p_org text, p_after bigint, p_limit integer); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.list_dead_letters(p_org text, p_after bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.list_dead_letters(p_org text, p_after bigint, p_limit integer) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.list_dead_letters(p_org text, p_after bigint, p_limit integer) TO chainlake_users;
+
+--
+-- Name: FUNCTION logs_after(p_run_id text, p_after_seq bigint, p_limit integer); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.logs_after(p_run_id text, p_after_seq bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.logs_after(p_run_id text, p_after_seq bigint, p_limit integer) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.logs_after(p_run_id text, p_after_seq bigint, p_limit integer) TO chainlake_users;
+
+--
+-- Name: FUNCTION org_id(p_name text); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.org_id(p_name text) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.org_id(p_name text) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.org_id(p_name text) TO chainlake_users;
+
+--
 -- Name: FUNCTION overtaken_by(p_run runs.runs); Type: ACL; Schema: runs; Owner: postgres
 --
 
@@ -11474,6 +11784,14 @@ GRANT ALL ON FUNCTION runs.record_chain_read(p_run_id uuid, p_attempt integer, p
 REVOKE ALL ON FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb) TO chainlake_definer;
 GRANT ALL ON FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb) TO chainlake_runner;
+
+--
+-- Name: FUNCTION replay(p_letter_id bigint); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.replay(p_letter_id bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.replay(p_letter_id bigint) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.replay(p_letter_id bigint) TO chainlake_users;
 
 --
 -- Name: FUNCTION replay_dead_letter(p_org_id uuid, p_id bigint); Type: ACL; Schema: runs; Owner: chainlake_definer
@@ -11509,6 +11827,14 @@ GRANT ALL ON FUNCTION runs.rerun_failed(p_root uuid) TO chainlake_users;
 
 REVOKE ALL ON FUNCTION runs.resolve_inputs(p_org_id uuid, p_inputs jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION runs.resolve_inputs(p_org_id uuid, p_inputs jsonb) TO chainlake_definer;
+
+--
+-- Name: FUNCTION show(p_run_id text); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.show(p_run_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.show(p_run_id text) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.show(p_run_id text) TO chainlake_users;
 
 --
 -- Name: FUNCTION start(p_run_id uuid, p_runner text, p_lease_seconds integer); Type: ACL; Schema: runs; Owner: postgres
@@ -11698,6 +12024,56 @@ $$;
 
 
 ALTER FUNCTION runs.backfill(p_org_id uuid, p_dataset text, p_from text, p_to text) OWNER TO chainlake_definer;
+
+--
+-- Name: backfill_progress(text); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.backfill_progress(p_backfill_id text) RETURNS TABLE(status text, runs bigint)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT r.status, count(*) FROM runs.runs r
+    WHERE r.trigger ->> 'backfill' = p_backfill_id GROUP BY r.status ORDER BY r.status
+$$;
+
+
+ALTER FUNCTION runs.backfill_progress(p_backfill_id text) OWNER TO postgres;
+
+--
+-- Name: cancel(text); Type: FUNCTION; Schema: runs; Owner: chainlake_definer
+--
+
+CREATE FUNCTION runs.cancel(p_run_id text) RETURNS runs.runs
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    r runs.runs;
+BEGIN
+    SELECT * INTO r FROM runs.runs WHERE id = core.try_uuid(p_run_id) FOR UPDATE;
+    IF NOT FOUND OR NOT core.caller_may_write(r.org_id) THEN
+        RAISE EXCEPTION 'unknown run %', p_run_id USING ERRCODE = '42704',
+            HINT = 'list runs with `chainlake run list`';
+    END IF;
+    IF r.status NOT IN ('queued', 'retrying', 'running') THEN
+        RAISE EXCEPTION 'run % is already %', r.id, r.status USING ERRCODE = '55000';
+    END IF;
+    UPDATE runs.runs SET status = 'cancelled', finished_at = now(),
+           error = jsonb_build_object('type', 'Cancelled', 'message', 'cancelled by a person')
+    WHERE org_id = r.org_id AND id = r.id RETURNING * INTO r;
+    UPDATE runs.attempts SET status = 'cancelled', finished_at = now()
+    WHERE org_id = r.org_id AND run_id = r.id AND status = 'running';
+    IF r.msg_id IS NOT NULL THEN
+        PERFORM pgmq.archive('run_tasks', r.msg_id);
+    END IF;
+    PERFORM audit.record(r.org_id, 'run.cancel', r.job_name, jsonb_build_object('run_id', r.id));
+    RETURN r;
+END
+$$;
+
+
+ALTER FUNCTION runs.cancel(p_run_id text) OWNER TO chainlake_definer;
 
 --
 -- Name: chain_inputs; Type: ROW SECURITY; Schema: runs; Owner: postgres
@@ -12242,6 +12618,64 @@ $$;
 ALTER FUNCTION runs.heartbeat(p_run_id uuid, p_attempt integer, p_lease_seconds integer) OWNER TO postgres;
 
 --
+-- Name: list(text, text, text, text, timestamp with time zone, text, integer); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.list(p_org text DEFAULT NULL::text, p_job text DEFAULT NULL::text, p_status text DEFAULT NULL::text, p_trigger text DEFAULT NULL::text, p_since timestamp with time zone DEFAULT NULL::timestamp with time zone, p_after text DEFAULT NULL::text, p_limit integer DEFAULT 50) RETURNS TABLE(id uuid, org text, job_name text, job_version text, status text, attempt integer, trigger text, created_at timestamp with time zone, finished_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    last_at timestamptz;
+    last_id uuid;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 1000 THEN
+        RAISE EXCEPTION 'limit: % is not between 1 and 1000', p_limit USING ERRCODE = '22023';
+    END IF;
+    IF p_after IS NOT NULL THEN
+        SELECT r.created_at, r.id INTO last_at, last_id FROM runs.runs r
+        WHERE r.id = core.try_uuid(p_after);
+        IF last_id IS NULL THEN
+            RAISE EXCEPTION 'after: % is not a run of yours', p_after USING ERRCODE = '22023',
+                HINT = 'pass the `next` of the previous page';
+        END IF;
+    END IF;
+    RETURN QUERY
+    SELECT r.id, o.name, r.job_name, r.job_version, r.status, r.attempt, r.trigger ->> 'kind',
+           r.created_at, r.finished_at
+    FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
+    WHERE (p_org IS NULL OR o.name = p_org) AND (p_job IS NULL OR r.job_name = p_job)
+      AND (p_status IS NULL OR r.status = p_status)
+      AND (p_trigger IS NULL OR r.trigger ->> 'kind' = p_trigger)
+      AND (p_since IS NULL OR r.created_at >= p_since)
+      AND (last_id IS NULL OR (r.created_at, r.id) < (last_at, last_id))
+    ORDER BY r.created_at DESC, r.id DESC
+    LIMIT p_limit;
+END
+$$;
+
+
+ALTER FUNCTION runs.list(p_org text, p_job text, p_status text, p_trigger text, p_since timestamp with time zone, p_after text, p_limit integer) OWNER TO postgres;
+
+--
+-- Name: list_dead_letters(text, bigint, integer); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.list_dead_letters(p_org text DEFAULT NULL::text, p_after bigint DEFAULT NULL::bigint, p_limit integer DEFAULT 100) RETURNS TABLE(id bigint, org text, run_id uuid, job_name text, attempts integer, error_type text, error text, created_at timestamp with time zone, replay_run_id uuid)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT d.id, o.name, d.run_id, d.job_name, d.attempts, d.error ->> 'type',
+           d.error ->> 'message', d.created_at, d.replay_run_id
+    FROM runs.dead_letters d JOIN core.orgs o ON o.id = d.org_id
+    WHERE (p_org IS NULL OR o.name = p_org) AND (p_after IS NULL OR d.id < p_after)
+    ORDER BY d.id DESC LIMIT least(greatest(coalesce(p_limit, 100), 1), 1000)
+$$;
+
+
+ALTER FUNCTION runs.list_dead_letters(p_org text, p_after bigint, p_limit integer) OWNER TO postgres;
+
+--
 -- Name: logs; Type: ROW SECURITY; Schema: runs; Owner: postgres
 --
 
@@ -12298,6 +12732,38 @@ CREATE POLICY "runners write for the org they act for" ON runs.logs TO chainlake
 CREATE POLICY "the platform's definer functions" ON runs.logs TO chainlake_definer USING (true) WITH CHECK (true);
 
 --
+-- Name: logs_after(text, bigint, integer); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.logs_after(p_run_id text, p_after_seq bigint DEFAULT 0, p_limit integer DEFAULT 1000) RETURNS TABLE(seq bigint, attempt integer, at timestamp with time zone, event jsonb, run_status text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    r runs.runs;
+BEGIN
+    IF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
+        RAISE EXCEPTION 'limit: % is not between 1 and 10000', p_limit USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO r FROM runs.runs WHERE id = core.try_uuid(p_run_id);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'unknown run %', p_run_id USING ERRCODE = '42704',
+            HINT = 'list runs with `chainlake run list`';
+    END IF;
+    RETURN QUERY
+    SELECT l.seq, l.attempt, l.at, l.event, r.status FROM runs.logs l
+    WHERE l.org_id = r.org_id AND l.run_id = r.id AND l.seq > coalesce(p_after_seq, 0)
+    ORDER BY l.seq LIMIT p_limit;
+    IF NOT FOUND THEN  -- no event: still say the run's status
+        RETURN QUERY SELECT NULL::bigint, NULL::integer, NULL::timestamptz, NULL::jsonb, r.status;
+    END IF;
+END
+$$;
+
+
+ALTER FUNCTION runs.logs_after(p_run_id text, p_after_seq bigint, p_limit integer) OWNER TO postgres;
+
+--
 -- Name: logs_seq_seq; Type: SEQUENCE; Schema: runs; Owner: postgres
 --
 
@@ -12309,6 +12775,29 @@ ALTER TABLE runs.logs ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: org_id(text); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.org_id(p_name text) RETURNS uuid
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    found uuid;
+BEGIN
+    SELECT id INTO found FROM core.orgs WHERE name = p_name;
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'unknown org "%"', p_name USING ERRCODE = '42704',
+            HINT = 'list your orgs with `chainlake org list`';
+    END IF;
+    RETURN found;
+END
+$$;
+
+
+ALTER FUNCTION runs.org_id(p_name text) OWNER TO postgres;
 
 --
 -- Name: overtaken_by(runs.runs); Type: FUNCTION; Schema: runs; Owner: postgres
@@ -12430,6 +12919,28 @@ $$;
 
 
 ALTER FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb) OWNER TO postgres;
+
+--
+-- Name: replay(bigint); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.replay(p_letter_id bigint) RETURNS runs.runs
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    org uuid := (SELECT d.org_id FROM runs.dead_letters d WHERE d.id = p_letter_id);
+BEGIN
+    IF org IS NULL THEN
+        RAISE EXCEPTION 'unknown dead letter %', p_letter_id USING ERRCODE = '42704',
+            HINT = 'list them with `chainlake deadletter list`';
+    END IF;
+    RETURN runs.replay_dead_letter(org, p_letter_id);
+END
+$$;
+
+
+ALTER FUNCTION runs.replay(p_letter_id bigint) OWNER TO postgres;
 
 --
 -- Name: replay_dead_letter(uuid, bigint); Type: FUNCTION; Schema: runs; Owner: chainlake_definer
@@ -12688,7 +13199,7 @@ CREATE TABLE runs.runs (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     lease_until timestamp with time zone,
-    CONSTRAINT runs_status CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text, 'succeeded'::text, 'failed'::text, 'dead'::text])))
+    CONSTRAINT runs_status CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text, 'succeeded'::text, 'failed'::text, 'dead'::text, 'cancelled'::text])))
 );
 
 ALTER TABLE ONLY runs.runs FORCE ROW LEVEL SECURITY;
@@ -12773,6 +13284,32 @@ CREATE INDEX runs_org_started_idx ON runs.runs USING btree (org_id, started_at D
 CREATE INDEX runs_org_status_idx ON runs.runs USING btree (org_id, status);
 
 --
+-- Name: show(text); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.show(p_run_id text) RETURNS jsonb
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT to_jsonb(r) - 'org_id' - 'msg_id' - 'lease_until' - 'idempotency_key'
+           || jsonb_build_object(
+               'org', o.name, 'initiated_by_email', u.email,
+               'duration_seconds', extract(epoch FROM r.finished_at - r.started_at),
+               'attempts', coalesce((
+                   SELECT jsonb_agg(jsonb_build_object(
+                       'attempt', a.attempt, 'runner', a.runner, 'status', a.status,
+                       'started_at', a.started_at, 'finished_at', a.finished_at,
+                       'error', a.error) ORDER BY a.attempt)
+                   FROM runs.attempts a WHERE a.org_id = r.org_id AND a.run_id = r.id), '[]'))
+    FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
+    LEFT JOIN core.users u ON u.id = r.initiated_by
+    WHERE r.id = core.try_uuid(p_run_id)
+$$;
+
+
+ALTER FUNCTION runs.show(p_run_id text) OWNER TO postgres;
+
+--
 -- Name: start(uuid, text, integer); Type: FUNCTION; Schema: runs; Owner: postgres
 --
 
@@ -12792,7 +13329,7 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO def FROM jobs.definitions WHERE org_id = r.org_id AND id = r.definition_id;
-    IF r.status IN ('succeeded', 'failed', 'dead') THEN
+    IF r.status IN ('succeeded', 'failed', 'dead', 'cancelled') THEN
         RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'finished'::text;
         RETURN;
     END IF;

@@ -15,6 +15,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from chainlake.chain.codec import NUMBER_COLUMN, TABLES
+from chainlake.chain.cold import chunks_between
 from chainlake.errors import InvalidInput, NotFound, translate
 from chainlake.storage import ObjectStore
 
@@ -42,16 +43,12 @@ def _load(
     conn.execute(sql.SQL("GRANT SELECT ON {} TO chainlake_evaluator").format(temp))
     count = 0
     if first <= mark:
-        chunks = conn.execute(
-            "SELECT files FROM chain.cold_chunks(%s) WHERE to_block >= %s AND from_block <= %s "
-            "ORDER BY from_block",
-            (chain_id, first, min(last, mark)),
-        ).fetchall()
+        chunks = chunks_between(conn, chain_id, first, min(last, mark))
         with (
             conn.cursor() as cur,
             cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(temp, cols)) as copy,
         ):
-            for (files,) in chunks:
+            for _, _, files in chunks:
                 data = pq.read_table(io.BytesIO(store.get(files[table]["key"])))
                 keep = pc.and_(
                     pc.greater_equal(data[number], first),

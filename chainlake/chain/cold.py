@@ -17,8 +17,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pyarrow as pa
 import pyarrow.parquet as pq
+from psycopg.rows import tuple_row
 
 from chainlake.chain.codec import BIG_COLUMNS, BYTES_COLUMNS, TABLES, BlockData
 from chainlake.storage import ObjectStore
@@ -177,3 +179,17 @@ def verify_chunk(store: ObjectStore, files: dict[str, dict[str, Any]]) -> list[s
 def remove_chunk_files(store: ObjectStore, chunk: Chunk) -> None:
     for key in store.keys(chunk.prefix + "/"):
         store.delete(key)
+
+
+def chunks_between(
+    conn: psycopg.Connection[Any], chain_id: int, first: int, last: int
+) -> list[tuple[int, int, dict[str, Any]]]:
+    """The cold chunks of `chain_id` that hold any block of first..last, in block order: each
+    chunk's first and last block and its files (by table: key, sha256, rows)."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        found = cur.execute(
+            "SELECT from_block, to_block, files FROM chain.cold_chunks(%s) "
+            "WHERE to_block >= %s AND from_block <= %s ORDER BY from_block",
+            (chain_id, first, last),
+        ).fetchall()
+    return [(int(a), int(b), files) for a, b, files in found]

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from chainlake.chain.archive import hot_rows, snapshot
 from chainlake.chain.codec import BIG_COLUMNS, NUMBER_COLUMN, TABLES
+from chainlake.chain.cold import chunks_between
 from chainlake.storage import ObjectStore
 
 
@@ -50,13 +51,11 @@ def _cold_hash(
     conn: psycopg.Connection[Any], store: ObjectStore, chain_id: int, number: int
 ) -> bytes | None:
     """A block's hash from its cold chunk (inside a chunk, Postgres keeps only the edges)."""
-    row = conn.execute(
-        "SELECT files FROM chain.cold_chunks(%s) WHERE %s BETWEEN from_block AND to_block",
-        (chain_id, number),
-    ).fetchone()
-    if row is None:
+    holding = chunks_between(conn, chain_id, number, number)
+    if not holding:
         return None
-    data = pq.read_table(io.BytesIO(store.get(row[0]["blocks"]["key"])), columns=["number", "hash"])
+    files = holding[0][2]
+    data = pq.read_table(io.BytesIO(store.get(files["blocks"]["key"])), columns=["number", "hash"])
     found = data.filter(pc.equal(data["number"], number))["hash"].to_pylist()
     return bytes(found[0]) if found else None
 
@@ -94,15 +93,7 @@ def export_range(
             "SELECT coalesce(archived_to, start_block - 1) FROM chain.chains WHERE chain_id = %s",
             (chain_id,),
         ).fetchone() or (first - 1,)
-        chunks = (
-            conn.execute(
-                "SELECT from_block, to_block, files FROM chain.cold_chunks(%s) "
-                "WHERE to_block >= %s AND from_block <= %s ORDER BY from_block",
-                (chain_id, first, min(last, mark)),
-            ).fetchall()
-            if first <= mark
-            else []
-        )
+        chunks = chunks_between(conn, chain_id, first, min(last, mark)) if first <= mark else []
         hot = hot_rows(conn, chain_id, max(first, mark + 1), last)[table]
         first_hash, last_hash, events = _range_ends(conn, store, chain_id, first, last)
     count = 0

@@ -36,7 +36,8 @@ class Problem:
         return asdict(self)
 
 
-def check(conn: psycopg.Connection[Any], store: ObjectStore, chain_id: int) -> list[Problem]:
+def check(conn: psycopg.Connection[Any], store: ObjectStore | None, chain_id: int) -> list[Problem]:
+    """What Postgres finds wrong, and with a `store`, what is wrong with the chunks' files."""
     problems = [
         Problem(chain_id, *row)
         for row in conn.execute(
@@ -44,6 +45,8 @@ def check(conn: psycopg.Connection[Any], store: ObjectStore, chain_id: int) -> l
             (chain_id,),
         )
     ]
+    if store is None:
+        return problems
     for first, last, files in conn.execute(
         "SELECT from_block, to_block, files FROM chain.chunks WHERE chain_id = %s "
         "ORDER BY from_block",

@@ -69,7 +69,6 @@ COMMANDS: list[click.Command] = [
     # orgs, users, identity
     orgs.org,
     orgs.user,
-    orgs.whoami,
     orgs.token,
     orgs.psql,
     # jobs, runs, assets

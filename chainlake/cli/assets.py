@@ -10,16 +10,18 @@ from typing import Any
 
 import click
 
-from chainlake import assets as asset_store
-from chainlake import runs as run_store
 from chainlake.cli.common import (
     AS_OPTION,
-    connection,
+    acting,
     handles_errors,
     print_json,
     print_table,
 )
+from chainlake.domain import assets as ops
+from chainlake.domain import lineage as lineage_ops
 from chainlake.errors import ChainlakeError, InvalidInput
+from chainlake.local.stack import Stack
+from chainlake.storage import open_store
 
 
 @click.group(help="Datasets and their versions.")
@@ -33,8 +35,8 @@ def asset() -> None:
 @AS_OPTION
 @handles_errors
 def asset_list(org_name: str | None, as_json: bool, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        rows = asset_store.list_datasets(conn, org_name)
+    with acting(as_email) as act:
+        rows = act(ops.list_assets, org=org_name)["items"]
     print_json(rows) if as_json else print_table(
         rows, ["org", "name", "current_version", "versions", "needs_rebuild", "updated_at"]
     )
@@ -47,8 +49,8 @@ def asset_list(org_name: str | None, as_json: bool, as_email: str | None) -> Non
 @AS_OPTION
 @handles_errors
 def asset_versions(dataset: str, org_name: str, as_json: bool, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        rows = asset_store.versions(conn, org_name, dataset)
+    with acting(as_email) as act:
+        rows = act(ops.asset_versions, org=org_name, dataset=dataset)
     if as_json:
         print_json(rows)
     else:
@@ -75,8 +77,8 @@ def asset_versions(dataset: str, org_name: str, as_json: bool, as_email: str | N
 @AS_OPTION
 @handles_errors
 def asset_rollback(dataset: str, org_name: str, version: int, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        queued = asset_store.rollback(conn, org_name, dataset, version)
+    with acting(as_email) as act:
+        queued = act(ops.rollback_asset, org=org_name, dataset=dataset, version=version)["queued"]
     click.echo(f"{dataset} is at version {version}; {queued} dependant run(s) queued")
 
 
@@ -106,9 +108,14 @@ def lineage(
 ) -> None:
     if downstream and upstream:
         raise InvalidInput("choose --upstream or --downstream, not both")
-    with connection(as_email) as conn:
-        graph = asset_store.lineage(conn, org_name, dataset, version, downstream, depth)
-        events = asset_store.openlineage_events(conn, org_name, graph) if openlineage else []
+    direction = "downstream" if downstream else "upstream"
+    with acting(as_email) as act:
+        op = lineage_ops.openlineage if openlineage else lineage_ops.lineage
+        found = act(
+            op, org=org_name, dataset=dataset, version=version, direction=direction, depth=depth
+        )
+    events: list[dict[str, Any]] = found if isinstance(found, list) else []
+    graph: dict[str, Any] = found if isinstance(found, dict) else {}
     if openlineage:
         for event in events:
             click.echo(json.dumps(event))
@@ -162,14 +169,11 @@ def _superseded_note(superseded: dict[str, Any] | None) -> str:
 @AS_OPTION
 @handles_errors
 def verify(dataset: str, org_name: str, version: int | None, as_email: str | None) -> None:
-    from chainlake.manifests import verify as check_files
-
-    with connection(as_email) as conn:
-        checked, manifest = asset_store.manifest(conn, org_name, dataset, version)
-    problems = check_files(manifest)
+    with acting(as_email) as act:
+        verified = act(ops.verify_asset, org=org_name, dataset=dataset, version=version)
+    checked, problems, files = verified["version"], verified["problems"], verified["files"]
     for problem in problems:
         click.echo(problem)
-    files = len(manifest.get("files", []))
     if problems:
         click.echo(
             f"{dataset} v{checked}: {len(problems)} of {files} file(s) do not verify", err=True
@@ -196,17 +200,17 @@ def backfill(
     timeout: float,
     as_email: str | None,
 ) -> None:
-    with connection(as_email) as conn:
-        started = asset_store.backfill(conn, org_name, dataset, start, end)
+    with acting(as_email) as act:
+        started = act(ops.backfill, org=org_name, dataset=dataset, start=start, end=end)
         total = int(started["runs"])
         click.echo(f"backfill {started['backfill_id']}: {total} partition run(s) queued")
         ends = time.monotonic() + timeout
         while wait:
-            progress = asset_store.backfill_progress(conn, str(started["backfill_id"]))
-            done = sum(progress.get(s, 0) for s in run_store.FINAL_STATUSES)
+            progress = act(ops.backfill_progress, backfill_id=str(started["backfill_id"]))
+            done = progress["finished"]
             click.echo(
                 f"  {done}/{total} finished: "
-                + ", ".join(f"{k} {v}" for k, v in sorted(progress.items()))
+                + ", ".join(f"{k} {v}" for k, v in sorted(progress["counts"].items()))
             )
             if done >= total:
                 break
@@ -269,9 +273,8 @@ def asset_status(
     as_email: str | None,
 ) -> None:
     if start is None and end is None:
-        with connection(as_email) as conn:
-            stale = asset_store.status(conn, org_name)
-        stale = [r for r in stale if dataset is None or r["dataset"] == dataset]
+        with acting(as_email) as act:
+            stale = act(ops.asset_status, org=org_name, dataset=dataset)
         if as_json:
             print_json(stale)
             return
@@ -283,13 +286,11 @@ def asset_status(
         return
     if dataset is None or start is None or end is None:
         raise InvalidInput("partition status needs DATASET, --from and --to")
-    with connection(as_email) as conn:
-        rows = asset_store.partition_status(conn, org_name, dataset, start, end)
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    with acting(as_email) as act:
+        found = act(ops.partition_status, org=org_name, dataset=dataset, start=start, end=end)
+    rows, counts = found["partitions"], found["counts"]
     if as_json:
-        print_json({"partitions": rows, "counts": counts})
+        print_json(found)
         return
     for row in rows:
         if row["status"] != "materialized":
@@ -313,8 +314,16 @@ def asset_preview(
     limit: int,
     as_email: str | None,
 ) -> None:
-    with connection(as_email) as conn:
-        shown = asset_store.preview(conn, org_name, dataset, version, partition, limit)
+    with acting(as_email) as act:
+        shown = act(
+            ops.preview_asset,
+            org=org_name,
+            dataset=dataset,
+            version=version,
+            partition=partition,
+            limit=limit,
+            store=open_store(Stack.load().storage_url),
+        )
     where = f" partition {shown['partition']}" if shown["partition"] else ""
     click.echo(f"# {dataset} v{shown['version']}{where}")
     for record in shown["records"]:

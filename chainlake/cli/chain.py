@@ -13,10 +13,11 @@ import psycopg
 
 from chainlake.chain.archive import archive, backfill
 from chainlake.chain.ingest import ChainConfig
-from chainlake.chain.integrity import check, repair
-from chainlake.cli.common import fail, print_page
+from chainlake.chain.integrity import repair
+from chainlake.cli.common import AS_OPTION, acting, fail, print_page
 from chainlake.cli.query import run_locally
 from chainlake.db import INGEST_ROLE
+from chainlake.domain import chain as chain_ops
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.local.stack import Stack
 from chainlake.storage import ObjectStore, open_store
@@ -40,7 +41,7 @@ class ChainContext:
     def chain_id(self, conn: psycopg.Connection[Any], given: int | None) -> int:
         if given is not None:
             return given
-        ids = [r[0] for r in conn.execute("SELECT chain_id FROM chain.chains ORDER BY chain_id")]
+        ids = chain_ops.chain_ids(conn)
         if len(ids) != 1:
             raise InvalidInput(
                 f"{len(ids)} chains are registered ({ids}): name one with --chain"
@@ -60,20 +61,14 @@ class ChainContext:
             urls = [info["url"]]
         if not urls:
             raise InvalidInput(f"no RPC endpoint for chain {chain_id}", "give one with --rpc URL")
-        row = conn.execute(
-            "SELECT name, start_block, finality_depth, chunk_size FROM chain.chains "
-            "WHERE chain_id = %s",
-            (chain_id,),
-        ).fetchone()
-        if row is None:
-            raise InvalidInput(f"chain {chain_id} is not registered")
+        row = chain_ops.chain_settings(conn, chain_id=chain_id)
         return ChainConfig(
             chain_id=chain_id,
-            name=row[0],
+            name=row["name"],
             rpc_urls=urls,
-            start_block=row[1],
-            finality_depth=row[2],
-            chunk_size=row[3],
+            start_block=row["start_block"],
+            finality_depth=row["finality_depth"],
+            chunk_size=row["chunk_size"],
             use_finalized_tag=True,
         )
 
@@ -89,17 +84,11 @@ def chain() -> None:
 
 @chain.command("status", help="Each chain: hot head, finalized block, watermark, reorgs.")
 @click.option("--json", "as_json", is_flag=True)
-def chain_status(as_json: bool) -> None:
+@AS_OPTION
+def chain_status(as_json: bool, as_email: str | None) -> None:
     try:
-        ctx = ChainContext()
-        with ctx.connect() as conn:
-            conn.row_factory = psycopg.rows.dict_row
-            rows = conn.execute("SELECT * FROM chain.status()").fetchall()
-            for r in rows:
-                if r["last_reorg"]:
-                    r["last_reorg"]["invalidated"] = conn.execute(
-                        "SELECT * FROM chain.reorg_invalidated(%s)", (r["last_reorg"]["id"],)
-                    ).fetchall()
+        with acting(as_email) as act:
+            rows = act(chain_ops.chain_status)["chains"]
     except ChainlakeError as exc:
         fail(exc)
         return
@@ -131,20 +120,21 @@ def _reorg_line(reorg: dict[str, Any]) -> str:
 @chain.command("check", help="Find missing blocks, broken hash chains, missing or altered chunks.")
 @CHAIN_OPTION
 @click.option("--json", "as_json", is_flag=True)
-def chain_check(chain_id: int | None, as_json: bool) -> None:
+@AS_OPTION
+def chain_check(chain_id: int | None, as_json: bool, as_email: str | None) -> None:
     try:
-        ctx = ChainContext()
-        with ctx.connect() as conn:
-            cid = ctx.chain_id(conn, chain_id)
-            problems = check(conn, ctx.store(), cid)
+        store = open_store(Stack.load().storage_url)
+        with acting(as_email) as act:
+            found = act(chain_ops.chain_check, chain_id=chain_id, store=store)
     except ChainlakeError as exc:
         fail(exc)
         return
+    cid, problems = found["chain_id"], found["problems"]
     if as_json:
-        _echo_json({"chain_id": cid, "problems": [p.as_dict() for p in problems]})
+        _echo_json(found)
     elif problems:
         for p in problems:
-            click.echo(f"{p.kind:<22} {p.from_block}..{p.to_block}  {p.detail}")
+            click.echo(f"{p['kind']:<22} {p['from_block']}..{p['to_block']}  {p['detail']}")
     else:
         click.echo(f"chain {cid}: no problems")
     sys.exit(1 if problems else 0)

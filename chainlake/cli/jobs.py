@@ -1,26 +1,26 @@
-"""Jobs (apply, list, run, webhook secret), runs (list, show, logs, rerun) and dead letters."""
+"""Jobs (apply, list, show, run, webhook secret), runs (list, show, logs, cancel, rerun) and dead
+letters: each command one domain operation (chainlake.domain.jobs, runs) through the actor."""
 
 from __future__ import annotations
 
 import json
-import secrets
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from chainlake import jobdefs
-from chainlake import runs as run_store
 from chainlake.cli.common import (
     AS_OPTION,
-    connection,
+    acting,
     handles_errors,
     parse_pairs,
     print_json,
     print_table,
 )
-from chainlake.db import call
+from chainlake.domain import jobs, runs
 from chainlake.errors import ChainlakeError
 from chainlake.local.stack import Stack
 
@@ -37,8 +37,8 @@ def job() -> None:
 @handles_errors
 def job_apply(file: Path, org_name: str, as_email: str | None) -> None:
     spec = jobdefs.load(file)
-    with connection(as_email) as conn:
-        applied = jobdefs.apply(conn, run_store.org_id(conn, org_name), spec)
+    with acting(as_email) as act:
+        applied = act(jobs.apply_job, org=org_name, definition=spec)
     click.echo(f"applied job {applied['name']} version {applied['version']} ({applied['kind']})")
 
 
@@ -48,13 +48,23 @@ def job_apply(file: Path, org_name: str, as_email: str | None) -> None:
 @AS_OPTION
 @handles_errors
 def job_list(org_name: str | None, as_json: bool, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        rows = jobdefs.list_jobs(conn, org_name)
+    with acting(as_email) as act:
+        rows = act(jobs.list_jobs, org=org_name)
     if as_json:
         print_json(rows)
     else:
         columns = ["org", "name", "version", "kind", "type", "activation", "schedule_error"]
         print_table(rows, columns)
+
+
+@job.command("show", help="One job: its current definition, its versions, its schedule.")
+@click.argument("name")
+@click.option("--org", "org_name", required=True)
+@AS_OPTION
+@handles_errors
+def job_show(name: str, org_name: str, as_email: str | None) -> None:
+    with acting(as_email) as act:
+        print_json(act(jobs.show_job, org=org_name, name=name))
 
 
 @job.command("run", help="Run a job now (manual activation).")
@@ -73,17 +83,17 @@ def job_run(
     timeout: float,
     as_email: str | None,
 ) -> None:
-    with connection(as_email) as conn:
-        run = run_store.request(conn, org_name, name, parse_pairs(param_pairs))
+    with acting(as_email) as act:
+        run = act(jobs.run_job, org=org_name, name=name, params=parse_pairs(param_pairs))
         click.echo(f"queued run {run['id']} of {name} {run['job_version']}")
         if not wait:
             return
         ends = time.monotonic() + timeout
-        while run["status"] not in run_store.FINAL_STATUSES:
+        while run["status"] not in runs.FINAL_STATUSES:
             if time.monotonic() > ends:
                 raise ChainlakeError(f"run {run['id']} still {run['status']} after {timeout:g}s")
             time.sleep(0.2)
-            run = run_store.get(conn, str(run["id"]))
+            run = act(runs.show_run, run_id=str(run["id"]))
     click.echo(f"run {run['id']} {run['status']}")
     if run["status"] != "succeeded":
         error = run["error"] or {}
@@ -97,19 +107,15 @@ def job_run(
 @AS_OPTION
 @handles_errors
 def job_webhook_secret(name: str, org_name: str, as_email: str | None) -> None:
-    from chainlake.secrets import encrypt, load_key
+    from chainlake.secrets import load_key
 
     stack = Stack.load()
-    secret = secrets.token_urlsafe(32)
-    with connection(as_email) as conn:
-        org = run_store.org_id(conn, org_name)
-        call(
-            conn,
-            "SELECT jobs.set_webhook_secret(%(org)s, %(job)s, %(enc)s)",
-            {"org": org, "job": name, "enc": encrypt(load_key(stack.settings.home), secret)},
+    with acting(as_email) as act:
+        made = act(
+            jobs.set_webhook_secret, org=org_name, name=name, key=load_key(stack.settings.home)
         )
-    click.echo(f"secret: {secret}")
-    click.echo(f"url:    {stack.api_url() or 'http://API'}/v1/webhooks/{org}/{name}")
+    click.echo(f"secret: {made['secret']}")
+    click.echo(f"url:    {stack.api_url() or 'http://API'}{made['path']}")
     click.echo(
         "sign:   X-Chainlake-Timestamp: <unix seconds>; X-Chainlake-Delivery: <id>; "
         "X-Chainlake-Signature: sha256=HMAC_SHA256(secret, '<timestamp>.<delivery>.<body>') "
@@ -117,7 +123,7 @@ def job_webhook_secret(name: str, org_name: str, as_email: str | None) -> None:
     )
 
 
-@click.group("run", help="Run history: list, show, logs.")
+@click.group("run", help="Run history: list, show, logs, cancel, rerun.")
 def run_group() -> None:
     pass
 
@@ -125,22 +131,61 @@ def run_group() -> None:
 @run_group.command("list", help="Recent runs, newest first.")
 @click.option("--org", "org_name", default=None)
 @click.option("--job", "job_name", default=None)
+@click.option("--status", type=click.Choice(runs.STATUSES), default=None)
+@click.option("--trigger", default=None, help="manual, cron, webhook, reactive, rerun, ...")
+@click.option("--since", default=None, help="Created at or after (ISO 8601).")
+@click.option("--after", default=None, help="The run id a previous page ended with.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @AS_OPTION
 @handles_errors
 def run_list(
-    org_name: str | None, job_name: str | None, limit: int, as_json: bool, as_email: str | None
+    org_name: str | None,
+    job_name: str | None,
+    status: str | None,
+    trigger: str | None,
+    since: str | None,
+    after: str | None,
+    limit: int,
+    as_json: bool,
+    as_email: str | None,
 ) -> None:
-    with connection(as_email) as conn:
-        rows = run_store.list_runs(conn, org_name, job_name, limit)
+    with acting(as_email) as act:
+        page = act(
+            runs.list_runs,
+            org=org_name,
+            job=job_name,
+            status=status,
+            trigger=trigger,
+            since=since,
+            after=after,
+            limit=limit,
+        )
     if as_json:
-        print_json(rows)
+        print_json(page["items"])
     else:
         print_table(
-            rows,
+            page["items"],
             ["id", "org", "job_name", "job_version", "status", "attempt", "trigger", "created_at"],
         )
+    if page["next"]:
+        click.echo(f"(more: --after {page['next']})", err=True)
+
+
+SHOWN = (
+    "id",
+    "org",
+    "job_name",
+    "job_version",
+    "status",
+    "attempt",
+    "max_attempts",
+    "initiated_by_email",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "duration_seconds",
+)
 
 
 @run_group.command("show", help="Everything about one run: trigger, inputs, outputs, attempts.")
@@ -149,32 +194,25 @@ def run_list(
 @AS_OPTION
 @handles_errors
 def run_show(run_id: str, as_json: bool, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        run = run_store.show(conn, run_id)
+    with acting(as_email) as act:
+        run = act(runs.show_run, run_id=run_id)
     if as_json:
         print_json(run)
         return
-    for key in (
-        "id",
-        "org",
-        "job_name",
-        "job_version",
-        "status",
-        "attempt",
-        "max_attempts",
-        "initiated_by_email",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "duration_seconds",
-    ):
-        click.echo(f"{key:<18} {run[key]}")
+    for key in SHOWN:
+        click.echo(f"{key:<18} {run.get(key)}")
     for key in ("trigger", "params", "config", "inputs", "outputs", "metadata"):
-        click.echo(f"{key:<18} {json.dumps(run[key])}")
+        click.echo(f"{key:<18} {json.dumps(run.get(key))}")
     if run["error"]:
         click.echo(f"error              {run['error'].get('type')}: {run['error'].get('message')}")
         if run["error"].get("stack"):
             click.echo(run["error"]["stack"].rstrip())
+
+
+def _log_line(row: dict[str, Any]) -> str:
+    event = row["event"]
+    text = event.get("message") or json.dumps({k: v for k, v in event.items() if k != "type"})
+    return f"{row['at']} [{row['attempt']}] {event['type']}: {text}"
 
 
 @run_group.command("logs", help="A run's events; --follow until it finishes.")
@@ -185,55 +223,30 @@ def run_show(run_id: str, as_json: bool, as_email: str | None) -> None:
 @handles_errors
 def run_logs(run_id: str, follow: bool, timeout: float, as_email: str | None) -> None:
     ends = time.monotonic() + timeout
-    with connection(as_email) as conn:
-        run = run_store.get(conn, run_id)
-        seq = 0
+    seq = 0
+    with acting(as_email) as act:
         while True:
-            for row in run_store.logs(conn, str(run["id"]), seq):
-                seq = row["seq"]
-                event = row["event"]
-                text = event.get("message") or json.dumps(
-                    {k: v for k, v in event.items() if k != "type"}
-                )
-                click.echo(f"{row['at'].isoformat()} [{row['attempt']}] {event['type']}: {text}")
-            if not follow or run["status"] in run_store.FINAL_STATUSES:
+            page = act(runs.run_logs, run_id=run_id, after=seq)
+            for row in page["items"]:
+                click.echo(_log_line(row))
+            seq = page["next"]
+            if page["items"] and len(page["items"]) >= 1000:
+                continue  # more events are waiting: read them before deciding to stop
+            if not follow or page["status"] in runs.FINAL_STATUSES:
                 break
             if time.monotonic() > ends:
                 break
             time.sleep(0.2)
-            run = run_store.get(conn, str(run["id"]))
 
 
-@click.group(help="Runs that exhausted their attempts.")
-def deadletter() -> None:
-    pass
-
-
-@deadletter.command("list", help="Dead letters with their last error.")
-@click.option("--org", "org_name", default=None)
-@click.option("--json", "as_json", is_flag=True)
+@run_group.command("cancel", help="Cancel a queued or running run.")
+@click.argument("run_id")
 @AS_OPTION
 @handles_errors
-def deadletter_list(org_name: str | None, as_json: bool, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        rows = run_store.dead_letters(conn, org_name)
-    if as_json:
-        print_json(rows)
-    else:
-        print_table(
-            rows, ["id", "org", "job_name", "attempts", "error_type", "error", "replay_run_id"]
-        )
-
-
-@deadletter.command("replay", help="Run a dead letter's job again with the same params.")
-@click.argument("letter_id", type=int)
-@click.option("--org", "org_name", required=True)
-@AS_OPTION
-@handles_errors
-def deadletter_replay(letter_id: int, org_name: str, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        run = run_store.replay(conn, org_name, letter_id)
-    click.echo(f"replayed dead letter {letter_id} as run {run['id']}")
+def run_cancel(run_id: str, as_email: str | None) -> None:
+    with acting(as_email) as act:
+        run = act(runs.cancel_run, run_id=run_id)
+    click.echo(f"run {run['id']} {run['status']}")
 
 
 @run_group.command(
@@ -246,14 +259,50 @@ def deadletter_replay(letter_id: int, org_name: str, as_email: str | None) -> No
 @AS_OPTION
 @handles_errors
 def run_rerun(run_id: str, from_failure: bool, as_email: str | None) -> None:
-    with connection(as_email) as conn:
-        run = run_store.get(conn, run_id)
-        if from_failure:
-            queued = call(conn, "SELECT runs.rerun_failed(%(id)s) AS n", {"id": run["id"]})[0]
-            click.echo(f"re-running {queued['n']} failed run(s) of DAG run {run['id']}")
-            return
-        again = call(conn, "SELECT * FROM runs.rerun(%(id)s)", {"id": run["id"]})[0]
+    with acting(as_email) as act:
+        done = act(runs.rerun, run_id=run_id, from_failure=from_failure)
+    if from_failure:
+        click.echo(f"re-running {done['queued']} failed run(s) of DAG run {done['rerun_of']}")
+        return
+    again = done["run"]
     click.echo(
         f"queued run {again['id']} of {again['job_name']} {again['job_version']} "
-        f"(a rerun of {run['id']})"
+        f"(a rerun of {done['rerun_of']})"
     )
+
+
+@click.group(help="Runs that exhausted their attempts.")
+def deadletter() -> None:
+    pass
+
+
+@deadletter.command("list", help="Dead letters with their last error.")
+@click.option("--org", "org_name", default=None)
+@click.option("--after", type=int, default=None, help="The id a previous page ended with.")
+@click.option("--limit", default=100, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@AS_OPTION
+@handles_errors
+def deadletter_list(
+    org_name: str | None, after: int | None, limit: int, as_json: bool, as_email: str | None
+) -> None:
+    with acting(as_email) as act:
+        page = act(runs.list_dead_letters, org=org_name, after=after, limit=limit)
+    if as_json:
+        print_json(page["items"])
+    else:
+        print_table(
+            page["items"],
+            ["id", "org", "job_name", "attempts", "error_type", "error", "replay_run_id"],
+        )
+
+
+@deadletter.command("replay", help="Run a dead letter's job again with the same params.")
+@click.argument("letter_id", type=int)
+@click.option("--org", "org_name", default=None, help="(The letter's org; not needed.)")
+@AS_OPTION
+@handles_errors
+def deadletter_replay(letter_id: int, org_name: str | None, as_email: str | None) -> None:
+    with acting(as_email) as act:
+        run = act(runs.replay_dead_letter, letter_id=letter_id)
+    click.echo(f"replayed dead letter {letter_id} as run {run['id']}")

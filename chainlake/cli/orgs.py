@@ -10,9 +10,7 @@ import click
 
 from chainlake import tenancy
 from chainlake.cli.common import (
-    AS_OPTION,
     ROLE_OPTION,
-    acting,
     admin_connection,
     handles_errors,
     operating,
@@ -107,19 +105,6 @@ def user_list(org_name: str | None, as_json: bool) -> None:
     with operating() as act:
         rows = act(orgs.list_users, org=org_name)
     print_json(rows) if as_json else print_table(rows, ["email", "org", "role"])
-
-
-@click.command(help="Who you act as: your user and a membership per org with its role.")
-@AS_OPTION
-@click.option("--json", "as_json", is_flag=True)
-@handles_errors
-def whoami(as_email: str | None, as_json: bool) -> None:
-    with acting(as_email) as act:
-        me = act(orgs.whoami)
-    if as_json:
-        print_json(me)
-    else:
-        print_table(me["memberships"], ["email", "org", "role"])
 
 
 @click.command(help="Print a JWT for a user, signed by the local dev issuer.")

@@ -15,14 +15,18 @@ from pathlib import Path
 
 from chainlake.client import login
 from chainlake.client.alerts import AlertsClient
+from chainlake.client.assets import AssetsClient
 from chainlake.client.audit import AuditClient
 from chainlake.client.base import BaseClient, NotSignedIn, Unreachable
 from chainlake.client.catalog import CatalogClient
+from chainlake.client.chain import ChainClient
 from chainlake.client.grants import GrantsClient
+from chainlake.client.jobs import JobsClient
 from chainlake.client.orgs import OrgsClient
 from chainlake.client.pii import PiiClient
 from chainlake.client.profiles import Profiles, selected, token_provider
 from chainlake.client.query import QueryClient
+from chainlake.client.runs import RunsClient
 from chainlake.client.saved import SavedClient
 from chainlake.client.secrets import SecretsClient
 from chainlake.errors import InvalidInput
@@ -40,6 +44,10 @@ class Client(
     AlertsClient,
     PiiClient,
     SecretsClient,
+    JobsClient,
+    RunsClient,
+    AssetsClient,
+    ChainClient,
 ):
     """Every operation of the API (one mixin per domain)."""
 

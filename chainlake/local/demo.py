@@ -21,6 +21,7 @@ import psycopg
 
 from chainlake import egress, jobdefs, tenancy
 from chainlake.db import call
+from chainlake.domain.jobs import run_job
 from chainlake.errors import AlreadyExists
 
 JOBS = Path(__file__).resolve().parents[2] / "jobs"
@@ -104,10 +105,11 @@ def install(conn: psycopg.Connection[Any], target: ChainTarget) -> dict[str, lis
         for spec in demo_jobs(target):
             jobdefs.apply(conn, demo, versioned(spec))
             applied[DEMO_ORG].append(spec["name"])
-        call(
+        run_job(
             conn,
-            "SELECT id FROM runs.request(%(org)s, 'token_prices', p_idempotency_key => %(key)s)",
-            {"org": demo, "key": f"up:token_prices:{target.token}"},
+            org=DEMO_ORG,
+            name="token_prices",
+            idempotency_key=f"up:token_prices:{target.token}",
         )
     return applied
 

@@ -15,12 +15,25 @@ BEGIN
             RAISE EXCEPTION 'a block range needs FROM <= TO, both block numbers (got % .. %)',
                 p_from, p_to USING ERRCODE = '22023';
         END IF;
+        IF (p_to::bigint - p_from::bigint) / size >= 100000 THEN
+            RAISE EXCEPTION 'a range of at most 100000 partitions (got % .. %)', p_from, p_to
+                USING ERRCODE = '22023';
+        END IF;
         RETURN QUERY
             SELECT s::text || '-' || (s + size - 1)::text, s::text, (s + size - 1)::text
             FROM generate_series((p_from::bigint / size) * size, p_to::bigint, size) s;
     ELSIF p_spec ->> 'kind' = 'date' THEN
         IF p_from !~ '^\d{4}-\d{2}-\d{2}$' OR p_to !~ '^\d{4}-\d{2}-\d{2}$' OR p_from > p_to THEN
             RAISE EXCEPTION 'a date range needs FROM <= TO as YYYY-MM-DD (got % .. %)', p_from, p_to
+                USING ERRCODE = '22023';
+        END IF;
+        BEGIN
+            PERFORM p_from::date, p_to::date;
+        EXCEPTION WHEN datetime_field_overflow OR invalid_datetime_format THEN
+            RAISE EXCEPTION 'not a date: % .. %', p_from, p_to USING ERRCODE = '22023';
+        END;
+        IF p_to::date - p_from::date >= 100000 THEN
+            RAISE EXCEPTION 'a range of at most 100000 partitions (got % .. %)', p_from, p_to
                 USING ERRCODE = '22023';
         END IF;
         RETURN QUERY

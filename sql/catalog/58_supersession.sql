@@ -491,21 +491,6 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     ORDER BY v.chain_id
 $$;
 
--- What `chainlake chain status` (the operator, as the chain role) shows of a reorg: the datasets
--- of every org it invalidated, with how many partitions each.
-CREATE OR REPLACE FUNCTION chain.reorg_invalidated(p_reorg_id bigint)
-RETURNS TABLE (org text, dataset text, partitions integer)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT o.name, d.name, count(*)::integer
-    FROM chain.reorgs g
-    JOIN catalog.asset_versions v ON v.superseded_by_event = g.event_id
-    JOIN catalog.datasets d ON d.org_id = v.org_id AND d.id = v.dataset_id
-    JOIN core.orgs o ON o.id = v.org_id
-    WHERE g.id = p_reorg_id
-    GROUP BY o.name, d.name
-    ORDER BY o.name, d.name
-$$;
-
 GRANT EXECUTE ON FUNCTION
     runs.record_chain_read(uuid, integer, text, bigint, bigint, bigint, bytea, bytea, bigint),
     runs.given_ranges(runs.runs),
@@ -527,4 +512,3 @@ GRANT EXECUTE ON FUNCTION
     catalog.validation_holds(uuid),
     catalog.coverage(uuid, text)
 TO chainlake_users;
-GRANT EXECUTE ON FUNCTION chain.reorg_invalidated(bigint) TO chainlake_ingest;

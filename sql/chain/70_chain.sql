@@ -390,7 +390,7 @@ GRANT EXECUTE ON FUNCTION
 TO chainlake_ingest, chainlake_users;
 
 -- What `chainlake chain status` shows: each chain's hot head, finality, watermark and counts, and
--- its last reorg (chain.reorg_invalidated names the datasets it invalidated).
+-- its last reorg (chain.status_for_caller adds the datasets it invalidated that the caller sees).
 DROP FUNCTION IF EXISTS chain.status();  -- its columns changed
 CREATE FUNCTION chain.status()
 RETURNS TABLE (chain_id bigint, name text, head bigint, finalized bigint, watermark bigint,

@@ -155,7 +155,7 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO def FROM jobs.definitions WHERE org_id = r.org_id AND id = r.definition_id;
-    IF r.status IN ('succeeded', 'failed', 'dead') THEN
+    IF r.status IN ('succeeded', 'failed', 'dead', 'cancelled') THEN
         RETURN QUERY SELECT to_jsonb(r), to_jsonb(def), 'finished'::text;
         RETURN;
     END IF;

@@ -24,9 +24,10 @@ from cryptography.fernet import Fernet
 
 from api.app import create_app
 from api.auth import Verifier
+from chainlake import jobdefs
 from chainlake.containers import build_job_image, ensure_base_image
 from chainlake.local.localpg import free_port
-from chainlake.storage import LocalStore
+from chainlake.storage import LocalStore, ObjectStore
 from chainlake.tokens import issue_dev_token
 from tests.integration.test_query_engine import add_dataset
 from tests.runtime import EXAMPLES, TEST_JOBS
@@ -45,6 +46,7 @@ def serve_api(
     tmp_path: Path,
     verifier: Verifier | None = None,
     secret_key: bytes | None = None,
+    store: ObjectStore | None = None,
 ) -> Iterator[str]:
     """The API on a free port, as chainlake_api; tokens of the dev issuer under tmp_path/home,
     or what `verifier` accepts; secrets decrypted with `secret_key` (default: a fresh key)."""
@@ -53,7 +55,7 @@ def serve_api(
         tenants.cluster.url(tenants.database, "chainlake_api"),
         secret_key or Fernet.generate_key(),
         home,
-        LocalStore(tmp_path / "store"),
+        store or LocalStore(tmp_path / "store"),
         verifier or Verifier(home / "dev-issuer"),
     )
     port = free_port()
@@ -198,6 +200,31 @@ def objects_of_a(tenants: Tenants, admin: psycopg.Connection[Any], api: str, tmp
     assert send(api, "POST", "/v1/alerts/rules/a", wes, rule)[0] == 201
     grant = {"kind": "dataset", "org": "a", "name": OBJECT_NAME, "grantee": "c"}
     assert send(api, "POST", "/v1/grants", ada, grant)[0] == 201
+    run_of_a(admin, org_a)
+
+
+def run_of_a(admin: psycopg.Connection[Any], org_a: str) -> None:
+    """A job of org a, a run of it (cancelled: final, so that a followed log ends at once) and
+    a dead letter of that run whose error holds a marker."""
+    spec = jobdefs.load(TEST_JOBS / "behave.yaml") | {"name": OBJECT_NAME}
+    jobdefs.apply(admin, org_a, spec)
+    (run_id,) = admin.execute(
+        "SELECT id FROM runs.request(%s, %s, p_idempotency_key => %s)",
+        (org_a, OBJECT_NAME, OBJECT_NAME),
+    ).fetchone() or (None,)
+    admin.execute("SELECT runs.cancel(%s)", (str(run_id),))
+    admin.execute(
+        "INSERT INTO runs.dead_letters (org_id, run_id, job_name, attempts, error) "
+        'VALUES (%s, %s, %s, 3, \'{"type": "E", "message": "DESCMARK"}\')',
+        (org_a, run_id, OBJECT_NAME),
+    )
+
+
+def _of_a(tenants: Tenants, sql: str, missing: str) -> str:
+    """The id objects_of_a made (`sql` finds it), or `missing` before it ran."""
+    with psycopg.connect(tenants.cluster.url(tenants.database), autocommit=True) as admin:
+        row = admin.execute(sql, (tenants.org_ids["a"], OBJECT_NAME)).fetchone()
+    return str(row[0]) if row else missing
 
 
 def path_values(tenants: Tenants) -> dict[str, str]:
@@ -209,4 +236,15 @@ def path_values(tenants: Tenants) -> dict[str, str]:
         "grantee": "c",
         "org_id": tenants.org_ids["a"],
         "job": OBJECT_NAME,
+        "dataset": OBJECT_NAME,
+        "run_id": _of_a(
+            tenants,
+            "SELECT id FROM runs.runs WHERE org_id = %s AND job_name = %s",
+            "00000000-0000-4000-8000-00000000000a",
+        ),
+        "letter_id": _of_a(
+            tenants, "SELECT id FROM runs.dead_letters WHERE org_id = %s AND job_name = %s", "1"
+        ),
+        "backfill_id": "00000000-0000-4000-8000-00000000000b",
+        "chain_id": "1",
     }

@@ -26,6 +26,9 @@ A_TABLES = (
     "alerts.rules",
     "alerts.channels",
     "jobs.secrets",
+    "jobs.definitions",
+    "runs.runs",
+    "runs.dead_letters",
 )
 SKIP = {"/health"}
 

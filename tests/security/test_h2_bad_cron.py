@@ -21,6 +21,7 @@ from psycopg import errors
 
 from chainlake import jobdefs
 from chainlake.alerts.deliver import Deliverer
+from chainlake.domain.jobs import list_jobs
 from chainlake.errors import InvalidInput
 from runner.scheduler import fire_due
 from tests.runtime import TEST_JOBS, apply, running_runner, runs, scalar, wait_for
@@ -126,7 +127,7 @@ def test_a_schedule_that_cannot_fire_is_set_aside_and_every_other_org_fires(
     assert NEVER_FIRES in aside["behave"] and "not a cron" in aside["legacy"]
     # the writer sees why in `job list`, and applying the job again puts it back
     with tenants.login(tenants.user("b", "reader")) as conn:
-        (listed,) = [j for j in jobdefs.list_jobs(conn, "b") if j["name"] == "behave"]
+        (listed,) = [j for j in list_jobs(conn, org="b") if j["name"] == "behave"]
     assert NEVER_FIRES in listed["schedule_error"]
     apply(
         tenants,

@@ -1,0 +1,137 @@
+"""Jobs and runs through the API with the Python client (chainlake.client.Client): a job applied,
+run with params and its logs followed as server-sent events until it succeeds; a queued run
+cancelled (and never started); runs listed a page at a time; bad input refused naming the field
+with nothing changed; another org's runs and jobs are unknown and unchanged."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from chainlake import jobdefs
+from chainlake.client import Client
+from chainlake.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+)
+from tests.integration.conftest import token
+from tests.runtime import TEST_JOBS, running_runner, scalar, wait_for
+from tests.tenants import Tenants
+
+
+def client(api: str, tmp_path: Path, tenants: Tenants, org: str, role: str) -> Client:
+    return Client(api, token(tmp_path, tenants.user(org, role)))
+
+
+def behave() -> dict[str, Any]:
+    spec = jobdefs.load(TEST_JOBS / "behave.yaml")
+    return spec
+
+
+def test_a_run_through_the_api_from_apply_to_followed_logs(
+    api: str, tenants: Tenants, tmp_path: Path, admin: psycopg.Connection[Any]
+) -> None:
+    wes = client(api, tmp_path, tenants, "a", "writer")
+    ann = client(api, tmp_path, tenants, "a", "reader")
+    bob = client(api, tmp_path, tenants, "b", "admin")
+    applied = wes.apply_job(org="a", definition=behave())
+    assert applied == {"org": "a", "name": "behave", "version": "1", "kind": "source"}
+    with pytest.raises(PermissionDenied):
+        ann.apply_job(org="a", definition={**behave(), "version": "2"})
+    with pytest.raises(InvalidInput, match="timeout_seconds"):
+        wes.apply_job(org="a", definition={**behave(), "version": "2", "timeout_seconds": -1})
+    shown = ann.show_job(org="a", name="behave")
+    assert [v["version"] for v in shown["versions"]] == ["1"], "the refused versions left none"
+    assert shown["current"]["spec"]["name"] == "behave"
+    with pytest.raises(NotFound):
+        bob.show_job(org="a", name="behave")
+    assert [j["name"] for j in bob.list_jobs(org="a")] == []
+
+    run = wes.run_job(org="a", name="behave", params={"do": "sleep", "seconds": 1})
+    assert run["status"] == "queued"
+    with pytest.raises(NotFound):
+        bob.show_run(run_id=run["id"])
+    with pytest.raises(NotFound):
+        bob.cancel_run(run_id=run["id"])
+    assert bob.list_runs()["items"] == [] or all(r["org"] != "a" for r in bob.list_runs()["items"])
+    with running_runner(tenants, tmp_path / "store"):
+        events = list(ann.follow_logs(run_id=run["id"], timeout=60))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "end" and events[-1][1]["status"] == "succeeded", events
+    logged = [data for kind, data in events if kind == "log"]
+    page = ann.run_logs(run_id=run["id"])
+    assert [e["seq"] for e in logged] == [e["seq"] for e in page["items"]]
+    assert page["status"] == "succeeded"
+    done = ann.show_run(run_id=run["id"])
+    assert done["status"] == "succeeded" and done["params"] == {"do": "sleep", "seconds": 1}
+    assert [a["status"] for a in done["attempts"]] == ["succeeded"]
+
+
+def test_cancel_paging_and_bad_input(
+    api: str, tenants: Tenants, tmp_path: Path, admin: psycopg.Connection[Any]
+) -> None:
+    wes = client(api, tmp_path, tenants, "a", "writer")
+    ann = client(api, tmp_path, tenants, "a", "reader")
+    wes.apply_job(org="a", definition=behave())
+    queued = [wes.run_job(org="a", name="behave", params={"n": n}) for n in range(3)]
+
+    with pytest.raises(NotFound):  # readers read; only writers change runs
+        ann.cancel_run(run_id=queued[0]["id"])
+    cancelled = wes.cancel_run(run_id=queued[0]["id"])
+    assert cancelled["status"] == "cancelled"
+    with pytest.raises(AlreadyExists, match="already cancelled"):
+        wes.cancel_run(run_id=queued[0]["id"])
+    audited = "SELECT count(*) FROM audit.events WHERE action = 'run.cancel'"
+    assert scalar(admin, audited) == 1
+
+    first = ann.list_runs(org="a", job="behave", limit=2)
+    assert len(first["items"]) == 2 and first["next"] == first["items"][-1]["id"]
+    rest = ann.list_runs(org="a", job="behave", limit=2, after=first["next"])
+    seen = [r["id"] for r in first["items"] + rest["items"]]
+    assert sorted(seen) == sorted(r["id"] for r in queued) and rest["next"] is None
+    assert [r["id"] for r in ann.list_runs(status="cancelled")["items"]] == [queued[0]["id"]]
+
+    before = scalar(admin, "SELECT md5(string_agg(r::text, '|' ORDER BY id)) FROM runs.runs r")
+    for bad, field in (
+        ({"status": "nope"}, "status"),
+        ({"limit": 0}, "limit"),
+        ({"after": "not-a-run"}, "after"),
+        ({"since": "yesterday"}, "since"),
+    ):
+        with pytest.raises(InvalidInput, match=field):
+            ann.request("GET", "/v1/runs", params=bad)
+    with pytest.raises(InvalidInput, match="run_id"):
+        wes.request("POST", "/v1/runs/not-a-uuid/cancel")
+    with pytest.raises(InvalidInput, match="from_failure"):
+        wes.request("POST", f"/v1/runs/{queued[1]['id']}/rerun", json={"from_failure": "x"})
+    with pytest.raises(InvalidInput, match="params"):
+        wes.request("POST", "/v1/jobs/a/behave/runs", json={"params": [1]})
+    after = scalar(admin, "SELECT md5(string_agg(r::text, '|' ORDER BY id)) FROM runs.runs r")
+    assert after == before, "bad input changed nothing"
+
+    with ExitStack() as streams:  # a caller follows at most two runs' logs at once
+        for _ in range(2):
+            follow: dict[str, str | int] = {"follow": "true", "timeout": 20}
+            path = f"/v1/runs/{queued[2]['id']}/logs"
+            opened = streams.enter_context(ann.http.stream("GET", path, params=follow))
+            assert opened.status_code == 200
+            assert opened.headers["content-type"].startswith("text/event-stream")
+        with pytest.raises(QuotaExceeded, match="already"):
+            next(ann.follow_logs(run_id=queued[2]["id"], timeout=20))
+        assert wes.run_logs(run_id=queued[2]["id"])["status"] == "queued", "others still read"
+
+    with running_runner(tenants, tmp_path / "store"):
+        wait_for(
+            lambda: all(wes.show_run(run_id=r["id"])["status"] == "succeeded" for r in queued[1:]),
+            timeout=60,
+        )
+    assert wes.show_run(run_id=queued[0]["id"])["status"] == "cancelled", "never started"
+    again = wes.rerun(run_id=queued[1]["id"])
+    assert again["queued"] == 1 and again["run"]["job_name"] == "behave"
