@@ -258,8 +258,6 @@ def channel_create(
 ) -> None:
     import os
 
-    from chainlake.secrets import load_key
-
     secret = None
     if secret_env:
         secret = os.environ.get(secret_env)
@@ -270,8 +268,6 @@ def channel_create(
         secret = made = secrets.token_urlsafe(32)
     config = parse_pairs(config_pairs)
     with acting(as_email) as act:
-        # through the API the server encrypts with its own key: none is read here
-        key = b"" if act.client is not None else load_key(Stack.load().settings.home)
         act(
             rules.save_alert_channel,
             org=org_name,
@@ -280,7 +276,7 @@ def channel_create(
             target=target,
             config=config,
             secret=secret,
-            key=key,
+            key=act.key(),
         )
     click.echo(f"channel {org_name}/{name} ({kind}) saved")
     if made:

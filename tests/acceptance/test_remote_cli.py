@@ -27,9 +27,11 @@ import pytest
 from click.testing import CliRunner
 from psycopg.rows import dict_row
 
+from chainlake import jobdefs
 from chainlake.cli import ANYWHERE, LOCAL_ONLY, command_at, has_as, leaves, main
 from chainlake.client import Client
 from tests.harness import TestCluster
+from tests.integration.test_api_assets import two_versions
 from tests.remote import (
     cli,
     cli_issuer,
@@ -39,42 +41,22 @@ from tests.remote import (
     profiles_file,
     trusting_api,
 )
+from tests.runtime import TEST_JOBS, running_runner, wait_for
 from tests.tenants import Tenants, build_tenants
 
 OPERATOR_LINE = "works on the operator's machine only"
 SUBJECT = "0x" + "ab" * 20
+BEHAVE = TEST_JOBS / "behave.yaml"
 
 # Commands with `--as` that are nonetheless the operator's: they refuse through a profile.
 OPERATORS_WITH_AS = {("psql",)}
-# Commands whose domain goes through the API with branch ws-ops1 (jobs, runs, dead letters,
-# assets, lineage, verify, backfill): not yet on this branch's main, so they have no case yet.
-# Drop each from here as its case is added; an entry that names no command fails the meta-test.
-PENDING = {
-    ("job", "apply"),
-    ("job", "list"),
-    ("job", "run"),
-    ("job", "webhook-secret"),
-    ("run", "list"),
-    ("run", "show"),
-    ("run", "logs"),
-    ("run", "rerun"),
-    ("deadletter", "list"),
-    ("deadletter", "replay"),
-    ("asset", "list"),
-    ("asset", "versions"),
-    ("asset", "rollback"),
-    ("asset", "status"),
-    ("asset", "preview"),
-    ("lineage",),
-    ("verify",),
-    ("backfill",),
-}
 
 
 @dataclass
 class Laptop:
     folder: Path
     tenants: Tenants
+    server: Path  # the API's folder: its object store is server/store
     db: psycopg.Connection[dict[str, Any]]
 
     def run(
@@ -103,6 +85,11 @@ class Laptop:
     def client(self, profile: str = "admin") -> Client:
         return Client.from_profile(profile, path=profiles_file(self.folder))
 
+    def api_url(self) -> str:
+        return str(
+            json.loads(profiles_file(self.folder).read_text())["profiles"]["admin"]["api_url"]
+        )
+
     def org_id(self, org: str) -> str:
         return str(self.rows("SELECT id FROM core.orgs WHERE name = %s", org)[0]["id"])
 
@@ -126,7 +113,7 @@ def laptop(cluster: TestCluster, tmp_path_factory: pytest.TempPathFactory) -> It
             for profile, role in (("admin", "admin"), ("reader", "reader")):
                 code, _, err = device_login(home, api, tenants.user("a", role).email, profile)
                 assert code == 0, err
-            yield Laptop(home, tenants, db)
+            yield Laptop(home, tenants, folder, db)
     finally:
         cluster.drop_database(database)
 
@@ -473,6 +460,263 @@ def _pii_delete(lap: Laptop) -> None:
     assert _removes(lap, "delete", "deleted", "0x" + "ef" * 20) == []
 
 
+def _behave(lap: Laptop, name: str = "behave") -> str:
+    """Job `name` of org a (tests/jobs/behave.yaml), applied through the API once."""
+    if not lap.rows("SELECT 1 FROM jobs.definitions WHERE name = %s", name):
+        lap.client().apply_job(org="a", definition={**jobdefs.load(BEHAVE), "name": name})
+    return name
+
+
+def _run(lap: Laptop, **params: Any) -> str:
+    """A queued run of behave (nothing runs it until a case starts a runner): its id."""
+    return str(lap.client().run_job(org="a", name=_behave(lap), params=params)["id"])
+
+
+def _status(lap: Laptop, run_id: str) -> str:
+    return str(lap.rows("SELECT status FROM runs.runs WHERE id = %s", run_id)[0]["status"])
+
+
+@case("job", "apply")
+def _job_apply(lap: Laptop) -> None:
+    versions = "SELECT version FROM jobs.definitions WHERE name = 'behave'"
+    before = lap.rows(versions)
+    said = lap.refused("job", "apply", str(BEHAVE), "--org", "a")  # a reader
+    assert "may not change jobs" in said and lap.rows(versions) == before, said
+    out = lap.ok("job", "apply", str(BEHAVE), "--org", "a")
+    assert out.strip() == "applied job behave version 1 (source)"
+    assert lap.rows(versions) == [{"version": "1"}]
+
+
+@case("job", "list")
+def _job_list(lap: Laptop) -> None:
+    _behave(lap)
+    listed = json.loads(lap.ok("job", "list", "--org", "a", "--json", profile="reader"))
+    assert ("a", "behave", "1") in {(j["org"], j["name"], j["version"]) for j in listed}
+
+
+@case("job", "show")
+def _job_show(lap: Laptop) -> None:
+    _behave(lap)
+    shown = json.loads(lap.ok("job", "show", "behave", "--org", "a", profile="reader"))
+    assert shown["current"]["spec"]["name"] == "behave"
+    assert [v["version"] for v in shown["versions"]] == ["1"]
+    assert "nope" in lap.refused("job", "show", "nope", "--org", "a")
+
+
+@case("job", "run")
+def _job_run(lap: Laptop) -> None:
+    _behave(lap)
+    with running_runner(lap.tenants, lap.server / "store"):
+        out = lap.ok(
+            "job", "run", "behave", "--org", "a", "--param", "do=ok", "--wait", "--timeout", "90"
+        )
+    run_id = out.split()[2]
+    assert out.splitlines()[-1] == f"run {run_id} succeeded", out
+    assert _status(lap, run_id) == "succeeded"
+    lap.refused("job", "run", "behave", "--org", "a")  # readers do not run jobs
+
+
+@case("job", "webhook-secret")
+def _job_webhook_secret(lap: Laptop) -> None:
+    _behave(lap)
+    lap.refused("job", "webhook-secret", "behave", "--org", "a", profile="admin")  # not a webhook
+    lap.client().apply_job(
+        org="a", definition={**jobdefs.load(BEHAVE), "name": "hooked", "activation": "webhook"}
+    )
+    out = lap.ok("job", "webhook-secret", "hooked", "--org", "a")
+    secret = out.splitlines()[0].removeprefix("secret: ")
+    assert secret and f"url:    {lap.api_url()}/" in out, out
+    stored = lap.rows("SELECT secret_enc FROM jobs.webhook_secrets WHERE job_name = 'hooked'")
+    assert len(stored) == 1 and secret.encode() not in bytes(stored[0]["secret_enc"])
+    lap.nothing_in_cwd()  # no platform key was made here
+
+
+@case("run", "list")
+def _run_list(lap: Laptop) -> None:
+    run_id = _run(lap, n=1)
+    listed = json.loads(
+        lap.ok("run", "list", "--org", "a", "--job", "behave", "--json", profile="reader")
+    )
+    assert run_id in {r["id"] for r in listed}
+    bad = lap.refused("run", "list", "--since", "yesterday")
+    assert "since" in bad, bad
+
+
+@case("run", "show")
+def _run_show(lap: Laptop) -> None:
+    run_id = _run(lap, n=2)
+    shown = json.loads(lap.ok("run", "show", run_id, "--json", profile="reader"))
+    assert shown["id"] == run_id and shown["params"] == {"n": 2}
+    assert "queued" in lap.ok("run", "show", run_id)
+
+
+@case("run", "logs")
+def _run_logs(lap: Laptop) -> None:
+    run_id = _run(lap, do="sleep", seconds=1)
+    with running_runner(lap.tenants, lap.server / "store"):
+        out = lap.ok("run", "logs", run_id, "--follow", "--timeout", "90", profile="reader")
+    assert out.strip() and _status(lap, run_id) == "succeeded", out
+    assert all("[1]" in line for line in out.splitlines()), out
+
+
+@case("run", "cancel")
+def _run_cancel(lap: Laptop) -> None:
+    run_id = _run(lap, n=3)
+    lap.refused("run", "cancel", run_id)  # readers read
+    assert _status(lap, run_id) == "queued", "the refused cancel changed nothing"
+    assert lap.ok("run", "cancel", run_id).strip() == f"run {run_id} cancelled"
+    assert _status(lap, run_id) == "cancelled"
+
+
+@case("run", "rerun")
+def _run_rerun(lap: Laptop) -> None:
+    run_id = _run(lap, n=4)
+    out = lap.ok("run", "rerun", run_id)
+    assert out.startswith("queued run ") and out.strip().endswith(f"(a rerun of {run_id})"), out
+    again = out.split()[2]
+    assert lap.rows("SELECT params FROM runs.runs WHERE id = %s", again) == [{"params": {"n": 4}}]
+
+
+@case("deadletter", "list")
+def _deadletter_list(lap: Laptop) -> None:
+    (letter,) = lap.rows("SELECT id FROM runs.dead_letters WHERE job_name = 'job_a_seed'")
+    listed = json.loads(lap.ok("deadletter", "list", "--org", "a", "--json", profile="reader"))
+    assert (letter["id"], "job_a_seed") in {(d["id"], d["job_name"]) for d in listed}
+    assert "job_b_seed" not in lap.ok("deadletter", "list")
+
+
+@case("deadletter", "replay")
+def _deadletter_replay(lap: Laptop) -> None:
+    run_id = _run(lap, do="crash")  # three attempts, then a dead letter
+    letter = "SELECT id FROM runs.dead_letters WHERE run_id = %s"
+    with running_runner(lap.tenants, lap.server / "store"):
+        wait_for(lambda: lap.rows(letter, run_id), timeout=90, every=0.2)
+    letter_id = str(lap.rows(letter, run_id)[0]["id"])
+    lap.refused("deadletter", "replay", letter_id)  # readers read
+    out = lap.ok("deadletter", "replay", letter_id)
+    again = out.split()[-1]
+    assert out.strip() == f"replayed dead letter {letter_id} as run {again}"
+    assert lap.rows("SELECT params FROM runs.runs WHERE id = %s", again) == [
+        {"params": {"do": "crash"}}
+    ]
+
+
+def _prices(lap: Laptop) -> None:
+    """Org a's dataset prices, versions 1 ([1, 2, 3]) and 2 (current), made once."""
+    if not lap.rows("SELECT 1 FROM catalog.datasets WHERE name = 'prices'"):
+        with psycopg.connect(lap.tenants.cluster.url(lap.tenants.database), autocommit=True) as db:
+            two_versions(db, lap.tenants, lap.server)
+
+
+@case("asset", "list")
+def _asset_list(lap: Laptop) -> None:
+    _prices(lap)
+    listed = json.loads(lap.ok("asset", "list", "--org", "a", "--json", profile="reader"))
+    assert "prices" in {d["name"] for d in listed}, listed
+
+
+@case("asset", "versions")
+def _asset_versions(lap: Laptop) -> None:
+    _prices(lap)
+    found = json.loads(
+        lap.ok("asset", "versions", "prices", "--org", "a", "--json", profile="reader")
+    )
+    assert [v["version"] for v in found] == [1, 2]
+
+
+@case("asset", "preview")
+def _asset_preview(lap: Laptop) -> None:
+    _prices(lap)
+    out = lap.ok(
+        "asset",
+        "preview",
+        "prices",
+        "--org",
+        "a",
+        "--version",
+        "1",
+        "--limit",
+        "2",
+        profile="reader",
+    )
+    assert out.splitlines() == ["# prices v1", '{"n": 1}', '{"n": 2}'], out
+    lap.nothing_in_cwd()  # the API read its own object store
+
+
+@case("asset", "status")
+def _asset_status(lap: Laptop) -> None:
+    _prices(lap)
+    found = json.loads(
+        lap.ok("asset", "status", "prices", "--org", "a", "--json", profile="reader")
+    )
+    assert [s["dataset"] for s in found] == ["prices"], found
+
+
+@case("asset", "rollback")
+def _asset_rollback(lap: Laptop) -> None:
+    _prices(lap)
+    current = "SELECT current_version AS v FROM catalog.datasets WHERE name = 'prices'"
+    before = lap.rows(current)
+    lap.refused("asset", "rollback", "prices", "--org", "a", "--to", "1")  # readers read
+    assert lap.rows(current) == before, "the refused rollback changed nothing"
+    out = lap.ok("asset", "rollback", "prices", "--org", "a", "--to", "1")
+    assert "prices" in out and lap.rows(current) == [{"v": 1}], out
+
+
+@case("lineage")
+def _lineage(lap: Laptop) -> None:
+    _prices(lap)
+    graph = json.loads(lap.ok("lineage", "prices", "--org", "a", "--json", profile="reader"))
+    assert graph["dataset"] == "prices" and graph["edges"] == []
+    assert lap.ok("lineage", "prices", "--org", "a", "--openlineage") == "", "no runs built it"
+
+
+@case("verify")
+def _verify(lap: Laptop) -> None:
+    _prices(lap)
+    out = lap.ok("verify", "prices", "--org", "a", "--version", "1", profile="reader")
+    assert out.strip() == "prices v1: 0 file(s) verified", out  # no manifest: nothing to re-hash
+    assert "no such version" in lap.refused("verify", "prices", "--org", "a", "--version", "9")
+
+
+@case("backfill")
+def _backfill(lap: Laptop) -> None:
+    spec = {
+        **jobdefs.load(TEST_JOBS / "derive.yaml"),
+        "name": "parted",
+        "output_datasets": ["parted"],
+        "partitions": {"kind": "block_range", "size": 10},
+    }
+    lap.client().apply_job(org="a", definition=spec)
+    by_backfill = "SELECT count(*) AS n FROM runs.runs WHERE trigger ->> 'kind' = 'backfill'"
+    lap.refused("backfill", "parted", "--org", "a", "--from", "0", "--to", "19")  # a reader
+    assert lap.rows(by_backfill) == [{"n": 0}], "the refused backfill queued nothing"
+    out = lap.ok("backfill", "parted", "--org", "a", "--from", "0", "--to", "19")
+    assert "2 partition run(s) queued" in out, out
+    assert lap.rows(by_backfill) == [{"n": 2}]
+
+
+@case("chain", "status")
+def _chain_status(lap: Laptop) -> None:
+    _dev_chain(lap)
+    found = json.loads(lap.ok("chain", "status", "--json", profile="reader"))
+    assert 31337 in {c["chain_id"] for c in found["chains"]}, found
+
+
+@case("chain", "check")
+def _chain_check(lap: Laptop) -> None:
+    _dev_chain(lap)
+    found = json.loads(lap.ok("chain", "check", "--chain", "31337", "--json", profile="reader"))
+    assert found == {"chain_id": 31337, "problems": []}
+    assert "424242" in lap.refused("chain", "check", "--chain", "424242")
+    lap.nothing_in_cwd()
+
+
+def _dev_chain(lap: Laptop) -> None:
+    if not lap.rows("SELECT 1 FROM chain.chains WHERE chain_id = 31337"):
+        lap.db.execute("SELECT chain.register_chain(31337, 'dev', 0, 2, 100)")
+
+
 def user_commands() -> set[tuple[str, ...]]:
     """Every command of the tree that acts as a user (has `--as`), but the operator's own."""
     return {p for p in leaves(main) if has_as(command_at(p))} - OPERATORS_WITH_AS
@@ -484,11 +728,9 @@ def operator_commands() -> set[tuple[str, ...]]:
 
 
 def test_every_user_command_has_a_case() -> None:
-    missing = user_commands() - set(CASES) - PENDING
+    missing = user_commands() - set(CASES)
     assert not missing, f"user commands without a remote case: {sorted(missing)}"
     assert set(CASES) <= user_commands(), sorted(set(CASES) - user_commands())
-    assert user_commands() >= PENDING, f"stale PENDING: {sorted(PENDING - user_commands())}"
-    assert not PENDING & set(CASES), f"has a case now: {sorted(PENDING & set(CASES))}"
 
 
 @pytest.mark.parametrize("path", sorted(CASES), ids=" ".join)
