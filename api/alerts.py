@@ -98,6 +98,7 @@ def save_rule(request: Req, org: OrgParam, data: JSONBody[RuleSpec]) -> dict[str
 @get(
     "/v1/alerts/rules/{org:str}/{name:str}",
     operation_id="getAlertRule",
+    description="One rule and its recent firings, each with the state of its deliveries.",
     responses=PROBLEMS,
     sync_to_thread=True,
 )
@@ -128,6 +129,7 @@ def set_enabled(
     status_code=204,
 )
 def delete_rule(request: Req, org: OrgParam, name: NameParam) -> None:
+    """Delete alert rule `name` of `org` and its firings (writers)."""
     perform(request, alerts.delete_alert_rule, org=org, name=name)
 
 

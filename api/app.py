@@ -61,6 +61,7 @@ def _bare(path: str) -> str:
 
 @get("/health", operation_id="health")
 async def health() -> dict[str, str]:
+    """Whether the API answers (no token needed)."""
     return {"status": "ok"}
 
 
@@ -102,7 +103,9 @@ def create_app(
         on_shutdown=[lambda: pool.close(), sessions.close],
         exception_handlers=HANDLERS,
         before_request=answer_options,
-        openapi_config=OpenAPIConfig(title="chainlake", version="1", path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="chainlake", version="1", path="/schema", use_handler_docstrings=True
+        ),
     )
     app.state.pool = pool
     app.state.sessions = sessions

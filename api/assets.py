@@ -16,7 +16,6 @@ from api.problems import PROBLEMS
 from api.runs import UUID_PATTERN
 from api.session import Page, Req, caller, perform
 from chainlake.domain import assets, lineage
-from chainlake.errors import InvalidInput
 
 Name = Annotated[str, PathParameter(min_length=1, max_length=200)]
 Bound = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -64,14 +63,16 @@ def asset_status(
     end: Annotated[str | None, QueryParameter(name="to", min_length=1, max_length=64)] = None,
 ) -> dict[str, Any]:
     """The dataset's staleness, coverage, superseded partitions and validation holds
-    (`datasets`); with `from` and `to` (blocks or YYYY-MM-DD), its partitions of that range:
+    (`datasets`); with `from` and `to` (blocks or YYYY-MM-DD), its partitions of that range (one
+    of them alone: that partition):
     materialized, missing, failed or running (`partitions`, `counts`)."""
     caller(request)  # who asks comes first: without a valid token, a 401 whatever else is wrong
-    if (start is None) != (end is None):
-        raise InvalidInput(f"{'to' if end is None else 'from'}: give both from and to, or neither")
-    if start is not None and end is not None:
+    if start is not None or end is not None:  # one of them alone: that one partition
+        first = start if start is not None else end
+        last = end if end is not None else start
+        assert first is not None and last is not None
         return perform(
-            request, assets.partition_status, org=org, dataset=dataset, start=start, end=end
+            request, assets.partition_status, org=org, dataset=dataset, start=first, end=last
         )
     found = perform(request, assets.asset_status, org=org, dataset=dataset)
     if not found:

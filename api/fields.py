@@ -5,10 +5,15 @@ and one it calls invalid is a 400 naming the field."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any
 
+from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import KwargDefinition, PathParameter, QueryParameter
 from msgspec import Meta
+
+from chainlake.errors import InvalidInput
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # orgs, saved queries, alert rules and channels
 DATASET_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -111,3 +116,25 @@ def plain_words(message: str) -> str:
         if said in message:
             return message.replace(f"`str` {said}", words).replace(said, words)
     return message
+
+
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
+# a query parameter holding a time: the document says date-time (RFC 3339), and so does the server
+Timestamp = Annotated[
+    str | None, QueryParameter(format=OpenAPIFormat.DATE_TIME, min_length=20, max_length=40)
+]
+
+
+def rfc3339(value: str | None, field: str) -> str | None:
+    """`value` if it is an RFC 3339 date-time (as the document says), else a 400 naming `field`."""
+    if value is None:
+        return None
+    try:
+        if not RFC3339.match(value):
+            raise ValueError(value)
+        datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field}: {value!r} is not an RFC 3339 date-time", "e.g. 2026-12-07T15:00:00Z"
+        ) from exc
+    return value

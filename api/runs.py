@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -19,6 +18,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, 
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
+from api.fields import Timestamp, rfc3339
 from api.problems import PROBLEMS
 from api.session import Page, Req, caller, perform
 from chainlake.domain import runs
@@ -48,7 +48,7 @@ def list_runs(
     job: Annotated[str | None, QueryParameter(max_length=200)] = None,
     status: Annotated[Status | None, QueryParameter()] = None,
     trigger: Annotated[str | None, QueryParameter(max_length=64)] = None,
-    since: Annotated[datetime | None, QueryParameter()] = None,
+    since: Timestamp = None,
     after: Annotated[str | None, QueryParameter(pattern=UUID_PATTERN)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
 ) -> Page:
@@ -62,7 +62,7 @@ def list_runs(
         job=job,
         status=status,
         trigger=trigger,
-        since=since.isoformat() if since else None,
+        since=rfc3339(since, "since"),
         after=after,
         limit=limit,
     )

@@ -83,6 +83,7 @@ def get_saved_query(request: Req, org: OrgParam, name: NameParam) -> dict[str, A
     status_code=204,
 )
 def delete_saved_query(request: Req, org: OrgParam, name: NameParam) -> None:
+    """Delete your saved query `name` of `org` (only its owner may)."""
     perform(request, saved.delete_saved_query, org=org, name=name)
 
 

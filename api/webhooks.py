@@ -55,7 +55,11 @@ def _delivery_id(header: str | None) -> str:
 async def receive_webhook(
     org_id: FromPath[UUID], job: FromPath[str], request: Request[Any, Any, Any]
 ) -> dict[str, str]:
+    """Queue a run of a webhook job: the body is its payload, signed with the job's secret
+    (X-Chainlake-Timestamp, X-Chainlake-Delivery, X-Chainlake-Signature; docs/job-contract.md).
+    No token: the signature is the credential; a replayed delivery is answered 409."""
     body = await request.body()
+
     timestamp = request.headers.get("x-chainlake-timestamp", "")
     given = request.headers.get("x-chainlake-signature", "")
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > TOLERANCE_SECONDS:

@@ -12636,7 +12636,7 @@ BEGIN
         SELECT r.created_at, r.id INTO last_at, last_id FROM runs.runs r
         WHERE r.id = core.try_uuid(p_after);
         IF last_id IS NULL THEN
-            RAISE EXCEPTION 'after: % is not a run of yours', p_after USING ERRCODE = '22023',
+            RAISE EXCEPTION 'after: % is not a run of yours', p_after USING ERRCODE = 'P0002',
                 HINT = 'pass the `next` of the previous page';
         END IF;
     END IF;

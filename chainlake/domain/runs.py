@@ -5,6 +5,7 @@ what the caller sees, the stored functions who may change what."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -55,7 +56,7 @@ def list_runs(
             "job": job,
             "status": status,
             "trigger": trigger,
-            "since": since,
+            "since": _time(since, "since"),
             "after": after,
             "limit": limit,
         },
@@ -142,3 +143,16 @@ def replay_dead_letter(conn: Conn, *, letter_id: int) -> dict[str, Any]:
         "SELECT id, job_name, job_version, status FROM runs.replay(p_letter_id => %(id)s)",
         {"id": letter_id},
     )
+
+
+def _time(value: str | None, field: str) -> datetime | None:
+    """An ISO 8601 time a user gave (a date alone is its midnight, UTC)."""
+    if value is None:
+        return None
+    try:
+        found = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"{field}: {value!r} is not a time", "give YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z]"
+        ) from exc
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
