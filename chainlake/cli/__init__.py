@@ -5,6 +5,10 @@ domain layer (`chainlake.domain`) through `common.acting`; `common` holds what t
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from functools import wraps
+from typing import Any
+
 import click
 
 from chainlake.cli import (
@@ -27,6 +31,8 @@ from chainlake.errors import ChainlakeError
 # what works on the operator's machine only: with a profile in effect they refuse, saying so
 LOCAL_ONLY = {"up", "down", "status", "doctor", "migrate", "runner", "image", "devchain"}
 LOCAL_ONLY |= {"token", "psql"}
+# what works anywhere without acting as anyone: signing in, profiles, shell completion
+ANYWHERE = {"login", "logout", "profile", "completion"}
 
 
 @click.group(help="chainlake: a Postgres-centric data platform for blockchain data.")
@@ -90,3 +96,47 @@ COMMANDS: list[click.Command] = [
 ]
 for command in COMMANDS:
     main.add_command(command)
+
+
+def has_as(command: click.Command) -> bool:
+    """A user command: it acts as someone (`--as`), locally or through a profile."""
+    return any(isinstance(p, click.Option) and "--as" in p.opts for p in command.params)
+
+
+def leaves(command: click.Command, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """The path of every command under `command` that runs something (not a group)."""
+    if isinstance(command, click.Group):
+        for name, sub in command.commands.items():
+            yield from leaves(sub, (*path, name))
+    else:
+        yield path
+
+
+def command_at(path: tuple[str, ...]) -> click.Command:
+    found: click.Command = main
+    for name in path:
+        assert isinstance(found, click.Group)
+        found = found.commands[name]
+    return found
+
+
+def _operators_only(callback: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            chosen = profile_in_effect()
+            if chosen is not None:
+                raise local_only(chosen)
+        except ChainlakeError as exc:
+            fail(exc)
+        return callback(*args, **kwargs)
+
+    return guarded
+
+
+# Every command that acts as nobody (no `--as`) is the operator's: through a profile it refuses,
+# saying so, before it touches anything (a new operator command cannot reach a laptop's cwd).
+for _path in list(leaves(main)):
+    _command = command_at(_path)
+    if _path[0] not in ANYWHERE and not has_as(_command) and _command.callback is not None:
+        _command.callback = _operators_only(_command.callback)

@@ -17,9 +17,11 @@ from chainlake.cli.common import (
     acting,
     fail,
     handles_errors,
+    local_only,
     parse_pairs,
     print_json,
     print_rows,
+    profile_in_effect,
 )
 from chainlake.domain import alerts as rules
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
@@ -134,6 +136,13 @@ def alert_delete(name: str, org_name: str, as_email: str | None) -> None:
     click.echo(f"alert rule {org_name}/{name} deleted")
 
 
+def _not_through_api(what: str) -> None:
+    """Backtests and live firings have no API endpoint yet: through a profile they refuse."""
+    profile = profile_in_effect()
+    if profile is not None:
+        raise local_only(profile, f"chainlake alert {what}")
+
+
 @alert.command("backtest", help="Evaluate rule NAME over blocks --from..--to, hot or cold.")
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
@@ -158,6 +167,7 @@ def alert_backtest(
     from chainlake.storage import open_store
 
     try:
+        _not_through_api("backtest")
         stack = Stack.load()
         with connection(as_email) as conn:
             found = backtest(
@@ -189,6 +199,7 @@ def alert_listen(
 
     deadline = time.monotonic() + seconds if seconds is not None else None
     try:
+        _not_through_api("listen")
         with connection(as_email) as conn:
             channels = [(c["org"], c["channel"]) for c in rules.notice_channels(conn, org=org_name)]
             if not channels:
@@ -247,8 +258,6 @@ def channel_create(
 ) -> None:
     import os
 
-    from chainlake.secrets import load_key
-
     secret = None
     if secret_env:
         secret = os.environ.get(secret_env)
@@ -257,7 +266,6 @@ def channel_create(
     made = None
     if secret is None and kind == "webhook":
         secret = made = secrets.token_urlsafe(32)
-    key = load_key(Stack.load().settings.home)
     config = parse_pairs(config_pairs)
     with acting(as_email) as act:
         act(
@@ -268,7 +276,7 @@ def channel_create(
             target=target,
             config=config,
             secret=secret,
-            key=key,
+            key=act.key(),
         )
     click.echo(f"channel {org_name}/{name} ({kind}) saved")
     if made:

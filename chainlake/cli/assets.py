@@ -20,8 +20,6 @@ from chainlake.cli.common import (
 from chainlake.domain import assets as ops
 from chainlake.domain import lineage as lineage_ops
 from chainlake.errors import ChainlakeError, InvalidInput
-from chainlake.local.stack import Stack
-from chainlake.storage import open_store
 
 
 @click.group(help="Datasets and their versions.")
@@ -322,7 +320,7 @@ def asset_preview(
             version=version,
             partition=partition,
             limit=limit,
-            store=open_store(Stack.load().storage_url),
+            store=act.store(),
         )
     where = f" partition {shown['partition']}" if shown["partition"] else ""
     click.echo(f"# {dataset} v{shown['version']}{where}")

@@ -123,9 +123,8 @@ def _reorg_line(reorg: dict[str, Any]) -> str:
 @AS_OPTION
 def chain_check(chain_id: int | None, as_json: bool, as_email: str | None) -> None:
     try:
-        store = open_store(Stack.load().storage_url)
         with acting(as_email) as act:
-            found = act(chain_ops.chain_check, chain_id=chain_id, store=store)
+            found = act(chain_ops.chain_check, chain_id=chain_id, store=act.store())
     except ChainlakeError as exc:
         fail(exc)
         return

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import click
 import psycopg
@@ -23,6 +23,9 @@ from chainlake.db import connect
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.local.stack import Stack
 from chainlake.query import jsonable
+
+if TYPE_CHECKING:
+    from chainlake.storage import ObjectStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -208,6 +211,28 @@ class Actor:
             return cast(R, method(*args, **kwargs))
         assert self.conn is not None
         return op(self.conn, *args, **kwargs)
+
+    def store(self) -> ObjectStore:
+        """The object store an operation reads, run here: the local stack's. Through the API the
+        server reads its own: none is opened on this machine (the client ignores `store`)."""
+        if self.client is not None:
+            return cast("ObjectStore", None)
+        from chainlake.storage import open_store
+
+        return open_store(Stack.load().storage_url)
+
+    def key(self) -> bytes:
+        """The platform key an operation encrypts with, run here. Through the API the server
+        encrypts with its own: none is read, or made, on this machine (the client ignores it)."""
+        if self.client is not None:
+            return b""
+        from chainlake.secrets import load_key
+
+        return load_key(Stack.load().settings.home)
+
+    def api_url(self) -> str | None:
+        """The API this actor's operations reach: the profile's, or the local stack's if up."""
+        return self.client.api_url if self.client is not None else Stack.load().api_url()
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from chainlake.cli.common import acting, handles_errors, print_rows
+from chainlake.cli.common import handles_errors, operating, print_rows
 from chainlake.domain import egress as rules
 
 
@@ -23,7 +23,7 @@ def egress() -> None:
 @click.option("--note", default="operator", help="Why (shown by `egress list`).")
 @handles_errors
 def egress_allow(address: str, note: str) -> None:
-    with acting(None) as act:
+    with operating() as act:
         act(rules.allow_egress, address=address, note=note)
     click.echo(f"allowed {address}")
 
@@ -32,7 +32,7 @@ def egress_allow(address: str, note: str) -> None:
 @click.argument("address")
 @handles_errors
 def egress_forget(address: str) -> None:
-    with acting(None) as act:
+    with operating() as act:
         act(rules.forget_egress, address=address)
     click.echo(f"{address} is no longer allowed")
 
@@ -45,6 +45,6 @@ def egress_list(as_json: bool) -> None:
         host = f"[{r['host']}]" if ":" in r["host"] else r["host"]
         return f"{r['rule']:<8}  {host}:{r['port']}  {r['note']}"
 
-    with acting(None) as act:
+    with operating() as act:
         found = act(rules.list_egress)
     print_rows(found, as_json, line, "nothing allowed besides public addresses")

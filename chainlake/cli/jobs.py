@@ -22,7 +22,6 @@ from chainlake.cli.common import (
 )
 from chainlake.domain import jobs, runs
 from chainlake.errors import ChainlakeError
-from chainlake.local.stack import Stack
 
 
 @click.group(help="Job definitions and manual runs.")
@@ -107,15 +106,11 @@ def job_run(
 @AS_OPTION
 @handles_errors
 def job_webhook_secret(name: str, org_name: str, as_email: str | None) -> None:
-    from chainlake.secrets import load_key
-
-    stack = Stack.load()
     with acting(as_email) as act:
-        made = act(
-            jobs.set_webhook_secret, org=org_name, name=name, key=load_key(stack.settings.home)
-        )
+        made = act(jobs.set_webhook_secret, org=org_name, name=name, key=act.key())
+        url = act.api_url()
     click.echo(f"secret: {made['secret']}")
-    click.echo(f"url:    {stack.api_url() or 'http://API'}{made['path']}")
+    click.echo(f"url:    {url or 'http://API'}{made['path']}")
     click.echo(
         "sign:   X-Chainlake-Timestamp: <unix seconds>; X-Chainlake-Delivery: <id>; "
         "X-Chainlake-Signature: sha256=HMAC_SHA256(secret, '<timestamp>.<delivery>.<body>') "

@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from chainlake.cli.common import AS_USER, acting, handles_errors, print_rows, stamp
+from chainlake.cli.common import (
+    AS_USER,
+    acting,
+    handles_errors,
+    print_rows,
+    profile_in_effect,
+    stamp,
+)
 from chainlake.domain import pii as labels
 from chainlake.errors import InvalidInput
 
@@ -21,8 +28,8 @@ def pii() -> None:
     pass
 
 
-def _person(as_email: str | None, what: str) -> str:
-    if not as_email:
+def _person(as_email: str | None, what: str) -> str | None:
+    if not as_email and profile_in_effect() is None:  # through a profile: who signed in
         raise InvalidInput(f"{what} is done by a person", "name them with --as EMAIL")
     return as_email
 
@@ -83,9 +90,11 @@ def pii_set(
 def _remove(
     redact: bool, verb: str, org_name: str | None, subject: str, as_email: str | None
 ) -> None:
-    if as_email:
+    if as_email or profile_in_effect() is not None:  # a person: --as, or who signed in
         if not org_name:
-            raise InvalidInput("--org is required with --as", "name the org: --org ORG")
+            raise InvalidInput(
+                "--org is required when a person deletes or redacts", "name the org: --org ORG"
+            )
         op = labels.redact_pii_subject if redact else labels.delete_pii_subject
         with acting(as_email) as act:
             found = [act(op, org=org_name, subject=subject)]

@@ -136,6 +136,23 @@ def _via_profile(
             yield from api.query_stream(sql=sql, format=fmt)  # type: ignore[arg-type]
 
 
+def _saved_via_profile(
+    profile: str, as_email: str | None, org: str, name: str, params: dict[str, Any], fmt: str
+) -> Iterator[bytes]:
+    if as_email:
+        raise InvalidInput(f"--as has no meaning with profile {profile}: you act as yourself")
+    with Client.from_profile(profile) as api:
+        if fmt == "json":
+            yield json.dumps(api.run_saved_query(org=org, name=name, params=params)).encode()
+        else:
+            yield from api.run_saved_query_stream(
+                org=org,
+                name=name,
+                params=params,
+                format=fmt,  # type: ignore[arg-type]
+            )
+
+
 def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:
     if out is not None:
         written = 0
@@ -196,7 +213,7 @@ def saved_create(
     param_pairs: tuple[str, ...],
     as_email: str | None,
 ) -> None:
-    if not as_email:
+    if not as_email and profile_in_effect() is None:  # through a profile: who signed in
         raise InvalidInput("a saved query has an owner", "name them with --as EMAIL")
     with acting(as_email) as act:
         act(
@@ -246,8 +263,12 @@ def saved_run(
 ) -> None:
     wire = "json" if fmt == "table" else fmt
     try:
-        stack = Stack.load()
         params = parse_pairs(param_pairs)
+        profile = profile_in_effect()
+        if profile is not None:  # through the API, as the user signed in to it
+            _emit(_saved_via_profile(profile, as_email, org_name, name, params, wire), fmt, out)
+            return
+        stack = Stack.load()
         if as_email:
             body = {"params": params, "format": wire}
             path = f"/v1/saved-queries/{org_name}/{name}/run"
@@ -288,8 +309,8 @@ def _object(ref: str) -> tuple[str, str]:
     return org_name, name
 
 
-def _as_someone(as_email: str | None) -> str:
-    if not as_email:
+def _as_someone(as_email: str | None) -> str | None:
+    if not as_email and profile_in_effect() is None:  # through a profile: who signed in
         raise InvalidInput("sharing is done by a person", "name them with --as EMAIL")
     return as_email
 

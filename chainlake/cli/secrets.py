@@ -29,7 +29,6 @@ def secret() -> None:
 @AS_USER
 @handles_errors
 def secret_set(name: str, org_name: str, value_env: str | None, as_email: str | None) -> None:
-    from chainlake.secrets import load_key
 
     value = os.environ.get(value_env, "") if value_env else sys.stdin.read().rstrip("\n")
     if not value:
@@ -37,9 +36,8 @@ def secret_set(name: str, org_name: str, value_env: str | None, as_email: str | 
             f"no value for secret {name}",
             f"set {value_env} or pipe the value in" if value_env else "pipe the value in",
         )
-    key = load_key(Stack.load().settings.home)
     with acting(as_email) as act:
-        act(secrets.set_secret, org=org_name, name=name, value=value, key=key)
+        act(secrets.set_secret, org=org_name, name=name, value=value, key=act.key())
     click.echo(f"secret {org_name}/{name} set")
 
 
