@@ -62,3 +62,27 @@ def test_a_follow_ends_when_the_token_that_opened_it_expires(
     assert not any("LATE_MARKER" in s for s in seen), (
         f"an event appended {TTL + 3} s after the token's expiry reached its follower: {seen}"
     )
+
+
+def test_a_dropped_follow_gives_its_slot_back(api: str, tenants: Tenants, tmp_path: Path) -> None:
+    """A caller holds at most two follows; a connection the client drops (a laptop closing, a
+    proxy timing out) must free its slot within a heartbeat or so, or two drops lock the caller
+    out of following anything until the API restarts."""
+    wes = client(api, tmp_path, tenants, "a", "writer")
+    wes.apply_job(org="a", definition=behave())
+    run = wes.run_job(org="a", name="behave", params={"do": "sleep", "seconds": 1})
+    ann = client(api, tmp_path, tenants, "a", "reader")
+    path = f"/v1/runs/{run['id']}/logs"
+    asked: dict[str, str | int] = {"follow": "true", "timeout": 120}
+    for _ in range(2):
+        with ann.http.stream("GET", path, params=asked) as opened:
+            assert opened.status_code == 200
+    started = time.monotonic()
+    status = 0
+    while time.monotonic() - started < 40:
+        with ann.http.stream("GET", path, params=asked) as again:
+            status = again.status_code
+        if status == 200:
+            break
+        time.sleep(1)
+    assert status == 200, f"the dropped follows' slots were still taken after 40 s ({status})"
