@@ -230,3 +230,49 @@ def test_a_trickling_api_cannot_hold_the_cli_forever(laptop: Path) -> None:
         took = time.monotonic() - started
     assert said is not None, f"the CLI still waited on the API after {took:.0f} s"
     assert said.returncode != 0 and "error:" in said.stderr, said
+
+
+def test_a_providers_nonsense_interval_is_a_clear_error(laptop: Path) -> None:
+    """RFC 8628's `interval` comes from the provider the API named; a negative one makes
+    time.sleep raise ValueError and the CLI die with a traceback (and `expires_in` in the
+    billions with a huge interval would keep it polling for days: MAX_POLLS bounds the count,
+    not the time)."""
+    routes: dict[str, Route] = {}
+    with server(routes) as (evil, _):
+        routes["/v1/auth/config"] = answer(
+            200,
+            {
+                "issuers": [
+                    {
+                        "issuer": evil,
+                        "discovery_url": evil + "/.well-known/openid-configuration",
+                        "audience": "chainlake",
+                        "client_id": "chainlake-cli",
+                        "scope": "openid",
+                    }
+                ]
+            },
+        )
+        routes["/.well-known/openid-configuration"] = answer(
+            200,
+            {
+                "issuer": evil,
+                "token_endpoint": evil + "/token",
+                "device_authorization_endpoint": evil + "/device",
+            },
+        )
+        routes["/device"] = answer(
+            200,
+            {
+                "device_code": "d",
+                "user_code": "ABCD",
+                "verification_uri": "http://127.0.0.1/verify",
+                "expires_in": 30,
+                "interval": -5,
+            },
+        )
+        routes["/token"] = answer(400, {"error": "authorization_pending"})
+        said = run(laptop, "login", "--api", evil, "--profile", "p")
+    assert said.returncode != 0
+    assert "Traceback" not in said.stderr, said.stderr
+    assert "error: " in said.stderr and "interval" in said.stderr, said.stderr
