@@ -107,7 +107,9 @@ def run_logs(
     """A run's events after sequence number `after`: `items`, `next` (the `after` of the next
     call) and the run's `status`. With `follow=true` or `Accept: text/event-stream`,
     server-sent events (`log` events, `: heartbeat` comments, an `end` event with the final
-    status) until the run is final or `timeout` seconds passed; a caller holds at most two."""
+    status) until the run is final, `timeout` seconds passed (a `timeout` event) or the token
+    expired (an `expired` event: follow again from `next` with a new one); a caller holds at
+    most two."""
     first = perform(request, runs.run_logs, run_id=run_id, after=after, limit=limit)
     if not (follow or "text/event-stream" in request.headers.get("accept", "")):
         return Response(first, media_type="application/json")
@@ -155,8 +157,12 @@ async def _follow(
     one statement and gives it back, so a follower holds no connection while it waits."""
     ends = time.monotonic() + timeout
     beat = time.monotonic() + HEARTBEAT_SECONDS
+    expires: float | None = getattr(request.state, "token_expires", None)
     try:
         while True:
+            if expires is not None and time.time() >= expires:  # what opened it is no more
+                yield _event("expired", {"status": page["status"], "next": page["next"]})
+                return
             for row in page["items"]:
                 yield _event("log", row, row["seq"])
             if len(page["items"]) < limit and page["status"] in runs.FINAL_STATUSES:

@@ -48,6 +48,7 @@ def caller(request: Req) -> dict[str, Any]:
     if row["sign_in"] == "unknown":
         raise NotAuthenticated("token refused: its user does not exist or is disabled")
     request.state.claims = identity.claims
+    request.state.token_expires = identity.expires_at.timestamp()  # a follow ends with its token
     request.state.orgs = ",".join(sorted(str(o) for o in row["orgs"] or []))
     return identity.claims
 

@@ -26,6 +26,7 @@ from chainlake.cli import (
     stack,
 )
 from chainlake.cli.common import fail, local_only, profile_in_effect
+from chainlake.cli.shown import show_only
 from chainlake.errors import ChainlakeError
 
 # what works on the operator's machine only: with a profile in effect they refuse, saying so
@@ -45,6 +46,7 @@ ANYWHERE = {"login", "logout", "profile", "completion"}
 )
 @click.pass_context
 def main(ctx: click.Context, profile: str | None) -> None:
+    show_only()  # what servers say is shown, never obeyed by the terminal
     if ctx.invoked_subcommand not in LOCAL_ONLY:
         return
     try:

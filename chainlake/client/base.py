@@ -5,6 +5,7 @@ session that expired (and how to sign in again) and an API that cannot be reache
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO, Self
 from urllib.parse import quote
@@ -47,6 +48,47 @@ class Unreachable(ChainlakeError):
     exit_code = 6
 
 
+MAX_ANSWER_BYTES = 256 << 20  # a JSON answer the client reads whole (pages are far smaller)
+
+
+def bounded_send(
+    http: httpx.Client,
+    request: httpx.Request,
+    *,
+    seconds: float,
+    max_bytes: int,
+    what: str,
+) -> httpx.Response:
+    """Send `request` and read its whole answer within `seconds` and `max_bytes`. httpx bounds
+    each read, not the answer: a server that trickles a byte at a time would otherwise hold the
+    caller (and grow its memory) for ever. The answer comes back read, decoded."""
+    ends = time.monotonic() + seconds
+    response = http.send(request, stream=True)
+    body = bytearray()
+    try:
+        for chunk in response.iter_bytes():
+            body += chunk
+            if len(body) > max_bytes:
+                raise ChainlakeError(
+                    f"{what} answered more than {max_bytes >> 20} MB; the client stopped reading"
+                )
+            if time.monotonic() > ends:
+                raise Unreachable(
+                    f"{what} did not finish answering within {seconds:g} s",
+                    "try again; if it persists, the server is broken or hostile",
+                )
+    finally:
+        response.close()
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code, headers=headers, content=bytes(body), request=request
+    )
+
+
 class BearerToken(httpx.Auth):
     """`Authorization: Bearer <token>` on every request, the token asked for each time (so a
     profile's is renewed when it expires, whichever request or stream comes first)."""
@@ -81,6 +123,7 @@ class BaseClient:
             raise InvalidInput("a client needs a token or a token provider")
         self.api_url = api_url.rstrip("/")
         self.profile = profile
+        self.timeout = timeout
         bearer = BearerToken(token_provider or (lambda: str(token)))
         self.http = httpx.Client(base_url=self.api_url, timeout=timeout, auth=bearer)
 
@@ -106,7 +149,17 @@ class BaseClient:
         query = {k: _query(v) for k, v in (params or {}).items() if v is not None}
         request = self.http.build_request(method, path, params=query, json=json)
         try:
-            response = self.http.send(request, stream=stream)
+            response = (
+                self.http.send(request, stream=True)
+                if stream
+                else bounded_send(
+                    self.http,
+                    request,
+                    seconds=self.timeout,
+                    max_bytes=MAX_ANSWER_BYTES,
+                    what=f"the chainlake API at {self.api_url} ({method} {path})",
+                )
+            )
         except httpx.TimeoutException as exc:
             raise Unreachable(
                 f"the chainlake API at {self.api_url} did not answer in time ({method} {path})",

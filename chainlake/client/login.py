@@ -22,14 +22,17 @@ from typing import Any
 import httpx
 import jwt
 
-from chainlake.client.base import NotSignedIn
+from chainlake.client.base import NotSignedIn, bounded_send
 from chainlake.client.profiles import Profile, expired
 from chainlake.errors import ChainlakeError
 
 DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
-TIMEOUT = 15.0  # seconds, each request to the API or the provider
+TIMEOUT = 15.0  # seconds, each request to the API or the provider, its answer read whole
+MAX_ANSWER = 1 << 20  # bytes: a discovery document, a device code or tokens are far smaller
 MAX_POLLS = 1_000  # the device code's expiry ends polling first; this bounds it regardless
 DEFAULT_INTERVAL = 5  # RFC 8628: when the provider names none
+MAX_INTERVAL = 60  # seconds between polls, whatever the provider says
+MAX_EXPIRES_IN = 1800  # a sign-in waits at most half an hour for the person to approve
 SLOW_DOWN = 5  # RFC 8628 3.5: seconds added to the interval on `slow_down`
 
 
@@ -74,8 +77,12 @@ class Tokens:
 
 
 def _request(method: str, url: str, what: str, **kwargs: Any) -> httpx.Response:
+    """One request to the API or the provider, its whole answer read within TIMEOUT seconds
+    and MAX_ANSWER bytes."""
     try:
-        return httpx.request(method, url, timeout=TIMEOUT, **kwargs)
+        with httpx.Client(timeout=TIMEOUT) as http:
+            request = http.build_request(method, url, **kwargs)
+            return bounded_send(http, request, seconds=TIMEOUT, max_bytes=MAX_ANSWER, what=what)
     except httpx.TransportError as exc:
         reason = (str(exc).strip() or type(exc).__name__).splitlines()[0]
         raise LoginFailed(f"cannot reach {what} at {url}: {reason}", "check the address") from exc
@@ -121,15 +128,31 @@ def auth_settings(api_url: str, issuer: str | None = None) -> AuthSettings:
 
 
 def endpoints(settings: AuthSettings) -> Endpoints:
-    """The provider's token and device authorization endpoints, from its discovery document
-    (which must name the issuer the API trusts)."""
-    response = _request("GET", settings.discovery_url, "the OIDC provider")
-    document = _json(response, f"the OIDC provider at {settings.discovery_url}")
+    """The provider's token and device authorization endpoints, from its discovery document at
+    the issuer's own `/.well-known/openid-configuration` (OpenID Connect Discovery 1.0 section
+    4), never at an address the API names: the API could point a client's secret or a user's
+    refresh token at a token endpoint of its own. Every address is https, or on loopback."""
+    url = _secure(settings.issuer, "issuer").rstrip("/") + "/.well-known/openid-configuration"
+    response = _request("GET", url, "the OIDC provider")
+    document = _json(response, f"the OIDC provider at {url}")
     if document.get("issuer") != settings.issuer or "token_endpoint" not in document:
-        raise LoginFailed(
-            f"{settings.discovery_url} is not the discovery document of {settings.issuer}"
-        )
-    return Endpoints(document["token_endpoint"], document.get("device_authorization_endpoint"))
+        raise LoginFailed(f"{url} is not the discovery document of {settings.issuer}")
+    device = document.get("device_authorization_endpoint")
+    return Endpoints(
+        _secure(str(document["token_endpoint"]), "token_endpoint"),
+        _secure(str(device), "device_authorization_endpoint") if device else None,
+    )
+
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+def _secure(url: str, field: str) -> str:
+    """`url` if it is https, or http on this machine's loopback (a provider for development)."""
+    parsed = httpx.URL(url)
+    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.host in LOOPBACK):
+        return url
+    raise LoginFailed(f"{field}: {url!r} is not https; tokens and secrets go over https only")
 
 
 def start_device_flow(settings: AuthSettings, found: Endpoints) -> DeviceCode:
@@ -150,9 +173,17 @@ def start_device_flow(settings: AuthSettings, found: Endpoints) -> DeviceCode:
         body["user_code"],
         body["verification_uri"],
         body.get("verification_uri_complete"),
-        int(body.get("expires_in", 600)),
-        int(body.get("interval", DEFAULT_INTERVAL)),
+        _seconds(body, "expires_in", 600, 1, MAX_EXPIRES_IN),
+        _seconds(body, "interval", DEFAULT_INTERVAL, 1, MAX_INTERVAL),
     )
+
+
+def _seconds(body: dict[str, Any], field: str, default: int, least: int, most: int) -> int:
+    """A duration the provider names, within what a sign-in may take (RFC 8628 3.2)."""
+    value = body.get(field, default)
+    if not isinstance(value, int | float) or isinstance(value, bool) or not least <= value:
+        raise LoginFailed(f"the provider's device code has a nonsense {field}: {value!r}")
+    return int(min(value, most))
 
 
 def poll_device_flow(
