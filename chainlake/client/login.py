@@ -102,7 +102,7 @@ def _json(response: httpx.Response, what: str) -> dict[str, Any]:
 
 def auth_settings(api_url: str, issuer: str | None = None) -> AuthSettings:
     """The provider the API trusts for sign-in (`issuer` picks one when it trusts several)."""
-    url = api_url.rstrip("/") + "/v1/auth/config"
+    url = _secure(api_url, "--api").rstrip("/") + "/v1/auth/config"
     response = _request("GET", url, "the chainlake API")
     body = _json(response, f"the chainlake API at {api_url}")
     if response.status_code != 200:

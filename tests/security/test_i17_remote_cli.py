@@ -276,3 +276,12 @@ def test_a_providers_nonsense_interval_is_a_clear_error(laptop: Path) -> None:
     assert said.returncode != 0
     assert "Traceback" not in said.stderr, said.stderr
     assert "error: " in said.stderr and "interval" in said.stderr, said.stderr
+
+
+def test_tokens_go_over_https_only_off_this_machine() -> None:
+    """A sign-in, its token and a client's secret never cross a network in the clear: an API or
+    a provider off loopback must be https (refused before any request is made)."""
+    from chainlake.client.login import LoginFailed, auth_settings
+
+    with pytest.raises(LoginFailed, match="--api: 'http://chainlake.example.com' is not https"):
+        auth_settings("http://chainlake.example.com")
