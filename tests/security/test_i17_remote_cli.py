@@ -283,5 +283,5 @@ def test_tokens_go_over_https_only_off_this_machine() -> None:
     a provider off loopback must be https (refused before any request is made)."""
     from chainlake.client.login import LoginFailed, auth_settings
 
-    with pytest.raises(LoginFailed, match="--api: 'http://chainlake.example.com' is not https"):
+    with pytest.raises(LoginFailed, match="is not https"):
         auth_settings("http://chainlake.example.com")
