@@ -77,6 +77,12 @@ NOT_OPERATIONS = {
     "check_run_id",
     "openlineage_events",
     "asset_manifest",
+    # the API's own webhook receiver (a signature, not a user, is the caller)
+    "webhook_secret_sealed",
+    "receive_webhook",
+    # the operator's chain commands (the chain-writing role, on the operator's machine)
+    "chain_ids",
+    "chain_settings",
 }
 
 
