@@ -107,7 +107,8 @@ def preview_asset(
     limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 20,
 ) -> dict[str, Any]:
     """The first `limit` records of a version (the current one by default) or of a partition's
-    latest version: text lines as they are, Parquet rows as JSON objects."""
+    latest version: text lines as they are, Parquet rows as JSON objects; bounded in bytes
+    (a long record is cut, saying so; `truncated` when the preview stopped at its byte cap)."""
     return perform(
         request,
         assets.preview_asset,
@@ -142,9 +143,17 @@ def rollback_asset(
     status_code=200,
 )
 def verify_asset(request: Req, org: Name, dataset: Name, data: JSONBody[Verify]) -> dict[str, Any]:
-    """Re-hash a version's files against its manifest: `problems` names each file missing or
-    altered (none: every file verifies)."""
-    return perform(request, assets.verify_asset, org=org, dataset=dataset, version=data.version)
+    """Re-hash a version's files against its manifest (those in the object store through the
+    API's store): `problems` names each file missing, altered or unverified (none: every file
+    verifies)."""
+    return perform(
+        request,
+        assets.verify_asset,
+        org=org,
+        dataset=dataset,
+        version=data.version,
+        store=request.app.state.store,
+    )
 
 
 @post(

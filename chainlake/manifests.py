@@ -8,9 +8,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
+
+from chainlake.storage import ObjectStore, key_of
 
 MANIFEST_NAME = "_manifest.json"
 
@@ -23,24 +26,37 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def describe(output: dict[str, Any], output_prefix: str) -> dict[str, Any]:
-    """The output with `manifest`, `content_hash` and `bytes` filled in from its files."""
-    root = Path(urlparse(output_prefix).path)
-    files = []
-    for uri in output.get("uris", []):
-        parsed = urlparse(uri)
-        if parsed.scheme != "file":
-            files.append({"uri": uri})
-            continue
+def store_digest(store: ObjectStore, key: str) -> tuple[int, str]:
+    """An object's size and SHA-256, read through its store a block at a time."""
+    digest, size = hashlib.sha256(), 0
+    for block in store.stream(key):
+        digest.update(block)
+        size += len(block)
+    return size, digest.hexdigest()
+
+
+def _entry(uri: str, output_prefix: str, store: ObjectStore | None) -> dict[str, Any]:
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
         path = Path(parsed.path)
-        files.append(
-            {
-                "uri": uri,
-                "path": str(path.relative_to(root)),
-                "bytes": path.stat().st_size,
-                "sha256": file_digest(path),
-            }
-        )
+        relative = str(path.relative_to(Path(urlparse(output_prefix).path)))
+        size, sha256 = path.stat().st_size, file_digest(path)
+        return {"uri": uri, "path": relative, "bytes": size, "sha256": sha256}
+    key = key_of(store, uri)
+    if store is None or key is None:
+        return {"uri": uri}  # in no store the runner reaches: verify reports it unverified
+    size, sha256 = store_digest(store, key)
+    prefix = output_prefix.rstrip("/") + "/"
+    relative = uri[len(prefix) :] if uri.startswith(prefix) else uri
+    return {"uri": uri, "path": relative, "bytes": size, "sha256": sha256}
+
+
+def describe(
+    output: dict[str, Any], output_prefix: str, store: ObjectStore | None = None
+) -> dict[str, Any]:
+    """The output with `manifest`, `content_hash` and `bytes` filled in from its files: those
+    on disk hashed where they are, those in the object store through `store` (streamed)."""
+    files = [_entry(uri, output_prefix, store) for uri in output.get("uris", [])]
     identity = sorted((f.get("path", f["uri"]), f.get("sha256", "")) for f in files)
     content_hash = hashlib.sha256(
         json.dumps(
@@ -83,16 +99,34 @@ def write_manifest(run: dict[str, Any], outputs: list[dict[str, Any]], output_pr
         handle.write(json.dumps(body, indent=2) + "\n")
 
 
-def verify(manifest: dict[str, Any]) -> list[str]:
-    """Every file of a version's manifest that is missing or altered, each named."""
-    problems = []
-    for entry in manifest.get("files", []):
-        parsed = urlparse(entry["uri"])
-        if parsed.scheme != "file" or "sha256" not in entry:
-            continue
+def verify(manifest: dict[str, Any], store: ObjectStore | None = None) -> list[str]:
+    """Every file of a version's manifest that is missing, altered or cannot be checked (no
+    digest recorded, or in no store at hand), each named: nothing unchecked passes."""
+    return [p for p in (_problem(e, store) for e in manifest.get("files", [])) if p]
+
+
+def _problem(entry: dict[str, Any], store: ObjectStore | None) -> str | None:
+    uri, recorded = entry["uri"], entry.get("sha256")
+    parsed, key = urlparse(uri), key_of(store, uri)
+    if parsed.scheme == "file":
         path = Path(parsed.path)
-        if not path.exists():
-            problems.append(f"missing: {entry['uri']}")
-        elif file_digest(path) != entry["sha256"]:
-            problems.append(f"altered: {entry['uri']} (sha256 differs from the manifest)")
-    return problems
+        if not path.is_file():
+            return f"missing: {uri}"
+        return _compare(uri, recorded, lambda: file_digest(path))
+    if store is None or key is None:
+        return f"unverified: {uri} (not in the object store at hand)"
+    if not store.exists(key):
+        return f"missing: {uri}"
+    return _compare(uri, recorded, lambda: store_digest(store, key)[1])
+
+
+def _compare(uri: str, recorded: str | None, digest: Callable[[], str]) -> str | None:
+    if recorded is None:  # a version written before digests were recorded for it
+        return f"unverified: {uri} (the manifest records no sha256 for it)"
+    try:
+        found = digest()
+    except FileNotFoundError:
+        return f"missing: {uri}"
+    if found != recorded:
+        return f"altered: {uri} (sha256 differs from the manifest)"
+    return None

@@ -14,8 +14,10 @@ credentials are refreshed by botocore before they expire).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +32,9 @@ class ObjectStore(Protocol):
     def put(self, key: str, data: bytes) -> None: ...
     def put_file(self, key: str, path: Path) -> None: ...
     def get(self, key: str) -> bytes: ...
+    def size(self, key: str) -> int: ...
+    def read_range(self, key: str, start: int, length: int) -> bytes: ...
+    def stream(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]: ...
     def exists(self, key: str) -> bool: ...
     def keys(self, prefix: str) -> list[str]: ...
     def delete(self, key: str) -> None: ...
@@ -71,6 +76,28 @@ class LocalStore:
             return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise FileNotFoundError(f"{self.url}/{key}") from exc
+
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        if not path.is_file():
+            raise FileNotFoundError(f"{self.url}/{key}")
+        return path.stat().st_size
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with self._path(key).open("rb") as handle:
+                handle.seek(start)
+                return handle.read(length)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{self.url}/{key}") from exc
+
+    def stream(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            handle = self._path(key).open("rb")
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(f"{self.url}/{key}") from exc
+        with handle:
+            yield from iter(lambda: handle.read(chunk), b"")
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -156,6 +183,47 @@ class S3Store:
             raise FileNotFoundError(f"{self.url}/{key}") from exc
         return bytes(answer["Body"].read())
 
+    def size(self, key: str) -> int:
+        from botocore.exceptions import ClientError
+
+        try:
+            head = self.client.head_object(Bucket=self.settings.bucket, Key=self._key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(f"{self.url}/{key}") from exc
+            raise
+        return int(head["ContentLength"])
+
+    def read_range(self, key: str, start: int, length: int) -> bytes:
+        """Bytes [start, start + length) of an object, fewer at its end (one ranged GET)."""
+        from botocore.exceptions import ClientError
+
+        if length <= 0:
+            return b""
+        ranged = f"bytes={start}-{start + length - 1}"
+        try:
+            answer = self.client.get_object(
+                Bucket=self.settings.bucket, Key=self._key(key), Range=ranged
+            )
+        except self.client.exceptions.NoSuchKey as exc:
+            raise FileNotFoundError(f"{self.url}/{key}") from exc
+        except ClientError as exc:  # a range past the end (or an empty object)
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":
+                return b""
+            raise
+        return bytes(answer["Body"].read())
+
+    def stream(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
+        try:
+            answer = self.client.get_object(Bucket=self.settings.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey as exc:
+            raise FileNotFoundError(f"{self.url}/{key}") from exc
+        body = answer["Body"]
+        try:
+            yield from body.iter_chunks(chunk)
+        finally:
+            body.close()
+
     def exists(self, key: str) -> bool:
         from botocore.exceptions import ClientError
 
@@ -216,6 +284,48 @@ class S3Store:
                 f"USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}",
             ]
         return [f"CREATE OR REPLACE SECRET chainlake_store ({', '.join(options)})"]
+
+
+def key_of(store: ObjectStore | None, uri: str) -> str | None:
+    """The key of `uri` in `store`; None when it is in no store at hand (or not under it)."""
+    if store is None:
+        return None
+    root = store.url.rstrip("/") + "/"
+    return uri[len(root) :] if uri.startswith(root) and len(uri) > len(root) else None
+
+
+class RangedReader(io.RawIOBase):
+    """An object read as a seekable file, by ranged reads (for Parquet footers and row
+    groups, or the first lines of a text file): never more than what is asked is fetched."""
+
+    def __init__(self, store: ObjectStore, key: str) -> None:
+        super().__init__()
+        self.store, self.key = store, key
+        self.length = store.size(key)
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.length}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self.position >= self.length:
+            return 0
+        data = self.store.read_range(self.key, self.position, len(view))
+        view[: len(data)] = data
+        self.position += len(data)
+        return len(data)
 
 
 def open_store(url: str, **s3: Any) -> ObjectStore:

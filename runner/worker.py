@@ -498,7 +498,8 @@ class Runner:
     ) -> None:
         outputs = []
         if error is None and events is not None:  # hash the files before taking a connection
-            outputs = [describe(o, prefix) for o in events.final_outputs()]
+            store = open_store(self.config.store_url)  # objects hashed through it, streamed
+            outputs = [describe(o, prefix, store) for o in events.final_outputs()]
             write_manifest(run, outputs, prefix)
         try:
             self._record_end(run, attempt, error, events, outputs, last_events)

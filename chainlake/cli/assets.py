@@ -168,7 +168,9 @@ def _superseded_note(superseded: dict[str, Any] | None) -> str:
 @handles_errors
 def verify(dataset: str, org_name: str, version: int | None, as_email: str | None) -> None:
     with acting(as_email) as act:
-        verified = act(ops.verify_asset, org=org_name, dataset=dataset, version=version)
+        verified = act(
+            ops.verify_asset, org=org_name, dataset=dataset, version=version, store=act.store()
+        )
     checked, problems, files = verified["version"], verified["problems"], verified["files"]
     for problem in problems:
         click.echo(problem)
@@ -326,3 +328,7 @@ def asset_preview(
     click.echo(f"# {dataset} v{shown['version']}{where}")
     for record in shown["records"]:
         click.echo(record)
+    for note in shown.get("notes", []):
+        click.echo(f"# {note}", err=True)
+    if shown.get("truncated"):
+        click.echo("# truncated: the preview stopped at its byte cap", err=True)

@@ -54,7 +54,10 @@ class AssetsClient(BaseClient):
         done: dict[str, Any] = self.request("POST", _asset(org, dataset) + "/rollback", json=body)
         return done
 
-    def verify_asset(self, *, org: str, dataset: str, version: int | None = None) -> dict[str, Any]:
+    def verify_asset(
+        self, *, org: str, dataset: str, version: int | None = None, store: Any = None
+    ) -> dict[str, Any]:
+        """`store` is the local path's; the API hashes through its own store."""
         body = {"version": version} if version is not None else {}
         found: dict[str, Any] = self.request("POST", _asset(org, dataset) + "/verify", json=body)
         return found

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,7 +18,7 @@ from chainlake.domain import one, rows, to_json
 from chainlake.domain.runs import FINAL_STATUSES, check_run_id, org_id
 from chainlake.errors import InvalidInput, NotFound
 from chainlake.manifests import verify as verify_files
-from chainlake.storage import ObjectStore
+from chainlake.storage import ObjectStore, RangedReader, key_of
 
 Conn = psycopg.Connection[Any]
 
@@ -92,6 +93,46 @@ def _version(
     )
 
 
+RECORD_BYTES = 64 * 1024  # one record's text in a preview, at most: longer ones are cut
+PREVIEW_BYTES = 512 * 1024  # a preview's records together (as JSON), at most
+SCAN_BYTES = 8 * 1024 * 1024  # bytes of text files one preview reads, at most
+ROW_GROUP_BYTES = 32 * 1024 * 1024  # a Parquet row group a preview reads (uncompressed), at most
+FOOTER_BYTES = 4 * 1024 * 1024  # a Parquet footer a preview reads, at most
+READ_BLOCK = 256 * 1024  # the size of each read of an object in the store
+CUT = " ... [record cut at {} bytes{}]"
+
+
+@dataclass
+class _Preview:
+    """The records found so far and what is left of the preview's budgets."""
+
+    left: int
+    room: int = PREVIEW_BYTES
+    scan: int = SCAN_BYTES
+    truncated: bool = False
+    records: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, text: bytes, whole: bool = True) -> bool:
+        """Add a record (cut to RECORD_BYTES, saying so); False once the preview is full."""
+        shown = text[:RECORD_BYTES].decode(errors="replace")
+        if len(text) > RECORD_BYTES or not whole:
+            shown += CUT.format(RECORD_BYTES, f"; {len(text)} in all" if whole else "")
+        size = len(json.dumps(shown)) + 1
+        if size > self.room:
+            self.truncated = True
+            return False
+        self.room -= size
+        self.records.append(shown)
+        self.left -= 1
+        return self.left > 0
+
+    def stop(self, note: str) -> bool:
+        self.truncated = True
+        self.notes.append(note)
+        return False
+
+
 def preview_asset(
     conn: Conn,
     *,
@@ -104,51 +145,104 @@ def preview_asset(
 ) -> dict[str, Any]:
     """The first `limit` records of a version (the current one by default), each a line:
     text formats as they are, Parquet rows as JSON objects. Files on local disk are read where
-    they are; those in the object store (S3) through `store` (the API's, or the local stack's)."""
+    they are; those in the object store (S3) through `store` (the API's, or the local stack's),
+    by ranged reads. Bounded in bytes as in records: a record longer than RECORD_BYTES is cut
+    (saying so), and the preview stops at PREVIEW_BYTES, SCAN_BYTES of text read, or a Parquet
+    row group over ROW_GROUP_BYTES (`truncated`, and `notes` says why)."""
     if not 1 <= limit <= 1000:
         raise InvalidInput(f"limit: {limit} is not between 1 and 1000")
     found = _version(conn, org, dataset, version, partition)
-    records: list[str] = []
+    shown = _Preview(left=limit)
     for uri in found["uris"]:
-        if len(records) < limit:
-            records += _records(_read(uri, store), uri, limit - len(records))
+        source = _open(uri, store)
+        if source is None:
+            continue
+        with source:
+            parquet = uri.endswith(".parquet")
+            more = _parquet(source, uri, shown) if parquet else _text(source, shown)
+        if not more:
+            break
     return {
         "dataset": dataset,
         "version": found["version"],
         "partition": found["partition"],
-        "records": records,
+        "records": shown.records,
+        "truncated": shown.truncated,
+        "notes": shown.notes,
     }
 
 
-def _read(uri: str, store: ObjectStore | None) -> Path | io.BytesIO | None:
-    """Where a file's bytes are: a file:// URI on disk, another in the store it is in (read
-    whole); None when it is gone or in no store at hand."""
+def _open(uri: str, store: ObjectStore | None) -> io.BufferedReader | None:
+    """A file's bytes, to read as far as needed: a file:// URI on disk, another in the store
+    it is in (ranged reads); None when it is gone or in no store at hand."""
     parsed = urlparse(uri)
     if parsed.scheme == "file":
         path = Path(parsed.path)
-        return path if path.is_file() else None
-    root = store.url.rstrip("/") + "/" if store is not None else None
-    if store is None or root is None or not uri.startswith(root):
+        return path.open("rb") if path.is_file() else None
+    key = key_of(store, uri)
+    if store is None or key is None:
         return None
     try:
-        return io.BytesIO(store.get(uri[len(root) :]))
+        return io.BufferedReader(RangedReader(store, key), buffer_size=READ_BLOCK)
     except FileNotFoundError:
         return None
 
 
-def _records(source: Path | io.BytesIO | None, uri: str, limit: int) -> list[str]:
-    if source is None:
-        return []
-    if uri.endswith(".parquet"):
-        import pyarrow.parquet as pq
+def _text(source: io.BufferedReader, shown: _Preview) -> bool:
+    """Lines of a text file as records; False once the preview is full or out of budget."""
+    while shown.left > 0:
+        if shown.scan <= 0:
+            return shown.stop(f"stopped after reading {SCAN_BYTES} bytes of text")
+        line = source.readline(RECORD_BYTES + 1)
+        if not line:
+            return True
+        shown.scan -= len(line)
+        whole = line.endswith(b"\n") or len(line) <= RECORD_BYTES
+        if not shown.add(line.rstrip(b"\n"), whole):
+            return False
+        if not whole:
+            _skip_line(source, shown)
+    return False
 
-        batch = next(pq.ParquetFile(source).iter_batches(batch_size=limit), None)
-        found = batch.to_pylist()[:limit] if batch is not None else []
-        return [json.dumps(to_json(r)) for r in found]
-    handle = source.open("rb") if isinstance(source, Path) else source
-    with handle:
-        lines = [line for _, line in zip(range(limit), handle, strict=False)]
-    return [line.decode(errors="replace").rstrip("\n") for line in lines]
+
+def _skip_line(source: io.BufferedReader, shown: _Preview) -> None:
+    """Read past the rest of a cut line, within the preview's scan budget."""
+    while shown.scan > 0:
+        rest = source.readline(min(READ_BLOCK, shown.scan))
+        shown.scan -= len(rest)
+        if not rest or rest.endswith(b"\n"):
+            return
+
+
+def _parquet(source: io.BufferedReader, uri: str, shown: _Preview) -> bool:
+    """Rows of a Parquet file as JSON records, from its first row groups only, in small
+    batches; a footer or a row group over its cap is not read (the preview stops, saying so)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        source.seek(-8, io.SEEK_END)
+        tail = source.read(8)
+        footer = int.from_bytes(tail[:4], "little")
+        if tail[4:] != b"PAR1" or footer > FOOTER_BYTES:
+            return shown.stop(f"{uri}: not Parquet, or its footer is over {FOOTER_BYTES} bytes")
+        source.seek(0)
+        parquet = pq.ParquetFile(source)
+        for group in range(parquet.metadata.num_row_groups):
+            size = parquet.metadata.row_group(group).total_byte_size
+            if size > ROW_GROUP_BYTES:
+                return shown.stop(
+                    f"{uri}: row group {group} is {size} bytes uncompressed, over the preview's "
+                    f"{ROW_GROUP_BYTES}; not read"
+                )
+            batches = parquet.iter_batches(batch_size=min(shown.left, 100), row_groups=[group])
+            for batch in batches:
+                for row in batch.to_pylist():
+                    if not shown.add(json.dumps(to_json(row)).encode()):
+                        return False
+    except (pa.ArrowException, OSError) as exc:
+        return shown.stop(f"{uri}: not a readable Parquet file ({exc})")
+    return True
 
 
 def rollback_asset(conn: Conn, *, org: str, dataset: str, version: int) -> dict[str, Any]:
@@ -172,17 +266,23 @@ def asset_manifest(
 
 
 def verify_asset(
-    conn: Conn, *, org: str, dataset: str, version: int | None = None
+    conn: Conn,
+    *,
+    org: str,
+    dataset: str,
+    version: int | None = None,
+    store: ObjectStore | None = None,
 ) -> dict[str, Any]:
-    """Re-hash a version's files against its manifest: `problems` names what is missing or
-    altered (empty: every file verifies)."""
+    """Re-hash a version's files against its manifest, those in the object store through
+    `store` (streamed): `problems` names what is missing, altered or unverified (no digest
+    recorded, or in no store at hand); empty: every file verifies."""
     found = _version(conn, org, dataset, version, None)
     manifest = found["manifest"] or {}
     return {
         "dataset": dataset,
         "version": found["version"],
         "files": len(manifest.get("files", [])),
-        "problems": verify_files(manifest),
+        "problems": verify_files(manifest, store),
     }
 
 
