@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import msgspec
+import psycopg
 from litestar import delete, get, post
 from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
@@ -27,9 +28,11 @@ from api.fields import (
     clamp,
 )
 from api.problems import PROBLEMS
-from api.session import Page, Req, perform
+from api.session import Page, Req, caller, perform, pool_of
+from chainlake.db import claims_transaction
 from chainlake.domain import alerts
 from chainlake.domain.pages import next_after
+from chainlake.errors import translate
 
 Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
@@ -167,7 +170,49 @@ def list_channels(request: Req) -> Page:
     return Page(perform(request, alerts.list_alert_channels), None)
 
 
+class BacktestSpec(msgspec.Struct):
+    first: Annotated[int, Meta(ge=0, le=2**53)]
+    last: Annotated[int, Meta(ge=0, le=2**53)]
+    chain_id: Annotated[int, Meta(ge=1, le=2**53)] = 31337
+    deliver: bool = False
+
+
+@post(
+    "/v1/alerts/rules/{org:str}/{name:str}/backtest",
+    operation_id="backtestAlertRule",
+    responses=PROBLEMS,
+    sync_to_thread=True,
+    status_code=200,
+)
+def backtest_rule(
+    request: Req, org: OrgParam, name: NameParam, data: JSONBody[BacktestSpec]
+) -> list[dict[str, Any]]:
+    """The firings the rule would have made over blocks `first`..`last` of the chain, hot or
+    cold, in one consistent snapshot; with `deliver` (writers), kept and delivered. Nothing
+    else is kept."""
+    claims = caller(request)
+    with pool_of(request).connection() as conn:
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        try:
+            with claims_transaction(conn, claims):
+                return alerts.backtest_alert_rule(
+                    conn,
+                    org=org,
+                    name=name,
+                    first=data.first,
+                    last=data.last,
+                    chain_id=data.chain_id,
+                    deliver=data.deliver,
+                    store=request.app.state.store,
+                )
+        except psycopg.Error as exc:
+            raise translate(exc) from exc
+        finally:
+            conn.isolation_level = None
+
+
 HANDLERS = [
+    backtest_rule,
     list_rules,
     save_rule,
     get_rule,

@@ -87,9 +87,9 @@ def backtest(
     """The firings `rule` would have made over blocks first..last of the chain (as the
     connection's identity; RLS decides which rules it may backtest). With `deliver`, they are
     committed as live firings and delivered (those live evaluation already made are not)."""
-    if first > last:
-        raise InvalidInput(f"--from {first} is after --to {last}")
-    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if idle:  # else the caller's transaction (the API's, REPEATABLE READ) is the snapshot
+        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         with conn.transaction(force_rollback=not deliver):
             found = conn.execute(
@@ -99,6 +99,8 @@ def backtest(
             ).fetchone()
             if found is None:
                 raise NotFound(f'no alert rule "{rule}" in org "{org}" that you may see')
+            if first > last:
+                raise InvalidInput(f"from: block {first} is after to: block {last}")
             dataset, window = found
             mark_row = conn.execute(
                 "SELECT coalesce(archived_to, start_block - 1) FROM chain.chains "
@@ -121,5 +123,6 @@ def backtest(
     except psycopg.Error as exc:
         raise translate(exc) from exc
     finally:
-        conn.isolation_level = None
+        if idle:
+            conn.isolation_level = None
     return rows

@@ -25,7 +25,6 @@ from chainlake.cli.common import (
 )
 from chainlake.domain import alerts as rules
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
-from chainlake.local.stack import Stack
 
 
 @click.group(help="Alert rules, channels, firings: create, list, show, backtest, listen.")
@@ -162,16 +161,17 @@ def alert_backtest(
     as_json: bool,
     as_email: str | None,
 ) -> None:
-    from chainlake.alerts.backtest import backtest
-    from chainlake.cli.common import connection
-    from chainlake.storage import open_store
-
     try:
-        _not_through_api("backtest")
-        stack = Stack.load()
-        with connection(as_email) as conn:
-            found = backtest(
-                conn, open_store(stack.storage_url), org_name, name, chain_id, first, last, deliver
+        with acting(as_email) as act:
+            found = act(
+                rules.backtest_alert_rule,
+                org=org_name,
+                name=name,
+                first=first,
+                last=last,
+                chain_id=chain_id,
+                deliver=deliver,
+                store=act.store(),
             )
     except ChainlakeError as exc:
         fail(exc)

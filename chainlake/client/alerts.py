@@ -73,3 +73,23 @@ class AlertsClient(BaseClient):
     def list_alert_channels(self) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self._get("/v1/alerts/channels")["items"]
         return found
+
+    def backtest_alert_rule(
+        self,
+        *,
+        org: str,
+        name: str,
+        first: int,
+        last: int,
+        chain_id: int = 31337,
+        deliver: bool = False,
+        store: Any = None,
+    ) -> list[dict[str, Any]]:
+        """The firings the rule would have made over blocks first..last (kept and delivered
+        with `deliver`). `store` is the local face's object store and is not sent."""
+        del store
+        body = {"first": first, "last": last, "chain_id": chain_id, "deliver": deliver}
+        found: list[dict[str, Any]] = self._post(
+            f"/v1/alerts/rules/{segment(org, name)}/backtest", body
+        )
+        return found

@@ -10,9 +10,12 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from chainlake.domain import one, rows
+from chainlake.alerts.backtest import backtest
+from chainlake.domain import one, rows, to_json
 from chainlake.egress import check_channel_names
+from chainlake.errors import InvalidInput
 from chainlake.secrets import encrypt
+from chainlake.storage import ObjectStore
 
 Conn = psycopg.Connection[Any]
 
@@ -113,3 +116,23 @@ def notice_channels(conn: Conn, *, org: str | None = None) -> list[dict[str, Any
         "WHERE %(org)s::text IS NULL OR name = %(org)s ORDER BY name"
     )
     return rows(conn, sql, {"org": org})
+
+
+def backtest_alert_rule(
+    conn: Conn,
+    *,
+    org: str,
+    name: str,
+    first: int,
+    last: int,
+    chain_id: int = 31337,
+    deliver: bool = False,
+    store: ObjectStore | None = None,
+) -> list[dict[str, Any]]:
+    """The firings rule `name` of `org` would have made over blocks first..last of the chain,
+    hot or cold (`store` holds the cold chunks); with `deliver`, kept as live firings and
+    delivered (writers). Runs in one REPEATABLE READ transaction: the connection's own, or one
+    it opens."""
+    if store is None:
+        raise InvalidInput("a backtest reads cold chain data: it needs the object store")
+    return [to_json(r) for r in backtest(conn, store, org, name, chain_id, first, last, deliver)]

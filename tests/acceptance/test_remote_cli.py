@@ -318,12 +318,19 @@ def _alert_delete(lap: Laptop) -> None:
 
 @case("alert", "backtest")
 def _alert_backtest(lap: Laptop) -> None:
-    # no API endpoint yet: it says so in one line, and reads nothing of the laptop's
     lap.client().save_alert_rule(org="a", name="r_bt", dataset="chain.blocks", condition="true")
-    said = lap.refused(
-        "alert", "backtest", "r_bt", "--org", "a", "--from", "1", "--to", "1", profile="admin"
+    lap.db.execute(  # a chain with no blocks yet: nothing fires
+        "INSERT INTO chain.chains (chain_id, name) VALUES (31337, 'devchain') "
+        "ON CONFLICT DO NOTHING"
     )
-    assert OPERATOR_LINE in said and "alert backtest" in said, said
+    said = lap.ok("alert", "backtest", "r_bt", "--org", "a", "--from", "1", "--to", "3")
+    assert said.strip() == "0 firing(s) over blocks 1..3 (nothing kept)", said
+    bad = lap.refused(
+        "alert", "backtest", "r_bt", "--org", "a", "--from", "3", "--to", "1", profile="admin"
+    )
+    assert "from: block 3 is after to: block 1" in bad, bad
+    gone = lap.refused("alert", "backtest", "r_none", "--org", "a", "--from", "1", "--to", "1")
+    assert 'no alert rule "r_none"' in gone, gone
     lap.nothing_in_cwd()
 
 
