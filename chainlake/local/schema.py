@@ -33,6 +33,7 @@ ROLE_PREFIX = "chainlake_"
 # A platform role's own line: its creation, its attributes and settings, or what it is granted
 # (not the users' login roles, which are members of chainlake_users, nor any other role the
 # cluster holds).
+VALID_UNTIL = re.compile(r" VALID UNTIL '[^']*'")
 PLATFORM_ROLE_LINE = re.compile(rf"^(?:(?:CREATE|ALTER) ROLE|GRANT \S+ TO) {ROLE_PREFIX}\w+\b")
 HEADER = re.compile(r"^-- Name: (.*); Type: (.*); Schema: (.*); Owner: (.*)$", re.MULTILINE)
 VOLATILE = re.compile(
@@ -70,7 +71,10 @@ def _blocks(text: str) -> list[tuple[tuple[str, ...], str]]:
 
 def _roles(text: str) -> list[str]:
     """The platform roles' attributes, settings and memberships (never a password)."""
-    return sorted({line for line in text.splitlines() if PLATFORM_ROLE_LINE.match(line)})
+    # a password's expiry is the stack's state (chainlake psql sets one), not the schema's
+    return sorted(
+        {VALID_UNTIL.sub("", line) for line in text.splitlines() if PLATFORM_ROLE_LINE.match(line)}
+    )
 
 
 def dump(url: str) -> str:
