@@ -5,12 +5,18 @@ writers write) and each rule is checked by Postgres when saved (docs/alerts.md).
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
 import psycopg
 from litestar import delete, get, post
+from litestar.openapi.spec import Operation
 from litestar.params import JSONBody, QueryParameter
+from litestar.response import Stream
 from msgspec import Meta
 
 from api.fields import (
@@ -27,12 +33,14 @@ from api.fields import (
     Text,
     clamp,
 )
+from api.notices import NoticeHub
 from api.problems import PROBLEMS
-from api.session import Page, Req, caller, perform, pool_of
-from chainlake.db import claims_transaction
+from api.session import Page, Req, acting, caller, perform
+from api.streams import HEARTBEAT_SECONDS, event, hold, with_event_stream
+from chainlake.alerts.notices import Notice, firing_event
 from chainlake.domain import alerts
 from chainlake.domain.pages import next_after
-from chainlake.errors import translate
+from chainlake.errors import NotFound
 
 Count = Annotated[int, Meta(ge=0, le=2**31 - 1)]
 
@@ -190,28 +198,95 @@ def backtest_rule(
     """The firings the rule would have made over blocks `first`..`last` of the chain, hot or
     cold, in one consistent snapshot; with `deliver` (writers), kept and delivered. Nothing
     else is kept."""
-    claims = caller(request)
-    with pool_of(request).connection() as conn:
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        try:
-            with claims_transaction(conn, claims):
-                return alerts.backtest_alert_rule(
-                    conn,
-                    org=org,
-                    name=name,
-                    first=data.first,
-                    last=data.last,
-                    chain_id=data.chain_id,
-                    deliver=data.deliver,
-                    store=request.app.state.store,
+    with acting(request, psycopg.IsolationLevel.REPEATABLE_READ) as conn:
+        return alerts.backtest_alert_rule(
+            conn,
+            org=org,
+            name=name,
+            first=data.first,
+            last=data.last,
+            chain_id=data.chain_id,
+            deliver=data.deliver,
+            store=request.app.state.store,
+        )
+
+
+LISTENS_PER_CALLER = 2  # alert streams one caller may hold open at once
+MAX_LISTEN_SECONDS = 3600
+READY_SECONDS = 10.0  # how long a new stream waits for the hub to listen on its channels
+
+
+@dataclass
+class EventsOperation(Operation):
+    """The listen's 200: server-sent events."""
+
+    def __post_init__(self) -> None:
+        with_event_stream(self, json_too=False)
+
+
+@get(
+    "/v1/alerts/events",
+    operation_id="listenAlerts",
+    responses=PROBLEMS,
+    operation_class=EventsOperation,
+)
+async def listen_alerts(
+    request: Req,
+    org: Annotated[str | None, QueryParameter(max_length=200, pattern=NAME_PATTERN)] = None,
+    timeout: Annotated[int, QueryParameter(ge=1, le=MAX_LISTEN_SECONDS)] = 600,
+) -> Stream:
+    """Firings and retractions of the caller's orgs (or of `org`) as they happen, as server-sent
+    events: `listening` (the orgs, once the stream cannot miss an event), `fired` and
+    `retracted` (the firing, read as the caller), `ignored` (a notice that was not the
+    platform's, never repeated), `: heartbeat` comments, and `timeout` or `expired` (the token
+    ran out: listen again with a new one) at the end. A caller holds at most two."""
+    channels = await asyncio.to_thread(perform, request, alerts.notice_channels, org=org)
+    if not channels:
+        raise NotFound(f'unknown org "{org}"', "list your orgs with `chainlake whoami`")
+    release = hold(f"listen:{caller(request).get('sub', '')}", LISTENS_PER_CALLER, "alert listens")
+    return Stream(
+        _events(request, channels, timeout, release),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
+    )
+
+
+async def _events(
+    request: Req, channels: list[dict[str, Any]], timeout: int, release: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    hub: NoticeHub = request.app.state.notices
+    subscription = hub.subscribe([c["channel"] for c in channels])
+    ends = time.monotonic() + timeout
+    expires: float = getattr(request.state, "token_expires", float("inf"))
+    shown: set[Notice] = set()
+    try:
+        await asyncio.wait_for(subscription.ready.wait(), READY_SECONDS)
+        yield event("listening", {"orgs": [c["org"] for c in channels]})
+        while True:
+            left = min(ends - time.monotonic(), expires - time.time())
+            if left <= 0:
+                ended = "timeout" if time.monotonic() >= ends else "expired"
+                yield event(ended, {"dropped": subscription.dropped})
+                return
+            try:
+                _channel, payload = await asyncio.wait_for(
+                    subscription.queue.get(), min(left, HEARTBEAT_SECONDS)
                 )
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
-        finally:
-            conn.isolation_level = None
+            except TimeoutError:
+                yield b": heartbeat\n\n"
+                continue
+            found = await asyncio.to_thread(perform, request, firing_event, payload, shown)
+            if isinstance(found, str):
+                yield event("ignored", {"note": found})
+            else:
+                yield event(found["event"], found)
+    finally:
+        hub.unsubscribe(subscription)
+        release()
 
 
 HANDLERS = [
+    listen_alerts,
     backtest_rule,
     list_rules,
     save_rule,

@@ -30,6 +30,7 @@ from api import (
 )
 from api.auth import Verifier
 from api.limits import QueryCaps, QueryGate
+from api.notices import NoticeHub
 from api.problems import HANDLERS
 from api.webhooks import receive_webhook
 from chainlake.query import SessionPool
@@ -97,10 +98,11 @@ def create_app(
     from `store`, and caps queries by `query_caps` (default: from the environment)."""
     pool = ConnectionPool(database_url, min_size=1, max_size=8, open=False)
     sessions = SessionPool()
+    notices = NoticeHub(database_url)
     app = Litestar(
         route_handlers=[health, receive_webhook, *(h for domain in DOMAINS for h in domain)],
         on_startup=[lambda: pool.open()],
-        on_shutdown=[lambda: pool.close(), sessions.close],
+        on_shutdown=[lambda: pool.close(), sessions.close, notices.close],
         exception_handlers=HANDLERS,
         before_request=answer_options,
         openapi_config=OpenAPIConfig(
@@ -109,6 +111,7 @@ def create_app(
     )
     app.state.pool = pool
     app.state.sessions = sessions
+    app.state.notices = notices
     app.state.query_gate = QueryGate(query_caps or QueryCaps.from_environment())
     app.state.secret_key = secret_key
     home = home or Path(".chainlake")

@@ -38,7 +38,7 @@ from psycopg_pool import ConnectionPool
 
 from chainlake.domain import orgs
 from chainlake.errors import ChainlakeError, InvalidInput
-from chainlake.tokens import DEV_ISSUER, verify_dev_token
+from chainlake.tokens import DEV_ISSUER, SignatureCache, verify_dev_token
 
 ASYMMETRIC = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"]
 ROLES = ("reader", "writer", "admin")
@@ -109,6 +109,7 @@ class OidcIssuer:
     _fetched_at: float = float("-inf")
     _fetching: threading.Lock = field(default_factory=threading.Lock)  # one request at a time
     _backoff: Backoff = field(default_factory=lambda: Backoff(0.0, 0.0))
+    _signatures: SignatureCache = field(default_factory=SignatureCache, repr=False)
 
     def __post_init__(self) -> None:
         if not self.issuer:
@@ -233,6 +234,9 @@ class OidcIssuer:
             raise NotAuthenticated(
                 f"token refused: key {header.get('kid')!r} is for {key_algorithm}, not {algorithm}"
             )
+        checked = self._signatures.claims(token, key, time.time())
+        if checked is not None:
+            return checked
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -250,6 +254,7 @@ class OidcIssuer:
             ) from exc
         except jwt.PyJWTError as exc:
             raise NotAuthenticated(f"token refused: {exc}") from exc
+        self._signatures.remember(token, key, claims, float(claims["exp"]) + self.leeway_seconds)
         return claims
 
     def user_email(self, claims: dict[str, Any]) -> str:

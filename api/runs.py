@@ -5,8 +5,6 @@ replay). Each handler is one domain operation (chainlake.domain.runs) as the cal
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -14,22 +12,22 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Response, get, post
-from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, Schema
+from litestar.openapi.spec import Operation
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from api.fields import Timestamp, rfc3339
 from api.problems import PROBLEMS
 from api.session import Page, Req, caller, perform
+from api.streams import HEARTBEAT_SECONDS, event, hold, with_event_stream
 from chainlake.domain import runs
-from chainlake.errors import QuotaExceeded
 
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 RunId = Annotated[str, PathParameter(pattern=UUID_PATTERN, description="a run id (UUID)")]
 Status = Literal["queued", "running", "retrying", "succeeded", "failed", "dead", "cancelled"]
 FOLLOWS_PER_CALLER = 2  # server-sent event streams one caller may hold open at once
+WAITS_PER_CALLER = 4  # GET run with `wait` one caller may hold at once
 POLL_SECONDS = 0.5
-HEARTBEAT_SECONDS = 10.0
 MAX_FOLLOW_SECONDS = 3600
 
 
@@ -69,10 +67,40 @@ def list_runs(
     return _page(found)
 
 
-@get("/v1/runs/{run_id:str}", operation_id="getRun", responses=PROBLEMS, sync_to_thread=True)
-def get_run(request: Req, run_id: RunId) -> dict[str, Any]:
-    """Everything about one run: trigger, params, inputs, outputs, error, attempts."""
-    return perform(request, runs.show_run, run_id=run_id)
+@get("/v1/runs/{run_id:str}", operation_id="getRun", responses=PROBLEMS)
+async def get_run(
+    request: Req,
+    run_id: RunId,
+    wait: Annotated[float, QueryParameter(ge=0, le=runs.MAX_WAIT_SECONDS)] = 0,
+) -> dict[str, Any]:
+    """Everything about one run: trigger, params, inputs, outputs, error, attempts. With `wait`
+    (seconds, at most 60), the answer waits until the run is final or that time has passed,
+    whichever comes first (one request instead of a poll a second: `chainlake job run --wait`
+    through the API); a caller holds at most four waits at once."""
+    run = await asyncio.to_thread(perform, request, runs.show_run, run_id=run_id)
+    if not wait or run["status"] in runs.FINAL_STATUSES:
+        return run
+    leave = hold(f"wait:{caller(request).get('sub', '')}", WAITS_PER_CALLER, "run waits")
+    try:
+        return await _waited(request, run_id, run, wait)
+    finally:
+        leave()
+
+
+async def _waited(request: Req, run_id: str, run: dict[str, Any], wait: float) -> dict[str, Any]:
+    """Look at the run again (each look a pooled connection for one statement, given back in
+    between, so a waiter holds no connection) until it is final, `wait` seconds passed or the
+    token expired."""
+    ends = time.monotonic() + wait
+    expires: float = getattr(request.state, "token_expires", float("inf"))
+    pauses = runs.poll_delays()
+    while run["status"] not in runs.FINAL_STATUSES:
+        left = min(ends - time.monotonic(), expires - time.time())
+        if left <= 0:
+            break
+        await asyncio.sleep(min(left, next(pauses)))
+        run = await asyncio.to_thread(perform, request, runs.show_run, run_id=run_id)
+    return run
 
 
 @dataclass
@@ -80,13 +108,7 @@ class LogsOperation(Operation):
     """The logs' 200: a JSON page, or server-sent events when followed."""
 
     def __post_init__(self) -> None:
-        ok = (self.responses or {}).get("200")
-        if isinstance(ok, OpenAPIResponse) and ok.content:
-            page = next(iter(ok.content.values()))
-            ok.content = {
-                "application/json": page,
-                "text/event-stream": OpenAPIMediaType(schema=Schema()),
-            }
+        with_event_stream(self, json_too=True)
 
 
 @get(
@@ -113,41 +135,14 @@ def run_logs(
     first = perform(request, runs.run_logs, run_id=run_id, after=after, limit=limit)
     if not (follow or "text/event-stream" in request.headers.get("accept", "")):
         return Response(first, media_type="application/json")
-    leave = _enter(str(caller(request).get("sub", "")))
+    leave = hold(
+        f"follow:{caller(request).get('sub', '')}", FOLLOWS_PER_CALLER, "follow runs' logs"
+    )
     return Stream(
         _follow(request, run_id, first, limit, timeout, leave),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )
-
-
-_following: dict[str, int] = {}
-_lock = threading.Lock()
-
-
-def _enter(who: str) -> Any:
-    """Take one of the caller's follow slots (429 when they hold them all); returns the release."""
-    with _lock:
-        if _following.get(who, 0) >= FOLLOWS_PER_CALLER:
-            raise QuotaExceeded(
-                f"you follow {FOLLOWS_PER_CALLER} runs' logs already",
-                "close one of them, or read pages without follow",
-                5,
-            )
-        _following[who] = _following.get(who, 0) + 1
-
-    def leave() -> None:
-        with _lock:
-            _following[who] -= 1
-            if not _following[who]:
-                del _following[who]
-
-    return leave
-
-
-def _event(kind: str, data: Any, seq: int | None = None) -> bytes:
-    head = f"id: {seq}\n" if seq is not None else ""
-    return f"{head}event: {kind}\ndata: {json.dumps(data)}\n\n".encode()
 
 
 async def _follow(
@@ -161,15 +156,15 @@ async def _follow(
     try:
         while True:
             if expires is not None and time.time() >= expires:  # what opened it is no more
-                yield _event("expired", {"status": page["status"], "next": page["next"]})
+                yield event("expired", {"status": page["status"], "next": page["next"]})
                 return
             for row in page["items"]:
-                yield _event("log", row, row["seq"])
+                yield event("log", row, row["seq"])
             if len(page["items"]) < limit and page["status"] in runs.FINAL_STATUSES:
-                yield _event("end", {"status": page["status"], "next": page["next"]})
+                yield event("end", {"status": page["status"], "next": page["next"]})
                 return
             if time.monotonic() > ends:
-                yield _event("timeout", {"status": page["status"], "next": page["next"]})
+                yield event("timeout", {"status": page["status"], "next": page["next"]})
                 return
             if time.monotonic() > beat:
                 yield b": heartbeat\n\n"

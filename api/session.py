@@ -35,9 +35,17 @@ def caller(request: Req) -> dict[str, Any]:
     known: dict[str, Any] | None = getattr(request.state, "claims", None)
     if known is not None:  # charged once per request, however many statements it runs
         return known
+    with pool_of(request).connection() as conn:
+        return _signed_in(request, conn)
+
+
+def _signed_in(request: Req, conn: psycopg.Connection[Any]) -> dict[str, Any]:
+    """Verify the token and charge the request, in a transaction of its own on `conn`: the charge
+    and the sign-in stay when the operation fails, and the operation's transaction does not hold
+    the caller's rate-limit row (which would queue the caller's other requests behind it)."""
     verifier: Verifier = request.app.state.verifier
     identity = verifier.identify(request.headers.get("authorization"), pool_of(request))
-    with pool_of(request).connection() as conn, claims_transaction(conn, identity.claims):
+    with claims_transaction(conn, identity.claims):
         row = orgs.sign_in(
             conn,
             token_sha256=identity.token_sha256,
@@ -60,16 +68,22 @@ class Page:
 
 
 @contextmanager
-def acting(request: Req) -> Iterator[psycopg.Connection[Any]]:
-    """A connection in one transaction under the caller's identity; driver errors come back as
-    ChainlakeError subclasses (problem details, api/problems.py)."""
-    claims = caller(request)
+def acting(
+    request: Req, isolation: psycopg.IsolationLevel | None = None
+) -> Iterator[psycopg.Connection[Any]]:
+    """A connection in one transaction under the caller's identity (at `isolation`, default READ
+    COMMITTED); the sign-in and the charge go first on the same connection. Driver errors come
+    back as ChainlakeError subclasses (problem details, api/problems.py)."""
     with pool_of(request).connection() as conn:
+        claims = getattr(request.state, "claims", None) or _signed_in(request, conn)
+        conn.isolation_level = isolation
         try:
             with claims_transaction(conn, claims):
                 yield conn
         except psycopg.Error as exc:
             raise translate(exc) from exc
+        finally:
+            conn.isolation_level = None  # the pool's next user starts at the default
 
 
 def perform(

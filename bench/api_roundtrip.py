@@ -1,10 +1,13 @@
 """A run through the API beside the same run through the local CLI's domain path, in one run.
 
 - `api_run_roundtrip_ms` (p50, p99): `POST /v1/jobs/{org}/{name}/runs` then `GET
-  /v1/runs/{run_id}` until it succeeded, with the Python client (chainlake.client.Client) and a
-  user's token, for a no-op job on the service transport (an in-process SDK service).
+  /v1/runs/{run_id}?wait=...` (which answers once the run is final), with the Python client
+  (chainlake.client.Client: run_job, await_run) and a user's token, for a no-op job on the
+  service transport (an in-process SDK service): what `chainlake job run --wait` does through a
+  profile.
 - `local_run_roundtrip_ms`: the same through the domain layer on the operator's connection, as
-  the local CLI's `job run --wait` does (chainlake.domain.jobs.run_job, runs.show_run).
+  the local CLI's `job run --wait` does (chainlake.domain.jobs.run_job, runs.await_run: the same
+  looks at the run, a statement each, with the same pauses as the API's).
 - `api_over_local_ratio`: the API's p50 over the local p50 (goal <= 1.5).
 - `api_get_run_ms`, `api_request_floor_ms`: where the difference goes: one GET of a run beside
   `runs.show_run` locally, and the cost of any authenticated request (`/v1/whoami`) beside
@@ -18,31 +21,25 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
+import httpx
 import psycopg
-import uvicorn
-from cryptography.fernet import Fernet
 
-from api.app import create_app
 from bench.common import bench_cluster, migrated_database, percentile, scalar
 from chainlake.client import Client
 from chainlake.domain import jobs, runs
 from chainlake.local.localpg import free_port
 from chainlake.sdk import Context, job
-from chainlake.storage import LocalStore
 from chainlake.tokens import issue_dev_token
-from runner.worker import Runner, RunnerConfig
 
-ROUNDS = 40
+ROUNDS = 100
 WARMUP = 3
 RUN_TIMEOUT = 30.0
-POLL = 0.002  # seconds between two reads of the run, on both paths
 
 
 @job
@@ -50,21 +47,18 @@ def noop(ctx: Context) -> None:
     ctx.metadata["ok"] = True
 
 
-def _roundtrip(request: Callable[[], str], status: Callable[[str], str]) -> float:
+def _roundtrip(request: Callable[[], str], wait: Callable[[str], str]) -> float:
     start = time.perf_counter()
-    run_id = request()
-    ends = time.monotonic() + RUN_TIMEOUT
-    while (state := status(run_id)) != "succeeded":
-        if state in runs.FINAL_STATUSES or time.monotonic() > ends:
-            raise RuntimeError(f"run {run_id} is {state}")
-        time.sleep(POLL)
+    state = wait(request())
+    if state != "succeeded":
+        raise RuntimeError(f"a run ended {state}")
     return (time.perf_counter() - start) * 1000
 
 
-def _measure(request: Callable[[], str], status: Callable[[str], str]) -> list[float]:
+def _measure(request: Callable[[], str], wait: Callable[[str], str]) -> list[float]:
     for _ in range(WARMUP):
-        _roundtrip(request, status)
-    return [_roundtrip(request, status) for _ in range(ROUNDS)]
+        _roundtrip(request, wait)
+    return [_roundtrip(request, wait) for _ in range(ROUNDS)]
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -77,15 +71,33 @@ def _timed(action: Callable[[], object]) -> float:
     return percentile(samples, 50)
 
 
-def _serve(app: Any) -> tuple[uvicorn.Server, threading.Thread, str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    ends = time.monotonic() + 20
-    while not server.started and time.monotonic() < ends:
-        time.sleep(0.05)
-    return server, thread, f"http://127.0.0.1:{port}"
+def _started(args: list[str], ready: Callable[[], bool], what: str) -> subprocess.Popen[bytes]:
+    """A platform process started as `chainlake up` starts it, once `ready` says so."""
+    process = subprocess.Popen([sys.executable, "-m", *args])
+    ends = time.monotonic() + 30
+    while not ready():
+        if process.poll() is not None or time.monotonic() > ends:
+            process.kill()
+            raise RuntimeError(f"the {what} did not start")
+        time.sleep(0.1)
+    return process
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _stopped(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def run() -> dict[str, Any]:
@@ -114,18 +126,36 @@ def run() -> dict[str, Any]:
                     "output_datasets": ["noop_out"],
                 }
                 jobs.apply_job(admin, org="bench", definition=spec)
-                runner = Runner(
-                    RunnerConfig(pg.socket_url("bench_api", "chainlake_runner"), Path(work))
+                processes = [
+                    _started(
+                        [
+                            "runner",
+                            "--database-url",
+                            pg.socket_url("bench_api", "chainlake_runner"),
+                            "--storage-root",
+                            work,
+                        ],
+                        lambda: True,
+                        "runner",
+                    )
+                ]
+                api_port = free_port()
+                api = f"http://127.0.0.1:{api_port}"
+                processes.append(
+                    _started(
+                        [
+                            "api",
+                            "--database-url",
+                            pg.socket_url("bench_api", "chainlake_api"),
+                            "--port",
+                            str(api_port),
+                            "--home",
+                            str(home),
+                        ],
+                        lambda: _answers(f"{api}/health"),
+                        "API",
+                    )
                 )
-                worker = threading.Thread(target=runner.run_forever, daemon=True)
-                worker.start()
-                app = create_app(
-                    pg.socket_url("bench_api", "chainlake_api"),
-                    Fernet.generate_key(),
-                    home,
-                    LocalStore(Path(work) / "store"),
-                )
-                server, thread, api = _serve(app)
                 bearer = issue_dev_token(home / "dev-issuer", str(user[0]), "w@bench.example")
                 client = Client(api, bearer)
                 admin.execute(  # the benchmark asks more often than a person's default rate
@@ -134,11 +164,15 @@ def run() -> dict[str, Any]:
                 try:
                     remote = _measure(
                         lambda: str(client.run_job(org="bench", name="noop")["id"]),
-                        lambda run_id: str(client.show_run(run_id=run_id)["status"]),
+                        lambda run_id: str(
+                            client.await_run(run_id=run_id, seconds=RUN_TIMEOUT)["status"]
+                        ),
                     )
                     local = _measure(
                         lambda: str(jobs.run_job(admin, org="bench", name="noop")["id"]),
-                        lambda run_id: str(runs.show_run(admin, run_id=run_id)["status"]),
+                        lambda run_id: str(
+                            runs.await_run(admin, run_id=run_id, seconds=RUN_TIMEOUT)["status"]
+                        ),
                     )
                     last = str(client.list_runs(limit=1)["items"][0]["id"])
                     remote_get = _timed(lambda: client.show_run(run_id=last))
@@ -147,10 +181,7 @@ def run() -> dict[str, Any]:
                     whoami = _timed(lambda: client.request("GET", "/v1/whoami"))
                 finally:
                     client.close()
-                    server.should_exit = True
-                    thread.join(10)
-                    runner.stopping.set()
-                    worker.join(timeout=60)
+                    _stopped(processes)
     finally:
         service.terminate()
         service.wait(timeout=10)

@@ -8,7 +8,9 @@ Claims carry identity only; roles and memberships are read from tables on every 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,33 +70,91 @@ def dev_jwks(issuer_dir: Path) -> dict[str, Any]:
     return loaded
 
 
+@dataclass(frozen=True)
+class _Checked:
+    claims: dict[str, Any]
+    key: object  # the key object the signature was checked with
+    not_after: float
+
+
+class SignatureCache:
+    """Tokens whose signature has been checked, with the key object that checked it: a token seen
+    again skips the signature math (a tenth of a millisecond) as long as the same key object is
+    still the one its key id names, and its time has not run out. Replacing keys (a JWKS refresh,
+    a new jwks.json) makes new key objects, so nothing verified by a retired key is reused."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._checked: dict[str, _Checked] = {}
+        self._lock = threading.Lock()
+
+    def claims(self, token: str, key: object, now: float) -> dict[str, Any] | None:
+        found = self._checked.get(token)
+        if found is None or found.key is not key or now >= found.not_after:
+            return None
+        return dict(found.claims)
+
+    def remember(self, token: str, key: object, claims: dict[str, Any], not_after: float) -> None:
+        with self._lock:
+            if len(self._checked) >= self.capacity:
+                now = time.time()
+                self._checked = {t: c for t, c in self._checked.items() if c.not_after > now}
+                if len(self._checked) >= self.capacity:
+                    self._checked.clear()
+            self._checked[token] = _Checked(claims, key, not_after)
+
+
+_dev_signatures = SignatureCache()
+_published: dict[Path, tuple[bytes, dict[str, jwt.PyJWK]]] = {}
+
+
+def _published_keys(issuer_dir: Path) -> dict[str, jwt.PyJWK]:
+    """The dev issuer's public keys by key id, parsed again only when `jwks.json` changes (the
+    file is read each time, a few microseconds: a new file retires its keys at once, where a
+    modification time can miss a rewrite within the same clock tick)."""
+    path = issuer_dir / "jwks.json"
+    try:
+        content = path.read_bytes()
+    except FileNotFoundError:
+        dev_jwks(issuer_dir)  # the first use of an issuer directory makes its key
+        content = path.read_bytes()
+    known = _published.get(path)
+    if known is not None and known[0] == content:
+        return known[1]
+    keys = {k["kid"]: jwt.PyJWK(k) for k in json.loads(content)["keys"]}
+    _published[path] = (content, keys)
+    return keys
+
+
 def verify_dev_token(issuer_dir: Path, token: str, now: float | None = None) -> dict[str, Any]:
     """The token's claims, or PermissionDenied naming why it was refused."""
-    keys = {k["kid"]: k for k in dev_jwks(issuer_dir)["keys"]}
+    keys = _published_keys(issuer_dir)
     try:
         header = jwt.get_unverified_header(token)
         jwk = keys.get(header.get("kid", ""))
         if jwk is None:
             raise PermissionDenied("token refused: unknown key id")
-        key = jwt.PyJWK(jwk).key
-        # Time is checked below against `now`, so that tests can pass a frozen clock.
-        options: jwt.types.Options = {
-            "require": ["exp", "iat", "sub", "iss", "aud"],
-            "verify_exp": False,
-            "verify_nbf": False,
-            "verify_iat": False,
-        }
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key,
-            algorithms=[ALGORITHM],
-            audience=AUDIENCE,
-            issuer=DEV_ISSUER,
-            options=options,
-        )
+        moment = time.time() if now is None else now
+        claims = _dev_signatures.claims(token, jwk, moment)
+        if claims is None:
+            # Time is checked below against `now`, so that tests can pass a frozen clock.
+            options: jwt.types.Options = {
+                "require": ["exp", "iat", "sub", "iss", "aud"],
+                "verify_exp": False,
+                "verify_nbf": False,
+                "verify_iat": False,
+            }
+            claims = jwt.decode(
+                token,
+                jwk.key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=DEV_ISSUER,
+                options=options,
+            )
+            _dev_signatures.remember(token, jwk, claims, float(claims["exp"]))
     except jwt.PyJWTError as exc:
         raise PermissionDenied(f"token refused: {exc}") from exc
-    moment = time.time() if now is None else now
     if not (claims.get("nbf", claims["iat"]) <= moment < claims["exp"]):
         raise PermissionDenied("token refused: expired or not yet valid")
     return claims

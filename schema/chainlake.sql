@@ -9553,21 +9553,26 @@ ALTER TABLE ONLY core.users
 --
 
 CREATE FUNCTION core.whoami() RETURNS TABLE(user_id uuid, email text, org text, role core.member_role)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    WITH scope AS (SELECT core.token_org_roles() AS s),
-    acting AS (
-        SELECT m.org_id, core.narrow_role(m.role, scope.s, m.org_id) AS role
-        FROM core.memberships m, scope
-        WHERE m.user_id = core.caller_user_id()
+DECLARE
+    caller uuid := core.caller_user_id();
+    scope jsonb := core.token_org_roles();
+BEGIN
+    RETURN QUERY
+    WITH acting AS (
+        SELECT m.org_id, core.narrow_role(m.role, scope, m.org_id) AS role
+        FROM core.memberships m
+        WHERE m.user_id = caller
     )
     SELECT u.id, u.email, o.name, a.role
     FROM core.users u
     LEFT JOIN acting a ON a.role IS NOT NULL
     LEFT JOIN core.orgs o ON o.id = a.org_id
-    WHERE u.id = core.caller_user_id()
-    ORDER BY o.name
+    WHERE u.id = caller
+    ORDER BY o.name;
+END
 $$;
 
 
@@ -13288,22 +13293,24 @@ CREATE INDEX runs_org_status_idx ON runs.runs USING btree (org_id, status);
 --
 
 CREATE FUNCTION runs.show(p_run_id text) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-    SELECT to_jsonb(r) - 'org_id' - 'msg_id' - 'lease_until' - 'idempotency_key'
-           || jsonb_build_object(
-               'org', o.name, 'initiated_by_email', u.email,
-               'duration_seconds', extract(epoch FROM r.finished_at - r.started_at),
-               'attempts', coalesce((
-                   SELECT jsonb_agg(jsonb_build_object(
-                       'attempt', a.attempt, 'runner', a.runner, 'status', a.status,
-                       'started_at', a.started_at, 'finished_at', a.finished_at,
-                       'error', a.error) ORDER BY a.attempt)
-                   FROM runs.attempts a WHERE a.org_id = r.org_id AND a.run_id = r.id), '[]'))
-    FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
-    LEFT JOIN core.users u ON u.id = r.initiated_by
-    WHERE r.id = core.try_uuid(p_run_id)
+BEGIN
+    RETURN (SELECT to_jsonb(r) - 'org_id' - 'msg_id' - 'lease_until' - 'idempotency_key'
+               || jsonb_build_object(
+                   'org', o.name, 'initiated_by_email', u.email,
+                   'duration_seconds', extract(epoch FROM r.finished_at - r.started_at),
+                   'attempts', coalesce((
+                       SELECT jsonb_agg(jsonb_build_object(
+                           'attempt', a.attempt, 'runner', a.runner, 'status', a.status,
+                           'started_at', a.started_at, 'finished_at', a.finished_at,
+                           'error', a.error) ORDER BY a.attempt)
+                       FROM runs.attempts a WHERE a.org_id = r.org_id AND a.run_id = r.id), '[]'))
+        FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
+        LEFT JOIN core.users u ON u.id = r.initiated_by
+        WHERE r.id = core.try_uuid(p_run_id));
+END
 $$;
 
 

@@ -73,7 +73,7 @@ def follow(
             break
         # collect first: the generator holds the connection's lock until it ends
         for message in list(conn.notifies(timeout=min(wait, 1.0), stop_after=1)):
-            event = _event(conn, message.payload, shown)
+            event = firing_event(conn, message.payload, shown)
             if isinstance(event, str):
                 note(f"ignored a notification on {message.channel}: {event}")
             else:
@@ -81,7 +81,9 @@ def follow(
     return len(shown)
 
 
-def _event(conn: psycopg.Connection[Any], payload: str, shown: set[Notice]) -> dict[str, Any] | str:
+def firing_event(
+    conn: psycopg.Connection[Any], payload: str, shown: set[Notice]
+) -> dict[str, Any] | str:
     """The event to show for `payload`, or why it is ignored."""
     notice = parse_notice(payload)
     if notice is None:

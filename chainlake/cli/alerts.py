@@ -5,6 +5,7 @@ RLS-scoped login role; without, as the operator. docs/alerts.md."""
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import time
 from typing import Any
@@ -17,7 +18,6 @@ from chainlake.cli.common import (
     acting,
     fail,
     handles_errors,
-    local_only,
     parse_pairs,
     print_json,
     print_rows,
@@ -25,6 +25,8 @@ from chainlake.cli.common import (
 )
 from chainlake.domain import alerts as rules
 from chainlake.errors import ChainlakeError, InvalidInput, NotFound
+
+MAX_LISTEN_SECONDS = 3600  # the longest one API stream lasts (it is opened again after)
 
 
 @click.group(help="Alert rules, channels, firings: create, list, show, backtest, listen.")
@@ -135,13 +137,6 @@ def alert_delete(name: str, org_name: str, as_email: str | None) -> None:
     click.echo(f"alert rule {org_name}/{name} deleted")
 
 
-def _not_through_api(what: str) -> None:
-    """Backtests and live firings have no API endpoint yet: through a profile they refuse."""
-    profile = profile_in_effect()
-    if profile is not None:
-        raise local_only(profile, f"chainlake alert {what}")
-
-
 @alert.command("backtest", help="Evaluate rule NAME over blocks --from..--to, hot or cold.")
 @click.argument("name")
 @click.option("--org", "org_name", required=True)
@@ -199,7 +194,9 @@ def alert_listen(
 
     deadline = time.monotonic() + seconds if seconds is not None else None
     try:
-        _not_through_api("listen")
+        if profile_in_effect() is not None:
+            _listen_through_api(org_name, count, deadline, as_email)
+            return
         with connection(as_email) as conn:
             channels = [(c["org"], c["channel"]) for c in rules.notice_channels(conn, org=org_name)]
             if not channels:
@@ -217,6 +214,35 @@ def alert_listen(
         fail(exc)
     except KeyboardInterrupt:
         pass
+
+
+def _listen_through_api(
+    org: str | None, count: int | None, deadline: float | None, as_email: str | None
+) -> None:
+    """The same lines as on the operator's machine, from the API's stream; a stream that ends at
+    its timeout is opened again until `deadline`, one whose token expired says so."""
+    shown = 0
+    with acting(as_email) as act:
+        assert act.client is not None
+        while True:
+            left = MAX_LISTEN_SECONDS if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return
+            timeout = max(1, min(MAX_LISTEN_SECONDS, math.ceil(left)))
+            for kind, data in act.client.listen_alerts(org=org, timeout=timeout):
+                if kind == "listening":
+                    click.echo(f"listening on {', '.join(data['orgs'])}", err=True)
+                elif kind in ("fired", "retracted"):
+                    click.echo(json.dumps(data, default=str))
+                    shown += 1
+                    if count is not None and shown >= count:
+                        return
+                elif kind == "ignored":
+                    click.echo(f"ignored a notification: {data['note']}", err=True)
+                elif kind == "expired":
+                    raise ChainlakeError(
+                        "the sign-in expired while listening", "listen again to renew it"
+                    )
 
 
 @alert.group("channel", help="Where alerts go: webhook, email, sms, slack.")

@@ -89,10 +89,11 @@ def job_run(
             return
         ends = time.monotonic() + timeout
         while run["status"] not in runs.FINAL_STATUSES:
-            if time.monotonic() > ends:
+            left = ends - time.monotonic()
+            if left <= 0:
                 raise ChainlakeError(f"run {run['id']} still {run['status']} after {timeout:g}s")
-            time.sleep(0.2)
-            run = act(runs.show_run, run_id=str(run["id"]))
+            seconds = min(left, runs.MAX_WAIT_SECONDS)
+            run = act(runs.await_run, run_id=str(run["id"]), seconds=seconds)
     click.echo(f"run {run['id']} {run['status']}")
     if run["status"] != "succeeded":
         error = run["error"] or {}

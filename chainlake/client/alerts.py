@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from chainlake.client.base import BaseClient, segment
@@ -93,3 +94,13 @@ class AlertsClient(BaseClient):
             f"/v1/alerts/rules/{segment(org, name)}/backtest", body
         )
         return found
+
+    def listen_alerts(
+        self, *, org: str | None = None, timeout: int = 600
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(event, data) pairs as firings happen: `listening` first, then `fired`, `retracted`,
+        `ignored`, until `timeout` or `expired` (GET /v1/alerts/events, server-sent events)."""
+        asked: dict[str, str | int] = {"timeout": timeout}
+        if org is not None:
+            asked["org"] = org
+        yield from self.events("/v1/alerts/events", asked, timeout + 30)

@@ -5,6 +5,7 @@ session that expired (and how to sign in again) and an API that cannot be reache
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO, Self
@@ -145,9 +146,11 @@ class BaseClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         stream: bool = False,
+        timeout: float | None = None,
     ) -> httpx.Response:
+        seconds = timeout or self.timeout
         query = {k: _query(v) for k, v in (params or {}).items() if v is not None}
-        request = self.http.build_request(method, path, params=query, json=json)
+        request = self.http.build_request(method, path, params=query, json=json, timeout=seconds)
         try:
             response = (
                 self.http.send(request, stream=True)
@@ -155,7 +158,7 @@ class BaseClient:
                 else bounded_send(
                     self.http,
                     request,
-                    seconds=self.timeout,
+                    seconds=seconds,
                     max_bytes=MAX_ANSWER_BYTES,
                     what=f"the chainlake API at {self.api_url} ({method} {path})",
                 )
@@ -184,10 +187,12 @@ class BaseClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        timeout: float | None = None,
     ) -> Any:
         """One call: its JSON answer decoded (None when empty, the bytes when not JSON), or the
-        ChainlakeError its problem details stand for."""
-        response = self._send(method, path, params=params, json=json)
+        ChainlakeError its problem details stand for; `timeout` (seconds) for a call that waits
+        longer than the client's default."""
+        response = self._send(method, path, params=params, json=json, timeout=timeout)
         if response.status_code == 204 or not response.content:
             return None
         if "json" not in response.headers.get("content-type", "json"):
@@ -198,6 +203,24 @@ class BaseClient:
             raise ChainlakeError(
                 f"the chainlake API at {self.api_url} answered {method} {path} with broken JSON"
             ) from exc
+
+    def events(
+        self, path: str, params: dict[str, str | int], seconds: float
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(event, data) pairs of a server-sent event stream, until the server ends it."""
+        with self.http.stream(
+            "GET", path, params=params, headers={"Accept": "text/event-stream"}, timeout=seconds
+        ) as response:
+            if response.status_code >= 400:
+                response.read()
+                raise problem_error(response, self.profile)
+            kind = "message"
+            for line in response.iter_lines():
+                if line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    yield kind, json.loads(line.removeprefix("data: "))
+                    kind = "message"
 
     def _get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params=params)

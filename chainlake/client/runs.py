@@ -3,12 +3,11 @@ keyword arguments; and `follow_logs`, a run's events as server-sent events."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
-from chainlake.client.base import BaseClient, _error
+from chainlake.client.base import BaseClient
 
 
 def _run(run_id: str) -> str:
@@ -43,6 +42,13 @@ class RunsClient(BaseClient):
         run: dict[str, Any] = self.request("GET", _run(run_id))
         return run
 
+    def await_run(self, *, run_id: str, seconds: float) -> dict[str, Any]:
+        """The run once final, or as it is after `seconds`: one request that waits server-side
+        (GET /v1/runs/{id}?wait=seconds), not a poll."""
+        asked = {"wait": seconds}
+        run: dict[str, Any] = self.request("GET", _run(run_id), params=asked, timeout=seconds + 30)
+        return run
+
     def run_logs(self, *, run_id: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:
         asked = {"after": after, "limit": limit}
         page: dict[str, Any] = self.request("GET", _run(run_id) + "/logs", params=asked)
@@ -53,23 +59,7 @@ class RunsClient(BaseClient):
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(event, data) pairs of the run's log stream until its `end` (or `timeout`)."""
         asked: dict[str, str | int] = {"after": after, "follow": "true", "timeout": timeout}
-        with self.http.stream(
-            "GET",
-            _run(run_id) + "/logs",
-            params=asked,
-            headers={"Accept": "text/event-stream"},
-            timeout=timeout + 30,
-        ) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise _error(response)
-            kind = "message"
-            for line in response.iter_lines():
-                if line.startswith("event: "):
-                    kind = line.removeprefix("event: ")
-                elif line.startswith("data: "):
-                    yield kind, json.loads(line.removeprefix("data: "))
-                    kind = "message"
+        yield from self.events(_run(run_id) + "/logs", asked, timeout + 30)
 
     def cancel_run(self, *, run_id: str) -> dict[str, Any]:
         run: dict[str, Any] = self.request("POST", _run(run_id) + "/cancel")

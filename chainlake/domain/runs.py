@@ -4,18 +4,21 @@ what the caller sees, the stored functions who may change what."""
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 
 from chainlake.domain import one, rows
-from chainlake.errors import InvalidInput
+from chainlake.errors import InvalidInput, NotFound
 
 Conn = psycopg.Connection[Any]
 FINAL_STATUSES = ("succeeded", "failed", "dead", "cancelled")
 STATUSES = ("queued", "running", "retrying", *FINAL_STATUSES)
+MAX_WAIT_SECONDS = 60.0  # the longest one request waits for a run (the API's `wait`)
 
 
 def check_run_id(run_id: str, field: str = "run_id") -> str:
@@ -72,10 +75,32 @@ def show_run(conn: Conn, *, run_id: str) -> dict[str, Any]:
         {"id": check_run_id(run_id)},
     )["run"]
     if found is None:
-        from chainlake.errors import NotFound
-
         raise NotFound(f"unknown run {run_id}", "list runs with `chainlake run list`")
     return dict(found)
+
+
+def poll_delays(first: float = 0.002, most: float = 0.25) -> Iterator[float]:
+    """The pauses between two looks at a run that is not final yet: a few milliseconds at first
+    (a no-op run ends in tens of them), growing by a quarter each time to `most`."""
+    delay = first
+    while True:
+        yield delay
+        delay = min(most, delay * 1.25)
+
+
+def await_run(conn: Conn, *, run_id: str, seconds: float) -> dict[str, Any]:
+    """The run once it is final, or as it is after `seconds` (at most MAX_WAIT_SECONDS a call);
+    each look is one statement (autocommit, or READ COMMITTED: each sees the newest)."""
+    if not 0 <= seconds <= MAX_WAIT_SECONDS:
+        raise InvalidInput(f"seconds: {seconds:g} is not between 0 and {MAX_WAIT_SECONDS:g}")
+    ends = time.monotonic() + seconds
+    pauses = poll_delays()
+    while True:
+        run = show_run(conn, run_id=run_id)
+        left = ends - time.monotonic()
+        if run["status"] in FINAL_STATUSES or left <= 0:
+            return run
+        time.sleep(min(left, next(pauses)))
 
 
 def run_logs(conn: Conn, *, run_id: str, after: int = 0, limit: int = 1000) -> dict[str, Any]:

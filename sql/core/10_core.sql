@@ -151,19 +151,24 @@ $$;
 -- one row with NULL org.
 CREATE OR REPLACE FUNCTION core.whoami()
 RETURNS TABLE (user_id uuid, email text, org text, role core.member_role)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH scope AS (SELECT core.token_org_roles() AS s),
-    acting AS (
-        SELECT m.org_id, core.narrow_role(m.role, scope.s, m.org_id) AS role
-        FROM core.memberships m, scope
-        WHERE m.user_id = core.caller_user_id()
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    caller uuid := core.caller_user_id();
+    scope jsonb := core.token_org_roles();
+BEGIN
+    RETURN QUERY
+    WITH acting AS (
+        SELECT m.org_id, core.narrow_role(m.role, scope, m.org_id) AS role
+        FROM core.memberships m
+        WHERE m.user_id = caller
     )
     SELECT u.id, u.email, o.name, a.role
     FROM core.users u
     LEFT JOIN acting a ON a.role IS NOT NULL
     LEFT JOIN core.orgs o ON o.id = a.org_id
-    WHERE u.id = core.caller_user_id()
-    ORDER BY o.name
+    WHERE u.id = caller
+    ORDER BY o.name;
+END
 $$;
 
 GRANT USAGE ON SCHEMA core TO chainlake_users, chainlake_api;

@@ -102,22 +102,25 @@ END
 $$;
 
 -- Everything about one run: trigger, params, inputs, outputs, its attempts; NULL when the
--- caller cannot see it.
+-- caller cannot see it. plpgsql so that its plan is kept per session (a sql function with a SET
+-- clause is planned again on every call, RLS policies included: a third of a millisecond).
 CREATE OR REPLACE FUNCTION runs.show(p_run_id text) RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT to_jsonb(r) - 'org_id' - 'msg_id' - 'lease_until' - 'idempotency_key'
-           || jsonb_build_object(
-               'org', o.name, 'initiated_by_email', u.email,
-               'duration_seconds', extract(epoch FROM r.finished_at - r.started_at),
-               'attempts', coalesce((
-                   SELECT jsonb_agg(jsonb_build_object(
-                       'attempt', a.attempt, 'runner', a.runner, 'status', a.status,
-                       'started_at', a.started_at, 'finished_at', a.finished_at,
-                       'error', a.error) ORDER BY a.attempt)
-                   FROM runs.attempts a WHERE a.org_id = r.org_id AND a.run_id = r.id), '[]'))
-    FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
-    LEFT JOIN core.users u ON u.id = r.initiated_by
-    WHERE r.id = core.try_uuid(p_run_id)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN (SELECT to_jsonb(r) - 'org_id' - 'msg_id' - 'lease_until' - 'idempotency_key'
+               || jsonb_build_object(
+                   'org', o.name, 'initiated_by_email', u.email,
+                   'duration_seconds', extract(epoch FROM r.finished_at - r.started_at),
+                   'attempts', coalesce((
+                       SELECT jsonb_agg(jsonb_build_object(
+                           'attempt', a.attempt, 'runner', a.runner, 'status', a.status,
+                           'started_at', a.started_at, 'finished_at', a.finished_at,
+                           'error', a.error) ORDER BY a.attempt)
+                       FROM runs.attempts a WHERE a.org_id = r.org_id AND a.run_id = r.id), '[]'))
+        FROM runs.runs r JOIN core.orgs o ON o.id = r.org_id
+        LEFT JOIN core.users u ON u.id = r.initiated_by
+        WHERE r.id = core.try_uuid(p_run_id));
+END
 $$;
 
 -- A run's events after sequence number p_after_seq, at most p_limit, and the run's status (so

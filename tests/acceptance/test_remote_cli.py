@@ -33,6 +33,7 @@ from chainlake.client import Client
 from tests.harness import TestCluster
 from tests.integration.test_api_assets import two_versions
 from tests.remote import (
+    CHAINLAKE,
     cli,
     cli_issuer,
     device_login,
@@ -336,8 +337,34 @@ def _alert_backtest(lap: Laptop) -> None:
 
 @case("alert", "listen")
 def _alert_listen(lap: Laptop) -> None:
-    said = lap.refused("alert", "listen", "--org", "a", "--seconds", "1", profile="admin")
-    assert OPERATOR_LINE in said and "alert listen" in said, said
+    """The reader listens through the API; a firing announced meanwhile is the line it prints."""
+    made = lap.client().save_alert_rule(
+        org="a", name="r_listen", dataset="chain.logs", condition="true"
+    )
+    firing = lap.rows(
+        "INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, block_hash,"
+        " match_key, dedup_value) VALUES (%s, %s, 1, 1, 1, '\\x01', 'k', 'k') RETURNING id",
+        lap.org_id("a"),
+        made["id"],
+    )[0]["id"]
+    args = ["--profile", "reader", "alert", "listen", "--org", "a", "--count", "1"]
+    with subprocess.Popen(
+        [CHAINLAKE, *args, "--seconds", "40"],
+        cwd=lap.folder / "cwd",
+        env=laptop_env(lap.folder),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as listening:
+        assert listening.stderr is not None
+        assert listening.stderr.readline().strip() == "listening on a"
+        lap.db.execute("SELECT alerts.announce(%s, 'fired')", (firing,))
+        out, err = listening.communicate(timeout=40)
+    assert listening.returncode == 0 and "Traceback" not in err, err
+    shown = json.loads(out)
+    assert (shown["event"], shown["firing"], shown["rule"]) == ("fired", str(firing), "r_listen")
+    refused = lap.refused("alert", "listen", "--org", "b", "--seconds", "1")
+    assert 'unknown org "b"' in refused, refused
     lap.nothing_in_cwd()
 
 

@@ -5,6 +5,7 @@ with nothing changed; another org's runs and jobs are unknown and unchanged."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -166,3 +167,44 @@ def test_cancelling_a_running_run_stops_its_job(
         wait_for(lambda: wes.show_run(run_id=after["id"])["status"] == "succeeded", timeout=60)
     shown = wes.show_run(run_id=run["id"])
     assert shown["status"] == "cancelled" and shown["attempt"] == 1, shown
+
+
+def test_waiting_for_a_run_is_one_request_that_answers_when_it_ends(
+    api: str, tenants: Tenants, tmp_path: Path, admin: psycopg.Connection[Any]
+) -> None:
+    """GET /v1/runs/{id}?wait=N (the client's await_run, what `job run --wait` does through a
+    profile) answers the run once it is final, or as it is after N seconds; a caller holds at
+    most four such waits; a bad `wait` is refused naming it."""
+    wes = client(api, tmp_path, tenants, "a", "writer")
+    bob = client(api, tmp_path, tenants, "b", "admin")
+    wes.apply_job(org="a", definition=behave())
+    run = wes.run_job(org="a", name="behave", params={"do": "sleep", "seconds": 1})
+    assert wes.await_run(run_id=run["id"], seconds=0.5)["status"] == "queued", "no runner yet"
+    with pytest.raises(NotFound):
+        bob.await_run(run_id=run["id"], seconds=5)
+    for bad in (61, -1, "soon"):
+        with pytest.raises(InvalidInput, match="wait"):
+            wes.request("GET", f"/v1/runs/{run['id']}", params={"wait": bad})
+
+    answers: list[str] = []
+    with ThreadPoolExecutor(4) as pool:
+        waits = [
+            pool.submit(
+                lambda: answers.append(wes.await_run(run_id=run["id"], seconds=50)["status"])
+            )
+            for _ in range(4)
+        ]
+
+        def fifth_refused() -> bool:
+            try:
+                wes.await_run(run_id=run["id"], seconds=0.2)
+            except QuotaExceeded:
+                return True
+            return False
+
+        assert wait_for(fifth_refused, timeout=20), "a fifth wait is refused while four are held"
+        with running_runner(tenants, tmp_path / "store"):
+            for waited in waits:
+                waited.result(timeout=45)  # long before the 50 s each asked for
+    assert answers == ["succeeded"] * 4
+    assert wes.await_run(run_id=run["id"], seconds=5)["status"] == "succeeded", "slots given back"

@@ -65,3 +65,24 @@ def test_a_tampered_payload_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(PermissionDenied):
         verify_dev_token(tmp_path, f"{header}.{forged}.{signature}", now=NOW)
+
+
+def test_a_checked_token_is_refused_once_its_key_is_replaced(tmp_path: Path) -> None:
+    """Signatures already checked are remembered (chainlake.tokens.SignatureCache), never past
+    the key that checked them: a new key under the same key id refuses the old token at once."""
+    old = issue_dev_token(tmp_path, USER, "ann@acme.example", 600, now=NOW)
+    assert verify_dev_token(tmp_path, old, now=NOW)["sub"] == USER
+    assert verify_dev_token(tmp_path, old, now=NOW + 1)["sub"] == USER  # the remembered check
+    (tmp_path / "private.pem").unlink()
+    (tmp_path / "jwks.json").unlink()
+    new = issue_dev_token(tmp_path, USER, "ann@acme.example", 600, now=NOW)  # a new key, same id
+    assert verify_dev_token(tmp_path, new, now=NOW + 2)["sub"] == USER
+    with pytest.raises(PermissionDenied, match="Signature verification failed"):
+        verify_dev_token(tmp_path, old, now=NOW + 2)
+
+
+def test_a_remembered_token_still_expires(tmp_path: Path) -> None:
+    token = issue_dev_token(tmp_path, USER, "ann@acme.example", 600, now=NOW)
+    assert verify_dev_token(tmp_path, token, now=NOW + 10)["sub"] == USER
+    with pytest.raises(PermissionDenied, match="expired"):
+        verify_dev_token(tmp_path, token, now=NOW + 601)
