@@ -81,22 +81,34 @@ def describe(
     }
 
 
-def write_manifest(run: dict[str, Any], outputs: list[dict[str, Any]], output_prefix: str) -> None:
-    """`_manifest.json` in the run's prefix, a new file whatever the job left under that name
-    (a symbolic or hard link to a file elsewhere is replaced, not written through)."""
-    root = Path(urlparse(output_prefix).path)
-    if not root.is_dir():
-        return
+def write_manifest(
+    run: dict[str, Any],
+    outputs: list[dict[str, Any]],
+    output_prefix: str,
+    store: ObjectStore | None = None,
+) -> None:
+    """`_manifest.json` in the run's prefix: an object of `store` when the prefix is in it, else
+    a new file whatever the job left under that name (a symbolic or hard link to a file
+    elsewhere is replaced, not written through)."""
     body = {
         "run_id": run["id"],
         "job": {"name": run["job_name"], "version": run["job_version"]},
         "outputs": [o["manifest"] for o in outputs],
     }
+    text = json.dumps(body, indent=2) + "\n"
+    key = key_of(store, output_prefix.rstrip("/") + "/" + MANIFEST_NAME)
+    if urlparse(output_prefix).scheme != "file":
+        if store is not None and key is not None:
+            store.put(key, text.encode())
+        return
+    root = Path(urlparse(output_prefix).path)
+    if not root.is_dir():
+        return
     target = root / MANIFEST_NAME
     target.unlink(missing_ok=True)  # a link the job left there is removed, never written through
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     with os.fdopen(os.open(target, flags, 0o644), "w") as handle:
-        handle.write(json.dumps(body, indent=2) + "\n")
+        handle.write(text)
 
 
 def verify(manifest: dict[str, Any], store: ObjectStore | None = None) -> list[str]:

@@ -20,7 +20,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 from urllib.parse import urlparse
 
 from chainlake.errors import ChainlakeError, InvalidInput
@@ -31,6 +31,7 @@ class ObjectStore(Protocol):
 
     def put(self, key: str, data: bytes) -> None: ...
     def put_file(self, key: str, path: Path) -> None: ...
+    def put_fileobj(self, key: str, handle: BinaryIO) -> None: ...
     def get(self, key: str) -> bytes: ...
     def size(self, key: str) -> int: ...
     def read_range(self, key: str, start: int, length: int) -> bytes: ...
@@ -69,6 +70,14 @@ class LocalStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".partial")
         shutil.copyfile(path, tmp)
+        os.replace(tmp, target)
+
+    def put_fileobj(self, key: str, handle: BinaryIO) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".partial")
+        with tmp.open("wb") as written:
+            shutil.copyfileobj(handle, written, 1 << 20)
         os.replace(tmp, target)
 
     def get(self, key: str) -> bytes:
@@ -175,6 +184,9 @@ class S3Store:
 
     def put_file(self, key: str, path: Path) -> None:
         self.client.upload_file(str(path), self.settings.bucket, self._key(key))
+
+    def put_fileobj(self, key: str, handle: BinaryIO) -> None:
+        self.client.upload_fileobj(handle, self.settings.bucket, self._key(key))
 
     def get(self, key: str) -> bytes:
         try:

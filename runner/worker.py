@@ -19,6 +19,7 @@ from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -37,7 +38,7 @@ from chainlake.manifests import describe, write_manifest
 from chainlake.outbound import Policy
 from chainlake.paths import linked_prefix, output_prefix
 from chainlake.secrets import decrypt
-from chainlake.storage import open_store
+from chainlake.storage import ObjectStore, open_store
 from runner.egress import Egress
 from runner.events import EventLog
 from runner.launchers import (
@@ -50,6 +51,7 @@ from runner.launchers import (
 from runner.redaction import Redactor
 from runner.sandbox import job_roots, platform_view
 from runner.scheduler import TICK
+from runner.staging import StagingError, in_object_store, publish_outputs, stage_inputs
 from runner.workspace import Owner, WorkspaceError, make_directory
 
 QUEUE = "run_tasks"
@@ -237,6 +239,11 @@ class Runner:
             }
             self.finish(run, int(run["attempt"]), error, None)
 
+    @cached_property
+    def store(self) -> ObjectStore:
+        """Where runs' files and cold chain data live (one client, shared by the slots)."""
+        return open_store(self.config.store_url)
+
     def execute(self, msg_id: int, run: dict[str, Any], definition: dict[str, Any]) -> None:
         spec = definition["spec"]
         attempt = int(run["attempt"])
@@ -288,6 +295,14 @@ class Runner:
             self.finish(run, attempt, error, None)
             return
         run = {**run, "inputs": self.chain_inputs(run, workdir)}
+        if in_object_store(self.config.store_url):  # the job reads local copies, never the store
+            try:
+                staged = stage_inputs(self.store, run["org_id"], run["inputs"], workdir)
+            except StagingError as exc:
+                error = {"type": "InputRejected", "retryable": False, "message": str(exc)}
+                self.finish(run, attempt, error, None)
+                return
+            run = {**run, "inputs": staged}
         request = self.run_request(run, spec, output_prefix, timeout)
         request["credentials"] = credentials
         found = problems("run_request", request)
@@ -424,7 +439,7 @@ class Runner:
             with self.pool.connection() as conn:
                 read = export_range(
                     conn,
-                    open_store(self.config.store_url),
+                    self.store,
                     int(item["chain_id"]),
                     table,
                     int(item["from_block"]),
@@ -498,9 +513,11 @@ class Runner:
     ) -> None:
         outputs = []
         if error is None and events is not None:  # hash the files before taking a connection
-            store = open_store(self.config.store_url)  # objects hashed through it, streamed
-            outputs = [describe(o, prefix, store) for o in events.final_outputs()]
-            write_manifest(run, outputs, prefix)
+            try:
+                outputs = self.stored_outputs(run, events, prefix)
+            except StagingError as exc:
+                error = {"type": "OutputRejected", "retryable": False, "message": str(exc)}
+                events = None
         try:
             self._record_end(run, attempt, error, events, outputs, last_events)
         except psycopg.errors.DiskFull as exc:  # the storage_bytes quota (SQLSTATE 53100)
@@ -508,6 +525,22 @@ class Runner:
             if exc.diag.message_hint:
                 refused["hint"] = exc.diag.message_hint
             self._record_end(run, attempt, {**refused, "retryable": False}, None, [], last_events)
+
+    def stored_outputs(
+        self, run: dict[str, Any], events: EventLog, prefix: str
+    ) -> list[dict[str, Any]]:
+        """The attempt's outputs with their manifests, and the run's `_manifest.json` written:
+        in the object store, uploaded from the local prefix and described from what the bucket
+        holds (runner/staging.py); on this disk, described where they are."""
+        store = self.store  # objects hashed through it, streamed
+        if in_object_store(self.config.store_url):
+            outputs, prefix = publish_outputs(
+                store, self.config.storage_root, events.final_outputs(), prefix
+            )
+        else:
+            outputs = [describe(o, prefix, store) for o in events.final_outputs()]
+        write_manifest(run, outputs, prefix, store)
+        return outputs
 
     def _record_end(
         self,

@@ -1,6 +1,6 @@
 """A test job that misbehaves on request (params.do, or config.do for runs without params such
 as always_on ones): crash, exit, hang, fail_until_attempt, connect, undeclared, outside, sleep,
-leak, ok."""
+leak, link, hardlink, environ, ok."""
 
 from __future__ import annotations
 
@@ -51,8 +51,25 @@ def behave(ctx: Context) -> None:
     if do == "outside":
         ctx.output("behaved", uris=[Path("/etc/passwd").as_uri()])
         return
+    if do == "link":  # names a symbolic link it planted in its own prefix
+        link = ctx.output_path("behaved", "link.txt")
+        link.symlink_to("/etc/hostname")
+        ctx.output("behaved", uris=[link.as_uri()], rows=1)
+        return
+    if do == "hardlink":  # names a file that has a second name
+        first = ctx.output_path("behaved", "first.txt")
+        first.write_text("x\n")
+        second = ctx.output_path("behaved", "second.txt")
+        second.hardlink_to(first)
+        ctx.output("behaved", uris=[second.as_uri()], rows=1)
+        return
     path = ctx.output_path("behaved", "out.txt")
-    path.write_text(f"{do}\n")
+    if do == "environ":  # the names in its environment, one a line
+        import os
+
+        path.write_text("".join(f"{name}\n" for name in sorted(os.environ)))
+    else:
+        path.write_text(f"{do}\n")
     ctx.output("behaved", uris=[path.as_uri()], rows=1)
 
 
