@@ -8,12 +8,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 import psycopg
-from litestar import delete, get, post
+from litestar import Response, delete, get, post
 from litestar.openapi.spec import Operation
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import Stream
@@ -31,13 +33,14 @@ from api.fields import (
     OrgParam,
     Settings,
     Text,
+    Timestamp,
     clamp,
+    rfc3339,
 )
 from api.notices import NoticeHub
 from api.problems import PROBLEMS
 from api.session import Page, Req, acting, caller, perform
 from api.streams import HEARTBEAT_SECONDS, event, hold, with_event_stream
-from chainlake.alerts.notices import Notice, firing_event
 from chainlake.domain import alerts
 from chainlake.domain.pages import next_after
 from chainlake.errors import NotFound
@@ -214,14 +217,17 @@ def backtest_rule(
 LISTENS_PER_CALLER = 2  # alert streams one caller may hold open at once
 MAX_LISTEN_SECONDS = 3600
 READY_SECONDS = 10.0  # how long a new stream waits for the hub to listen on its channels
+READ_SECONDS = 0.1  # at most one read of firings a stream in this time, however often woken
+WINDOW = timedelta(seconds=10)  # a read looks back this far before the last (commit order)
+EVENTS_PER_READ = 1000
 
 
 @dataclass
 class EventsOperation(Operation):
-    """The listen's 200: server-sent events."""
+    """The listen's 200: a JSON page, or server-sent events when followed."""
 
     def __post_init__(self) -> None:
-        with_event_stream(self, json_too=False)
+        with_event_stream(self, json_too=True)
 
 
 @get(
@@ -233,56 +239,100 @@ class EventsOperation(Operation):
 async def listen_alerts(
     request: Req,
     org: Annotated[str | None, QueryParameter(max_length=200, pattern=NAME_PATTERN)] = None,
+    after: Timestamp = None,
+    follow: Annotated[bool, QueryParameter()] = False,
     timeout: Annotated[int, QueryParameter(ge=1, le=MAX_LISTEN_SECONDS)] = 600,
-) -> Stream:
-    """Firings and retractions of the caller's orgs (or of `org`) as they happen, as server-sent
-    events: `listening` (the orgs, once the stream cannot miss an event), `fired` and
-    `retracted` (the firing, read as the caller), `ignored` (a notice that was not the
-    platform's, never repeated), `: heartbeat` comments, and `timeout` or `expired` (the token
-    ran out: listen again with a new one) at the end. A caller holds at most two."""
+) -> Response[Any]:
+    """Firings and retractions of the orgs whose firings the caller may read (or of `org`):
+    those after `after`, oldest first, as a JSON page (`items` and `now`, the `after` of the
+    next call). With `follow=true` or `Accept: text/event-stream`, as they happen, as
+    server-sent events: `listening` (the orgs, once the stream cannot miss an event), `fired`
+    and `retracted` (the firing, read as the caller), `: heartbeat` comments, and at the end
+    `timeout`, `expired` (the token ran out: listen again with a new one) or `revoked` (the
+    caller may read none of its orgs any more). A caller holds at most two streams."""
     channels = await asyncio.to_thread(perform, request, alerts.notice_channels, org=org)
     if not channels:
         raise NotFound(f'unknown org "{org}"', "list your orgs with `chainlake whoami`")
+    if not (follow or "text/event-stream" in request.headers.get("accept", "")):
+        page = await asyncio.to_thread(
+            perform,
+            request,
+            alerts.alert_events,
+            org=org,
+            after=rfc3339(after, "after"),
+            limit=EVENTS_PER_READ,
+        )
+        return Response(page, media_type="application/json")
     release = hold(f"listen:{caller(request).get('sub', '')}", LISTENS_PER_CALLER, "alert listens")
     return Stream(
-        _events(request, channels, timeout, release),
+        _events(request, org, channels, timeout, release),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache"},
     )
 
 
 async def _events(
-    request: Req, channels: list[dict[str, Any]], timeout: int, release: Callable[[], None]
+    request: Req,
+    org: str | None,
+    channels: list[dict[str, Any]],
+    timeout: int,
+    release: Callable[[], None],
 ) -> AsyncIterator[bytes]:
+    """Each wake of the hub (or each heartbeat), read the orgs' firings and retractions since
+    the last read, through RLS as the caller; at most one read per READ_SECONDS whatever wakes
+    it. A read looks back WINDOW before its last one (a firing's transaction may commit after
+    a later one's) and shows each event once. Every heartbeat the orgs are read again: those the
+    caller may read no more are dropped, and with none left the stream ends (`revoked`)."""
     hub: NoticeHub = request.app.state.notices
     subscription = hub.subscribe([c["channel"] for c in channels])
     ends = time.monotonic() + timeout
     expires: float = getattr(request.state, "token_expires", float("inf"))
-    shown: set[Notice] = set()
+    shown: dict[tuple[str, str], datetime] = {}
     try:
         await asyncio.wait_for(subscription.ready.wait(), READY_SECONDS)
+        cursor = start = _time((await _read(request, org, None))["now"])
         yield event("listening", {"orgs": [c["org"] for c in channels]})
+        beat = time.monotonic() + HEARTBEAT_SECONDS
         while True:
             left = min(ends - time.monotonic(), expires - time.time())
             if left <= 0:
-                ended = "timeout" if time.monotonic() >= ends else "expired"
-                yield event(ended, {"dropped": subscription.dropped})
+                yield event("timeout" if time.monotonic() >= ends else "expired", {})
                 return
-            try:
-                _channel, payload = await asyncio.wait_for(
-                    subscription.queue.get(), min(left, HEARTBEAT_SECONDS)
-                )
-            except TimeoutError:
+            with suppress(TimeoutError):
+                await asyncio.wait_for(subscription.wake.wait(), min(left, beat - time.monotonic()))
+            subscription.wake.clear()
+            if time.monotonic() >= beat:
                 yield b": heartbeat\n\n"
-                continue
-            found = await asyncio.to_thread(perform, request, firing_event, payload, shown)
-            if isinstance(found, str):
-                yield event("ignored", {"note": found})
-            else:
-                yield event(found["event"], found)
+                beat = time.monotonic() + HEARTBEAT_SECONDS
+                mine = await asyncio.to_thread(perform, request, alerts.notice_channels, org=org)
+                if not mine:
+                    yield event("revoked", {"hint": "you may read the firings of none of its orgs"})
+                    return
+                hub.narrow(subscription, [c["channel"] for c in mine])
+            page = await _read(request, org, max(start, cursor - WINDOW))
+            for item in page["items"]:
+                at, key = _time(item.pop("at")), (item["firing"], item["event"])
+                if key not in shown:  # read again inside the look-back window: shown once
+                    shown[key] = at
+                    yield event(item["event"], item)
+            cursor = _time(page["now"])
+            shown = {k: at for k, at in shown.items() if at > cursor - WINDOW}
+            await asyncio.sleep(READ_SECONDS)
     finally:
         hub.unsubscribe(subscription)
         release()
+
+
+async def _read(request: Req, org: str | None, after: datetime | None) -> dict[str, Any]:
+    asked = None if after is None else after.isoformat()
+    found: dict[str, Any] = await asyncio.to_thread(
+        perform, request, alerts.alert_events, org=org, after=asked, limit=EVENTS_PER_READ
+    )
+    return found
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
 
 
 HANDLERS = [

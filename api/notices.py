@@ -1,10 +1,16 @@
-"""The API process's one LISTEN connection: alert notices for every open `listen` stream.
+"""The API process's one LISTEN connection: it wakes the `listen` streams of the channels that
+had notices.
 
 A stream subscribes to its orgs' channels (alerts.channel_name); the hub's thread LISTENs on the
-union of the channels subscribed, and hands each notification to the streams of its channel, on
-their event loops. One connection whatever the number of streams, so an org that opens many
-listens costs the database nothing more (SECURITY.md, shared workers). A payload is only a hint
-(chainlake.alerts.notices): each stream reads the firing it names through RLS as its caller.
+union of the channels subscribed and, after each batch of notifications, wakes each
+subscription one of whose channels had any: once, whatever the batch held. A notice is only a
+hint that something may have changed (anyone may `pg_notify` any channel, SECURITY.md item 15):
+its payload is never read here, and a woken stream reads its orgs' new firings through RLS
+(alerts.events_after). So a flood of junk or forged notices costs a stream at most one read per
+wake, holds no memory, takes no pooled connection, and cannot push a real firing out; and one
+org's flood on its own channel costs the others a set lookup per batch. One connection whatever
+the number of streams (SECURITY.md, shared workers). After the connection breaks, every stream
+is woken: it reads what it may have missed while the hub was away.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from psycopg import sql
 
 log = logging.getLogger("chainlake.api.notices")
 
-QUEUE_SIZE = 1000  # notices one slow stream may have waiting; past it they are dropped, counted
+BATCH = 1000  # notifications taken at once before the streams are woken
 POLL_SECONDS = 0.2  # how soon a new subscription's channels are LISTENed on
 RETRY_SECONDS = 1.0  # after the connection broke
 
@@ -30,16 +36,8 @@ RETRY_SECONDS = 1.0  # after the connection broke
 class Subscription:
     channels: frozenset[str]
     loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[tuple[str, str]] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # a channel had notices
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # its channels are LISTENed on
-    dropped: int = 0
-
-    def offer(self, notice: tuple[str, str]) -> None:
-        """On the subscription's loop: queue `notice`, or count it dropped when full."""
-        try:
-            self.queue.put_nowait(notice)
-        except asyncio.QueueFull:
-            self.dropped += 1
 
 
 class NoticeHub:
@@ -51,8 +49,8 @@ class NoticeHub:
         self._thread: threading.Thread | None = None
 
     def subscribe(self, channels: list[str]) -> Subscription:
-        """A subscription to `channels` for the running event loop (close it with
-        `unsubscribe`); its `ready` is set once the hub listens on all of them."""
+        """A subscription to `channels` for the running event loop (end it with `unsubscribe`);
+        its `ready` is set once the hub listens on all of them."""
         subscription = Subscription(frozenset(channels), asyncio.get_running_loop())
         with self._lock:
             self._subscriptions.add(subscription)
@@ -60,6 +58,11 @@ class NoticeHub:
                 self._thread = threading.Thread(target=self._run, name="alert-notices", daemon=True)
                 self._thread.start()
         return subscription
+
+    def narrow(self, subscription: Subscription, channels: list[str]) -> None:
+        """Listen for `subscription` on `channels` only from now on (orgs it may read no more)."""
+        with self._lock:
+            subscription.channels = frozenset(channels)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         with self._lock:
@@ -81,6 +84,7 @@ class NoticeHub:
 
     def _serve(self, conn: psycopg.Connection[object]) -> None:
         listening: set[str] = set()
+        gap = True  # nothing was heard before this connection: every stream looks again
         while not self._stopping.is_set():
             with self._lock:
                 subscriptions = list(self._subscriptions)
@@ -91,16 +95,20 @@ class NoticeHub:
                 conn.execute(sql.SQL("UNLISTEN {}").format(sql.Identifier(channel)))
             listening = wanted
             for subscription in subscriptions:
+                if gap:
+                    _call(subscription, subscription.wake.set)
                 if not subscription.ready.is_set():
                     _call(subscription, subscription.ready.set)
+            gap = False
             # collected first: the generator holds the connection until it ends
-            for notice in list(conn.notifies(timeout=POLL_SECONDS, stop_after=100)):
+            heard = {n.channel for n in conn.notifies(timeout=POLL_SECONDS, stop_after=BATCH)}
+            if heard:
                 for subscription in subscriptions:
-                    if notice.channel in subscription.channels:
-                        _call(subscription, subscription.offer, (notice.channel, notice.payload))
+                    if not heard.isdisjoint(subscription.channels):
+                        _call(subscription, subscription.wake.set)
 
 
-def _call(subscription: Subscription, function: Callable[..., None], *args: object) -> None:
-    """Run `function(*args)` on the subscription's event loop (nothing if that loop is gone)."""
+def _call(subscription: Subscription, function: Callable[[], object]) -> None:
+    """Run `function()` on the subscription's event loop (nothing if that loop is gone)."""
     with suppress(RuntimeError):
-        subscription.loop.call_soon_threadsafe(function, *args)
+        subscription.loop.call_soon_threadsafe(function)

@@ -196,6 +196,7 @@ def _ident(value: str) -> str:
 
 def _allowed_dirs(uris: list[str], store: ObjectStore) -> list[str]:
     dirs = {str(Path(_path_of(u)).parent) + "/" for u in uris if urlparse(u).scheme == "file"}
+    dirs |= {u.rsplit("/", 1)[0] + "/" for u in uris if urlparse(u).scheme == "s3"}
     if isinstance(store, LocalStore):
         dirs.add(str(store.root / "global" / "chain") + "/")
     else:

@@ -7,6 +7,7 @@ Claims carry identity only; roles and memberships are read from tables on every 
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 import time
@@ -92,7 +93,7 @@ class SignatureCache:
         found = self._checked.get(token)
         if found is None or found.key is not key or now >= found.not_after:
             return None
-        return dict(found.claims)
+        return copy.deepcopy(found.claims)  # a caller's change never reaches the next request
 
     def remember(self, token: str, key: object, claims: dict[str, Any], not_after: float) -> None:
         with self._lock:
@@ -101,7 +102,7 @@ class SignatureCache:
                 self._checked = {t: c for t, c in self._checked.items() if c.not_after > now}
                 if len(self._checked) >= self.capacity:
                     self._checked.clear()
-            self._checked[token] = _Checked(claims, key, not_after)
+            self._checked[token] = _Checked(copy.deepcopy(claims), key, not_after)
 
 
 _dev_signatures = SignatureCache()

@@ -55,6 +55,13 @@ from runner.staging import StagingError, in_object_store, publish_outputs, stage
 from runner.workspace import Owner, WorkspaceError, make_directory
 
 QUEUE = "run_tasks"
+STORE_ENVIRONMENT = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+)
 NOTIFY_CHANNEL = f"pgmq.q_{QUEUE}.INSERT"
 log = logging.getLogger("chainlake.runner")
 
@@ -418,6 +425,8 @@ class Runner:
             return {
                 "CHAINLAKE_CHAIN_DATABASE_URL": self.config.chain_database_url,
                 "CHAINLAKE_STORAGE_URL": self.config.store_url,
+                # the platform's own jobs write cold chain data to the store with its key
+                **{k: v for k, v in os.environ.items() if k in STORE_ENVIRONMENT},
             }
         if name == "alert_sender" and self.config.alerts_database_url and self.config.secret_key:
             return {

@@ -487,6 +487,14 @@ GRANT ALL ON FUNCTION alerts.evaluated_shape(p_dataset text, p_source text, OUT 
 GRANT ALL ON FUNCTION alerts.evaluated_shape(p_dataset text, p_source text, OUT tbl text, OUT num text, OUT row_key text, OUT blocks text) TO chainlake_evaluator;
 
 --
+-- Name: FUNCTION events_after(p_org text, p_after timestamp with time zone, p_limit integer); Type: ACL; Schema: alerts; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION alerts.events_after(p_org text, p_after timestamp with time zone, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION alerts.events_after(p_org text, p_after timestamp with time zone, p_limit integer) TO chainlake_definer;
+GRANT ALL ON FUNCTION alerts.events_after(p_org text, p_after timestamp with time zone, p_limit integer) TO chainlake_users;
+
+--
 -- Name: FUNCTION growing_functions(p_multiplying boolean); Type: ACL; Schema: alerts; Owner: postgres
 --
 
@@ -558,6 +566,14 @@ GRANT ALL ON FUNCTION alerts.match_simple(p_dataset text, p_predicates text[], p
 
 REVOKE ALL ON FUNCTION alerts.match_window(p_dataset text, p_predicate text, p_group_by text[], p_window integer, p_chain_id bigint, p_ending bigint, p_source text) FROM PUBLIC;
 GRANT ALL ON FUNCTION alerts.match_window(p_dataset text, p_predicate text, p_group_by text[], p_window integer, p_chain_id bigint, p_ending bigint, p_source text) TO chainlake_definer;
+
+--
+-- Name: FUNCTION notice_channels(p_org text); Type: ACL; Schema: alerts; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION alerts.notice_channels(p_org text) FROM PUBLIC;
+GRANT ALL ON FUNCTION alerts.notice_channels(p_org text) TO chainlake_definer;
+GRANT ALL ON FUNCTION alerts.notice_channels(p_org text) TO chainlake_users;
 
 --
 -- Name: FUNCTION on_batch(p_chain_id bigint, p_from bigint, p_to bigint, p_old_finalized bigint, p_finalized bigint, p_org uuid, p_rule uuid); Type: ACL; Schema: alerts; Owner: chainlake_definer
@@ -1632,6 +1648,37 @@ $$;
 ALTER FUNCTION alerts.evaluated_shape(p_dataset text, p_source text, OUT tbl text, OUT num text, OUT row_key text, OUT blocks text) OWNER TO postgres;
 
 --
+-- Name: events_after(text, timestamp with time zone, integer); Type: FUNCTION; Schema: alerts; Owner: postgres
+--
+
+CREATE FUNCTION alerts.events_after(p_org text, p_after timestamp with time zone, p_limit integer) RETURNS TABLE(at timestamp with time zone, event text, firing uuid, org text, rule text, severity text, chain_id bigint, to_block bigint, match_key text, vals jsonb)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    WITH mine AS (
+        SELECT o.id, o.name FROM core.orgs o
+        WHERE o.id = ANY (core.caller_org_ids('read')) AND (p_org IS NULL OR o.name = p_org)
+    ), happened AS (
+        SELECT f.org_id, f.id, f.rule_id, f.fired_at AS at, 'fired' AS event
+        FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.fired_at > p_after
+        UNION ALL
+        SELECT f.org_id, f.id, f.rule_id, f.retracted_at, 'retracted'
+        FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.retracted_at > p_after
+    )
+    SELECT h.at, h.event, f.id, mine.name, r.name, r.severity, f.chain_id, f.to_block,
+           f.match_key, f.vals
+    FROM happened h
+    JOIN alerts.firings f ON f.org_id = h.org_id AND f.id = h.id
+    JOIN mine ON mine.id = h.org_id
+    LEFT JOIN alerts.rules r ON r.org_id = f.org_id AND r.id = f.rule_id
+    ORDER BY h.at, f.id
+    LIMIT least(greatest(coalesce(p_limit, 100), 1), 1000)
+$$;
+
+
+ALTER FUNCTION alerts.events_after(p_org text, p_after timestamp with time zone, p_limit integer) OWNER TO postgres;
+
+--
 -- Name: firings; Type: ROW SECURITY; Schema: alerts; Owner: postgres
 --
 
@@ -1699,6 +1746,18 @@ CREATE INDEX firings_live_idx ON alerts.firings USING btree (chain_id, to_block)
 --
 
 CREATE UNIQUE INDEX firings_once ON alerts.firings USING btree (rule_id, chain_id, block_hash, match_key, backtest) WHERE (retracted_at IS NULL);
+
+--
+-- Name: firings_org_fired_idx; Type: INDEX; Schema: alerts; Owner: postgres
+--
+
+CREATE INDEX firings_org_fired_idx ON alerts.firings USING btree (org_id, fired_at);
+
+--
+-- Name: firings_org_retracted_idx; Type: INDEX; Schema: alerts; Owner: postgres
+--
+
+CREATE INDEX firings_org_retracted_idx ON alerts.firings USING btree (org_id, retracted_at) WHERE (retracted_at IS NOT NULL);
 
 --
 -- Name: firings_rule_idx; Type: INDEX; Schema: alerts; Owner: postgres
@@ -1979,6 +2038,22 @@ $_$;
 
 
 ALTER FUNCTION alerts.match_window(p_dataset text, p_predicate text, p_group_by text[], p_window integer, p_chain_id bigint, p_ending bigint, p_source text) OWNER TO chainlake_evaluator;
+
+--
+-- Name: notice_channels(text); Type: FUNCTION; Schema: alerts; Owner: postgres
+--
+
+CREATE FUNCTION alerts.notice_channels(p_org text) RETURNS TABLE(org text, channel text)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT o.name, alerts.channel_name(o.id) FROM core.orgs o
+    WHERE o.id = ANY (core.caller_org_ids('read')) AND (p_org IS NULL OR o.name = p_org)
+    ORDER BY o.name
+$$;
+
+
+ALTER FUNCTION alerts.notice_channels(p_org text) OWNER TO postgres;
 
 --
 -- Name: on_batch(bigint, bigint, bigint, bigint, bigint, uuid, uuid); Type: FUNCTION; Schema: alerts; Owner: chainlake_definer

@@ -237,8 +237,11 @@ def _listen_through_api(
                     shown += 1
                     if count is not None and shown >= count:
                         return
-                elif kind == "ignored":
-                    click.echo(f"ignored a notification: {data['note']}", err=True)
+                elif kind == "revoked":
+                    raise ChainlakeError(
+                        "you may no longer read the firings of the orgs you listened to",
+                        "ask an admin of the org for access, then listen again",
+                    )
                 elif kind == "expired":
                     raise ChainlakeError(
                         "the sign-in expired while listening", "listen again to renew it"

@@ -20,7 +20,7 @@ from chainlake.db import INGEST_ROLE
 from chainlake.domain import chain as chain_ops
 from chainlake.errors import ChainlakeError, InvalidInput
 from chainlake.local.stack import Stack
-from chainlake.storage import ObjectStore, open_store
+from chainlake.storage import ObjectStore
 
 
 def _echo_json(value: Any) -> None:
@@ -36,7 +36,7 @@ class ChainContext:
         return psycopg.connect(self.url, autocommit=True)
 
     def store(self) -> ObjectStore:
-        return open_store(self.stack.storage_url)
+        return self.stack.open_store()
 
     def chain_id(self, conn: psycopg.Connection[Any], given: int | None) -> int:
         if given is not None:

@@ -217,9 +217,8 @@ class Actor:
         server reads its own: none is opened on this machine (the client ignores `store`)."""
         if self.client is not None:
             return cast("ObjectStore", None)
-        from chainlake.storage import open_store
 
-        return open_store(Stack.load().storage_url)
+        return Stack.load().open_store()
 
     def key(self) -> bytes:
         """The platform key an operation encrypts with, run here. Through the API the server

@@ -32,7 +32,6 @@ from chainlake.domain import query as queries
 from chainlake.errors import ChainlakeError, InvalidInput, StackError
 from chainlake.local.stack import Stack
 from chainlake.query import Session, open_operator_session
-from chainlake.storage import open_store
 from chainlake.tokens import issue_dev_token
 
 
@@ -68,7 +67,7 @@ def _chunks(response: Any) -> Iterator[bytes]:
 def run_locally(
     stack: Stack, sql: str, fmt: str, max_rows: int, params: dict[str, Any] | None = None
 ) -> Iterator[bytes]:
-    session = open_operator_session(stack.admin_url(), open_store(stack.storage_url), sql)
+    session = open_operator_session(stack.admin_url(), stack.open_store(), sql)
     try:
         result = session.execute(sql, params)
     except ChainlakeError:

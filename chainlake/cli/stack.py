@@ -123,9 +123,10 @@ def migrate(as_json: bool) -> None:
 @click.option("--lease-seconds", default=30, show_default=True)
 @handles_errors
 def runner(concurrency: int, lease_seconds: int) -> None:
-    argv = Stack.load().runner_argv(concurrency, lease_seconds)
+    stack = Stack.load()
+    argv = stack.runner_argv(concurrency, lease_seconds)
     sys.stdout.flush()
-    os.execv(sys.executable, argv)  # noqa: S606 - the runner process takes over
+    os.execve(sys.executable, argv, stack.runner_env())  # noqa: S606 - the runner takes over
 
 
 @click.group(help="Container images for the container launcher (podman, built locally).")

@@ -111,11 +111,20 @@ def list_alert_channels(conn: Conn) -> list[dict[str, Any]]:
 def notice_channels(conn: Conn, *, org: str | None = None) -> list[dict[str, Any]]:
     """The Postgres notification channel of each of the caller's orgs (or of `org`), on which
     firings and retractions are announced (`chainlake alert listen`)."""
-    sql = (
-        "SELECT name AS org, alerts.channel_name(id) AS channel FROM core.orgs "
-        "WHERE %(org)s::text IS NULL OR name = %(org)s ORDER BY name"
-    )
-    return rows(conn, sql, {"org": org})
+    return rows(conn, "SELECT * FROM alerts.notice_channels(p_org => %(org)s)", {"org": org})
+
+
+def alert_events(
+    conn: Conn, *, org: str | None = None, after: str | None = None, limit: int = 100
+) -> dict[str, Any]:
+    """Firings and retractions of the orgs whose firings the caller may read (or of `org`) that
+    happened after `after` (an ISO time; None: none, only the database's `now`), oldest first:
+    `items` and `now`, the time to ask after next (a listen stream's read)."""
+    now = one(conn, "SELECT clock_timestamp() AS now")["now"]
+    if after is None:
+        return {"items": [], "now": now}
+    sql = "SELECT * FROM alerts.events_after(p_org => %(org)s, p_after => %(after)s, p_limit => %(limit)s)"  # noqa: E501
+    return {"items": rows(conn, sql, {"org": org, "after": after, "limit": limit}), "now": now}
 
 
 def backtest_alert_rule(

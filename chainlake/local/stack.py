@@ -28,8 +28,10 @@ from chainlake.errors import StackError
 from chainlake.local import demo
 from chainlake.local.localpg import DEV_SETTINGS, LocalPostgres, free_port
 from chainlake.local.processes import BackgroundProcess
+from chainlake.local.s3 import EmbeddedS3
 from chainlake.migrate import MigrationReport, migrate
 from chainlake.secrets import load_key
+from chainlake.storage import ObjectStore, open_store
 
 
 @dataclass
@@ -75,9 +77,28 @@ class Stack:
 
     @property
     def storage_url(self) -> str:
-        """Cold chain data: $CHAINLAKE_STORAGE_URL (file:///dir or s3://bucket/prefix), else the
-        storage root."""
-        return os.environ.get("CHAINLAKE_STORAGE_URL") or self.storage_root.resolve().as_uri()
+        """Where runs' files and cold chain data live: $CHAINLAKE_STORAGE_URL (file:///dir, or
+        s3://bucket/prefix reached with the AWS_* environment), else the embedded object store."""
+        return os.environ.get("CHAINLAKE_STORAGE_URL") or self.object_store.url
+
+    @property
+    def embedded_store(self) -> bool:
+        """Whether the stack runs its own object store (no $CHAINLAKE_STORAGE_URL)."""
+        return not os.environ.get("CHAINLAKE_STORAGE_URL")
+
+    @property
+    def object_store(self) -> EmbeddedS3:
+        return EmbeddedS3(self.settings.home)
+
+    def store_env(self) -> dict[str, str]:
+        """How the stack's processes reach the embedded object store (nothing otherwise)."""
+        return self.object_store.env() if self.embedded_store else {}
+
+    def open_store(self) -> ObjectStore:
+        """The stack's object store, as the operator's commands reach it."""
+        return open_store(
+            self.storage_url, **(self.object_store.settings() if self.embedded_store else {})
+        )
 
     # -- up / down ----------------------------------------------------------------------------
     def up(self, runner: bool = True, chain: bool = True) -> MigrationReport:
@@ -90,6 +111,8 @@ class Stack:
                 pg = self.postgres
                 pg.start()
                 _ensure_database(pg.socket_url(), DEFAULT_DATABASE)
+            if self.embedded_store:
+                self.object_store.start()
             url = self.admin_url()
             report = migrate(url)
             self._set_platform_passwords(url)
@@ -109,7 +132,8 @@ class Stack:
 
     def running(self) -> set[str]:
         """The components running now."""
-        found = {p.name for p in (self.api, self.runner, self.devchain) if p.pid() is not None}
+        processes = (self.api, self.runner, self.devchain, self.object_store.process)
+        found = {p.name for p in processes if p.pid() is not None}
         if self.embedded and self.postgres.initialized and self.postgres.is_running():
             found.add("postgres")
         return found
@@ -137,7 +161,7 @@ class Stack:
 
     def _object_store(self) -> list[str]:
         """The object store's endpoint, when it is reached over the network."""
-        endpoint = os.environ.get("AWS_ENDPOINT_URL", "")
+        endpoint = self.store_env().get("AWS_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
         return [endpoint] if endpoint and self.storage_url.startswith("s3://") else []
 
     # -- the chain: a configured RPC endpoint, or the devchain -------------------------------
@@ -216,9 +240,13 @@ class Stack:
             "the devchain did not start", f"see {self.devchain.log_file} (is anvil installed?)"
         )
 
+    def runner_env(self) -> dict[str, str]:
+        """A runner's environment: where runs' files live and how to reach that store."""
+        return {**os.environ, "CHAINLAKE_STORAGE_URL": self.storage_url, **self.store_env()}
+
     def start_runner(self) -> None:
-        env = {**os.environ, "CHAINLAKE_CHAIN_DATABASE_URL": self.platform_url(INGEST_ROLE)}
-        env["CHAINLAKE_STORAGE_URL"] = self.storage_url
+        env = self.runner_env()
+        env["CHAINLAKE_CHAIN_DATABASE_URL"] = self.platform_url(INGEST_ROLE)
         env["CHAINLAKE_ALERTS_DATABASE_URL"] = self.platform_url(ALERTS_ROLE)
         env["CHAINLAKE_SECRET_KEY"] = load_key(self.settings.home).decode()
         self.runner.start(self.runner_argv(), env=env)
@@ -255,7 +283,8 @@ class Stack:
                 str(self.settings.home),
                 "--storage-url",
                 self.storage_url,
-            ]
+            ],
+            env={**os.environ, **self.store_env()},
         )
 
     @property
@@ -286,7 +315,13 @@ class Stack:
         """Stop the stack's processes but those in `exclude`; the names of what was stopped."""
         keep = exclude or set()
         stopped = []
-        for process, grace in ((self.api, 10.0), (self.runner, 30.0), (self.devchain, 10.0)):
+        processes = (
+            (self.api, 10.0),
+            (self.runner, 30.0),  # its last uploads go to the object store, stopped after it
+            (self.devchain, 10.0),
+            (self.object_store.process, 10.0),
+        )
+        for process, grace in processes:
             if process.name not in keep and process.stop(grace_seconds=grace):
                 stopped.append(process.name)
         if "postgres" not in keep and self.embedded and self.postgres.is_running():
@@ -323,6 +358,7 @@ class Stack:
                 self._runner_status(),
                 self._api_status(),
                 self._devchain_status(),
+                self._store_status(),
             ],
         }
 
@@ -353,6 +389,11 @@ class Stack:
             "pid": self.devchain.pid(),
             "log": str(self.devchain.log_file),
         }
+
+    def _store_status(self) -> dict[str, Any]:
+        if self.embedded_store:
+            return self.object_store.status()
+        return {"name": "s3", "state": "external", "address": None, "url": self.storage_url}
 
     def _runner_status(self) -> dict[str, Any]:
         pid = self.runner.pid()

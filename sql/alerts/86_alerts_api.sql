@@ -167,3 +167,43 @@ GRANT EXECUTE ON FUNCTION
     alerts.save_channel(text, text, text, text, jsonb, bytea),
     alerts.list_channels()
 TO chainlake_users;
+
+-- Firings and retractions of the orgs whose firings the caller may read (or of p_org), that
+-- happened after p_after, oldest first, at most p_limit: what an API listen stream reads each
+-- time its orgs' channels say something changed (a notice is only that hint: whatever it
+-- carried, this reads through RLS, so a forged or replayed notice shows nothing new).
+CREATE OR REPLACE FUNCTION alerts.events_after(p_org text, p_after timestamptz, p_limit integer)
+RETURNS TABLE (at timestamptz, event text, firing uuid, org text, rule text, severity text,
+               chain_id bigint, to_block bigint, match_key text, vals jsonb)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH mine AS (
+        SELECT o.id, o.name FROM core.orgs o
+        WHERE o.id = ANY (core.caller_org_ids('read')) AND (p_org IS NULL OR o.name = p_org)
+    ), happened AS (
+        SELECT f.org_id, f.id, f.rule_id, f.fired_at AS at, 'fired' AS event
+        FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.fired_at > p_after
+        UNION ALL
+        SELECT f.org_id, f.id, f.rule_id, f.retracted_at, 'retracted'
+        FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.retracted_at > p_after
+    )
+    SELECT h.at, h.event, f.id, mine.name, r.name, r.severity, f.chain_id, f.to_block,
+           f.match_key, f.vals
+    FROM happened h
+    JOIN alerts.firings f ON f.org_id = h.org_id AND f.id = h.id
+    JOIN mine ON mine.id = h.org_id
+    LEFT JOIN alerts.rules r ON r.org_id = f.org_id AND r.id = f.rule_id
+    ORDER BY h.at, f.id
+    LIMIT least(greatest(coalesce(p_limit, 100), 1), 1000)
+$$;
+GRANT EXECUTE ON FUNCTION alerts.events_after(text, timestamptz, integer) TO chainlake_users;
+
+-- The notification channel of each org whose firings the caller may read (or of p_org), on
+-- which firings and retractions are announced (`chainlake alert listen`, the API's listen).
+CREATE OR REPLACE FUNCTION alerts.notice_channels(p_org text)
+RETURNS TABLE (org text, channel text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT o.name, alerts.channel_name(o.id) FROM core.orgs o
+    WHERE o.id = ANY (core.caller_org_ids('read')) AND (p_org IS NULL OR o.name = p_org)
+    ORDER BY o.name
+$$;
+GRANT EXECUTE ON FUNCTION alerts.notice_channels(text) TO chainlake_users;

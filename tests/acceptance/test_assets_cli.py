@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
-from urllib.parse import urlparse
 
+from chainlake.local.s3 import EmbeddedS3
+from chainlake.storage import open_store
 from tests.acceptance.cli import run
 from tests.acceptance.conftest import ok, start_runner
 from tests.runtime import TEST_JOBS, wait_for
@@ -30,9 +31,13 @@ def test_assets_through_the_cli(
         "asset", "preview", "derived", "--org", "acme", "--version", "1", env=env
     )
     assert "1 file(s) verified" in ok("verify", "derived", "--org", "acme", env=env)
-    Path(urlparse(versions[1]["uris"][0]).path).write_text("tampered\n")
+    tampered = versions[1]["uris"][0]  # in the stack's own object store, by default
+    store = open_store(
+        tampered.rsplit("/", 1)[0], **EmbeddedS3(Path(env["CHAINLAKE_HOME"])).settings()
+    )
+    store.put(tampered.rsplit("/", 1)[1], b"tampered\n")
     bad = run("verify", "derived", "--org", "acme", env=env)
-    assert bad.returncode == 1 and "altered: file://" in bad.stdout
+    assert bad.returncode == 1 and f"altered: {tampered}" in bad.stdout, bad.stdout
     refused = run("asset", "rollback", "derived", "--org", "acme", "--to", "7", env=env)
     assert refused.returncode == 3
     assert refused.stderr.startswith('error: dataset "derived" has no version 7')
