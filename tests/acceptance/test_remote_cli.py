@@ -341,12 +341,6 @@ def _alert_listen(lap: Laptop) -> None:
     made = lap.client().save_alert_rule(
         org="a", name="r_listen", dataset="chain.logs", condition="true"
     )
-    firing = lap.rows(
-        "INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block, block_hash,"
-        " match_key, dedup_value) VALUES (%s, %s, 1, 1, 1, '\\x01', 'k', 'k') RETURNING id",
-        lap.org_id("a"),
-        made["id"],
-    )[0]["id"]
     args = ["--profile", "reader", "alert", "listen", "--org", "a", "--count", "1"]
     with subprocess.Popen(
         [CHAINLAKE, *args, "--seconds", "40"],
@@ -358,6 +352,13 @@ def _alert_listen(lap: Laptop) -> None:
     ) as listening:
         assert listening.stderr is not None
         assert listening.stderr.readline().strip() == "listening on a"
+        firing = lap.rows(
+            "INSERT INTO alerts.firings (org_id, rule_id, chain_id, from_block, to_block,"
+            " block_hash, match_key, dedup_value)"
+            " VALUES (%s, %s, 1, 1, 1, '\\x01', 'k', 'k') RETURNING id",
+            lap.org_id("a"),
+            made["id"],
+        )[0]["id"]
         lap.db.execute("SELECT alerts.announce(%s, 'fired')", (firing,))
         out, err = listening.communicate(timeout=40)
     assert listening.returncode == 0 and "Traceback" not in err, err

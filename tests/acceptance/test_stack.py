@@ -310,7 +310,7 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     assert postgres_processes_for(data_dir)
     assert processes_matching(home["CHAINLAKE_HOME"]), "the check sees the stack's processes"
     down = run("down", env=home)
-    assert down.returncode == 0 and "api, runner, devchain, postgres" in down.stdout
+    assert down.returncode == 0 and "api, runner, devchain, s3, postgres" in down.stdout
     assert postgres_processes_for(data_dir) == []
     assert processes_matching(devchain["address"]) == [], "anvil is stopped"
     assert processes_matching(home["CHAINLAKE_HOME"]) == [], "no process of this stack is left"

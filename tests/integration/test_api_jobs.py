@@ -75,6 +75,7 @@ NOT_OPERATIONS = {
     "apply_definition",
     "org_id",
     "check_run_id",
+    "poll_delays",  # the pauses of a wait, shared by the local CLI and the API
     "openlineage_events",
     "asset_manifest",
     # the API's own webhook receiver (a signature, not a user, is the caller)
