@@ -89,10 +89,10 @@ def test_two_chains_feed_reactive_jobs_and_a_combine_job_joins_them(
         wait_until(lambda: len(rows_of(admin, org, "gas_both")) >= 1, 60, "a joined row")
         # a reorg on chain 1001: the rewritten blocks are given to gas-1001 again
         tip = stored_tip(admin, 1001)
-        wait_until(lambda: covered_to(admin, org) >= tip, 30, "gas-1001 to catch up")
+        wait_until(lambda: covered_to(admin, org) >= tip, 90, "gas-1001 to catch up")
         rpc_reorg(one.url, 3)
-        wait_until(lambda: admin.execute("SELECT 1 FROM chain.reorgs").fetchone(), 30, "reorg")
-        wait_until(lambda: rerun_after_reorg(admin, org), 30, "a run over the reorged blocks")
+        wait_until(lambda: admin.execute("SELECT 1 FROM chain.reorgs").fetchone(), 90, "reorg")
+        wait_until(lambda: rerun_after_reorg(admin, org), 90, "a run over the reorged blocks")
     joined = rows_of(admin, org, "gas_both")
     assert all(set(r) == {"number", "gas_1001", "gas_1002"} for r in joined)
     one_rows = rows_of(admin, org, "gas_1001")
