@@ -27,11 +27,22 @@ from api.auth import Verifier
 from chainlake import jobdefs
 from chainlake.containers import build_job_image, ensure_base_image
 from chainlake.local.localpg import free_port
+from chainlake.local.s3 import SeaweedS3
 from chainlake.storage import LocalStore, ObjectStore
 from chainlake.tokens import issue_dev_token
 from tests.integration.test_query_engine import add_dataset
 from tests.runtime import EXAMPLES, TEST_JOBS
 from tests.tenants import Tenants, User
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedS3]:
+    """One SeaweedFS for the session (each test takes a prefix of its own)."""
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweed")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from chainlake.manifests import describe
 from chainlake.storage import LocalStore, ObjectStore, RangedReader, S3Store
 from tests.integration.conftest import serve_api
 from tests.integration.test_api_runs import client
-from tests.integration.test_chain_cold import seaweed  # noqa: F401 - the module's server
 from tests.tenants import Tenants
 
 

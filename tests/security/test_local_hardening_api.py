@@ -37,7 +37,7 @@ from chainlake.secrets import (
     retire_old_keys,
 )
 from chainlake.storage import S3Store, open_store
-from tests.integration.test_chain_cold import seaweed  # noqa: F401 - the fixture
+from tests.integration.conftest import seaweed  # noqa: F401 - the fixture
 from tests.tenants import Tenants
 
 
