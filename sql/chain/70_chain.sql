@@ -47,6 +47,18 @@ END
 $$;
 REVOKE EXECUTE ON FUNCTION chain.lock_chain(bigint) FROM PUBLIC;
 
+-- A run's outputs are recorded while no invalidation of the chains it was built from can commit:
+-- a share lock on their rows, which a rewind or repair (chain.lock_chain) waits for and which
+-- waits for them. Without it the two race: the recorder checks "not overtaken" before the rewind
+-- commits, the rewind supersedes the current ranges it saw before the recorder commits, and the
+-- old branch's range stays current (its recompute then overlaps it and is refused).
+CREATE OR REPLACE FUNCTION chain.hold_steady(p_chain_ids bigint[]) RETURNS void
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT 1 FROM chain.chains WHERE chain_id = ANY (p_chain_ids) ORDER BY chain_id FOR KEY SHARE
+$$;
+REVOKE EXECUTE ON FUNCTION chain.hold_steady(bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chain.hold_steady(bigint[]) TO chainlake_runner;
+
 -- The hash the block after p_number must name as its parent: hot first, then cold.
 CREATE OR REPLACE FUNCTION chain.stored_hash(p_chain_id bigint, p_number bigint) RETURNS bytea
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$

@@ -288,6 +288,10 @@ BEGIN
     IF NOT FOUND OR r.status <> 'running' OR r.attempt <> p_attempt THEN
         RETURN false;
     END IF;
+    -- no invalidation of the chains the run was built from commits while its outputs are checked
+    -- and recorded (sql/chain/70_chain.sql); each statement after this sees one that came before
+    PERFORM chain.hold_steady(ARRAY(SELECT g.chain_id FROM runs.given_ranges(r) g
+                                    WHERE g.chain_id IS NOT NULL));
     -- a partition that is not the block range it was given, or that overlaps a current one it
     -- was not asked to replace, fails the run and records nothing (sql/catalog/58_supersession.sql)
     refused := catalog.output_problem(r, p_outputs);

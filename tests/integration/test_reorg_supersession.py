@@ -9,6 +9,8 @@ record_chain_read, complete) on a synthetic chain, so every case is exact and qu
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import psycopg
@@ -244,6 +246,47 @@ def test_a_run_that_read_blocks_a_reorg_removed_never_becomes_current(
     ], "nothing downstream runs on what the reorg overtook"
     (recompute,) = queued(admin, "transfers")
     assert block_range(recompute) == (10, 21)
+
+
+def test_a_run_completing_while_a_reorg_commits_never_becomes_current(
+    tenants: Tenants, admin: psycopg.Connection[Any], admin_url: str, chain: SyntheticChain
+) -> None:
+    """The race a loaded machine hit: the runner records a run's outputs while the rewind of the
+    blocks it read is in flight. The recording waits for the rewind and then sees it; it never
+    checks "not overtaken" before the rewind commits and commits after the rewind looked."""
+    define(tenants, FEED)
+    chain.extend(0, 9)
+    run_chain_job(tenants, str(queued(admin, "transfers")[0]["id"]))
+    chain.extend(10, 20)
+    in_flight = start(tenants, str(queued(admin, "transfers")[0]["id"]))
+    read_chain(tenants, in_flight)
+    with psycopg.connect(admin_url) as rewinding:  # the rewind's transaction, not yet committed
+        rewinding.execute("SELECT chain.rewind(%s, 15, '{}')", (CHAIN,))
+        recording = threading.Thread(
+            target=complete, args=(tenants, in_flight, "transfers", "10-20")
+        )
+        recording.start()
+        deadline = time.monotonic() + 30
+        while recording.is_alive() and time.monotonic() < deadline:
+            if waiting_on_a_lock(admin, "chainlake_runner"):
+                break
+            time.sleep(0.02)
+        rewinding.commit()
+        recording.join(30)
+    assert not recording.is_alive()
+    assert superseded(admin, "transfers") == [("10-20", "reorg")]
+    assert current_ranges(admin, "transfers") == ["0-9"], "the old branch's range is not current"
+    (recompute,) = queued(admin, "transfers")
+    assert block_range(recompute)[0] == 10, "the recompute covers the range the reorg reached"
+
+
+def waiting_on_a_lock(admin: psycopg.Connection[Any], role: str) -> bool:
+    return bool(
+        admin.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE usename = %s AND wait_event_type = 'Lock'",
+            (role,),
+        ).fetchone()
+    )
 
 
 def test_a_partition_that_is_not_the_range_given_fails_the_run_naming_both(
