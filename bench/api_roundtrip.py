@@ -27,10 +27,17 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import httpx
 import psycopg
 
-from bench.common import bench_cluster, migrated_database, percentile, scalar
+from bench.common import (
+    answers,
+    bench_cluster,
+    migrated_database,
+    percentile,
+    scalar,
+    started,
+    stopped,
+)
 from chainlake.client import Client
 from chainlake.domain import jobs, runs
 from chainlake.local.localpg import free_port
@@ -71,35 +78,6 @@ def _timed(action: Callable[[], object]) -> float:
     return percentile(samples, 50)
 
 
-def _started(args: list[str], ready: Callable[[], bool], what: str) -> subprocess.Popen[bytes]:
-    """A platform process started as `chainlake up` starts it, once `ready` says so."""
-    process = subprocess.Popen([sys.executable, "-m", *args])
-    ends = time.monotonic() + 30
-    while not ready():
-        if process.poll() is not None or time.monotonic() > ends:
-            process.kill()
-            raise RuntimeError(f"the {what} did not start")
-        time.sleep(0.1)
-    return process
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _stopped(processes: list[subprocess.Popen[bytes]]) -> None:
-    for process in processes:
-        process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def run() -> dict[str, Any]:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     port = free_port()
@@ -127,7 +105,7 @@ def run() -> dict[str, Any]:
                 }
                 jobs.apply_job(admin, org="bench", definition=spec)
                 processes = [
-                    _started(
+                    started(
                         [
                             "runner",
                             "--database-url",
@@ -142,7 +120,7 @@ def run() -> dict[str, Any]:
                 api_port = free_port()
                 api = f"http://127.0.0.1:{api_port}"
                 processes.append(
-                    _started(
+                    started(
                         [
                             "api",
                             "--database-url",
@@ -152,7 +130,7 @@ def run() -> dict[str, Any]:
                             "--home",
                             str(home),
                         ],
-                        lambda: _answers(f"{api}/health"),
+                        lambda: answers(f"{api}/health"),
                         "API",
                     )
                 )
@@ -181,7 +159,7 @@ def run() -> dict[str, Any]:
                     whoami = _timed(lambda: client.request("GET", "/v1/whoami"))
                 finally:
                     client.close()
-                    _stopped(processes)
+                    stopped(processes)
     finally:
         service.terminate()
         service.wait(timeout=10)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import httpx
 import psycopg
 
 from chainlake.local.localpg import TEST_SETTINGS, LocalPostgres
@@ -54,3 +57,37 @@ def scalar(conn: psycopg.Connection[Any], sql: str, *params: Any) -> Any:
     """The first column of the first row, or None."""
     row = conn.execute(sql, params).fetchone()
     return None if row is None else row[0]
+
+
+def started(
+    args: list[str], ready: Callable[[], bool], what: str, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """A platform process (`python -m ARGS`) started as `chainlake up` starts it, once `ready`
+    says so (at most 30 s); its stderr to `log` when given."""
+    process = subprocess.Popen([sys.executable, "-m", *args], stderr=log)
+    ends = time.monotonic() + 30
+    while not ready():
+        if process.poll() is not None or time.monotonic() > ends:
+            process.kill()
+            raise RuntimeError(f"the {what} did not start")
+        time.sleep(0.1)
+    return process
+
+
+def answers(url: str) -> bool:
+    """Does GET url answer 200 within a second?"""
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def stopped(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each (they drain), SIGKILL what has not ended after 30 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()

@@ -35,6 +35,7 @@ DONE = (
     "SELECT status FROM runs.runs WHERE job_name = 'double' "
     "AND trigger ->> 'upstream_run' = %s::text"
 )
+STATUS = "SELECT status, error FROM runs.runs WHERE id = %s"
 
 
 def _round(admin: psycopg.Connection[Any]) -> float:
@@ -42,8 +43,11 @@ def _round(admin: psycopg.Connection[Any]) -> float:
     run = jobs.run_job(admin, org="bench", name="numbers", params={"count": ROWS})["id"]
     ends = time.monotonic() + ROUND_TIMEOUT
     while (status := scalar(admin, DONE, run)) not in ("succeeded", "failed", "dead"):
+        first = admin.execute(STATUS, (run,)).fetchone()
+        if first and first[0] in ("failed", "dead"):
+            raise RuntimeError(f"numbers (run {run}) ended {first[0]}: {first[1]}")
         if time.monotonic() > ends:
-            raise RuntimeError(f"the DAG round of run {run} did not end")
+            raise RuntimeError(f"the DAG round of run {run} did not end (numbers: {first})")
         time.sleep(0.01)
     if status != "succeeded":
         raise RuntimeError(f"double after run {run} ended {status}")

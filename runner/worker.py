@@ -39,6 +39,7 @@ from chainlake.outbound import Policy
 from chainlake.paths import linked_prefix, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import ObjectStore, open_store
+from runner import phases
 from runner.egress import Egress
 from runner.events import EventLog
 from runner.launchers import (
@@ -186,6 +187,7 @@ class Runner:
         return sum(self.take(platform) for platform in (True, False) if self.free(platform))
 
     def take(self, platform: bool) -> int:
+        asked = time.perf_counter()  # the claim phase of each task taken starts here
         busy = Counter(s.org_id for s in self.in_flight.values() if not s.platform)
         with self.pool.connection() as conn:
             conn.autocommit = True
@@ -200,16 +202,20 @@ class Runner:
                 ),
             ).fetchall()
         for msg_id, _read_ct, message in rows:
-            future = self.executor.submit(self.handle_safely, msg_id, message)
+            future = self.executor.submit(self.handle_safely, msg_id, message, asked)
             self.in_flight[future] = Slot(message["org_id"], platform)
         return len(rows)
 
-    def handle_safely(self, msg_id: int, message: dict[str, Any]) -> None:
+    def handle_safely(
+        self, msg_id: int, message: dict[str, Any], asked: float | None = None
+    ) -> None:
+        phases.begin(asked)
         try:
             self.handle(msg_id, message)
         except Exception:  # the task stays leased and is retried when the lease expires
             log.exception("task %s failed in the runner", msg_id)
         finally:
+            phases.end(message.get("run_id"))
             self.slot_freed.set()
 
     # -- one task ---------------------------------------------------------------------------
@@ -233,6 +239,7 @@ class Runner:
                 return
             if verdict != "run":
                 return
+        phases.lap("claim")
         run, definition = row["run"], row["definition"]
         try:
             self.execute(msg_id, run, definition)
@@ -338,6 +345,7 @@ class Runner:
         heartbeat = Heartbeat(self, run, msg_id, attempt, pending, lock)
         heartbeat.start()
         launcher = self.launchers[spec["launcher"]["kind"]]
+        phases.lap("launch")
         try:
             outcome = launcher.launch(
                 request,
@@ -350,6 +358,7 @@ class Runner:
             )
         finally:
             heartbeat.stop()
+            phases.lap("job")
         if heartbeat.abandoned.is_set():  # whoever holds the run now records its end
             return
         with lock:  # the last events go in with the outcome, in one transaction
@@ -527,6 +536,7 @@ class Runner:
             except StagingError as exc:
                 error = {"type": "OutputRejected", "retryable": False, "message": str(exc)}
                 events = None
+            phases.lap("upload")
         try:
             self._record_end(run, attempt, error, events, outputs, last_events)
         except psycopg.errors.DiskFull as exc:  # the storage_bytes quota (SQLSTATE 53100)
@@ -534,6 +544,7 @@ class Runner:
             if exc.diag.message_hint:
                 refused["hint"] = exc.diag.message_hint
             self._record_end(run, attempt, {**refused, "retryable": False}, None, [], last_events)
+        phases.lap("commit")
 
     def stored_outputs(
         self, run: dict[str, Any], events: EventLog, prefix: str

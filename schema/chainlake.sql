@@ -5449,6 +5449,13 @@ REVOKE ALL ON FUNCTION chain.drop_hot_from(p_chain_id bigint, p_from bigint) FRO
 GRANT ALL ON FUNCTION chain.drop_hot_from(p_chain_id bigint, p_from bigint) TO chainlake_ingest;
 
 --
+-- Name: FUNCTION hold_steady(p_chain_ids bigint[]); Type: ACL; Schema: chain; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION chain.hold_steady(p_chain_ids bigint[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION chain.hold_steady(p_chain_ids bigint[]) TO chainlake_runner;
+
+--
 -- Name: FUNCTION lock_chain(p_chain_id bigint); Type: ACL; Schema: chain; Owner: postgres
 --
 
@@ -6141,6 +6148,20 @@ ALTER TABLE chain.events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: hold_steady(bigint[]); Type: FUNCTION; Schema: chain; Owner: chainlake_definer
+--
+
+CREATE FUNCTION chain.hold_steady(p_chain_ids bigint[]) RETURNS void
+    LANGUAGE sql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT 1 FROM chain.chains WHERE chain_id = ANY (p_chain_ids) ORDER BY chain_id FOR KEY SHARE
+$$;
+
+
+ALTER FUNCTION chain.hold_steady(p_chain_ids bigint[]) OWNER TO chainlake_definer;
 
 --
 -- Name: lock_chain(bigint); Type: FUNCTION; Schema: chain; Owner: postgres
@@ -12309,6 +12330,10 @@ BEGIN
     IF NOT FOUND OR r.status <> 'running' OR r.attempt <> p_attempt THEN
         RETURN false;
     END IF;
+    -- no invalidation of the chains the run was built from commits while its outputs are checked
+    -- and recorded (sql/chain/70_chain.sql); each statement after this sees one that came before
+    PERFORM chain.hold_steady(ARRAY(SELECT g.chain_id FROM runs.given_ranges(r) g
+                                    WHERE g.chain_id IS NOT NULL));
     -- a partition that is not the block range it was given, or that overlaps a current one it
     -- was not asked to replace, fails the run and records nothing (sql/catalog/58_supersession.sql)
     refused := catalog.output_problem(r, p_outputs);

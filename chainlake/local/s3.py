@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chainlake.errors import ChainlakeError
+from chainlake.local.localpg import port_is_free
 from chainlake.local.processes import BackgroundProcess
 from chainlake.storage import S3Settings, S3Store
 
@@ -188,7 +189,7 @@ class EmbeddedS3:
             return info
         kept = json.loads(self.info_file.read_text()) if self.info_file.exists() else {}
         ports = kept.get("ports") or []
-        if len(ports) != len(PORT_NAMES) or not all(_free(p) for p in ports):
+        if len(ports) != len(PORT_NAMES) or not all(port_is_free(int(p)) for p in ports):
             ports = pick_ports()
         info = {
             "endpoint": f"http://127.0.0.1:{ports[0]}",
@@ -232,12 +233,3 @@ class EmbeddedS3:
             "data": str(self.home / "s3"),
             "log": str(self.process.log_file),
         }
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", int(port)))
-        except OSError:
-            return False
-    return True

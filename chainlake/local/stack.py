@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from chainlake.db import ALERTS_ROLE, INGEST_ROLE, PLATFORM_ROLES
 from chainlake.domain import orgs
 from chainlake.errors import StackError
 from chainlake.local import demo
-from chainlake.local.localpg import DEV_SETTINGS, LocalPostgres, free_port
+from chainlake.local.localpg import DEV_SETTINGS, LocalPostgres, free_port, port_is_free
 from chainlake.local.processes import BackgroundProcess
 from chainlake.local.s3 import EmbeddedS3
 from chainlake.migrate import MigrationReport, migrate
@@ -204,12 +203,12 @@ class Stack:
         self.devchain_info_file.parent.mkdir(parents=True, exist_ok=True)
         port_file = self.settings.home / "devchain" / "port"
         port = int(os.environ.get("CHAINLAKE_DEVCHAIN_PORT", "0"))
-        if port and not _port_free(port):
+        if port and not port_is_free(port):
             raise StackError(
                 f"port {port} (CHAINLAKE_DEVCHAIN_PORT) is in use",
                 f"stop what listens on 127.0.0.1:{port}, or unset CHAINLAKE_DEVCHAIN_PORT",
             )
-        if not port and port_file.exists() and _port_free(int(port_file.read_text())):
+        if not port and port_file.exists() and port_is_free(int(port_file.read_text())):
             port = int(port_file.read_text())  # the same endpoint as last time
         port = port or free_port()
         port_file.write_text(f"{port}\n")
@@ -448,15 +447,6 @@ class Stack:
             "url": pg.socket_url(DEFAULT_DATABASE),
             "log": str(pg.log_file),
         }
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def _reachable(url: str) -> bool:
