@@ -119,6 +119,18 @@ class Topology:
         far_ns.ip("link", "set", far, "up")
         return link
 
+    def service_address(self, ns: Namespace, links: Sequence[Link]) -> str:
+        """One address of `ns` (on its loopback) that the far side of each of `links` (whose
+        near side is in `ns`) reaches through its link: a host known by one address whichever
+        link a peer has to it (a route per peer to that /32, nothing else)."""
+        address = str(next(self._free_subnet(root=False).hosts()))
+        ns.ip("addr", "add", f"{address}/32", "dev", "lo")
+        for link in links:
+            if link.near_ns != ns:
+                raise ValueError(f"{link.near} is not in {ns.name}")
+            link.far_ns.ip("route", "add", f"{address}/32", "via", link.near_address)
+        return address
+
     def _free_subnet(self, root: bool) -> ipaddress.IPv4Network:
         taken = self._root_addresses() if root else set()
         chooser = random.SystemRandom()

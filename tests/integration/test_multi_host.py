@@ -24,11 +24,18 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from chainlake.chain.rpc import RpcClient
+from chainlake.egress import address_of
+from chainlake.jobdefs import apply as apply_definition
+from chainlake.local import demo
+from chainlake.local.devchain import tool
 from chainlake.local.localpg import free_port
 from chainlake.local.s3 import SeaweedS3, pick_ports, serving, weed_argv
 from chainlake.storage import S3Settings, S3Store, key_of
 from chainlake.tokens import issue_dev_token
+from tests.chainkit import Miner, chain_config, node_head, running_ingest, wait_until
 from tests.harness import TestCluster
+from tests.integration.test_reorg_demo_dag import CHAIN, Devchain, canonical_transfers
 from tests.runtime import EXAMPLES, REPO, TEST_JOBS, apply, request_run, scalar, wait_for
 from tests.tenants import Tenants, build_tenants
 from tests.topology import NETWORK, Link, Namespace, Topology
@@ -54,6 +61,7 @@ class Hub:
     s3_port: int
     s3_secret: str
     workdir: Path
+    service: str  # the hub's one address every runner host reaches (its devchain price feed)
 
     def address(self, host: int) -> str:
         """The hub's address as runner host `host` (1..3) reaches it; 0: as this machine."""
@@ -84,7 +92,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         )
         try:
             s3_port, s3_secret = _start_s3(topology, ns, links[0].far_address, workdir)
-            yield Hub(topology, ns, hosts, links, cluster, s3_port, s3_secret, workdir)
+            service = topology.service_address(ns, links[1:])
+            yield Hub(topology, ns, hosts, links, cluster, s3_port, s3_secret, workdir, service)
         finally:
             cluster.stop()
 
@@ -115,7 +124,7 @@ class Site:
     prefix: str
     password: str
     tmp: Path
-    runners: dict[str, subprocess.Popen[bytes]]
+    processes: dict[str, subprocess.Popen[bytes]]
 
     @property
     def storage_url(self) -> str:
@@ -129,11 +138,11 @@ class Site:
             "--lease-seconds", str(LEASE_SECONDS), "--concurrency", "2", "--name", f"r{host}",
         ]  # fmt: skip
 
-    def database_url(self, host: int) -> str:
+    def database_url(self, host: int, role: str = "chainlake_runner") -> str:
         """What the operator sets on runner host `host`: the hub's address as it reaches it."""
         hub = self.hub
         return (
-            f"postgresql://chainlake_runner:{self.password}@{hub.address(host)}:"
+            f"postgresql://{role}:{self.password}@{hub.address(host)}:"
             f"{hub.cluster.pg.port}/{self.tenants.database}"
         )
 
@@ -157,14 +166,14 @@ class Site:
             self.env(host),
             cwd=REPO,
         )
-        self.runners[f"r{host}"] = proc
+        self.processes[f"r{host}"] = proc
         return proc
 
     def log(self, host: int) -> Path:
         return self.tmp / f"runner-r{host}.log"
 
     def stop_runner(self, name: str) -> None:
-        proc = self.runners.pop(name)
+        proc = self.processes.pop(name)
         proc.terminate()
         proc.wait(timeout=60)
 
@@ -176,17 +185,18 @@ def site(hub: Hub, tmp_path: Path) -> Iterator[Site]:
         with psycopg.connect(hub.cluster.url(database), autocommit=True) as admin:
             tenants = build_tenants(hub.cluster, database, admin)
             password = secrets.token_urlsafe(18)
-            admin.execute(
-                "SELECT core.set_login_password(p_role => 'chainlake_runner', p_password => %s)",
-                (password,),
-            )
+            for role in ("chainlake_runner", "chainlake_ingest"):
+                admin.execute(
+                    "SELECT core.set_login_password(p_role => %s, p_password => %s)",
+                    (role, password),
+                )
             prefix = f"t-{secrets.token_hex(4)}"
             found = Site(hub, tenants, admin, prefix, password, tmp_path, {})
             try:
                 yield found
             finally:
-                for name in list(found.runners):
-                    proc = found.runners.pop(name)
+                for name in list(found.processes):
+                    proc = found.processes.pop(name)
                     if proc.poll() is None:
                         proc.kill()
                         proc.wait(timeout=30)
@@ -323,7 +333,7 @@ def test_a_runner_host_cut_off_mid_job_loses_its_lease_and_rejoins(site: Site) -
 
     hub.links[host].up()  # back on the network: the cut runner learns it lost the attempt
     wait_for(lambda: "attempt 1: abandoned" in site.log(host).read_text(), timeout=120)
-    for other in [n for n in site.runners if n != cut]:
+    for other in [n for n in site.processes if n != cut]:
         site.stop_runner(other)
     later = request_run(tenants, writer, "behave", {"do": "ok"})
     wait_for(
@@ -369,3 +379,101 @@ def test_a_runner_that_cannot_reach_its_database_says_where(site: Site, hub: Hub
     assert f"cannot reach the database at {hub.address(2)}:{hub.cluster.pg.port}" in lines[0]
     assert site.password not in lines[0], "the password is never printed"
     assert scalar(site.admin, "SELECT count(*) FROM runs.attempts WHERE runner = 'r1'") == 0
+
+
+# the devchain's price feed (chainlake.local.pricefeed) on an address of the hub's
+FEED = (
+    "import sys; from http.server import ThreadingHTTPServer; "
+    "from chainlake.local.pricefeed import PriceFeed; "
+    "ThreadingHTTPServer((sys.argv[1], int(sys.argv[2])), "
+    "PriceFeed().server.RequestHandlerClass).serve_forever()"
+)
+
+
+def _devchain_on_the_hub(site: Site) -> tuple[str, str]:
+    """Anvil (mining on request) and the price feed in the hub: anvil's URL as this machine
+    reaches it (live ingest, the miner and the traffic run here), the feed's as runners do."""
+    hub = site.hub
+    anvil_port, feed_port = free_port(), free_port()
+    anvil = [
+        tool("anvil"), "--host", hub.address(0), "--port", str(anvil_port),
+        "--chain-id", str(CHAIN), "--accounts", "10", "--silent", "--no-mining",
+    ]  # fmt: skip
+    site.processes["anvil"] = hub.topology.start(hub.ns, anvil, site.tmp / "anvil.log")
+    feed = [sys.executable, "-c", FEED, hub.service, str(feed_port)]
+    site.processes["feed"] = hub.topology.start(hub.ns, feed, site.tmp / "feed.log", cwd=REPO)
+    url = f"http://{hub.address(0)}:{anvil_port}"
+    probe = RpcClient([url], timeout=1.0, max_attempts=1)
+
+    def answers() -> bool:
+        try:
+            return bool(probe.call("eth_chainId"))
+        except Exception:
+            return False
+
+    wait_for(answers, timeout=60, every=0.2)
+    feed_url = (
+        f"http://{hub.service}:{feed_port}/api/v3/simple/token_price/devchain"
+        "?contract_addresses={addresses}&vs_currencies=usd"
+    )
+    return url, feed_url
+
+
+def _install_demo(site: Site, token: str, feed: str) -> None:
+    """The demo DAG's jobs in org a, as `chainlake up` fills them in (erc20_transfers every
+    second), the feed's address allowed by the operator."""
+    tenants = site.tenants
+    target = demo.ChainTarget(CHAIN, "dev", [], token=token, price_feed=feed)
+    site.admin.execute("SELECT core.allow_egress(%s)", (address_of(feed),))
+    with tenants.login(tenants.user("a", "writer")) as conn:
+        for spec in demo.demo_jobs(target):
+            if spec["name"] == "erc20_transfers":
+                spec["chain_input"] = {"min_interval_seconds": 1}
+            apply_definition(conn, tenants.org_ids["a"], spec)
+    request_run(tenants, tenants.user("a", "writer"), "token_prices")
+
+
+def test_the_demo_dag_runs_across_three_runner_hosts(site: Site) -> None:
+    """Live ingest of a devchain on the hub feeds the demo DAG (erc20_transfers ->
+    token_volume_hourly -> token_volume_usd, with token_prices from the hub's feed) run by the
+    three runner hosts: caught up at the head, each canonical transfer derived once."""
+    tenants = site.tenants
+    org = tenants.org_ids["a"]
+    url, feed = _devchain_on_the_hub(site)
+    node = Devchain(url)
+    try:
+        _install_demo(site, node.token, feed)
+        ingest_url = site.database_url(0, "chainlake_ingest")
+        with running_ingest(chain_config(url, CHAIN), ingest_url), Miner(node.rpc) as miner:
+            for host in range(1, RUNNERS + 1):
+                site.start_runner(host)
+            wait_until(lambda: node_head(node.rpc) >= 30, 60, "blocks with transfers")
+            node.traffic.stop()
+            with miner.paused():
+                head = node_head(node.rpc)
+                wait_until(lambda: demo.caught_up(site.admin, org, CHAIN, head), 150, "the DAG")
+                canonical = canonical_transfers(node.rpc, node.token, head)
+    finally:
+        node.traffic.stop()
+    with site.admin.cursor(row_factory=dict_row) as cur:
+        ran = cur.execute(
+            "SELECT r.job_name, r.status, r.outputs, r.error, a.runner FROM runs.runs r "
+            "JOIN runs.attempts a ON a.run_id = r.id AND a.attempt = r.attempt "
+            "WHERE r.org_id = %s AND r.job_name = ANY(%s)",
+            (org, [*demo.RANGED, "token_prices"]),
+        ).fetchall()
+    done = [r for r in ran if r["status"] == "succeeded"]
+    assert {r["job_name"] for r in done} == {*demo.RANGED, "token_prices"}, [
+        (r["job_name"], r["status"], r["error"]) for r in ran if r["status"] != "succeeded"
+    ]
+    assert len({r["runner"] for r in done}) >= 2, "the DAG ran on more than one host"
+    uris = [u for r in done for o in r["outputs"] for u in o["uris"]]
+    assert uris and all(u.startswith(site.storage_url + "/") for u in uris), uris[:3]
+    derived = scalar(
+        site.admin,
+        "SELECT sum(v.row_count) FROM catalog.asset_versions v JOIN catalog.datasets d "
+        "ON d.org_id = v.org_id AND d.id = v.dataset_id "
+        "WHERE d.org_id = %s AND d.name = 'erc20_transfers' AND v.superseded_at IS NULL",
+        org,
+    )
+    assert canonical and derived == len(canonical), "each transfer derived once, none lost"
