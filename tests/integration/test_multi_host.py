@@ -43,7 +43,7 @@ from tests.topology import NETWORK, Link, Namespace, Topology
 pytestmark = [pytest.mark.hosts, pytest.mark.slow]
 
 RUNNERS = 3
-LEASE_SECONDS = 4
+LEASE_SECONDS = 6
 SLEEP_SECONDS = 6  # the job cut off mid-run
 BUCKET = "chainlake"
 
