@@ -1,4 +1,4 @@
-"""`python -m api` (what `chainlake up` starts): serve the API on 127.0.0.1."""
+"""`python -m api` (what `chainlake up` starts): serve the API on 127.0.0.1 (or --host)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="chainlake api")
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1", help="the address to listen on")
     parser.add_argument("--home", type=Path, required=True, help="where secret.key lives")
     parser.add_argument(
         "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold data"
@@ -34,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     store = open_store(args.storage_url or (args.home / "data").resolve().as_uri())
     app = create_app(args.database_url, load_key(args.home), args.home, store)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -5,9 +5,35 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
 from runner.worker import Runner, RunnerConfig
+
+CONNECT_TIMEOUT_S = 10
+
+
+def unreachable(database_url: str) -> str | None:
+    """Why the runner cannot reach its database (one line naming the address, never the
+    password), or None when it can."""
+    try:
+        with psycopg.connect(database_url, connect_timeout=CONNECT_TIMEOUT_S):
+            return None
+    except (psycopg.Error, ValueError) as exc:
+        try:
+            found = conninfo_to_dict(database_url)
+        except psycopg.ProgrammingError:
+            return "chainlake runner: --database-url is not a PostgreSQL URL"
+        where = f"{found.get('host') or 'the local socket'}:{found.get('port') or 5432}"
+        reason = " ".join(str(exc).split()).split(": ", 1)[-1]
+        return (
+            f"chainlake runner: cannot reach the database at {where} "
+            f"(database {found.get('dbname')}, user {found.get('user')}): {reason}; "
+            "check --database-url and that this host reaches it"
+        )
 
 
 def main() -> None:
@@ -25,6 +51,7 @@ def main() -> None:
         help="tenant slots one org may hold at once (default: all but one)",
     )
     parser.add_argument("--lease-seconds", type=int, default=30)
+    parser.add_argument("--name", default=None, help="recorded with each attempt (host:pid)")
     parser.add_argument("--max-seconds", type=float, default=None)
     parser.add_argument(
         "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold chain data"
@@ -33,6 +60,10 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
     )
+    problem = unreachable(args.database_url)
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(2)
     config = RunnerConfig(
         args.database_url,
         args.storage_root,
@@ -46,6 +77,8 @@ def main() -> None:
         platform_slots=args.platform_slots,
         slots_per_org=args.slots_per_org,
     )
+    if args.name:
+        config.name = args.name
     Runner(config).run_forever(args.max_seconds)
 
 

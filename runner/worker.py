@@ -359,7 +359,10 @@ class Runner:
         finally:
             heartbeat.stop()
             phases.lap("job")
-        if heartbeat.abandoned.is_set():  # whoever holds the run now records its end
+        # whoever holds the run now records its end; renewed once more before anything of this
+        # attempt is published: a runner cut off from the database while its job ran must not
+        # upload over the outputs of the attempt that took the run over
+        if heartbeat.abandoned.is_set() or not heartbeat.renew():
             return
         with lock:  # the last events go in with the outcome, in one transaction
             last_events, pending[:] = list(pending), []
@@ -729,21 +732,28 @@ class Heartbeat:
             try:
                 self.runner.flush_logs(self.run, self.attempt, self.pending, self.lock)
                 if time.monotonic() - last_extend >= lease / 3:
-                    with (
-                        self.runner.pool.connection() as conn,
-                        runner_transaction(conn, self.run["org_id"]) as cur,
-                    ):
-                        row = cur.execute(
-                            "SELECT runs.heartbeat(%s, %s, %s) AS alive",
-                            (self.run["id"], self.attempt, lease),
-                        ).fetchone()
+                    alive = self.renew()
                     last_extend = time.monotonic()
-                    if row is not None and not row["alive"]:
-                        log.info("run %s attempt %s: abandoned", self.run["id"], self.attempt)
-                        self.abandoned.set()
+                    if not alive:
                         return
             except psycopg.Error:
                 log.exception("heartbeat of run %s failed", self.run["id"])
+
+    def renew(self) -> bool:
+        """Extend the lease; False (and `abandoned` set) when the attempt is no longer ours."""
+        with (
+            self.runner.pool.connection() as conn,
+            runner_transaction(conn, self.run["org_id"]) as cur,
+        ):
+            row = cur.execute(
+                "SELECT runs.heartbeat(%s, %s, %s) AS alive",
+                (self.run["id"], self.attempt, self.runner.config.lease_seconds),
+            ).fetchone()
+        if row is not None and not row["alive"]:
+            log.info("run %s attempt %s: abandoned", self.run["id"], self.attempt)
+            self.abandoned.set()
+            return False
+        return True
 
 
 def new_runner_name() -> str:

@@ -28,10 +28,14 @@ class TestCluster:
     _counter: itertools.count[int] = field(default_factory=itertools.count)
 
     @classmethod
-    def start(cls) -> TestCluster:
+    def start(
+        cls, listen: str = "127.0.0.1", clients: str | None = None, netns: Path | None = None
+    ) -> TestCluster:
+        """A cluster on 127.0.0.1, or (tests/topology.py) on `listen` in the network namespace
+        `netns`, where `clients` log in over TCP with a password."""
         workdir = Path(tempfile.mkdtemp(prefix="chainlake-test-"))
         workdir.chmod(0o755)  # the postgres OS user must reach it when we run as root
-        pg = LocalPostgres(workdir / "pg", TEST_SETTINGS)
+        pg = LocalPostgres(workdir / "pg", TEST_SETTINGS, listen, clients, netns)
         pg.start()
         cluster = cls(pg, workdir)
         cluster.build_template()

@@ -4,7 +4,8 @@ Used by `chainlake up` (under `.chainlake/pg`) and by the test harness (under a 
 run as root, the server runs as the `postgres` OS user, which must be able to reach the data
 directory; if it cannot, the data lives in a postgres-owned directory and a symlink points to it.
 The unix socket lives inside the data directory (mode 0700), so only its owner can reach it;
-TCP listens on 127.0.0.1 only and asks for a password.
+TCP listens on 127.0.0.1 only and asks for a password (a test topology may give other addresses
+to listen on, clients allowed from a network, and a network namespace to start the server in).
 """
 
 from __future__ import annotations
@@ -92,6 +93,9 @@ class LocalPostgres:
 
     base: Path
     settings: dict[str, str]
+    listen: str = "127.0.0.1"  # listen_addresses
+    clients: str | None = None  # a further network (CIDR) whose clients log in with a password
+    netns: Path | None = None  # the network namespace (/run/netns/NAME) the server runs in
 
     @property
     def home(self) -> Path:
@@ -120,6 +124,8 @@ class LocalPostgres:
         cmd = list(args)
         if _running_as_root():
             cmd = ["runuser", "-u", SUPERUSER, "--", *cmd]
+        if self.netns is not None:  # entered as root, then the owner's command runs inside
+            cmd = ["nsenter", f"--net={self.netns}", *cmd]
         # from "/": the server's tools change back to their working directory, which the
         # postgres user may not be allowed to enter (a root-only checkout)
         result = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd="/")
@@ -190,12 +196,15 @@ class LocalPostgres:
         self.password_file.chmod(0o600)
         with (self.data_dir / "postgresql.conf").open("a") as conf:
             conf.write(f"\ninclude_if_exists = '{CONF_NAME}'\n")
+        if self.clients:
+            with (self.data_dir / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.clients} scram-sha-256\n")
         self._write_conf(free_port())
 
     def _write_conf(self, port: int) -> None:
         lines = {
             "port": str(port),
-            "listen_addresses": "'127.0.0.1'",
+            "listen_addresses": f"'{self.listen}'",
             "unix_socket_directories": f"'{self.socket_dir}'",
             **{k: v for k, v in self.settings.items()},
         }
