@@ -26,7 +26,7 @@ from urllib.parse import unquote, urlparse
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from chainlake.chain.export import RangeExport, export_range
 from chainlake.config import find_home
@@ -56,6 +56,9 @@ from runner.staging import StagingError, in_object_store, publish_outputs, stage
 from runner.workspace import Owner, WorkspaceError, make_directory
 
 QUEUE = "run_tasks"
+# A runner that lost its database tries again after 1 s, then 2, 4, ... at most 30 s apart.
+RECONNECT_FIRST_S = 1.0
+RECONNECT_MAX_S = 30.0
 STORE_ENVIRONMENT = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -139,17 +142,36 @@ class Runner:
             if threading.current_thread() is threading.main_thread():
                 signal.signal(sig, lambda *_: self.stopping.set())
         ends = None if max_seconds is None else time.monotonic() + max_seconds
-        with psycopg.connect(self.config.database_url, autocommit=True) as listener:
-            listener.execute(f'LISTEN "{NOTIFY_CHANNEL}"')
-            next_schedule = time.monotonic()
-            while not self.stopping.is_set() and (ends is None or time.monotonic() < ends):
+        listener: psycopg.Connection[Any] | None = None
+        next_schedule = time.monotonic()
+        pause = RECONNECT_FIRST_S
+        while not self.stopping.is_set() and (ends is None or time.monotonic() < ends):
+            try:
+                if listener is None or listener.closed:
+                    listener = self.listen()
                 if time.monotonic() >= next_schedule:
                     self.fire_schedules()
                     next_schedule = time.monotonic() + self.config.schedule_every_seconds
                 self.in_flight = {f: s for f, s in self.in_flight.items() if not f.done()}
                 if self.poll_once() == 0:
                     self.idle(listener)
+                pause = RECONNECT_FIRST_S
+            except (psycopg.OperationalError, PoolTimeout) as exc:  # a restart, a failover, a cut
+                log.warning("the database is unreachable, trying again in %g s: %s", pause, exc)
+                if listener is not None:
+                    listener.close()
+                listener = None
+                self.stopping.wait(pause)
+                pause = min(pause * 2, RECONNECT_MAX_S)
+        if listener is not None:
+            listener.close()
         self.drain()
+
+    def listen(self) -> psycopg.Connection[Any]:
+        """The connection that wakes an idle runner when a task is queued."""
+        listener = psycopg.connect(self.config.database_url, autocommit=True, connect_timeout=10)
+        listener.execute(f'LISTEN "{NOTIFY_CHANNEL}"')
+        return listener
 
     def idle(self, listener: psycopg.Connection[Any]) -> None:
         """Nothing was taken. With a free slot of each kind (platform, tenant), wake on the next

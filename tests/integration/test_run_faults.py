@@ -265,3 +265,18 @@ def test_a_version_past_the_storage_quota_fails_the_run_and_keeps_the_current_on
     again = run_to_end(tenants, admin, "behave", do="room again")
     assert again["status"] == "succeeded", again["error"]
     assert scalar(admin, current, org) == kept + 1
+
+
+def test_a_runner_outlives_its_database_connections_being_cut(
+    tenants: Tenants, admin: psycopg.Connection[Any], runner: Runner
+) -> None:
+    """A Postgres restart or a failover cuts every connection of a runner (its LISTEN connection
+    and its pool's): the runner connects again and serves the next run, it does not exit."""
+    define(tenants)
+    assert run_to_end(tenants, admin, "behave", do="succeed")["status"] == "succeeded"
+    cut = admin.execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE usename = 'chainlake_runner' AND datname = current_database()"
+    ).fetchone()
+    assert cut and cut[0] >= 1, "the runner's connections were there to cut"
+    assert run_to_end(tenants, admin, "behave", do="succeed")["status"] == "succeeded"
