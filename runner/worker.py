@@ -59,6 +59,8 @@ QUEUE = "run_tasks"
 # A runner that lost its database tries again after 1 s, then 2, 4, ... at most 30 s apart.
 RECONNECT_FIRST_S = 1.0
 RECONNECT_MAX_S = 30.0
+# How often an idle runner with tasks in flight looks for a slot freed and a task queued.
+IDLE_STEP_S = 0.02
 STORE_ENVIRONMENT = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -174,15 +176,18 @@ class Runner:
         return listener
 
     def idle(self, listener: psycopg.Connection[Any]) -> None:
-        """Nothing was taken. With a free slot of each kind (platform, tenant), wake on the next
-        insert; with one kind's slots all busy, wake when a slot frees up (or after
-        poll_seconds)."""
-        if all(self.free(platform) for platform in (True, False)):
-            for _ in listener.notifies(timeout=self.config.poll_seconds, stop_after=1):
-                pass
-        else:
-            self.slot_freed.wait(self.config.poll_seconds)
-            self.slot_freed.clear()
+        """Nothing was taken. Wake on the next task queued (a notify, while a slot is free), on
+        a task of ours ending (a slot freed: tasks held back by the per-org cap or a throttle
+        are waiting for it, and no notify will come for them), or after poll_seconds."""
+        ends = time.monotonic() + self.config.poll_seconds
+        while time.monotonic() < ends and not self.stopping.is_set():
+            if self.in_flight and self.slot_freed.wait(IDLE_STEP_S):
+                self.slot_freed.clear()
+                return
+            if any(self.free(platform) for platform in (True, False)):
+                step = IDLE_STEP_S if self.in_flight else max(0.0, ends - time.monotonic())
+                for _ in listener.notifies(timeout=step, stop_after=1):
+                    return
 
     def fire_schedules(self) -> None:
         """Cron ticks, always_on supervision and the watchdog (each safe with any number of
