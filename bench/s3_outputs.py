@@ -11,6 +11,7 @@ rounds a mode, each at most ROUND_TIMEOUT seconds.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -38,9 +39,11 @@ DONE = (
 STATUS = "SELECT status, error FROM runs.runs WHERE id = %s"
 
 
-def _round(admin: psycopg.Connection[Any]) -> float:
+def _round(admin: psycopg.Connection[Any], n: int) -> float:
+    """Round n: numbers of ROWS + n rows (new content each round: the same content would be the
+    same version, and nothing downstream would run), then double on them."""
     start = time.perf_counter()
-    run = jobs.run_job(admin, org="bench", name="numbers", params={"count": ROWS})["id"]
+    run = jobs.run_job(admin, org="bench", name="numbers", params={"count": ROWS + n})["id"]
     ends = time.monotonic() + ROUND_TIMEOUT
     while (status := scalar(admin, DONE, run)) not in ("succeeded", "failed", "dead"):
         first = admin.execute(STATUS, (run,)).fetchone()
@@ -64,9 +67,10 @@ def _mode(admin_url: str, runner_url: str, work: Path, store: dict[str, str]) ->
     )
     try:
         with psycopg.connect(admin_url, autocommit=True) as admin:
+            rounds = itertools.count(int(scalar(admin, "SELECT count(*) FROM runs.runs")))
             for _ in range(WARMUP):
-                _round(admin)
-            return [_round(admin) for _ in range(ROUNDS)]
+                _round(admin, next(rounds))
+            return [_round(admin, next(rounds)) for _ in range(ROUNDS)]
     finally:
         runner.terminate()
         runner.wait(timeout=60)
