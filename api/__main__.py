@@ -11,7 +11,7 @@ import uvicorn
 
 from api.app import create_app
 from chainlake.secrets import load_key
-from chainlake.storage import open_store
+from chainlake.storage import open_store, store_problem
 
 # How long a thread may hold the GIL while another waits (CPython's default: 5 ms). Query
 # results are encoded in worker threads, in Python for JSON: each stream holds the GIL for
@@ -33,7 +33,12 @@ def main() -> None:
         "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold data"
     )
     args = parser.parse_args()
-    store = open_store(args.storage_url or (args.home / "data").resolve().as_uri())
+    storage_url = args.storage_url or (args.home / "data").resolve().as_uri()
+    problem = store_problem(storage_url)
+    if problem:
+        print(f"chainlake api: {problem}", file=sys.stderr)
+        sys.exit(2)
+    store = open_store(storage_url)
     app = create_app(args.database_url, load_key(args.home), args.home, store)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

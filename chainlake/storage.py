@@ -362,3 +362,37 @@ def open_store(url: str, **s3: Any) -> ObjectStore:
         f"storage URL {url!r} is neither file:///dir nor s3://bucket/prefix",
         "set CHAINLAKE_STORAGE_URL to one of those",
     )
+
+
+def store_problem(url: str) -> str | None:
+    """Why the store at `url` cannot be used, in one line naming it and what to check, or None.
+    A bucket is asked once, briefly (no retries): a process checks this at start."""
+    try:
+        store = open_store(url)
+    except InvalidInput as exc:
+        return exc.message
+    if not isinstance(store, S3Store):
+        return None
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    settings = store.settings
+    probe = store.session.client(
+        "s3",
+        endpoint_url=settings.endpoint_url,
+        config=Config(
+            s3={"addressing_style": "path"},
+            retries={"max_attempts": 1, "mode": "standard"},
+            connect_timeout=3,
+            read_timeout=5,
+        ),
+    )
+    try:
+        probe.head_bucket(Bucket=settings.bucket)
+    except (BotoCoreError, ClientError) as exc:
+        where = settings.endpoint_url or "AWS"
+        return (
+            f"storage {url}: bucket {settings.bucket} at {where} cannot be used: {exc}; check "
+            "CHAINLAKE_STORAGE_URL, AWS_ENDPOINT_URL and the key (AWS_ACCESS_KEY_ID)"
+        )
+    return None

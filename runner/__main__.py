@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from chainlake.storage import store_problem
 from runner.worker import Runner, RunnerConfig
 
 CONNECT_TIMEOUT_S = 10
@@ -60,6 +61,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
     )
+    logging.getLogger("botocore").setLevel(logging.WARNING)  # a line per client made, else
     problem = unreachable(args.database_url)
     if problem:
         print(problem, file=sys.stderr)
@@ -79,6 +81,10 @@ def main() -> None:
     )
     if args.name:
         config.name = args.name
+    problem = store_problem(config.store_url)
+    if problem:
+        print(f"chainlake runner: {problem}", file=sys.stderr)
+        sys.exit(2)
     Runner(config).run_forever(args.max_seconds)
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from chainlake.local.localpg import free_port
 from chainlake.local.s3 import SeaweedS3
 from chainlake.manifests import verify
 from chainlake.storage import S3Store, key_of
@@ -119,3 +123,48 @@ def test_an_input_outside_the_org_is_never_staged(store: S3Store, tmp_path: Path
     with pytest.raises(StagingError, match="in no object store this runner reaches"):
         stage_inputs(store, "org-a", [elsewhere], tmp_path)
     assert not (tmp_path / "inputs").exists()
+
+
+@pytest.mark.parametrize("process", ["runner", "api"])
+def test_a_store_that_cannot_be_used_stops_the_process_at_start_with_one_line(
+    process: str, tenants: Tenants, tmp_path: Path, seaweed: SeaweedS3
+) -> None:
+    """A storage URL whose endpoint does not answer, whose bucket does not exist, or whose key
+    is wrong: the runner and the API refuse to start, in one line naming the bucket and the
+    endpoint, and never print the key."""
+    role = {"runner": "chainlake_runner", "api": "chainlake_api"}[process]
+    url = tenants.cluster.url(tenants.database, role)
+    args = {
+        "runner": ["--database-url", url, "--storage-root", str(tmp_path / "root")],
+        "api": ["--database-url", url, "--port", str(free_port()), "--home", str(tmp_path)],
+    }[process]
+    wrong_key = "not-the-key-" + uuid.uuid4().hex
+    cases = {
+        "no endpoint": ("chainlake", f"http://127.0.0.1:{free_port()}", seaweed.secret_key),
+        "no bucket": ("no-such-bucket", seaweed.endpoint, seaweed.secret_key),
+        "wrong key": ("chainlake", seaweed.endpoint, wrong_key),
+    }
+    for case, (bucket, endpoint, secret) in cases.items():
+        env = {
+            **os.environ,
+            "CHAINLAKE_STORAGE_URL": f"s3://{bucket}/t",
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ACCESS_KEY_ID": seaweed.ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": secret,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", process, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode == 2, (case, done.stderr[-2000:])
+        assert len(lines) == 1, (case, lines)
+        assert (
+            f"chainlake {process}: storage s3://{bucket}/t: bucket {bucket} at {endpoint}"
+            in (lines[0])
+        ), case
+        assert secret not in done.stderr, case
