@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from pathlib import Path
 
+from runner.docker_engine import EngineUnreachable
 from runner.worker import Runner, RunnerConfig
 
 
@@ -29,6 +31,12 @@ def main() -> None:
     parser.add_argument(
         "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold chain data"
     )
+    parser.add_argument(
+        "--container-engine",
+        default=os.environ.get("CHAINLAKE_CONTAINER_ENGINE", "podman"),
+        help="where container jobs run: podman (local, the default) or a Docker API address "
+        "(tcp://HOST:PORT, ssh://USER@HOST, unix:///PATH)",
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
@@ -45,8 +53,13 @@ def main() -> None:
         storage_url=args.storage_url,
         platform_slots=args.platform_slots,
         slots_per_org=args.slots_per_org,
+        container_engine=args.container_engine,
     )
-    Runner(config).run_forever(args.max_seconds)
+    try:
+        runner = Runner(config)
+    except EngineUnreachable as exc:
+        sys.exit(f"chainlake runner: {exc}")
+    runner.run_forever(args.max_seconds)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,403 @@
+"""Container jobs on a remote engine speaking the Docker Engine API (runner/docker_engine.py):
+`podman system service` in a network namespace of its own, reached over TCP through a veth /30,
+with its own storage; the test images are loaded into it over the API. Nothing of the runner's
+disk is mounted there: inputs and outputs cross over the API."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import docker
+import psycopg
+import pytest
+
+from chainlake.local.localpg import free_port
+from chainlake.storage import S3Store, key_of
+from tests import netns
+from tests.integration.test_container_launcher import container
+from tests.integration.test_s3_outputs import store  # noqa: F401 - the fixture
+from tests.runtime import EXAMPLES, REPO, TEST_JOBS, apply, request_run, running_runner, wait_for
+from tests.tenants import Tenants
+
+PORT = 2375
+CONTAINERS_CONF = """[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+tmp_dir = "{tmp}"
+"""
+STORAGE_CONF = """[storage]
+driver = "overlay"
+graphroot = "{root}"
+runroot = "{run}"
+"""
+# a job of the contract without the SDK: one log line at once, then quiet for `seconds`
+TALK_THEN_SLEEP = (
+    "import json, sys, time; sys.stdin.read(); "
+    "print(json.dumps({'type': 'log', 'level': 'info', 'message': 'started'}), flush=True); "
+    "time.sleep(float(sys.argv[1]))"
+)
+
+
+@dataclass
+class Engine:
+    """The remote engine: its address, and how to stop and restart it (same storage)."""
+
+    namespace: str
+    address: str
+    folder: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "CONTAINERS_CONF": str(self.folder / "containers.conf"),
+            "CONTAINERS_STORAGE_CONF": str(self.folder / "storage.conf"),
+        }
+
+    def start(self) -> None:
+        host = urlparse(self.address).hostname
+        argv = ["podman", "system", "service", "--time=0", f"tcp:{host}:{PORT}"]
+        with (self.folder / "service.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                netns.run_in(self.namespace, argv), env=self.env, stdout=log, stderr=log
+            )
+        ends = time.monotonic() + 60
+        while time.monotonic() < ends:
+            try:
+                if docker.DockerClient(base_url=self.address, timeout=2).ping():
+                    return
+            except docker.errors.DockerException:
+                time.sleep(0.2)
+        raise RuntimeError(f"podman system service did not answer on {self.address}")
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def client(self) -> docker.DockerClient:
+        return docker.DockerClient(base_url=self.address, timeout=60)
+
+    def containers_of(self, run_id: str) -> list[Any]:
+        label = f"chainlake.run={run_id}"
+        return list(self.client().api.containers(all=True, filters={"label": label}))
+
+    def podman(self, *args: str) -> None:
+        argv = netns.run_in(self.namespace, ["podman", "--runtime", "runc", *args])
+        subprocess.run(argv, env=self.env, capture_output=True, timeout=120, check=False)
+
+
+def _unmount_under(folder: Path) -> None:
+    """What podman left mounted under `folder` (overlays, shm), deepest first."""
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts]
+    for point in sorted((p for p in points if p.startswith(f"{folder}/")), reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+
+@pytest.fixture(scope="module")
+def remote_engine(
+    tmp_path_factory: pytest.TempPathFactory, images: dict[str, str]
+) -> Iterator[Engine]:
+    """podman's Docker API in a namespace of its own, with the behave and hostile images."""
+    folder = tmp_path_factory.mktemp("engine")
+    for part in ("root", "run", "tmp"):
+        (folder / part).mkdir()
+    (folder / "containers.conf").write_text(CONTAINERS_CONF.format(tmp=folder / "tmp"))
+    (folder / "storage.conf").write_text(
+        STORAGE_CONF.format(root=folder / "root", run=folder / "run")
+    )
+    name = f"cld-{secrets.token_hex(2)}"
+    try:
+        _, ns_addr = netns.create(name, netns.random_subnet("10.231.0.0/16"))
+        engine = Engine(name, f"tcp://{ns_addr}:{PORT}", folder)
+        engine.start()
+        archive = folder / "images.tar"
+        save = ["podman", "save", "--format", "docker-archive", "-m", "-o", str(archive)]
+        subprocess.run([*save, images["behave"], images["hostile"]], timeout=300, check=True)
+        with archive.open("rb") as data:
+            engine.client().api.load_image(data)  # type: ignore[no-untyped-call]
+        archive.unlink()
+        yield engine
+    finally:
+        if "engine" in locals():
+            engine.podman("rm", "--all", "--force", "--time", "0")
+            engine.kill()
+        netns.remove(name)
+        _unmount_under(folder)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def remote(tenants: Tenants, tmp: Path, engine: Engine, **options: Any) -> Any:
+    return running_runner(tenants, tmp, container_engine=engine.address, **options)
+
+
+def finished(admin: psycopg.Connection[Any], run_id: str, timeout: float = 120) -> dict[str, Any]:
+    def probe() -> dict[str, Any] | None:
+        with admin.cursor(row_factory=psycopg.rows.dict_row) as cur:
+            return cur.execute(
+                "SELECT * FROM runs.runs WHERE id = %s AND status IN ('succeeded', 'dead')",
+                (run_id,),
+            ).fetchone()
+
+    return wait_for(probe, timeout=timeout)
+
+
+def versions(admin: psycopg.Connection[Any], org_id: str, dataset: str) -> list[Any]:
+    return admin.execute(
+        "SELECT v.version, v.uris FROM catalog.asset_versions v JOIN catalog.datasets d "
+        "ON d.org_id = v.org_id AND d.id = v.dataset_id WHERE d.org_id = %s AND d.name = %s",
+        (org_id, dataset),
+    ).fetchall()
+
+
+def derive_pair(tenants: Tenants, images: dict[str, str]) -> None:
+    """derive (a source) -> derive_more (reads derive's output), both on the engine."""
+    writer = tenants.user("b", "writer")
+    apply(
+        tenants,
+        writer,
+        TEST_JOBS / "derive.yaml",
+        launcher=container(images["behave"], "python3", "derive.py"),
+    )
+    apply(
+        tenants,
+        writer,
+        TEST_JOBS / "derive.yaml",
+        name="derive_more",
+        kind="reactive",
+        activation=None,
+        input_datasets=["derived"],
+        output_datasets=["more"],
+        config={"output": "more"},
+        launcher=container(images["behave"], "python3", "derive.py"),
+    )
+
+
+def _dag_on(
+    tenants: Tenants, admin: psycopg.Connection[Any], engine: Engine, disk: Path, **options: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    writer = tenants.user("b", "writer")
+    with remote(tenants, disk, engine, **options):
+        first = request_run(tenants, writer, "derive", {"value": 7})
+        source = finished(admin, first["id"])
+        assert source["status"] == "succeeded", source["error"]
+        more = wait_for(
+            lambda: admin.execute(
+                "SELECT id FROM runs.runs WHERE job_name = 'derive_more'"
+            ).fetchone(),
+            timeout=60,
+        )
+        derived = finished(admin, str(more[0]))
+    for run in (source, derived):
+        assert run["status"] == "succeeded", run["error"]
+        assert engine.containers_of(str(run["id"])) == [], "removed from the engine"
+    return source, derived
+
+
+def test_a_dag_runs_on_the_remote_engine(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+) -> None:
+    derive_pair(tenants, images)
+    source, derived = _dag_on(tenants, admin, remote_engine, tmp_path)
+    (uri,) = derived["outputs"][0]["uris"]
+    assert uri.startswith(f"file://{tmp_path}/"), "the output came back to the runner's disk"
+    assert Path(urlparse(uri).path).read_text() == "derive_more() | derived:derive(7)\n"
+    assert versions(admin, tenants.org_ids["b"], "more") != [], "recorded as a version"
+    assert derived["inputs"][0]["uris"] == source["outputs"][0]["uris"]
+
+
+def test_a_dag_runs_on_the_remote_engine_with_outputs_in_s3(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+    store: S3Store,  # noqa: F811 - the fixture
+) -> None:
+    derive_pair(tenants, images)
+    _, derived = _dag_on(tenants, admin, remote_engine, tmp_path / "disk", storage_url=store.url)
+    (uri,) = derived["outputs"][0]["uris"]
+    assert uri.startswith(store.url), uri
+    assert store.get(key_of(store, uri) or "") == b"derive_more() | derived:derive(7)\n"
+
+
+def _talker(tenants: Tenants, images: dict[str, str], **overrides: Any) -> None:
+    apply(
+        tenants,
+        tenants.user("b", "writer"),
+        TEST_JOBS / "behave.yaml",
+        name="talker",
+        launcher=container(images["behave"], "python3", "-c", TALK_THEN_SLEEP, "30"),
+        **overrides,
+    )
+
+
+def _log_seen(admin: psycopg.Connection[Any], run_id: str) -> Any:
+    return admin.execute(
+        "SELECT 1 FROM runs.logs WHERE run_id = %s AND event->>'message' = 'started'", (run_id,)
+    ).fetchone()
+
+
+def test_events_stream_while_it_runs_and_a_cancel_kills_it(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+) -> None:
+    _talker(tenants, images, timeout_seconds=120)
+    with remote(tenants, tmp_path, remote_engine):
+        run = request_run(tenants, tenants.user("b", "writer"), "talker")
+        wait_for(lambda: _log_seen(admin, run["id"]), timeout=90)
+        assert remote_engine.containers_of(run["id"]), "the log arrived while it still runs"
+        admin.execute("SELECT runs.cancel(%s)", (run["id"],))
+        wait_for(lambda: not remote_engine.containers_of(run["id"]), timeout=60)
+        status = admin.execute("SELECT status FROM runs.runs WHERE id = %s", (run["id"],))
+        assert status.fetchone() == ("cancelled",)
+
+
+def test_the_deadline_kills_it(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+) -> None:
+    _talker(tenants, images, timeout_seconds=4, retries={"max_attempts": 1})
+    with remote(tenants, tmp_path, remote_engine):
+        run = request_run(tenants, tenants.user("b", "writer"), "talker")
+        dead = finished(admin, run["id"])
+    assert dead["status"] == "dead"
+    assert dead["error"]["type"] == "Timeout", dead["error"]
+    assert remote_engine.containers_of(run["id"]) == []
+
+
+@pytest.mark.parametrize(
+    ("attack", "named"),
+    [
+        ({"attack": "write_outside", "target": "/etc/planted"}, "writing outside the output"),
+        ({"attack": "read_host", "path": "/etc/shadow"}, "Permission denied"),  # not root
+        ({"attack": "network", "port": PORT}, "network egress blocked"),
+        ({"attack": "outside_output", "path": "/etc/hostname"}, "is a symbolic link"),
+    ],
+    ids=["root_fs", "be_root", "network", "link_out"],
+)
+def test_the_hostile_job_is_held_on_the_remote_engine(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+    attack: dict[str, Any],
+    named: str,
+) -> None:
+    writer = tenants.user("b", "writer")
+    apply(
+        tenants,
+        writer,
+        EXAMPLES / "hostile" / "job.yaml",
+        launcher=container(images["hostile"], "python3", "job.py"),
+    )
+    with remote(tenants, tmp_path, remote_engine):
+        run = request_run(tenants, writer, "hostile", attack)
+        dead = finished(admin, run["id"])
+    assert dead["status"] == "dead", "ESCAPED"
+    assert named in dead["error"]["message"], dead["error"]
+
+
+def test_another_orgs_input_is_not_there(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+) -> None:
+    other = tmp_path / tenants.org_ids["a"] / "_runs" / "r" / "secret.txt"
+    other.parent.mkdir(parents=True)
+    other.write_text("org a's\n")
+    writer = tenants.user("b", "writer")
+    apply(
+        tenants,
+        writer,
+        EXAMPLES / "hostile" / "job.yaml",
+        launcher=container(images["hostile"], "python3", "job.py"),
+    )
+    with remote(tenants, tmp_path, remote_engine):
+        run = request_run(tenants, writer, "hostile", {"attack": "read_host", "path": str(other)})
+        dead = finished(admin, run["id"])
+    assert dead["status"] == "dead", "ESCAPED"
+    assert "No such file or directory" in dead["error"]["message"], dead["error"]
+
+
+def test_the_engine_going_away_mid_job_retries_the_run(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+) -> None:
+    writer = tenants.user("b", "writer")
+    apply(
+        tenants,
+        writer,
+        TEST_JOBS / "behave.yaml",
+        retries={"max_attempts": 4, "backoff_seconds": 5},
+        launcher=container(images["behave"], "python3", "behave.py"),
+    )
+    with remote(tenants, tmp_path, remote_engine):
+        run = request_run(tenants, writer, "behave", {"do": "sleep", "seconds": 6})
+        wait_for(lambda: remote_engine.containers_of(run["id"]), timeout=90, every=0.2)
+        remote_engine.kill()  # the job was running: there is work to lose
+        try:
+            wait_for(
+                lambda: admin.execute(
+                    "SELECT 1 FROM runs.attempts WHERE run_id = %s AND error->>'type' = "
+                    "'EngineUnavailable'",
+                    (run["id"],),
+                ).fetchone(),
+                timeout=60,
+            )
+        finally:
+            remote_engine.start()
+        done = finished(admin, run["id"], timeout=180)
+    assert done["status"] == "succeeded", done["error"]
+    assert int(done["attempt"]) >= 2
+    assert len(versions(admin, tenants.org_ids["b"], "behaved")) == 1, "recorded once"
+    assert remote_engine.containers_of(run["id"]) == []
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["tcp://127.0.0.1:{port}", "http://127.0.0.1:{port}", "tcp://127.0.0.1:{http}"],
+    ids=["nothing_listens", "not_an_address", "not_a_docker_api"],
+)
+def test_a_wrong_engine_address_stops_the_runner_with_one_line(
+    tmp_path: Path, address: str, listening_port: int
+) -> None:
+    wrong = address.format(port=free_port(), http=listening_port)
+    argv = [sys.executable, "-m", "runner", "--database-url", "postgresql:///nowhere"]
+    argv += ["--storage-root", str(tmp_path), "--container-engine", wrong]
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and wrong in lines[0], result.stderr
+    assert "container engine" in lines[0]
