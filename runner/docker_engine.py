@@ -138,12 +138,17 @@ class DockerLauncher:
         self.storage_root = storage_root
         self.local = local  # the platform's own jobs keep to the runner's own engine
         self.client = connect(address)
-        # log streams wait for the next line as long as a job is quiet: no read timeout
-        self.streams = docker.DockerClient(
-            base_url=address,
-            timeout=cast(int, None),  # requests' "no read timeout"
+        # log streams wait for the next line as long as a job is quiet: no read timeout; the
+        # polls that watch a container give up soon, so a silent engine is noticed
+        self.streams = self._client(cast(int, None))  # requests' "no read timeout"
+        self.watcher = self._client(int(PING_SECONDS))
+
+    def _client(self, timeout: int) -> docker.DockerClient:
+        return docker.DockerClient(
+            base_url=self.address,
+            timeout=timeout,
             version=self.client.api.api_version,
-            use_ssh_client=urlparse(address).scheme == "ssh",
+            use_ssh_client=urlparse(self.address).scheme == "ssh",
             max_pool_size=32,
         )
 
@@ -381,10 +386,11 @@ class Attempt:
     ) -> int | None:
         """Watch the container until it exits, killing it at the deadline or when abandoned,
         and stopping it (SIGTERM, then SIGKILL) when the runner drains; its exit code."""
+        assert self.container_id is not None
         misses = 0
         while True:
             try:
-                state = self.api.inspect_container(self.container_id)["State"]
+                state = self.launcher.watcher.api.inspect_container(self.container_id)["State"]
                 misses = 0
             except ENGINE_FAULTS:
                 misses += 1
@@ -484,7 +490,8 @@ def _add_file(archive: tarfile.TarFile, local: Path, inside: str) -> None:
 
 def unpack(archive: Path, storage_root: Path, local: Path, limit: int) -> None:
     """The output archive (its top entry `output/`) into the local output prefix: directories
-    made through no link (runner/workspace.py), regular files created new; a link, a device or
+    made through no link (runner/workspace.py), regular files opened through no link, new or
+    (a retry's) with one name only, emptied first; a link, a device or
     any other kind of entry, a name climbing out, or more than `limit` bytes refuse it."""
     make_directory(storage_root, local, Owner())
     total = 0
@@ -530,13 +537,20 @@ def _relative(name: str) -> str | None:
 
 
 def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+    """The member's bytes into `path`: a new file, or a regular file with one name (an earlier
+    attempt's, in a retry) emptied first; never through a link, never a second name of a file
+    elsewhere."""
     source = tar.extractfile(member)
     assert source is not None
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
         handle = os.open(path, flags, 0o644)
     except OSError as exc:
         raise OutputRefused(f"output refused: {path}: {exc.strerror or exc}") from exc
     with os.fdopen(handle, "wb") as target:
+        found = os.fstat(target.fileno())
+        if not stat.S_ISREG(found.st_mode) or found.st_nlink > 1:
+            raise OutputRefused(f"output refused: {path} exists and is not a file of its own")
+        os.ftruncate(target.fileno(), 0)
         while block := source.read(BLOCK):
             target.write(block)

@@ -6,11 +6,14 @@ disk is mounted there: inputs and outputs cross over the API."""
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 import secrets
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ import requests
 
 from chainlake.local.localpg import free_port
 from chainlake.storage import S3Store, key_of
+from runner.docker_engine import OutputRefused, unpack
 from tests import netns
 from tests.integration.test_container_launcher import container
 from tests.integration.test_s3_outputs import store  # noqa: F401 - the fixture
@@ -272,7 +276,7 @@ def test_events_stream_while_it_runs_and_a_cancel_kills_it(
     remote_engine: Engine,
 ) -> None:
     _talker(tenants, images, timeout_seconds=120)
-    with remote(tenants, tmp_path, remote_engine):
+    with remote(tenants, tmp_path, remote_engine, lease_seconds=6):  # heartbeats every 2 s
         run = request_run(tenants, tenants.user("b", "writer"), "talker")
         wait_for(lambda: _log_seen(admin, run["id"]), timeout=90)
         assert remote_engine.containers_of(run["id"]), "the log arrived while it still runs"
@@ -430,3 +434,46 @@ def test_a_wrong_engine_address_stops_the_runner_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and wrong in lines[0], result.stderr
     assert "container engine" in lines[0]
+
+
+def _archive(folder: Path, *members: tuple[str, bytes, str]) -> Path:
+    """A tar like get_archive's: (name, bytes, kind) with kind file, dir, symlink, hardlink or
+    fifo."""
+    kinds = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE}
+    kinds |= {"hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE}
+    path = folder / f"a-{secrets.token_hex(3)}.tar"
+    with tarfile.open(path, "w") as tar:
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name)
+            info.type, info.size = kinds[kind], len(data) if kind == "file" else 0
+            info.linkname = "/etc/hostname" if kind in ("symlink", "hardlink") else ""
+            tar.addfile(info, io.BytesIO(data) if kind == "file" else None)
+    return path
+
+
+def test_the_output_archive_holds_only_directories_and_files(tmp_path: Path) -> None:
+    """What comes back from the engine is unpacked into the runner's prefix, or refused, named:
+    a link, a special file, a climbing name, too many bytes, a file with a second name there."""
+    root, prefix = tmp_path / "store", tmp_path / "store" / "org" / "_runs" / "r"
+    root.mkdir()
+    ok = _archive(tmp_path, ("output", b"", "dir"), ("output/d/x.txt", b"x" * 10, "file"))
+    unpack(ok, root, prefix, limit=100)
+    assert (prefix / "d" / "x.txt").read_bytes() == b"x" * 10
+    unpack(ok, root, prefix, limit=100)  # a retry's files are replaced, not refused
+    refused = {
+        "is a symbolic link": [("output/l", b"", "symlink")],
+        "is a hard link": [("output/h", b"", "hardlink")],
+        "is a special file": [("output/f", b"", "fifo")],
+        "outside output/": [("output/../../escape.txt", b"x", "file")],
+        "more than 0 MB": [("output/big", b"x" * 200, "file")],
+    }
+    for named, members in refused.items():
+        with pytest.raises(OutputRefused, match=re.escape(named)):
+            unpack(_archive(tmp_path, *members), root, prefix, limit=100)
+    assert not (tmp_path / "store" / "org" / "escape.txt").exists()
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("someone else's\n")
+    os.link(outside, prefix / "second.txt")
+    with pytest.raises(OutputRefused, match="not a file of its own"):
+        unpack(_archive(tmp_path, ("output/second.txt", b"y", "file")), root, prefix, 100)
+    assert outside.read_text() == "someone else's\n"
