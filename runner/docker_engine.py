@@ -9,7 +9,7 @@ The engine is another host, so nothing of the runner's disk is mounted. Per atte
   a volume), with `output/` owned by the container's user;
 - the RunRequest, the same contract, names those paths: input URIs under
   file:///chainlake/inputs/, the output prefix file:///chainlake/output/; it is written to the
-  container's stdin (attached before it starts);
+  container's stdin (attached, with its stdout, before it starts);
 - the container's stdout lines are the job's events, streamed back as they come, their output
   URIs mapped back onto the runner's local output prefix;
 - after the container exits 0, the output directory comes back over the API (get_archive),
@@ -45,6 +45,7 @@ import docker
 import requests
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.types import Mount, Ulimit
+from docker.utils.socket import STDOUT, frames_iter
 
 from chainlake.contract import value_problem
 from runner.launchers import (
@@ -326,21 +327,18 @@ class Attempt:
         return str(created["Id"])
 
     def start(self, request: dict[str, Any]) -> None:
-        """Attach to stdin, start, write the RunRequest and close stdin; relay stdout."""
-        attached = self.api.attach_socket(self.container_id, params={"stdin": 1, "stream": 1})
-        raw = getattr(attached, "_sock", attached)
-        try:
-            self.api.start(self.container_id)
-            raw.sendall(json.dumps(request).encode())
-            with contextlib.suppress(OSError):
-                raw.shutdown(socket.SHUT_WR)
-        finally:
-            with contextlib.suppress(OSError):
-                attached.close()
+        """Attach to stdin and stdout (before the start, so no line is missed: a logs stream
+        asked for as a quick job exits can hang on podman), start, write the RunRequest and
+        close stdin (StdinOnce); relay stdout."""
         assert self.container_id is not None
-        self.stream = self.launcher.streams.api.logs(
-            self.container_id, stdout=True, stderr=False, stream=True, follow=True
+        self.stream = self.launcher.streams.api.attach_socket(
+            self.container_id, params={"stdin": 1, "stdout": 1, "stream": 1}
         )
+        raw = getattr(self.stream, "_sock", self.stream)
+        self.api.start(self.container_id)
+        with contextlib.suppress(OSError):  # a job may exit without reading its request
+            raw.sendall(json.dumps(request).encode())
+            raw.shutdown(socket.SHUT_WR)
         self.relay = threading.Thread(target=self.relay_events, daemon=True)
         self.relay.start()
 
@@ -348,8 +346,10 @@ class Attempt:
     def relay_events(self) -> None:
         """The container's stdout, line by line, as the job's events."""
         pending = b""
-        with contextlib.suppress(*ENGINE_FAULTS, DockerException, AttributeError, ValueError):
-            for chunk in self.stream:
+        with contextlib.suppress(*ENGINE_FAULTS, DockerException, OSError, ValueError):
+            for kind, chunk in frames_iter(self.stream, tty=False):  # type: ignore[no-untyped-call]
+                if kind != STDOUT:
+                    continue
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
