@@ -418,22 +418,24 @@ def test_the_engine_going_away_mid_job_retries_the_run(
     assert remote_engine.containers_of(run["id"]) == []
 
 
-@pytest.mark.parametrize(
-    "address",
-    ["tcp://127.0.0.1:{port}", "http://127.0.0.1:{port}", "tcp://127.0.0.1:{http}"],
-    ids=["nothing_listens", "not_an_address", "not_a_docker_api"],
-)
 def test_a_wrong_engine_address_stops_the_runner_with_one_line(
-    tmp_path: Path, address: str, listening_port: int
+    tenants: Tenants, tmp_path: Path, listening_port: int
 ) -> None:
-    wrong = address.format(port=free_port(), http=listening_port)
-    argv = [sys.executable, "-m", "runner", "--database-url", "postgresql:///nowhere"]
-    argv += ["--storage-root", str(tmp_path), "--container-engine", wrong]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and wrong in lines[0], result.stderr
-    assert "container engine" in lines[0]
+    """Nothing listens, not an address, not a Docker API: the runner (with a database it
+    reaches) exits at start with one line naming the address."""
+    database = tenants.cluster.url(tenants.database, "chainlake_runner")
+    for wrong in (
+        f"tcp://127.0.0.1:{free_port()}",
+        f"http://127.0.0.1:{free_port()}",
+        f"tcp://127.0.0.1:{listening_port}",  # accepts, never answers
+    ):
+        argv = [sys.executable, "-m", "runner", "--database-url", database]
+        argv += ["--storage-root", str(tmp_path), "--container-engine", wrong]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert result.returncode != 0, wrong
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and wrong in lines[0], result.stderr
+        assert "container engine" in lines[0]
 
 
 def _archive(folder: Path, *members: tuple[str, bytes, str]) -> Path:
