@@ -12,6 +12,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from chainlake.storage import store_problem
+from runner.docker_engine import EngineUnreachable
 from runner.worker import Runner, RunnerConfig
 
 CONNECT_TIMEOUT_S = 10
@@ -57,6 +58,12 @@ def main() -> None:
     parser.add_argument(
         "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold chain data"
     )
+    parser.add_argument(
+        "--container-engine",
+        default=os.environ.get("CHAINLAKE_CONTAINER_ENGINE", "podman"),
+        help="where container jobs run: podman (local, the default) or a Docker API address "
+        "(tcp://HOST:PORT, ssh://USER@HOST, unix:///PATH)",
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
@@ -78,6 +85,7 @@ def main() -> None:
         storage_url=args.storage_url,
         platform_slots=args.platform_slots,
         slots_per_org=args.slots_per_org,
+        container_engine=args.container_engine,
     )
     if args.name:
         config.name = args.name
@@ -85,7 +93,12 @@ def main() -> None:
     if problem:
         print(f"chainlake runner: {problem}", file=sys.stderr)
         sys.exit(2)
-    Runner(config).run_forever(args.max_seconds)
+    try:
+        runner = Runner(config)
+    except EngineUnreachable as exc:
+        print(f"chainlake runner: {exc}", file=sys.stderr)
+        sys.exit(2)
+    runner.run_forever(args.max_seconds)
 
 
 if __name__ == "__main__":

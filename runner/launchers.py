@@ -472,12 +472,7 @@ class ContainerLauncher:
                 None, f"killed: {out_of_memory(spec)}", outcome.stderr_tail, "OutOfMemory"
             )
         if outcome.exit_code == PODMAN_ERROR and "image not known" in outcome.stderr_tail:
-            return Outcome(
-                None,
-                f"image {launcher['image']} is not on this runner: images are never pulled; "
-                "build it with `chainlake image build FILE`",
-                kind="ImageMissing",
-            )
+            return image_missing(launcher["image"])
         return outcome
 
     def _mounts(self, request: dict[str, Any], spec: dict[str, Any]) -> list[str]:
@@ -505,6 +500,16 @@ class ContainerLauncher:
         for folder in dict.fromkeys(folders[1:]):
             mounts.append(f"--volume={folder}:{folder}:ro")
         return mounts
+
+
+def image_missing(image: str) -> Outcome:
+    """The outcome of a job whose image its engine does not hold (never pulled)."""
+    return Outcome(
+        None,
+        f"image {image} is not on this runner: images are never pulled; "
+        "build it with `chainlake image build FILE`",
+        kind="ImageMissing",
+    )
 
 
 def podman_tail(launcher: dict[str, Any]) -> list[str]:
@@ -615,10 +620,18 @@ def launchers(
     view: View | None = None,
     roots: list[Path] | None = None,
     storage_root: Path | None = None,
+    container_engine: str = "podman",
 ) -> dict[str, Launcher]:
-    """A runner's launchers, by launcher kind."""
+    """A runner's launchers, by launcher kind; `container` on the local podman, or on the
+    Docker API at `container_engine` (runner/docker_engine.py; EngineUnreachable if it does not
+    answer)."""
+    container: Launcher = ContainerLauncher(storage_root, egress)
+    if container_engine != "podman":
+        from runner.docker_engine import DockerLauncher  # it builds on this module
+
+        container = DockerLauncher(container_engine, storage_root, container)
     return {
         "process": ProcessLauncher(view, roots, storage_root, egress),
         "service": ServiceLauncher(egress),
-        "container": ContainerLauncher(storage_root, egress),
+        "container": container,
     }

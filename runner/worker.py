@@ -95,6 +95,9 @@ class RunnerConfig:
     # Tenant slots one org may hold at once; default: all but one, so another org always finds
     # a slot on this runner while one org's long runs hold the rest.
     slots_per_org: int | None = None
+    # Where container jobs run: the local podman, or a Docker API address (tcp://, ssh://,
+    # unix://) of a remote engine (runner/docker_engine.py); the operator's choice, never a job's
+    container_engine: str = "podman"
 
     @property
     def store_url(self) -> str:
@@ -119,18 +122,23 @@ class Slot:
 class Runner:
     def __init__(self, config: RunnerConfig) -> None:
         self.config = config
+        # process jobs see the platform's state hidden (runner/sandbox.py); a remote container
+        # engine is pinged here, before anything else starts (EngineUnreachable)
+        home = find_home()
+        view = platform_view(home, config.storage_root)
+        self.launchers = launchers(
+            Egress(self.egress_policy),
+            view,
+            job_roots(home),
+            config.storage_root,
+            config.container_engine,
+        )
         slots = config.concurrency + config.platform_slots
         self.pool = ConnectionPool(config.database_url, min_size=1, max_size=slots + 2, open=True)
         self.executor = ThreadPoolExecutor(max_workers=slots)
         self.in_flight: dict[Future[None], Slot] = {}
         self.stopping = threading.Event()
         self.slot_freed = threading.Event()
-        # process jobs see the platform's state hidden (runner/sandbox.py)
-        home = find_home()
-        view = platform_view(home, config.storage_root)
-        self.launchers = launchers(
-            Egress(self.egress_policy), view, job_roots(home), config.storage_root
-        )
 
     def egress_policy(self) -> Policy:
         """Where runs may reach out (core.egress_policy()), read when a run starts."""
@@ -634,11 +642,12 @@ def outcome_error(
             if kind == "Timeout"
             else outcome.reason
         )
+        final = ("OutOfMemory", "SandboxError", "EgressRefused", "OutputRejected")  # again
         return {
             "type": kind,
             "message": message,
             "stack": outcome.stderr_tail,
-            "retryable": kind not in ("OutOfMemory", "SandboxError", "EgressRefused"),  # again
+            "retryable": kind not in final,
         }
     result = events.result
     if result is not None and result.get("status") == "failed":
