@@ -61,7 +61,7 @@ from runner.launchers import (
     memory_mb,
     out_of_memory,
 )
-from runner.workspace import Owner, WorkspaceError, make_directory
+from runner.workspace import Owner, WorkspaceError, make_directory, open_directory
 
 SCHEMES = ("tcp", "ssh", "unix")
 PING_SECONDS = 5.0
@@ -506,8 +506,11 @@ def unpack(archive: Path, storage_root: Path, local: Path, limit: int) -> None:
             total += member.size
             if total > limit:
                 raise OutputRefused(_too_large(limit))
-            make_directory(storage_root, (local / relative).parent, Owner())
-            _write(tar, member, local / relative)
+            folder = open_directory(storage_root, (local / relative).parent)
+            try:
+                _write(tar, member, folder, local / relative)
+            finally:
+                os.close(folder)
 
 
 def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
@@ -536,15 +539,16 @@ def _relative(name: str) -> str | None:
     return "/".join(parts[1:]) or None
 
 
-def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -> None:
+def _write(tar: tarfile.TarFile, member: tarfile.TarInfo, folder: int, path: Path) -> None:
     """The member's bytes into `path`: a new file, or a regular file with one name (an earlier
     attempt's, in a retry) emptied first; never through a link, never a second name of a file
-    elsewhere."""
+    elsewhere; created in `folder` (a descriptor of the directory reached through no link), so a
+    directory swapped for a link after it was checked is never followed."""
     source = tar.extractfile(member)
     assert source is not None
     flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        handle = os.open(path, flags, 0o644)
+        handle = os.open(path.name, flags, 0o644, dir_fd=folder)  # in the directory reached
     except OSError as exc:
         raise OutputRefused(f"output refused: {path}: {exc.strerror or exc}") from exc
     with os.fdopen(handle, "wb") as target:

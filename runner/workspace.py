@@ -40,6 +40,19 @@ def make_directory(root: Path, path: Path, owner: Owner) -> bool:
     """Create `path` (inside `root`) with its missing parents, following no symbolic link below
     `root`; new parents are the runner's (0755), `path` itself, when new, is `owner`'s from the
     start. True when it was created here; an existing directory is left exactly as it is."""
+    created, descriptor = _made(root, path, owner)
+    os.close(descriptor)
+    return created
+
+
+def open_directory(root: Path, path: Path, owner: Owner | None = None) -> int:
+    """`path` (inside `root`), made as make_directory makes it, opened: a descriptor of the
+    directory reached through no symbolic link, for the caller to create files in with
+    `dir_fd` (so nothing swapped in on the way meanwhile is followed) and to close."""
+    return _made(root, path, owner or Owner())[1]
+
+
+def _made(root: Path, path: Path, owner: Owner) -> tuple[bool, int]:
     parts = _inside(root, path).parts
     try:
         opened = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
@@ -55,7 +68,7 @@ def make_directory(root: Path, path: Path, owner: Owner) -> bool:
                 if not mine and owner.uid is not None:
                     os.fchown(opened[-1], owner.uid, owner.uid)
                 os.fchmod(opened[-1], 0o755 if mine else owner.mode)
-        return created
+        return created, opened.pop()
     finally:
         for descriptor in opened:
             os.close(descriptor)
