@@ -27,7 +27,8 @@ from tests.tenants import Tenants
 
 __all__ = ["remote_engine"]  # the module's fixture, reused
 
-SLEEPER = "import sys, time; sys.stdin.read(); time.sleep(600)"
+# a job that says one line, then sleeps (a silent one is test_s28_silent_job's)
+TALKER = "import sys, time; sys.stdin.read(); print('{}', flush=True); time.sleep(600)"
 
 
 def _running(engine: Engine, run_id: str) -> list[Any]:
@@ -47,7 +48,7 @@ def test_a_container_whose_runner_died_does_not_outlive_its_run(
         writer,
         TEST_JOBS / "behave.yaml",
         name="sleeper",
-        launcher=container(images["behave"], "python3", "-c", SLEEPER),
+        launcher=container(images["behave"], "python3", "-c", TALKER),
         retries={"max_attempts": 1},
         timeout_seconds=10,
     )
@@ -79,3 +80,54 @@ def test_a_container_whose_runner_died_does_not_outlive_its_run(
         with contextlib.suppress(Exception):
             for found in remote_engine.containers_of(run["id"]):
                 remote_engine.client().api.remove_container(found["Id"], force=True, v=True)
+
+
+def _volumes_of(engine: Engine, run_id: str) -> list[Any]:
+    label = f"chainlake.run={run_id}"
+    return list(engine.client().api.volumes(filters={"label": label}).get("Volumes") or [])
+
+
+def test_nothing_of_a_run_stays_on_the_engine_however_it_ends(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+) -> None:
+    """Success, failure, timeout and cancel: neither the container nor the volume that held the
+    run's inputs and outputs is left for a later run to find (held)."""
+    writer = tenants.user("b", "writer")
+    commands = {
+        "succeeds": ["python3", "behave.py"],
+        "fails": ["python3", "-c", "import sys; sys.stdin.read(); sys.exit(3)"],
+        "times_out": ["python3", "-c", TALKER],
+        "cancelled": ["python3", "-c", TALKER],
+    }
+    for name, argv in commands.items():
+        apply(
+            tenants,
+            writer,
+            TEST_JOBS / "behave.yaml",
+            name=name,
+            launcher=container(images["behave"], *argv),
+            retries={"max_attempts": 1},
+            timeout_seconds=8 if name == "times_out" else 120,
+        )
+    with remote(tenants, tmp_path, remote_engine, concurrency=4, slots_per_org=4):
+        asked = {name: request_run(tenants, writer, name)["id"] for name in commands}
+        wait_for(lambda: _running(remote_engine, asked["cancelled"]), timeout=120, every=0.5)
+        admin.execute("SELECT runs.cancel(%s)", (str(asked["cancelled"]),))
+        try:
+            ended = {n: finished(admin, r) for n, r in asked.items() if n != "cancelled"}
+        except AssertionError:
+            states = admin.execute(
+                "SELECT job_name, status, error FROM runs.runs WHERE org_id = %s",
+                (tenants.org_ids["b"],),
+            ).fetchall()
+            raise AssertionError(f"not all ended: {states}") from None
+        wait_for(lambda: not remote_engine.containers_of(asked["cancelled"]), timeout=60, every=1)
+    assert ended["succeeds"]["status"] == "succeeded", ended["succeeds"]["error"]
+    assert ended["times_out"]["error"]["type"] == "Timeout", ended["times_out"]["error"]
+    for name, run_id in asked.items():
+        assert remote_engine.containers_of(run_id) == [], f"{name}: a container stayed"
+        assert _volumes_of(remote_engine, run_id) == [], f"{name}: its volume stayed"
