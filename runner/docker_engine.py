@@ -51,6 +51,7 @@ from chainlake.contract import value_problem
 from runner.launchers import (
     ABANDONED,
     CONTAINER_USER,
+    SERVICE_LINE_LIMIT,
     SHUTDOWN_GRACE_SECONDS,
     SIGKILL_EXIT,
     Emit,
@@ -75,6 +76,9 @@ POLL_SECONDS = 0.25
 ENGINE_MISSES = 4
 DEFAULT_OUTPUT_MB = 1024  # resources.output_mb, as the process launcher's file-size limit
 BLOCK = 1 << 20
+LINE_LIMIT = SERVICE_LINE_LIMIT  # bytes of one event line, as a service's
+TAIL_BYTES = 16000  # of stderr read back
+TAIL_CHARACTERS = 4000  # of stderr kept with a failure
 ENGINE_FAULTS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 
 
@@ -217,6 +221,7 @@ class Attempt:
     container_id: str | None = None
     volume: str | None = None
     killed: str = ""  # why the runner ended it ("" when it ended by itself)
+    killed_kind: str = ""  # the error type, when the reason is a known one
     stream: Any = None
     relay: threading.Thread | None = field(default=None)
 
@@ -256,7 +261,7 @@ class Attempt:
         code = self.wait(deadline, stopping, abandon)
         self.stderr = self.stderr_tail()
         if self.killed:
-            return Outcome(None, self.killed, self.stderr)
+            return Outcome(None, self.killed, self.stderr, self.killed_kind)
         if code == SIGKILL_EXIT:  # podman's API reports OOMKilled false: 137 is the kernel's
             return Outcome(None, f"killed: {out_of_memory(self.spec)}", self.stderr, "OutOfMemory")
         if code == 0:
@@ -344,16 +349,30 @@ class Attempt:
 
     # -- while it runs --------------------------------------------------------------------
     def relay_events(self) -> None:
-        """The container's stdout, line by line, as the job's events."""
-        pending = b""
+        """The container's stdout, line by line, as the job's events; a line longer than
+        LINE_LIMIT (an event is one line) kills the job, named, before the runner holds more
+        of it: the runner is every org's."""
+        pending = bytearray()
         with contextlib.suppress(*ENGINE_FAULTS, DockerException, OSError, ValueError):
             for kind, chunk in frames_iter(self.stream, tty=False):  # type: ignore[no-untyped-call]
                 if kind != STDOUT:
                     continue
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    self.emit(self.mapped(line.decode(errors="replace")) + "\n")
+                start = 0
+                while (end := chunk.find(b"\n", start)) >= 0:  # only the new bytes are searched
+                    pending += chunk[start:end]
+                    self.emit(self.mapped(pending.decode(errors="replace")) + "\n")
+                    pending.clear()
+                    start = end + 1
+                pending += chunk[start:]
+                if len(pending) > LINE_LIMIT:
+                    self.killed = (
+                        f"killed: the job wrote more than {LINE_LIMIT >> 20} MB in one line of "
+                        "its stdout (each event is one line)"
+                    )
+                    self.killed_kind = "OutputRejected"
+                    assert self.container_id is not None
+                    self.launcher.watcher.api.kill(self.container_id)
+                    return
         if pending:
             self.emit(self.mapped(pending.decode(errors="replace")) + "\n")
 
@@ -423,8 +442,17 @@ class Attempt:
             self.api.stop(self.container_id, timeout=int(SHUTDOWN_GRACE_SECONDS))
 
     def stderr_tail(self) -> str:
-        raw = self.api.logs(self.container_id, stdout=False, stderr=True, tail=200)
-        return bytes(raw).decode(errors="replace")[-4000:]
+        """The last TAIL_CHARACTERS of stderr, read as a stream and kept within TAIL_BYTES (the
+        engine's `tail` counts lines, and a line may be any size)."""
+        kept = bytearray()
+        with contextlib.suppress(*ENGINE_FAULTS, DockerException, OSError, ValueError):
+            for chunk in self.api.logs(
+                self.container_id, stdout=False, stderr=True, stream=True, follow=False, tail=200
+            ):
+                kept += chunk
+                del kept[:-TAIL_BYTES]
+        text = kept.decode(errors="replace").rstrip("\n")  # a stream's frames end with one more
+        return (text + "\n")[-TAIL_CHARACTERS:] if text else ""
 
     # -- after it exited ------------------------------------------------------------------
     def fetch_outputs(self) -> None:

@@ -416,9 +416,8 @@ class Runner:
         for item in run.get("inputs") or []:
             for uri in item.get("uris", []):
                 parsed = urlparse(uri)
-                if parsed.scheme == "file" and not Path(parsed.path).resolve().is_relative_to(
-                    org_root
-                ):
+                local = Path(unquote(parsed.path))  # as the launchers read it
+                if parsed.scheme == "file" and not local.resolve().is_relative_to(org_root):
                     return str(uri)
         return None
 
