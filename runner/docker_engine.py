@@ -43,7 +43,7 @@ from urllib.parse import unquote, urlparse
 
 import docker
 import requests
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
 from docker.types import Mount, Ulimit
 from docker.utils.socket import STDOUT, frames_iter
 
@@ -415,6 +415,12 @@ class Attempt:
                 misses += 1
                 if misses >= ENGINE_MISSES:
                     raise EngineGone("it answered none of the last calls") from None
+                time.sleep(POLL_SECONDS * 2)
+                continue
+            except APIError as exc:  # podman answers 500 while a container it kills exits
+                misses += 1
+                if not exc.is_server_error() or misses >= ENGINE_MISSES:
+                    raise
                 time.sleep(POLL_SECONDS * 2)
                 continue
             if not state.get("Running") and state.get("Status") != "created":

@@ -6,10 +6,13 @@ server's `address` is what a test allows (`SELECT core.allow_egress(address)`)."
 
 from __future__ import annotations
 
+
+import selectors
 import socket
 import threading
 import time
 from collections.abc import Iterator
+import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -133,44 +136,50 @@ class Tally:
 def tcp_server(answer: bytes | None) -> Iterator[Tally]:
     """Accepts every connection and reads the request; answers `answer` and closes, or with
     None never answers (a black hole: the connection stays open until the client gives up or
-    the server stops)."""
+    the server stops). One thread selects over the listener and every connection and handles
+    the closes it sees before the new connections: a client that closes and then connects
+    again is never counted as two connections open at once."""
     tally = Tally()
     listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.2)
+    listener.setblocking(False)
     tally.port = listener.getsockname()[1]
     stop = threading.Event()
 
-    def serve(conn: socket.socket) -> None:
-        tally.opened()
-        try:
-            conn.settimeout(0.2)
+    def serve() -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(listener, selectors.EVENT_READ)
             while not stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                if not data:
-                    return
-                if answer is not None and b"\r\n\r\n" in data:
-                    conn.sendall(answer)
-                    return
+                ready = [key.fileobj for key, _ in selector.select(timeout=0.2)]
+                for conn in ready:
+                    if conn is not listener and isinstance(conn, socket.socket):
+                        _read(selector, conn)
+                if listener in ready:
+                    with contextlib.suppress(BlockingIOError):
+                        conn, _ = listener.accept()
+                        tally.opened()
+                        selector.register(conn, selectors.EVENT_READ, bytearray())
+            for key in list(selector.get_map().values()):
+                if key.fileobj is not listener and isinstance(key.fileobj, socket.socket):
+                    key.fileobj.close()
+
+    def _read(selector: selectors.BaseSelector, conn: socket.socket) -> None:
+        received: bytearray = selector.get_key(conn).data
+        try:
+            data = conn.recv(65536)
         except OSError:
+            data = b""
+        received += data
+        if data and (answer is None or b"\r\n\r\n" not in received):
             return
-        finally:
-            conn.close()
-            tally.closed()
+        if data and answer is not None:
+            with contextlib.suppress(OSError):
+                conn.setblocking(True)
+                conn.sendall(answer)
+        selector.unregister(conn)
+        conn.close()
+        tally.closed()
 
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=serve, args=(conn,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
         yield tally
