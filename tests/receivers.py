@@ -6,13 +6,12 @@ server's `address` is what a test allows (`SELECT core.allow_egress(address)`)."
 
 from __future__ import annotations
 
-
+import contextlib
 import selectors
 import socket
 import threading
 import time
 from collections.abc import Iterator
-import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
