@@ -35,7 +35,7 @@ import stat
 import tarfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -80,6 +80,10 @@ LINE_LIMIT = SERVICE_LINE_LIMIT  # bytes of one event line, as a service's
 TAIL_BYTES = 16000  # of stderr read back
 TAIL_CHARACTERS = 4000  # of stderr kept with a failure
 ENGINE_FAULTS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+
+
+# (org id, run id, attempt) -> whether that attempt is over (None: not known here, left alone)
+Outlived = Callable[[str, str, int], "bool | None"]
 
 
 class EngineUnreachable(Exception):
@@ -147,6 +151,34 @@ class DockerLauncher:
         # polls that watch a container give up soon, so a silent engine is noticed
         self.streams = self._client(cast(int, None))  # requests' "no read timeout"
         self.watcher = self._client(int(PING_SECONDS))
+
+    def reap(self, outlived: Outlived) -> list[str]:
+        """Remove what the engine still holds of attempts that are over (their runner went away
+        while they ran: killed, its host lost), whichever runner started them: each container
+        labelled as an attempt and its volume, when `outlived(org, run, attempt)` says so. The
+        deadline lives in the runner that started a container; this is how a container whose
+        runner died ends. The names removed."""
+        removed = []
+        label = {"label": "chainlake.run"}
+        held = self.watcher.api.containers(all=True, filters=label)
+        volumes = self.watcher.api.volumes(filters=label).get("Volumes") or []
+        for found in [*held, *volumes]:
+            name = found.get("Name") or (found.get("Names") or ["?"])[0].lstrip("/")
+            labels = found.get("Labels") or {}
+            try:
+                attempt = int(labels.get("chainlake.attempt", ""))
+                over = outlived(labels["chainlake.org"], labels["chainlake.run"], attempt)
+            except (KeyError, ValueError):
+                continue  # not one of ours as we label them: left alone
+            if over is not True:
+                continue
+            with contextlib.suppress(APIError):  # gone meanwhile, or busy: the next round
+                if "Id" in found:
+                    self.watcher.api.remove_container(found["Id"], force=True, v=True)
+                else:
+                    self.watcher.api.remove_volume(found["Name"], force=True)
+                removed.append(name)
+        return removed
 
     def _client(self, timeout: int) -> docker.DockerClient:
         return docker.DockerClient(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import resource
@@ -84,6 +85,21 @@ class Launcher(Protocol):
         stopping: threading.Event | None = None,
         abandon: threading.Event | None = None,
     ) -> Outcome: ...
+
+
+# seconds past its deadline after which conmon kills a container (the runner kills it at the
+# deadline; this holds when the runner died before)
+ENGINE_DEADLINE_GRACE_S = 5
+
+
+def engine_deadline(spec: dict[str, Any], deadline: float) -> list[str]:
+    """`--timeout` for podman: the deadline enforced by the engine too, so a container whose
+    runner died (killed, out of memory) still ends. Not for always_on jobs, which run until
+    stopped."""
+    remaining = deadline - time.monotonic()
+    if spec.get("activation") == "always_on" or not math.isfinite(remaining):
+        return []
+    return ["--timeout", str(max(1, math.ceil(remaining)) + ENGINE_DEADLINE_GRACE_S)]
 
 
 def _limits(resources: dict[str, Any]) -> Callable[[], None]:
@@ -450,6 +466,7 @@ class ContainerLauncher:
             *(f"--env={k}" for k in env),  # values come from podman's environment, not argv
             *mounts,
             "--pull=never",  # images are built here: an image never makes podman reach a registry
+            *engine_deadline(spec, deadline),
             *podman_tail(launcher),
         ]
 

@@ -40,6 +40,7 @@ from chainlake.paths import linked_prefix, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import ObjectStore, open_store
 from runner import phases
+from runner.docker_engine import DockerLauncher
 from runner.egress import Egress
 from runner.events import EventLog
 from runner.launchers import (
@@ -61,6 +62,8 @@ RECONNECT_FIRST_S = 1.0
 RECONNECT_MAX_S = 30.0
 # How often an idle runner with tasks in flight looks for a slot freed and a task queued.
 IDLE_STEP_S = 0.02
+# how often a runner on a remote engine removes containers of attempts that are over
+REAP_EVERY_S = 10.0
 STORE_ENVIRONMENT = (
     "AWS_ENDPOINT_URL",
     "AWS_ACCESS_KEY_ID",
@@ -153,7 +156,7 @@ class Runner:
                 signal.signal(sig, lambda *_: self.stopping.set())
         ends = None if max_seconds is None else time.monotonic() + max_seconds
         listener: psycopg.Connection[Any] | None = None
-        next_schedule = time.monotonic()
+        next_schedule = next_reap = time.monotonic()
         pause = RECONNECT_FIRST_S
         while not self.stopping.is_set() and (ends is None or time.monotonic() < ends):
             try:
@@ -162,6 +165,9 @@ class Runner:
                 if time.monotonic() >= next_schedule:
                     self.fire_schedules()
                     next_schedule = time.monotonic() + self.config.schedule_every_seconds
+                if time.monotonic() >= next_reap:
+                    self.reap_engine()
+                    next_reap = time.monotonic() + REAP_EVERY_S
                 self.in_flight = {f: s for f, s in self.in_flight.items() if not f.done()}
                 if self.poll_once() == 0:
                     self.idle(listener)
@@ -206,6 +212,32 @@ class Runner:
                     step(conn)
             except Exception:  # the loop serves every org: it never stops on one step
                 log.exception("schedule tick: %s failed", step.__name__)
+
+    def reap_engine(self) -> None:
+        """Containers a remote engine still holds for attempts that are over (their runner died
+        while they ran) are removed: any runner on that engine does it, so none outlives its
+        run by more than a lease and REAP_EVERY_S."""
+        engine = self.launchers["container"]
+        if not isinstance(engine, DockerLauncher):
+            return  # the local podman's containers end with their runner's conmon
+        try:
+            removed = engine.reap(self.attempt_outlived)
+        except Exception:  # the engine away: the next round
+            log.exception("reaping the container engine %s failed", engine.address)
+            return
+        for name in removed:
+            log.info("removed %s from the container engine: its attempt is over", name)
+
+    def attempt_outlived(self, org_id: str, run_id: str, attempt: int) -> bool | None:
+        """Whether that attempt is over (runs.attempt_outlived); None when it is not known."""
+        try:
+            with self.pool.connection() as conn, runner_transaction(conn, org_id) as cur:
+                row = cur.execute(
+                    "SELECT runs.attempt_outlived(%s, %s) AS over", (run_id, attempt)
+                ).fetchone()
+        except psycopg.DataError:  # a label that is no id
+            return None
+        return None if row is None else row["over"]
 
     def drain(self) -> None:
         """Finish what is running (always_on jobs are asked to stop), take nothing new."""

@@ -11722,6 +11722,14 @@ GRANT ALL ON FUNCTION runs.append_log(p_run_id uuid, p_attempt integer, p_events
 GRANT ALL ON FUNCTION runs.append_log(p_run_id uuid, p_attempt integer, p_events jsonb) TO chainlake_runner;
 
 --
+-- Name: FUNCTION attempt_outlived(p_run_id uuid, p_attempt integer); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.attempt_outlived(p_run_id uuid, p_attempt integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.attempt_outlived(p_run_id uuid, p_attempt integer) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.attempt_outlived(p_run_id uuid, p_attempt integer) TO chainlake_runner;
+
+--
 -- Name: FUNCTION backfill(p_org_id uuid, p_dataset text, p_from text, p_to text); Type: ACL; Schema: runs; Owner: chainlake_definer
 --
 
@@ -12031,6 +12039,21 @@ $$;
 
 
 ALTER FUNCTION runs.append_log(p_run_id uuid, p_attempt integer, p_events jsonb) OWNER TO postgres;
+
+--
+-- Name: attempt_outlived(uuid, integer); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.attempt_outlived(p_run_id uuid, p_attempt integer) RETURNS boolean
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT NOT (r.status = 'running' AND r.attempt = p_attempt AND r.lease_until > now())
+    FROM runs.runs r WHERE r.id = p_run_id
+$$;
+
+
+ALTER FUNCTION runs.attempt_outlived(p_run_id uuid, p_attempt integer) OWNER TO postgres;
 
 --
 -- Name: attempts; Type: ROW SECURITY; Schema: runs; Owner: postgres

@@ -230,6 +230,17 @@ BEGIN
 END
 $$;
 
+-- Whether a container an engine still holds for this attempt has outlived it (runner/docker_engine.py
+-- reaps those): the run is visible and this attempt is no longer running under a live lease (it
+-- ended, was cancelled, was retried, or its runner stopped renewing). A run not visible (another
+-- deployment's, on a shared engine) is never said to be over: NULL.
+CREATE OR REPLACE FUNCTION runs.attempt_outlived(p_run_id uuid, p_attempt integer)
+RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT NOT (r.status = 'running' AND r.attempt = p_attempt AND r.lease_until > now())
+    FROM runs.runs r WHERE r.id = p_run_id
+$$;
+
 -- Refresh propagation, the one place it happens (runs.complete, catalog.rollback): queue every
 -- reactive job of the org that reads a dataset in p_changed. Its inputs: the version given in
 -- p_given for each changed dataset, the current version of its other input datasets (the last
@@ -419,6 +430,7 @@ TO chainlake_users;
 GRANT EXECUTE ON FUNCTION
     runs.start(uuid, text, integer),
     runs.heartbeat(uuid, integer, integer),
+    runs.attempt_outlived(uuid, integer),
     runs.complete(uuid, integer, jsonb, jsonb),
     runs.fail(uuid, integer, jsonb, boolean),
     runs.append_log(uuid, integer, jsonb),

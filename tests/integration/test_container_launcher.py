@@ -5,13 +5,26 @@ conftest.py)."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import psycopg
 
-from tests.runtime import EXAMPLES, TEST_JOBS, apply, request_run, running_runner, runs, wait_for
+from chainlake.containers import PODMAN
+from tests.runtime import (
+    EXAMPLES,
+    REPO,
+    TEST_JOBS,
+    apply,
+    request_run,
+    running_runner,
+    runs,
+    wait_for,
+)
 from tests.tenants import Tenants
 
 
@@ -75,3 +88,49 @@ def test_a_container_job_cannot_connect_without_an_allow_list(
             timeout=120,
         )
     assert dead[0]["type"] in ("ConnectionRefusedError", "OSError", "TimeoutError")
+
+
+def _container_running(name: str) -> bool:
+    found = subprocess.run(
+        [*PODMAN, "ps", "--filter", f"name=^{name}$", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return name in found.stdout.split()
+
+
+def test_a_container_ends_at_its_deadline_when_its_runner_died(
+    tenants: Tenants, tmp_path: Path, images: dict[str, str]
+) -> None:
+    """The runner kills a container at its deadline; a runner killed (an OOM, a deploy) cannot,
+    so the engine holds the deadline too (podman --timeout): org b's sleeping job does not keep
+    the host's memory and cpus once its run's time is up."""
+    writer = tenants.user("b", "writer")
+    sleeps = "import sys, time; sys.stdin.read(); print('{}', flush=True); time.sleep(600)"
+    apply(
+        tenants,
+        writer,
+        TEST_JOBS / "behave.yaml",
+        name="sleeper",
+        launcher=container(images["behave"], "python3", "-c", sleeps),
+        retries={"max_attempts": 1},
+        timeout_seconds=5,
+    )
+    url = tenants.cluster.url(tenants.database, "chainlake_runner")
+    argv = [sys.executable, "-m", "runner", "--database-url", url, "--storage-root", str(tmp_path)]
+    runner = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    name = ""
+    try:
+        run = request_run(tenants, writer, "sleeper")
+        name = f"chainlake-{run['id']}-1"
+        wait_for(lambda: _container_running(name), timeout=120, every=0.5)
+    finally:
+        runner.send_signal(signal.SIGKILL)  # the runner dies with the job running
+        runner.wait(timeout=30)
+    try:
+        wait_for(lambda: not _container_running(name), timeout=60, every=1)
+    except AssertionError:
+        raise AssertionError("the container still runs a minute after its 5 s deadline") from None
+    finally:
+        subprocess.run([*PODMAN, "rm", "-f", name], capture_output=True, check=False)

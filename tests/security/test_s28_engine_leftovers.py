@@ -6,8 +6,10 @@ timeout, holding the engine's memory, cpus and pids, and its volume keeps the jo
 for as long as the job likes. A job of org b that sleeps is enough; a runner killed by anything
 (an OOM caused by a job, a deploy) turns it into a container nobody stops.
 
-Found: the deadline lives only in the runner's memory (Attempt.wait); nothing on the engine
-or in another runner ends a container whose run is over."""
+Found: the deadline lived only in the runner's memory (Attempt.wait); nothing on the engine
+or in another runner ended a container whose run was over. Fixed: every runner on a remote
+engine removes, every REAP_EVERY_S, the containers and volumes of attempts that are over
+(runs.attempt_outlived: ended, cancelled, retried, or their lease lapsed)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from tests.integration.test_container_launcher import container
 from tests.integration.test_docker_engine import Engine, finished, remote, remote_engine
@@ -36,12 +37,6 @@ def _running(engine: Engine, run_id: str) -> list[Any]:
     return [c for c in engine.containers_of(run_id) if c.get("State") == "running"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding s28-5: nothing reaps a container whose runner died (its deadline lives "
-    "only in the runner's memory); label containers with their deadline and have every runner "
-    "remove those past it or whose run is no longer running",
-)
 def test_a_container_whose_runner_died_does_not_outlive_its_run(
     tenants: Tenants,
     admin: psycopg.Connection[Any],
