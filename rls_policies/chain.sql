@@ -27,3 +27,7 @@ CALL chain.apply_global_policies('chain.chains', false);
 CALL chain.apply_global_policies('chain.reorgs', false);
 CALL chain.apply_global_policies('chain.events', false);
 CALL chain.apply_global_policies('chain.chunks', false);
+
+-- The RPC endpoints' health: the operator's, never a tenant's (it names the endpoints' hosts).
+-- Written through chain.report_rpc_health, read by the system alerts' definer functions only.
+CALL core.force_rls('chain.rpc_health');

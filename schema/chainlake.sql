@@ -1362,7 +1362,7 @@ CREATE TABLE alerts.deliveries (
     last_error text,
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
     delivered_at timestamp with time zone,
-    CONSTRAINT deliveries_event CHECK ((event = ANY (ARRAY['fired'::text, 'retracted'::text]))),
+    CONSTRAINT deliveries_event CHECK ((event = ANY (ARRAY['fired'::text, 'retracted'::text, 'cleared'::text]))),
     CONSTRAINT deliveries_state CHECK ((state = ANY (ARRAY['pending'::text, 'delivered'::text, 'dead'::text])))
 );
 
@@ -1510,12 +1510,27 @@ BEGIN
                 WHERE NOT EXISTS (
                     SELECT 1 FROM alerts.firings f
                     WHERE f.rule_id = r.id AND f.dedup_value = t.metric || ':' || t.subject
-                      AND NOT f.backtest
+                      AND NOT f.backtest AND f.cleared_at IS NULL
                       AND f.fired_at > clock_timestamp() - make_interval(secs => greatest(r.throttle_seconds, 0)))
                 ON CONFLICT DO NOTHING RETURNING id
             LOOP
                 PERFORM alerts.announce(fired, 'fired');
                 n := n + 1;
+            END LOOP;
+            -- what no longer holds is cleared: its open firings closed, the latest announced
+            FOR fired IN
+                WITH cleared AS (
+                    UPDATE alerts.firings f SET cleared_at = clock_timestamp()
+                    WHERE f.org_id = r.org_id AND f.rule_id = r.id AND f.cleared_at IS NULL
+                      AND NOT f.backtest AND f.retracted_at IS NULL
+                      AND f.dedup_value <> ALL (ARRAY(
+                          SELECT t.metric || ':' || t.subject
+                          FROM alerts.match_health(r.predicate, health) t))
+                    RETURNING f.id, f.dedup_value, f.fired_at)
+                SELECT DISTINCT ON (c.dedup_value) c.id FROM cleared c
+                ORDER BY c.dedup_value, c.fired_at DESC
+            LOOP
+                PERFORM alerts.announce(fired, 'cleared');
             END LOOP;
         EXCEPTION WHEN others THEN
             PERFORM alerts.set_aside(r.org_id, r.id, 1, SQLERRM);
@@ -1664,6 +1679,9 @@ CREATE FUNCTION alerts.events_after(p_org text, p_after timestamp with time zone
         UNION ALL
         SELECT f.org_id, f.id, f.rule_id, f.retracted_at, 'retracted'
         FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.retracted_at > p_after
+        UNION ALL
+        SELECT f.org_id, f.id, f.rule_id, f.cleared_at, 'cleared'
+        FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.cleared_at > p_after
     )
     SELECT h.at, h.event, f.id, mine.name, r.name, r.severity, f.chain_id, f.to_block,
            f.match_key, f.vals
@@ -1701,7 +1719,8 @@ CREATE TABLE alerts.firings (
     vals jsonb DEFAULT '{}'::jsonb NOT NULL,
     backtest boolean DEFAULT false NOT NULL,
     fired_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    retracted_at timestamp with time zone
+    retracted_at timestamp with time zone,
+    cleared_at timestamp with time zone
 );
 
 ALTER TABLE ONLY alerts.firings FORCE ROW LEVEL SECURITY;
@@ -1746,6 +1765,12 @@ CREATE INDEX firings_live_idx ON alerts.firings USING btree (chain_id, to_block)
 --
 
 CREATE UNIQUE INDEX firings_once ON alerts.firings USING btree (rule_id, chain_id, block_hash, match_key, backtest) WHERE (retracted_at IS NULL);
+
+--
+-- Name: firings_org_cleared_idx; Type: INDEX; Schema: alerts; Owner: postgres
+--
+
+CREATE INDEX firings_org_cleared_idx ON alerts.firings USING btree (org_id, cleared_at) WHERE (cleared_at IS NOT NULL);
 
 --
 -- Name: firings_org_fired_idx; Type: INDEX; Schema: alerts; Owner: postgres
@@ -1865,7 +1890,10 @@ BEGIN
          'A queue''s oldest message waited more than 5 minutes.'),
         (org, 'dead-deliveries', 'platform.health',
          'metric = ''deliveries_dead_1h'' AND value > 0', 'warning', 3600,
-         'Alert deliveries ended in the dead letter.')
+         'Alert deliveries ended in the dead letter.'),
+        (org, 'rpc-endpoint-down', 'platform.health',
+         'metric = ''rpc_endpoint_down_seconds'' AND value >= 15', 'warning', 3600,
+         'Live ingest has failed over from an RPC endpoint for 15 s or more; cleared when it answers again.')
     ON CONFLICT (org_id, name) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -2121,6 +2149,14 @@ CREATE FUNCTION alerts.platform_health() RETURNS SETOF alerts.platform_health_ro
     FROM alerts.deliveries d JOIN core.orgs o ON o.id = d.org_id
     WHERE d.state = 'dead' AND d.created_at > now() - interval '1 hour'
     GROUP BY o.name
+    UNION ALL
+    -- an endpoint live ingest fails over from, while its ingest still reports (a stopped ingest
+    -- is ingest-lag's)
+    SELECT 'rpc_endpoint_down_seconds',
+           'chain ' || h.chain_id || ' endpoint ' || h.position || ' (' || h.address || ')',
+           extract(epoch FROM now() - h.down_since)
+    FROM chain.rpc_health h
+    WHERE h.down_since IS NOT NULL AND h.reported_at > now() - interval '2 minutes'
 $$;
 
 
@@ -5492,6 +5528,13 @@ REVOKE ALL ON FUNCTION chain.register_chain(p_chain_id bigint, p_name text, p_st
 GRANT ALL ON FUNCTION chain.register_chain(p_chain_id bigint, p_name text, p_start_block bigint, p_finality_depth integer, p_chunk_size integer) TO chainlake_ingest;
 
 --
+-- Name: FUNCTION report_rpc_health(p_chain_id bigint, p_endpoints jsonb); Type: ACL; Schema: chain; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION chain.report_rpc_health(p_chain_id bigint, p_endpoints jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chain.report_rpc_health(p_chain_id bigint, p_endpoints jsonb) TO chainlake_ingest;
+
+--
 -- Name: FUNCTION resume_point(p_chain_id bigint); Type: ACL; Schema: chain; Owner: postgres
 --
 
@@ -5638,6 +5681,12 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE chain.reorgs TO chainlake_definer;
 --
 
 COMMENT ON TABLE chain.reorgs IS '@tenancy global: every reorg ingestion corrected';
+
+--
+-- Name: TABLE rpc_health; Type: ACL; Schema: chain; Owner: postgres
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE chain.rpc_health TO chainlake_definer;
 
 --
 -- Name: TABLE transactions; Type: ACL; Schema: chain; Owner: postgres
@@ -6463,6 +6512,45 @@ ALTER TABLE chain.reorgs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
 );
 
 --
+-- Name: report_rpc_health(bigint, jsonb); Type: FUNCTION; Schema: chain; Owner: chainlake_definer
+--
+
+CREATE FUNCTION chain.report_rpc_health(p_chain_id bigint, p_endpoints jsonb) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    e jsonb;
+    n integer := 0;
+    down_for double precision;
+BEGIN
+    IF jsonb_typeof(p_endpoints) IS DISTINCT FROM 'array' OR jsonb_array_length(p_endpoints) > 64 THEN
+        RAISE EXCEPTION 'endpoints: an array of at most 64 objects' USING ERRCODE = '22023';
+    END IF;
+    FOR e IN SELECT value FROM jsonb_array_elements(p_endpoints) LOOP
+        n := n + 1;
+        down_for := (e ->> 'down_seconds')::double precision;
+        INSERT INTO chain.rpc_health AS h (chain_id, position, address, down_since, reason)
+        VALUES (p_chain_id, n, left(coalesce(e ->> 'address', '?'), 200),
+                CASE WHEN down_for IS NOT NULL
+                     THEN now() - make_interval(secs => greatest(down_for, 0)) END,
+                left(e ->> 'reason', 300))
+        ON CONFLICT (chain_id, position) DO UPDATE
+        SET address = excluded.address,
+            down_since = CASE WHEN excluded.down_since IS NULL THEN NULL
+                              ELSE coalesce(h.down_since, excluded.down_since) END,
+            reason = excluded.reason,
+            reported_at = now();
+    END LOOP;
+    DELETE FROM chain.rpc_health WHERE chain_id = p_chain_id AND position > n;
+    RETURN n;
+END
+$$;
+
+
+ALTER FUNCTION chain.report_rpc_health(p_chain_id bigint, p_endpoints jsonb) OWNER TO chainlake_definer;
+
+--
 -- Name: resume_point(bigint); Type: FUNCTION; Schema: chain; Owner: postgres
 --
 
@@ -6522,6 +6610,51 @@ $$;
 
 
 ALTER FUNCTION chain.rewind(p_chain_id bigint, p_fork_block bigint, p_new_hashes bytea[]) OWNER TO chainlake_definer;
+
+--
+-- Name: rpc_health; Type: ROW SECURITY; Schema: chain; Owner: postgres
+--
+
+ALTER TABLE chain.rpc_health ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: rpc_health; Type: TABLE; Schema: chain; Owner: postgres
+--
+
+CREATE TABLE chain.rpc_health (
+    chain_id bigint NOT NULL,
+    "position" integer NOT NULL,
+    address text NOT NULL,
+    down_since timestamp with time zone,
+    reason text,
+    reported_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT rpc_health_position CHECK (("position" >= 1))
+);
+
+ALTER TABLE ONLY chain.rpc_health FORCE ROW LEVEL SECURITY;
+
+
+ALTER TABLE chain.rpc_health OWNER TO postgres;
+
+--
+-- Name: rpc_health rpc_health_chain_id_fkey; Type: FK CONSTRAINT; Schema: chain; Owner: postgres
+--
+
+ALTER TABLE ONLY chain.rpc_health
+    ADD CONSTRAINT rpc_health_chain_id_fkey FOREIGN KEY (chain_id) REFERENCES chain.chains(chain_id) ON DELETE CASCADE;
+
+--
+-- Name: rpc_health rpc_health_pkey; Type: CONSTRAINT; Schema: chain; Owner: postgres
+--
+
+ALTER TABLE ONLY chain.rpc_health
+    ADD CONSTRAINT rpc_health_pkey PRIMARY KEY (chain_id, "position");
+
+--
+-- Name: rpc_health the platform's definer functions; Type: POLICY; Schema: chain; Owner: postgres
+--
+
+CREATE POLICY "the platform's definer functions" ON chain.rpc_health TO chainlake_definer USING (true) WITH CHECK (true);
 
 --
 -- Name: status(); Type: FUNCTION; Schema: chain; Owner: postgres

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -34,9 +34,11 @@ def chain_config(url: str, chain_id: int = 31337, **extra: Any) -> ChainConfig:
 
 
 @contextmanager
-def running_ingest(config: ChainConfig, database_url: str) -> Iterator[LiveIngest]:
+def running_ingest(
+    config: ChainConfig, database_url: str, log: Callable[[str], None] = lambda _m: None
+) -> Iterator[LiveIngest]:
     """Live ingest in a background thread until the block exits; re-raises its error."""
-    ingest = LiveIngest(config, database_url, log=lambda _m: None)
+    ingest = LiveIngest(config, database_url, log=log)
     stop = threading.Event()
     failure: list[BaseException] = []
 

@@ -183,6 +183,7 @@ NON_ORG_TABLES = {
     "core.row_locks": "platform: rows stored functions lock (core.lock_until_commit); nobody reads",
     "core.platform_limits": "platform: the API path's timeouts, one row set by the operator",
     "alerts.held_aside": "platform: rules set aside while their rows were locked; nobody reads",
+    "chain.rpc_health": "platform: the RPC endpoints' health, for system alerts; nobody reads",
     **{
         f"chain.{t}": "global chain data"
         for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")

@@ -56,13 +56,20 @@ POLICY_SECONDS = 5.0  # the egress policy (allow-list, platform addresses) is re
 RETRY_SECONDS = (1, 2, 5, 15, 60)  # after attempt 1, 2, ...; the last repeats
 
 
+# how a message of each event but a firing begins
+HEADS = {
+    "retracted": "RETRACTED (a reorg removed its block): ",
+    "cleared": "CLEARED (the condition no longer holds): ",
+}
+
+
 class DeliveryFailed(Exception):
     """The channel did not take the alert; the message says why (kept as last_error)."""
 
 
 @dataclass
 class Alert:
-    """One task: a firing or its retraction, for one channel."""
+    """One task: a firing, its retraction or its clearing, for one channel."""
 
     task: dict[str, Any]
 
@@ -89,7 +96,13 @@ class Alert:
 
     def text(self) -> str:
         t = self.task
-        head = "RETRACTED (a reorg removed its block): " if self.event == "retracted" else ""
+        head = HEADS.get(self.event, "")
+        if t["chain_id"] == 0:  # a system alert (platform.health): no block, a subject
+            values = t["vals"] or {}
+            return (
+                f"{head}[{t['severity']}] {t['org']}/{t['rule']}: {values.get('metric')} "
+                f"of {values.get('subject')} = {values.get('value')}"
+            )
         blocks = (
             f"block {t['to_block']}"
             if t["from_block"] == t["to_block"]

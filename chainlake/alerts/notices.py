@@ -1,10 +1,10 @@
 """Following an org's alert channel (`chainlake alert listen`). LISTEN/NOTIFY has no access
 control: anyone may LISTEN on, and `pg_notify`, any channel (SECURITY.md item 15). So a payload
 is only a hint: it is taken only in the exact shape the platform sends
-(`{"firing": "<uuid>", "event": "fired" | "retracted"}`), the firing it names is read through
-RLS by its id, a retraction is shown only when the firing is retracted (a forged one of a
-live firing is not), and each event once. Anything else is ignored with a note
-that never repeats the payload (it may hold terminal escapes)."""
+(`{"firing": "<uuid>", "event": "fired" | "retracted" | "cleared"}`), the firing it names is
+read through RLS by its id, a retraction or a clearing is shown only when the firing is
+retracted or cleared (a forged one of a live firing is not), and each event once. Anything
+else is ignored with a note that never repeats the payload (it may hold terminal escapes)."""
 
 from __future__ import annotations
 
@@ -19,10 +19,11 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-EVENTS = ("fired", "retracted")
+EVENTS = ("fired", "retracted", "cleared")
 FIRING = (
     "SELECT o.name AS org, r.name AS rule, r.severity, f.chain_id, f.to_block, f.match_key, "
-    "f.vals, f.retracted_at IS NOT NULL AS retracted FROM alerts.firings f "
+    "f.vals, f.retracted_at IS NOT NULL AS retracted, f.cleared_at IS NOT NULL AS cleared "
+    "FROM alerts.firings f "
     "JOIN core.orgs o ON o.id = f.org_id "
     "LEFT JOIN alerts.rules r ON r.org_id = f.org_id AND r.id = f.rule_id WHERE f.id = %s"
 )
@@ -94,8 +95,9 @@ def firing_event(
         row = cur.execute(FIRING, (notice.firing,)).fetchone()
     if row is None:
         return f"no firing {notice.firing} that you may read"
-    if notice.event == "retracted" and not row["retracted"]:
-        return f"firing {notice.firing} is not retracted"
-    del row["retracted"]
+    for event in ("retracted", "cleared"):
+        if notice.event == event and not row[event]:
+            return f"firing {notice.firing} is not {event}"
+        del row[event]
     shown.add(notice)
     return {"event": notice.event, "firing": notice.firing, **row}

@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from chainlake.alerts.evaluate import Batch, evaluate_batch
 from chainlake.chain import fetch
@@ -44,6 +45,7 @@ class StoredChainGap(ChainlakeError):
     """A reorg reaches a height whose block is missing from storage: repair comes first."""
 
 
+HEALTH_REPORT_S = 10.0  # how often a failing endpoint is reported again
 MAX_CONSECUTIVE_FAILURES = 50  # transient errors in a row before the job gives up (and restarts)
 
 
@@ -136,6 +138,8 @@ class LiveIngest:
         self.next_block = 0
         self.finalized: int | None = None
         self._finalized_checked = 0.0
+        self._health_state: list[tuple[str, bool]] | None = None
+        self._health_reported_at = 0.0
 
     # -- setup -------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -183,6 +187,7 @@ class LiveIngest:
         failures = 0
         try:
             while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                wrote = 0
                 try:
                     wrote = self.step()
                     failures = 0
@@ -194,10 +199,37 @@ class LiveIngest:
                         raise
                     self._recover(exc, failures, stop)
                     continue
+                finally:
+                    self.report_rpc_health()
                 if wrote == 0:
                     watcher.wait(self.config.poll_interval if not watcher.live else 0.25)
         finally:
             watcher.stop()
+
+    def report_rpc_health(self) -> None:
+        """Tell Postgres which RPC endpoints are failing (chain.report_rpc_health) when that
+        changes, and every HEALTH_REPORT_S while one is: the system alert rpc-endpoint-down
+        fires on it, and clears when the endpoint answers again. Never fails the ingest."""
+        health = self.rpc.health()
+        state = [(h["address"], h["down_seconds"] is not None) for h in health]
+        failing = any(down for _, down in state)
+        due = failing and time.monotonic() - self._health_reported_at >= HEALTH_REPORT_S
+        if state == self._health_state and not due:
+            return
+        try:
+            self.conn.execute(
+                "SELECT chain.report_rpc_health(%s, %s)",
+                (self.config.chain_id, Jsonb(health)),
+            )
+        except psycopg.Error as exc:  # the step's own recovery reconnects
+            self.log(f"chain {self.config.chain_id}: RPC health not reported: {exc}")
+            return
+        before = dict(self._health_state or [])
+        self._health_state, self._health_reported_at = state, time.monotonic()
+        for address, down in state:
+            if down != before.get(address, False):
+                verdict = "fails: traffic goes to the next endpoint" if down else "answers again"
+                self.log(f"chain {self.config.chain_id}: RPC endpoint {address} {verdict}")
 
     def _recover(self, exc: Exception, failures: int, stop: threading.Event) -> None:
         """After a failed step: say why, back off (unless the stored tip just moved under us),

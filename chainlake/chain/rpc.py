@@ -41,6 +41,15 @@ class Endpoint:
     down_until: float = 0.0
     next_slot: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    down_since: float | None = None  # time.time() of the first failure in a row
+    reason: str = ""  # the last failure's, while failing
+
+    @property
+    def address(self) -> str:
+        """host:port only: an endpoint's path or query may hold a key."""
+        parsed = urlparse(self.url)
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        return f"{parsed.hostname or '?'}:{port}"
 
     def take(self, cost: int) -> None:
         """Wait for `cost` request slots under the per-second limit."""
@@ -106,6 +115,19 @@ class RpcClient:
             results.append(item.get("result"))
         return results
 
+    def health(self) -> list[dict[str, Any]]:
+        """Each endpoint in order: its address, and while it is failing (its last call failed),
+        for how many seconds and why."""
+        now = time.time()
+        return [
+            {
+                "address": e.address,
+                "down_seconds": None if e.down_since is None else round(now - e.down_since, 3),
+                "reason": e.reason or None,
+            }
+            for e in self.endpoints
+        ]
+
     @property
     def preferred(self) -> str:
         now = time.monotonic()
@@ -124,9 +146,10 @@ class RpcClient:
                 answer = self._post(endpoint, body)
             except _Retryable as exc:
                 self._set_aside(endpoint, exc.retry_after)
+                endpoint.reason = str(exc)[:300]
                 reasons.append(f"{endpoint.url}: {exc}")
                 continue
-            endpoint.failures = 0
+            endpoint.failures, endpoint.down_since, endpoint.reason = 0, None, ""
             return answer
         raise RpcUnavailable(
             f"no RPC endpoint answered after {self.max_attempts} attempts",
@@ -144,6 +167,8 @@ class RpcClient:
 
     def _set_aside(self, endpoint: Endpoint, retry_after: float | None) -> None:
         endpoint.failures += 1
+        if endpoint.down_since is None:
+            endpoint.down_since = time.time()
         delay = min(self.max_backoff, self.backoff * 2 ** (endpoint.failures - 1))
         if retry_after is not None:
             delay = min(max(delay, retry_after), 60.0)

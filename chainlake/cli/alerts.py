@@ -232,7 +232,7 @@ def _listen_through_api(
             for kind, data in act.client.listen_alerts(org=org, timeout=timeout):
                 if kind == "listening":
                     click.echo(f"listening on {', '.join(data['orgs'])}", err=True)
-                elif kind in ("fired", "retracted"):
+                elif kind in ("fired", "retracted", "cleared"):
                     click.echo(json.dumps(data, default=str))
                     shown += 1
                     if count is not None and shown >= count:

@@ -999,6 +999,14 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     FROM alerts.deliveries d JOIN core.orgs o ON o.id = d.org_id
     WHERE d.state = 'dead' AND d.created_at > now() - interval '1 hour'
     GROUP BY o.name
+    UNION ALL
+    -- an endpoint live ingest fails over from, while its ingest still reports (a stopped ingest
+    -- is ingest-lag's)
+    SELECT 'rpc_endpoint_down_seconds',
+           'chain ' || h.chain_id || ' endpoint ' || h.position || ' (' || h.address || ')',
+           extract(epoch FROM now() - h.down_since)
+    FROM chain.rpc_health h
+    WHERE h.down_since IS NOT NULL AND h.reported_at > now() - interval '2 minutes'
 $$;
 
 -- Evaluate the system org's platform.health rules now: a firing per matching row, at most one
@@ -1027,12 +1035,27 @@ BEGIN
                 WHERE NOT EXISTS (
                     SELECT 1 FROM alerts.firings f
                     WHERE f.rule_id = r.id AND f.dedup_value = t.metric || ':' || t.subject
-                      AND NOT f.backtest
+                      AND NOT f.backtest AND f.cleared_at IS NULL
                       AND f.fired_at > clock_timestamp() - make_interval(secs => greatest(r.throttle_seconds, 0)))
                 ON CONFLICT DO NOTHING RETURNING id
             LOOP
                 PERFORM alerts.announce(fired, 'fired');
                 n := n + 1;
+            END LOOP;
+            -- what no longer holds is cleared: its open firings closed, the latest announced
+            FOR fired IN
+                WITH cleared AS (
+                    UPDATE alerts.firings f SET cleared_at = clock_timestamp()
+                    WHERE f.org_id = r.org_id AND f.rule_id = r.id AND f.cleared_at IS NULL
+                      AND NOT f.backtest AND f.retracted_at IS NULL
+                      AND f.dedup_value <> ALL (ARRAY(
+                          SELECT t.metric || ':' || t.subject
+                          FROM alerts.match_health(r.predicate, health) t))
+                    RETURNING f.id, f.dedup_value, f.fired_at)
+                SELECT DISTINCT ON (c.dedup_value) c.id FROM cleared c
+                ORDER BY c.dedup_value, c.fired_at DESC
+            LOOP
+                PERFORM alerts.announce(fired, 'cleared');
             END LOOP;
         EXCEPTION WHEN others THEN
             PERFORM alerts.set_aside(r.org_id, r.id, 1, SQLERRM);
@@ -1068,7 +1091,10 @@ BEGIN
          'A queue''s oldest message waited more than 5 minutes.'),
         (org, 'dead-deliveries', 'platform.health',
          'metric = ''deliveries_dead_1h'' AND value > 0', 'warning', 3600,
-         'Alert deliveries ended in the dead letter.')
+         'Alert deliveries ended in the dead letter.'),
+        (org, 'rpc-endpoint-down', 'platform.health',
+         'metric = ''rpc_endpoint_down_seconds'' AND value >= 15', 'warning', 3600,
+         'Live ingest has failed over from an RPC endpoint for 15 s or more; cleared when it answers again.')
     ON CONFLICT (org_id, name) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

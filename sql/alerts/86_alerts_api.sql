@@ -185,6 +185,9 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
         UNION ALL
         SELECT f.org_id, f.id, f.rule_id, f.retracted_at, 'retracted'
         FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.retracted_at > p_after
+        UNION ALL
+        SELECT f.org_id, f.id, f.rule_id, f.cleared_at, 'cleared'
+        FROM alerts.firings f JOIN mine ON mine.id = f.org_id WHERE f.cleared_at > p_after
     )
     SELECT h.at, h.event, f.id, mine.name, r.name, r.severity, f.chain_id, f.to_block,
            f.match_key, f.vals

@@ -385,6 +385,41 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     ORDER BY k.from_block
 $$;
 
+-- Live ingest's view of its chain's RPC endpoints, reported when it changes: for each (in the
+-- order configured) its address (host:port only) and, when it is failing, for how many seconds
+-- and why. An endpoint down already keeps the moment it went down. Endpoints no longer
+-- configured are dropped. The system alert rule rpc-endpoint-down reads it (alerts.platform_health).
+CREATE OR REPLACE FUNCTION chain.report_rpc_health(p_chain_id bigint, p_endpoints jsonb)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e jsonb;
+    n integer := 0;
+    down_for double precision;
+BEGIN
+    IF jsonb_typeof(p_endpoints) IS DISTINCT FROM 'array' OR jsonb_array_length(p_endpoints) > 64 THEN
+        RAISE EXCEPTION 'endpoints: an array of at most 64 objects' USING ERRCODE = '22023';
+    END IF;
+    FOR e IN SELECT value FROM jsonb_array_elements(p_endpoints) LOOP
+        n := n + 1;
+        down_for := (e ->> 'down_seconds')::double precision;
+        INSERT INTO chain.rpc_health AS h (chain_id, position, address, down_since, reason)
+        VALUES (p_chain_id, n, left(coalesce(e ->> 'address', '?'), 200),
+                CASE WHEN down_for IS NOT NULL
+                     THEN now() - make_interval(secs => greatest(down_for, 0)) END,
+                left(e ->> 'reason', 300))
+        ON CONFLICT (chain_id, position) DO UPDATE
+        SET address = excluded.address,
+            down_since = CASE WHEN excluded.down_since IS NULL THEN NULL
+                              ELSE coalesce(h.down_since, excluded.down_since) END,
+            reason = excluded.reason,
+            reported_at = now();
+    END LOOP;
+    DELETE FROM chain.rpc_health WHERE chain_id = p_chain_id AND position > n;
+    RETURN n;
+END
+$$;
+
 GRANT EXECUTE ON FUNCTION
     chain.register_chain(bigint, text, bigint, integer, integer),
     chain.commit_batch(bigint, bigint, bigint, bigint),
@@ -392,7 +427,8 @@ GRANT EXECUTE ON FUNCTION
     chain.record_stop(bigint, text),
     chain.drop_hot_from(bigint, bigint),
     chain.record_chunk(bigint, bigint, bigint, bytea, bytea, text, jsonb, text, boolean),
-    chain.advance_watermark(bigint)
+    chain.advance_watermark(bigint),
+    chain.report_rpc_health(bigint, jsonb)
 TO chainlake_ingest;
 GRANT EXECUTE ON FUNCTION
     chain.stored_hash(bigint, bigint),
