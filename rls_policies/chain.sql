@@ -31,3 +31,7 @@ CALL chain.apply_global_policies('chain.chunks', false);
 -- The RPC endpoints' health: the operator's, never a tenant's (it names the endpoints' hosts).
 -- Written through chain.report_rpc_health, read by the system alerts' definer functions only.
 CALL core.force_rls('chain.rpc_health');
+
+-- The last integrity check of each chain: global, read like the chain; written through
+-- chain.report_check only.
+CALL chain.apply_global_policies('chain.check_reports', false);

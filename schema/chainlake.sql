@@ -1893,7 +1893,10 @@ BEGIN
          'Alert deliveries ended in the dead letter.'),
         (org, 'rpc-endpoint-down', 'platform.health',
          'metric = ''rpc_endpoint_down_seconds'' AND value >= 15', 'warning', 3600,
-         'Live ingest has failed over from an RPC endpoint for 15 s or more; cleared when it answers again.')
+         'Live ingest has failed over from an RPC endpoint for 15 s or more; cleared when it answers again.'),
+        (org, 'chain-check', 'platform.health',
+         'metric = ''chain_check_problems'' AND value > 0', 'critical', 3600,
+         'The scheduled chain check found a gap, a broken hash link or an altered chunk; cleared when a later check is clean (chainlake chain repair).')
     ON CONFLICT (org_id, name) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;
@@ -2157,6 +2160,10 @@ CREATE FUNCTION alerts.platform_health() RETURNS SETOF alerts.platform_health_ro
            extract(epoch FROM now() - h.down_since)
     FROM chain.rpc_health h
     WHERE h.down_since IS NOT NULL AND h.reported_at > now() - interval '2 minutes'
+    UNION ALL
+    -- the last scheduled integrity check of a chain, while it is recent
+    SELECT 'chain_check_problems', k.chain_id::text, k.problems::double precision
+    FROM chain.check_reports k WHERE k.checked_at > now() - interval '1 day'
 $$;
 
 
@@ -5528,6 +5535,13 @@ REVOKE ALL ON FUNCTION chain.register_chain(p_chain_id bigint, p_name text, p_st
 GRANT ALL ON FUNCTION chain.register_chain(p_chain_id bigint, p_name text, p_start_block bigint, p_finality_depth integer, p_chunk_size integer) TO chainlake_ingest;
 
 --
+-- Name: FUNCTION report_check(p_chain_id bigint, p_problems integer, p_first jsonb); Type: ACL; Schema: chain; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION chain.report_check(p_chain_id bigint, p_problems integer, p_first jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION chain.report_check(p_chain_id bigint, p_problems integer, p_first jsonb) TO chainlake_ingest;
+
+--
 -- Name: FUNCTION report_rpc_health(p_chain_id bigint, p_endpoints jsonb); Type: ACL; Schema: chain; Owner: chainlake_definer
 --
 
@@ -5624,6 +5638,14 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE chain.chains TO chainlake_definer;
 --
 
 COMMENT ON TABLE chain.chains IS '@tenancy global: the chains the platform ingests, their watermark and finality';
+
+--
+-- Name: TABLE check_reports; Type: ACL; Schema: chain; Owner: postgres
+--
+
+GRANT SELECT ON TABLE chain.check_reports TO chainlake_ingest;
+GRANT SELECT ON TABLE chain.check_reports TO chainlake_users;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE chain.check_reports TO chainlake_definer;
 
 --
 -- Name: TABLE chunks; Type: ACL; Schema: chain; Owner: postgres
@@ -5950,6 +5972,61 @@ $$;
 
 
 ALTER FUNCTION chain."check"(p_chain_id bigint) OWNER TO postgres;
+
+--
+-- Name: check_reports; Type: ROW SECURITY; Schema: chain; Owner: postgres
+--
+
+ALTER TABLE chain.check_reports ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: check_reports; Type: TABLE; Schema: chain; Owner: postgres
+--
+
+CREATE TABLE chain.check_reports (
+    chain_id bigint NOT NULL,
+    checked_at timestamp with time zone DEFAULT now() NOT NULL,
+    problems integer NOT NULL,
+    first_problems jsonb DEFAULT '[]'::jsonb NOT NULL,
+    CONSTRAINT check_reports_problems CHECK ((problems >= 0))
+);
+
+ALTER TABLE ONLY chain.check_reports FORCE ROW LEVEL SECURITY;
+
+
+ALTER TABLE chain.check_reports OWNER TO postgres;
+
+--
+-- Name: check_reports authenticated users read chain data; Type: POLICY; Schema: chain; Owner: postgres
+--
+
+CREATE POLICY "authenticated users read chain data" ON chain.check_reports FOR SELECT TO chainlake_users USING (( SELECT core.caller_may_read_global() AS caller_may_read_global));
+
+--
+-- Name: check_reports check_reports_chain_id_fkey; Type: FK CONSTRAINT; Schema: chain; Owner: postgres
+--
+
+ALTER TABLE ONLY chain.check_reports
+    ADD CONSTRAINT check_reports_chain_id_fkey FOREIGN KEY (chain_id) REFERENCES chain.chains(chain_id) ON DELETE CASCADE;
+
+--
+-- Name: check_reports check_reports_pkey; Type: CONSTRAINT; Schema: chain; Owner: postgres
+--
+
+ALTER TABLE ONLY chain.check_reports
+    ADD CONSTRAINT check_reports_pkey PRIMARY KEY (chain_id);
+
+--
+-- Name: check_reports ingest reads and writes chain data; Type: POLICY; Schema: chain; Owner: postgres
+--
+
+CREATE POLICY "ingest reads and writes chain data" ON chain.check_reports FOR SELECT TO chainlake_ingest USING (true);
+
+--
+-- Name: check_reports the platform's definer functions; Type: POLICY; Schema: chain; Owner: postgres
+--
+
+CREATE POLICY "the platform's definer functions" ON chain.check_reports TO chainlake_definer USING (true) WITH CHECK (true);
 
 --
 -- Name: chunks; Type: ROW SECURITY; Schema: chain; Owner: postgres
@@ -6510,6 +6587,32 @@ ALTER TABLE chain.reorgs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     NO MAXVALUE
     CACHE 1
 );
+
+--
+-- Name: report_check(bigint, integer, jsonb); Type: FUNCTION; Schema: chain; Owner: chainlake_definer
+--
+
+CREATE FUNCTION chain.report_check(p_chain_id bigint, p_problems integer, p_first jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_problems IS NULL OR p_problems < 0 THEN
+        RAISE EXCEPTION 'problems: a count, 0 or more' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(p_first) IS DISTINCT FROM 'array' OR jsonb_array_length(p_first) > 20 THEN
+        RAISE EXCEPTION 'first problems: an array of at most 20' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO chain.check_reports AS c (chain_id, checked_at, problems, first_problems)
+    VALUES (p_chain_id, now(), p_problems, p_first)
+    ON CONFLICT (chain_id) DO UPDATE
+    SET checked_at = excluded.checked_at, problems = excluded.problems,
+        first_problems = excluded.first_problems;
+END
+$$;
+
+
+ALTER FUNCTION chain.report_check(p_chain_id bigint, p_problems integer, p_first jsonb) OWNER TO chainlake_definer;
 
 --
 -- Name: report_rpc_health(bigint, jsonb); Type: FUNCTION; Schema: chain; Owner: chainlake_definer

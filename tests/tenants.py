@@ -186,7 +186,16 @@ NON_ORG_TABLES = {
     "chain.rpc_health": "platform: the RPC endpoints' health, for system alerts; nobody reads",
     **{
         f"chain.{t}": "global chain data"
-        for t in ("blocks", "transactions", "logs", "chains", "reorgs", "events", "chunks")
+        for t in (
+            "blocks",
+            "transactions",
+            "logs",
+            "chains",
+            "reorgs",
+            "events",
+            "chunks",
+            "check_reports",
+        )
     },
 }
 

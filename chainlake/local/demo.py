@@ -52,7 +52,8 @@ def ensure_org(conn: psycopg.Connection[Any], name: str, display: str) -> str:
 
 
 def system_jobs(target: ChainTarget) -> list[dict[str, Any]]:
-    """The system org's jobs: live ingest and the archiver of the chain, alert delivery."""
+    """The system org's jobs: live ingest, the archiver and the integrity check of the chain,
+    alert delivery."""
     ingest = jobdefs.load(JOBS / "system" / "ingest" / "job.yaml")
     ingest["name"] = f"ingest-{target.name}"
     ingest["description"] = f"Live ingest of {target.name} (chain {target.chain_id})."
@@ -68,7 +69,11 @@ def system_jobs(target: ChainTarget) -> list[dict[str, Any]]:
     archive = jobdefs.load(JOBS / "system" / "archive" / "job.yaml")
     archive["name"] = f"archive-{target.name}"
     archive["config"] = {"chain_id": target.chain_id}
-    return [ingest, archive, jobdefs.load(JOBS / "system" / "alert_delivery" / "job.yaml")]
+    chain_check = jobdefs.load(JOBS / "system" / "chain_check" / "job.yaml")
+    chain_check["name"] = f"check-{target.name}"
+    chain_check["config"] = {"chain_id": target.chain_id}
+    delivery = jobdefs.load(JOBS / "system" / "alert_delivery" / "job.yaml")
+    return [ingest, archive, chain_check, delivery]
 
 
 def demo_jobs(target: ChainTarget) -> list[dict[str, Any]]:

@@ -1007,6 +1007,10 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
            extract(epoch FROM now() - h.down_since)
     FROM chain.rpc_health h
     WHERE h.down_since IS NOT NULL AND h.reported_at > now() - interval '2 minutes'
+    UNION ALL
+    -- the last scheduled integrity check of a chain, while it is recent
+    SELECT 'chain_check_problems', k.chain_id::text, k.problems::double precision
+    FROM chain.check_reports k WHERE k.checked_at > now() - interval '1 day'
 $$;
 
 -- Evaluate the system org's platform.health rules now: a firing per matching row, at most one
@@ -1094,7 +1098,10 @@ BEGIN
          'Alert deliveries ended in the dead letter.'),
         (org, 'rpc-endpoint-down', 'platform.health',
          'metric = ''rpc_endpoint_down_seconds'' AND value >= 15', 'warning', 3600,
-         'Live ingest has failed over from an RPC endpoint for 15 s or more; cleared when it answers again.')
+         'Live ingest has failed over from an RPC endpoint for 15 s or more; cleared when it answers again.'),
+        (org, 'chain-check', 'platform.health',
+         'metric = ''chain_check_problems'' AND value > 0', 'critical', 3600,
+         'The scheduled chain check found a gap, a broken hash link or an altered chunk; cleared when a later check is clean (chainlake chain repair).')
     ON CONFLICT (org_id, name) DO NOTHING;
     GET DIAGNOSTICS n = ROW_COUNT;
     RETURN n;

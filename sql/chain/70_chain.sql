@@ -420,6 +420,27 @@ BEGIN
 END
 $$;
 
+-- The scheduled integrity check's finding (jobs/system/chain_check): how many problems and the
+-- first of them (at most 20 kept). The system alert rule chain-check reads it
+-- (alerts.platform_health).
+CREATE OR REPLACE FUNCTION chain.report_check(p_chain_id bigint, p_problems integer, p_first jsonb)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_problems IS NULL OR p_problems < 0 THEN
+        RAISE EXCEPTION 'problems: a count, 0 or more' USING ERRCODE = '22023';
+    END IF;
+    IF jsonb_typeof(p_first) IS DISTINCT FROM 'array' OR jsonb_array_length(p_first) > 20 THEN
+        RAISE EXCEPTION 'first problems: an array of at most 20' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO chain.check_reports AS c (chain_id, checked_at, problems, first_problems)
+    VALUES (p_chain_id, now(), p_problems, p_first)
+    ON CONFLICT (chain_id) DO UPDATE
+    SET checked_at = excluded.checked_at, problems = excluded.problems,
+        first_problems = excluded.first_problems;
+END
+$$;
+
 GRANT EXECUTE ON FUNCTION
     chain.register_chain(bigint, text, bigint, integer, integer),
     chain.commit_batch(bigint, bigint, bigint, bigint),
@@ -428,7 +449,8 @@ GRANT EXECUTE ON FUNCTION
     chain.drop_hot_from(bigint, bigint),
     chain.record_chunk(bigint, bigint, bigint, bytea, bytea, text, jsonb, text, boolean),
     chain.advance_watermark(bigint),
-    chain.report_rpc_health(bigint, jsonb)
+    chain.report_rpc_health(bigint, jsonb),
+    chain.report_check(bigint, integer, jsonb)
 TO chainlake_ingest;
 GRANT EXECUTE ON FUNCTION
     chain.stored_hash(bigint, bigint),

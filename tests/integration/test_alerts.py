@@ -445,7 +445,7 @@ def test_system_alerts_watch_the_platform_and_are_delivered_the_same_way(
 ) -> None:
     admin.execute("UPDATE alerts.rules SET enabled = false")
     admin.execute("SELECT core.set_system_org('c')")
-    assert admin.execute("SELECT alerts.install_system_rules()").fetchone() == (5,)
+    assert admin.execute("SELECT alerts.install_system_rules()").fetchone() == (6,)
     assert admin.execute("SELECT alerts.install_system_rules()").fetchone() == (0,), "kept"
     with (
         tenants.login(tenants.user("b", "admin")) as conn,
