@@ -16,7 +16,7 @@ def behave(ctx: Context) -> None:
     asked = {**ctx.config, **ctx.params}
     do = asked.get("do", "ok")
     if do == "crash":
-        raise ValueError("boom: the job crashed on purpose")
+        raise ValueError(asked.get("message", "boom: the job crashed on purpose"))
     if do == "exit":
         sys.stderr.write("something went badly wrong\n")
         sys.stderr.flush()

@@ -1,0 +1,77 @@
+"""The API's access log: one line per HTTP request, through `logging` (chainlake.logs), at INFO:
+method, route (the path template when a route matched, else the path), status, duration in
+milliseconds, and the caller (user and orgs) once its token was verified. Never a header, a
+token or a query string (a token may travel in one).
+
+An ASGI middleware around the whole application, so requests no route matched (404) and requests
+refused before a handler ran are logged too. Each request runs in a log scope (`log_context`):
+whatever the API logs while serving it carries its method and route."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from chainlake.logs import log_context
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[..., Awaitable[None]]  # Litestar, typed with its own scope types
+
+log = logging.getLogger("chainlake.api.access")
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}  # what an exception that escaped everything answers
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+            await send(message)
+
+        with log_context(method=scope["method"]):
+            try:
+                await self.app(scope, receive, sending)
+            finally:
+                log.info(
+                    "%s %s %s",
+                    scope["method"],
+                    route_of(scope),
+                    status["code"],
+                    extra={
+                        "route": route_of(scope),
+                        "status": status["code"],
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                        **caller_of(scope),
+                    },
+                )
+
+
+def route_of(scope: Scope) -> str:
+    """The matched route's template without its parameters' types (/v1/runs/{run_id}), else
+    the path (never the query string)."""
+    template = scope.get("path_template")
+    if not template:
+        return str(scope.get("path", ""))
+    return re.sub(r"\{(\w+):[^}]*\}", r"{\1}", str(template))  # {org:str} is {org}
+
+
+def caller_of(scope: Scope) -> dict[str, Any]:
+    """The verified caller (api/session.py keeps it in the request's state): user id and orgs."""
+    state: dict[str, Any] = scope.get("state") or {}
+    claims = state.get("claims") or {}
+    found = {"user": claims.get("sub") or claims.get("user_id"), "orgs": state.get("orgs")}
+    return {k: str(v) for k, v in found.items() if v}
