@@ -70,8 +70,12 @@ def route_of(scope: Scope) -> str:
 
 
 def caller_of(scope: Scope) -> dict[str, Any]:
-    """The verified caller (api/session.py keeps it in the request's state): user id and orgs."""
+    """The verified caller (api/session.py keeps it in the request's state): their user id, the
+    orgs they belong to, and the org the route names; nothing before a token verified."""
     state: dict[str, Any] = scope.get("state") or {}
     claims = state.get("claims") or {}
-    found = {"user": claims.get("sub") or claims.get("user_id"), "orgs": state.get("orgs")}
+    if not claims:
+        return {}
+    org = (scope.get("path_params") or {}).get("org")  # the org a /v1/.../{org}/... route names
+    found = {"user": claims.get("sub"), "org": org, "orgs": state.get("orgs")}
     return {k: str(v) for k, v in found.items() if v}

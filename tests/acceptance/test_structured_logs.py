@@ -7,7 +7,11 @@ log has a line per request with its status, never a token or a query string; and
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +19,7 @@ from typing import Any
 
 import psycopg
 
+from chainlake.local.localpg import free_port
 from tests.acceptance.conftest import ok
 from tests.runtime import TEST_JOBS, scalar, wait_for
 
@@ -103,7 +108,8 @@ def test_every_line_is_json_with_run_context_access_lines_and_no_secret(
     assert len(failed) == 1 and MESSAGE in failed[0]["msg"], about_crash
     assert "Traceback (most recent call last)" in failed[0]["exc"], failed[0]
     assert f"ValueError: {MESSAGE}" in failed[0]["exc"], failed[0]
-    assert any(r["msg"].startswith("attempt phases") for r in about_crash), about_crash
+    laps = [r["phases_ms"] for r in about_crash if r["msg"].startswith("attempt phases")]
+    assert len(laps) == 1 and laps[0]["job"] > 0, about_crash
 
     # the secret: in no form, anywhere in the runner's log; its failure line redacted
     for form in (SECRET, json.dumps(SECRET)[1:-1], json.dumps(SECRET, ensure_ascii=False)[1:-1]):
@@ -122,5 +128,32 @@ def test_every_line_is_json_with_run_context_access_lines_and_no_secret(
     assert ("GET", "/v1/no-such-thing", 404) in seen, seen
     assert ("GET", "/v1/whoami", 401) in seen, seen
     posted = next(r for r in access if r["status"] == 201)
-    assert posted["user"] and isinstance(posted["duration_ms"], float), posted
+    assert posted["user"] and posted["org"] == "acme" and org_id in posted["orgs"], posted
+    assert isinstance(posted["duration_ms"], float), posted
     assert token not in api_text and "q" * 12 not in api_text
+
+
+def test_the_devchain_writes_json_lines(tmp_path: Path) -> None:
+    """The devchain as the stack starts it (`python -m chainlake.local.devchain`), its stdout and
+    stderr in one log file: ready, then stopped by SIGTERM, every line a JSON object."""
+    log, info = tmp_path / "devchain.log", tmp_path / "devchain.json"
+    argv = [sys.executable, "-m", "chainlake.local.devchain", "--port", str(free_port())]
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*argv, "--tx-rate", "5", "--info", str(info)],
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        wait_for(info.exists, timeout=120, every=0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    lines = lines_of(log)
+    assert {r["process"] for r in lines} == {"devchain"}, lines
+    assert any(r["msg"].startswith("devchain ready at http://127.0.0.1:") for r in lines), lines
