@@ -81,7 +81,7 @@ def test_every_line_is_json_with_run_context_access_lines_and_no_secret(
         "POST",
         "/v1/jobs/acme/behave/runs",
         token,
-        {"params": {"do": "crash", "message": MESSAGE}},
+        {"params": {"do": "crash_saying", "message": MESSAGE}},
     )
     leak = call(api, "POST", "/v1/jobs/acme/behave/runs", token, {"params": {"do": "leak"}})
     assert crash[0] == leak[0] == 201, (crash, leak)
