@@ -9,8 +9,11 @@ when there is an exception, and the context fields that apply where it was logge
 carries; `bind(**fields)` adds to the innermost open scope (visible to threads started with a
 copy of the context, since the scope's fields are one shared mapping).
 
-A scope may hold a `redact` callable (str -> str): every string of a line logged inside it goes
-through it before it is written, so the values it knows (a run's secrets) never reach the log.
+A scope may hold a `redact` callable (str -> str): the message, the traceback and every string
+of the fields passed with a line (`extra=`) logged inside it go through it before it is written,
+so the values it knows (a run's secrets) never reach the log. The names the platform gives the
+line (time, level, logger, process, the scope's fields) are left as they are: a secret may be an
+ordinary word (a bucket named like the logger).
 """
 
 from __future__ import annotations
@@ -117,20 +120,20 @@ class JsonFormatter(logging.Formatter):
             "process": _process["name"],
             "msg": _message(record),
         }
-        scope = _fields.get() or {}
-        line.update({k: _plain(v) for k, v in scope.items() if k != REDACT})
-        line.update(
-            {k: _plain(v) for k, v in vars(record).items() if k not in _STANDARD and k != REDACT}
-        )
+        said = {k: _plain(v) for k, v in vars(record).items() if k not in _STANDARD}
         if record.exc_info:
-            line["exc"] = self.formatException(record.exc_info)
+            said["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:
-            line["exc"] = record.exc_text
+            said["exc"] = record.exc_text
         if record.stack_info:
-            line["stack"] = self.formatStack(record.stack_info)
+            said["stack"] = self.formatStack(record.stack_info)
+        scope = _fields.get() or {}
         redact = scope.get(REDACT)
-        if callable(redact):
-            line = _redacted(line, redact)
+        if callable(redact):  # what was said, not the names the platform gave the line
+            line["msg"] = redact(line["msg"])
+            said = _redacted(said, redact)
+        line.update({k: _plain(v) for k, v in scope.items() if k != REDACT})
+        line.update({k: v for k, v in said.items() if k != REDACT})
         return json.dumps(line, ensure_ascii=False, default=str)
 
 

@@ -111,13 +111,15 @@ def test_context_fields_follow_the_scope_and_threads_started_in_it() -> None:
     assert all("trace_id" not in line and "redact" not in line for line in lines)
 
 
-def test_a_scopes_redaction_covers_message_traceback_and_fields() -> None:
+def test_a_scopes_redaction_covers_message_traceback_and_what_was_said() -> None:
     _, lines, raw = process(
         f"""
         from runner.redaction import Redactor
         secret = {SECRET!r}
         log = logging.getLogger("chainlake.runner")
-        with logs.log_context(run_id="r1", redact=Redactor([secret]).text):
+        # a secret may be an ordinary word: "chainlake", the bucket of a platform job
+        redact = Redactor([secret, "chainlake"]).text
+        with logs.log_context(run_id="r1", job="chainlake", redact=redact):
             try:
                 raise RuntimeError(f"refused with {{secret}}")
             except RuntimeError:
@@ -131,6 +133,8 @@ def test_a_scopes_redaction_covers_message_traceback_and_fields() -> None:
     inside = lines[0]
     assert inside["msg"] == "the job said [REDACTED]" and inside["detail"] == ["[REDACTED]"]
     assert "RuntimeError: refused with [REDACTED]" in inside["exc"]
+    # the names the platform gives the line stay: the logger's, the scope's fields
+    assert inside["logger"] == "chainlake.runner" and inside["job"] == "chainlake"
     assert lines[1]["msg"] == "outside plain"
 
 
