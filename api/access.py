@@ -5,16 +5,22 @@ token or a query string (a token may travel in one).
 
 An ASGI middleware around the whole application, so requests no route matched (404) and requests
 refused before a handler ran are logged too. Each request runs in a log scope (`log_context`):
-whatever the API logs while serving it carries its method and route."""
+whatever the API logs while serving it carries its method. A request answered 500 also leaves
+its traceback, as the `exc` of one line (`server_errors`, Litestar's exception logging)."""
 
 from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from litestar.exceptions import HTTPException
+from litestar.logging.config import LoggingConfig
+
+from api.problems import STATUS
 from chainlake.logs import log_context
 
 Scope = MutableMapping[str, Any]
@@ -24,6 +30,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[..., Awaitable[None]]  # Litestar, typed with its own scope types
 
 log = logging.getLogger("chainlake.api.access")
+errors = logging.getLogger("chainlake.api")
 
 
 class AccessLog:
@@ -79,3 +86,23 @@ def caller_of(scope: Scope) -> dict[str, Any]:
     org = (scope.get("path_params") or {}).get("org")  # the org a /v1/.../{org}/... route names
     found = {"user": claims.get("sub"), "org": org, "orgs": state.get("orgs")}
     return {k: str(v) for k, v in found.items() if v}
+
+
+def server_errors() -> LoggingConfig:
+    """Litestar's logging setup: the traceback of every request answered 500 in one line of
+    ours (its `exc`), none for the 4xx answers (problems, api/problems.py); Litestar leaves the
+    root logger alone (chainlake.logs.configure sets it up)."""
+    return LoggingConfig(
+        configure_root_logger=False,
+        log_exceptions="always",
+        exception_logging_handler=_log_server_error,
+    )
+
+
+def _log_server_error(_: Any, scope: Any, __: list[str]) -> None:
+    exc = sys.exc_info()[1]
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return
+    if isinstance(exc, tuple(kind for kind, *_ in STATUS)):
+        return
+    errors.error("%s %s failed", scope.get("method"), route_of(scope), exc_info=exc)

@@ -150,3 +150,35 @@ def test_a_bad_level_is_one_clear_line_and_logging_goes_on_at_info() -> None:
     assert "DEBUG, INFO, WARNING, ERROR, CRITICAL" in lines[0]["msg"]
     _, lines, _ = process(body, CHAINLAKE_LOG_LEVEL="debug")
     assert [line["msg"] for line in lines] == ["quiet", "heard"]
+
+
+def test_the_api_logs_a_500s_traceback_in_one_line_and_no_4xx() -> None:
+    _, lines, _ = process(
+        """
+        from litestar import Litestar, get
+        from litestar.testing import TestClient
+        from api.access import server_errors
+        from api.problems import HANDLERS
+        from chainlake.errors import NotFound
+
+        @get("/boom/{n:int}")
+        async def boom(n: int) -> None:
+            raise KeyError(f'a "bug" number {n}')
+
+        @get("/gone")
+        async def gone() -> None:
+            raise NotFound("no such thing")
+
+        app = Litestar([boom, gone], logging_config=server_errors(), exception_handlers=HANDLERS)
+        logs.configure("api")  # again, as api/__main__.py does after create_app
+        with TestClient(app) as client:
+            assert client.get("/boom/7").status_code == 500
+            assert client.get("/gone").status_code == 404
+            assert client.get("/nowhere").status_code == 404
+        """
+    )
+    (failed,) = [line for line in lines if line["level"] == "ERROR"]
+    assert failed["msg"] == "GET /boom/{n} failed" and failed["logger"] == "chainlake.api"
+    assert (
+        failed["exc"].startswith("Traceback") and "KeyError: 'a \"bug\" number 7'" in failed["exc"]
+    )
