@@ -1,7 +1,8 @@
 """The API's access log: one line per HTTP request, through `logging` (chainlake.logs), at INFO:
 method, route (the path template when a route matched, else the path), status, duration in
 milliseconds, and the caller (user and orgs) once its token was verified. Never a header, a
-token or a query string (a token may travel in one).
+token or a query string (a token may travel in one). Health probes and metrics scrapes
+(`PROBES`) are logged at DEBUG, so that a probe every few seconds does not bury the requests.
 
 An ASGI middleware around the whole application, so requests no route matched (404) and requests
 refused before a handler ran are logged too. Each request runs in a log scope (`log_context`):
@@ -31,6 +32,7 @@ ASGIApp = Callable[..., Awaitable[None]]  # Litestar, typed with its own scope t
 
 log = logging.getLogger("chainlake.api.access")
 errors = logging.getLogger("chainlake.api")
+PROBES = ("/health", "/metrics")  # their access lines at DEBUG (CHAINLAKE_LOG_LEVEL=DEBUG)
 
 
 class AccessLog:
@@ -53,7 +55,8 @@ class AccessLog:
             try:
                 await self.app(scope, receive, sending)
             finally:
-                log.info(
+                log.log(
+                    level_of(scope),
                     "%s %s %s",
                     scope["method"],
                     route_of(scope),
@@ -65,6 +68,12 @@ class AccessLog:
                         **caller_of(scope),
                     },
                 )
+
+
+def level_of(scope: Scope) -> int:
+    """INFO, but DEBUG for what probes and scrapers ask every few seconds."""
+    path = str(scope.get("path", ""))
+    return logging.DEBUG if path.startswith(PROBES) else logging.INFO
 
 
 def route_of(scope: Scope) -> str:

@@ -94,6 +94,7 @@ def test_every_line_is_json_with_run_context_access_lines_and_no_secret(
     assert call(api, "GET", f"/v1/runs/{crash_id}", token)[0] == 200
     assert call(api, "GET", "/v1/no-such-thing?token=" + "q" * 12, token)[0] == 404
     assert call(api, "GET", "/v1/whoami", "not-a-token")[0] == 401
+    assert call(api, "GET", "/health", "")[0] == 200  # a probe: its line only at DEBUG
     wait_for(lambda: "/v1/whoami" in (home / "run" / "api.log").read_text(), timeout=30)
     ok("down", env=env)  # the runner drains and its last lines are written
 
@@ -131,6 +132,7 @@ def test_every_line_is_json_with_run_context_access_lines_and_no_secret(
     assert posted["user"] and posted["org"] == "acme" and org_id in posted["orgs"], posted
     assert isinstance(posted["duration_ms"], float), posted
     assert token not in api_text and "q" * 12 not in api_text
+    assert not [r for r in access if r["route"] == "/health"], access
 
 
 def test_the_devchain_writes_json_lines(tmp_path: Path) -> None:
