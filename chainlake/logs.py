@@ -32,7 +32,6 @@ from typing import Any
 
 Redact = Callable[[str], str]
 REDACT = "redact"  # the context key of the redacting callable (never written)
-CONTEXT_FIELDS = ("org", "run_id", "job", "trace_id")
 # loggers of libraries that say a line per client made or per connection at INFO
 QUIET = ("botocore", "boto3", "urllib3", "docker", "s3transfer", "uvicorn.access")
 
@@ -65,11 +64,6 @@ def bind(**fields: Any) -> None:
     current = _fields.get()
     if current is not None:
         current.update({k: v for k, v in fields.items() if v is not None})
-
-
-def current() -> dict[str, Any]:
-    """The fields of the innermost open scope (without its redacting callable)."""
-    return {k: v for k, v in (_fields.get() or {}).items() if k != REDACT}
 
 
 def _rfc3339(created: float) -> str:

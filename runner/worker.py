@@ -587,7 +587,8 @@ class Runner:
             refused = {"type": "QuotaExceeded", "message": exc.diag.message_primary or str(exc)}
             if exc.diag.message_hint:
                 refused["hint"] = exc.diag.message_hint
-            self._record_end(run, attempt, {**refused, "retryable": False}, None, [], last_events)
+            error = {**refused, "retryable": False}
+            self._record_end(run, attempt, error, None, [], last_events)
         phases.lap("commit")
         if error is not None:
             say_failed(attempt, error)
