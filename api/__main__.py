@@ -9,7 +9,9 @@ from pathlib import Path
 
 import uvicorn
 
+from api.access import AccessLog
 from api.app import create_app
+from chainlake.logs import configure
 from chainlake.secrets import load_key
 from chainlake.storage import open_store, store_problem
 
@@ -33,6 +35,7 @@ def main() -> None:
         "--storage-url", default=os.environ.get("CHAINLAKE_STORAGE_URL"), help="cold data"
     )
     args = parser.parse_args()
+    configure("api")
     storage_url = args.storage_url or (args.home / "data").resolve().as_uri()
     problem = store_problem(storage_url)
     if problem:
@@ -40,7 +43,16 @@ def main() -> None:
         sys.exit(2)
     store = open_store(storage_url)
     app = create_app(args.database_url, load_key(args.home), args.home, store)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    configure("api")  # again: Litestar's default logging setup replaced the root handler
+    # uvicorn's own loggers go through ours (log_config=None); our middleware is the access log
+    uvicorn.run(
+        AccessLog(app),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        log_config=None,
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from api import (
     secrets,
     whoami,
 )
+from api.access import server_errors
 from api.auth import Verifier
 from api.limits import QueryCaps, QueryGate
 from api.notices import NoticeHub
@@ -105,6 +106,7 @@ def create_app(
         on_shutdown=[lambda: pool.close(), sessions.close, notices.close],
         exception_handlers=HANDLERS,
         before_request=answer_options,
+        logging_config=server_errors(),  # a 500's traceback in the JSON log (api/access.py)
         openapi_config=OpenAPIConfig(
             title="chainlake", version="1", path="/schema", use_handler_docstrings=True
         ),

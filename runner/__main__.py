@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from chainlake.logs import configure
 from chainlake.storage import store_problem
 from runner.docker_engine import EngineUnreachable
 from runner.worker import Runner, RunnerConfig
@@ -65,10 +65,7 @@ def main() -> None:
         "(tcp://HOST:PORT, ssh://USER@HOST, unix:///PATH)",
     )
     args = parser.parse_args()
-    logging.basicConfig(
-        level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
-    )
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # a line per client made, else
+    configure("runner")  # JSON lines on stderr; botocore and the like kept to warnings
     problem = unreachable(args.database_url)
     if problem:
         print(problem, file=sys.stderr)

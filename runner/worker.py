@@ -6,6 +6,7 @@ another runner takes the task over with the same idempotency key).
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -34,6 +35,7 @@ from chainlake.contract import CONTRACT_VERSION, problems, value_problem
 from chainlake.db import runner_transaction
 from chainlake.egress import load_policy
 from chainlake.errors import ChainlakeError
+from chainlake.logs import bind, log_context
 from chainlake.manifests import describe, write_manifest
 from chainlake.outbound import Policy
 from chainlake.paths import linked_prefix, output_prefix
@@ -277,13 +279,15 @@ class Runner:
         self, msg_id: int, message: dict[str, Any], asked: float | None = None
     ) -> None:
         phases.begin(asked)
-        try:
-            self.handle(msg_id, message)
-        except Exception:  # the task stays leased and is retried when the lease expires
-            log.exception("task %s failed in the runner", msg_id)
-        finally:
-            phases.end(message.get("run_id"))
-            self.slot_freed.set()
+        # every line logged while this attempt is handled names its run (chainlake/logs.py)
+        with log_context(org=message.get("org_id"), run_id=message.get("run_id")):
+            try:
+                self.handle(msg_id, message)
+            except Exception:  # the task stays leased and is retried when the lease expires
+                log.exception("task %s failed in the runner", msg_id)
+            finally:
+                phases.end(message.get("run_id"))
+                self.slot_freed.set()
 
     # -- one task ---------------------------------------------------------------------------
     def handle(self, msg_id: int, message: dict[str, Any]) -> None:
@@ -308,6 +312,7 @@ class Runner:
                 return
         phases.lap("claim")
         run, definition = row["run"], row["definition"]
+        bind(job=run.get("job_name"), attempt=run.get("attempt"), trace_id=run.get("trace_id"))
         try:
             self.execute(msg_id, run, definition)
         except Exception as exc:  # a fault of the runner's own: fail the attempt, visibly
@@ -360,6 +365,7 @@ class Runner:
             self.finish(run, attempt, error, None)
             return
         redactor = Redactor(list(credentials.values()))
+        bind(redact=redactor.text)  # nor in the runner's own log lines about this attempt
         timeout = float(spec.get("timeout_seconds", self.config.default_timeout_seconds))
         workdir = self.config.storage_root / "_work" / run["id"] / f"attempt-{attempt}"
         self.config.storage_root.mkdir(parents=True, exist_ok=True)  # the operator's
@@ -612,8 +618,11 @@ class Runner:
             refused = {"type": "QuotaExceeded", "message": exc.diag.message_primary or str(exc)}
             if exc.diag.message_hint:
                 refused["hint"] = exc.diag.message_hint
-            self._record_end(run, attempt, {**refused, "retryable": False}, None, [], last_events)
+            error = {**refused, "retryable": False}
+            self._record_end(run, attempt, error, None, [], last_events)
         phases.lap("commit")
+        if error is not None:
+            say_failed(attempt, error)
 
     def stored_outputs(
         self, run: dict[str, Any], events: EventLog, prefix: str
@@ -660,6 +669,18 @@ class Runner:
                     "SELECT runs.fail(%s, %s, %s, %s)",
                     (run["id"], attempt, json.dumps(error), retryable),
                 )
+
+
+def say_failed(attempt: int, error: dict[str, Any]) -> None:
+    """One line in the runner's log for a failed attempt: its error, with the job's traceback
+    (when it sent one) as the line's `exc` field."""
+    log.warning(
+        "attempt %s failed: %s: %s",
+        attempt,
+        error.get("type", "Error"),
+        error.get("message", ""),
+        extra={"exc": error["stack"]} if error.get("stack") else None,
+    )
 
 
 def outcome_error(
@@ -783,7 +804,9 @@ class Heartbeat:
         # set when a heartbeat finds the attempt no longer this runner's: the run was cancelled,
         # or its lease ran out and another runner took it; the launcher then stops the job
         self.abandoned = threading.Event()
-        self.thread = threading.Thread(target=self.loop, daemon=True)
+        # in a copy of the attempt's log context: its lines name the run too
+        self.thread = threading.Thread(target=contextvars.copy_context().run, args=(self.loop,))
+        self.thread.daemon = True
 
     def start(self) -> None:
         self.thread.start()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 import urllib.parse
@@ -46,6 +47,9 @@ from psycopg.rows import dict_row
 from chainlake import outbound
 from chainlake.egress import load_policy
 from chainlake.secrets import decrypt, signature
+
+# where the long-running loop says what it did, unless its caller passes `log`
+say = logging.getLogger("chainlake.alerts.deliver").info
 
 SEND_TIMEOUT_S = 5.0  # a whole send
 CONNECT_TIMEOUT_S = 2.0
@@ -199,7 +203,7 @@ class Deliverer:
         secret_key: bytes,
         max_attempts: int = 5,
         retry_seconds: tuple[int, ...] = RETRY_SECONDS,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = say,
         senders: int = SENDERS,
         per_org: int = PER_ORG_SENDERS,
     ) -> None:

@@ -6,6 +6,7 @@ rows under it (`chain.advance_watermark`), all in one transaction per chunk.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,9 @@ from chainlake.chain.cold import (
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
 from chainlake.storage import ObjectStore
+
+# where the long-running loop says what it did, unless its caller passes `log`
+say = logging.getLogger("chainlake.chain.archive").info
 
 Log = Callable[[str], None]
 
@@ -129,7 +133,7 @@ def archive(
     *,
     rpc: RpcClient | None = None,
     max_chunks: int = 100,
-    log: Log = print,
+    log: Log = say,
 ) -> Progress:
     """Extend cold storage from the watermark over finalized blocks: chunk by chunk, from the
     hot rows where hot holds the whole range, else over RPC (when given)."""
@@ -173,7 +177,7 @@ def backfill(
     last: int,
     *,
     workers: int = 4,
-    log: Log = print,
+    log: Log = say,
 ) -> Progress:
     """Chunks for first..last over RPC, `workers` at a time, skipping chunks already recorded
     (so a stopped backfill resumes where it was) and anything not yet final (live ingest owns

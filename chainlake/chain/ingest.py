@@ -12,6 +12,7 @@ blocks do not link) makes the step stop and try again, never rewrite data.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,9 @@ from chainlake.chain.codec import TABLES, BlockData
 from chainlake.chain.heads import HeadWatcher
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
+
+# where the long-running loop says what it did, unless its caller passes `log`
+say = logging.getLogger("chainlake.chain.ingest").info
 
 Log = Callable[[str], None]
 # chain.commit_batch's refusals that mean "the stored tip moved under us": resume from Postgres.
@@ -127,7 +131,7 @@ class Stats:
 
 
 class LiveIngest:
-    def __init__(self, config: ChainConfig, database_url: str, log: Log = print) -> None:
+    def __init__(self, config: ChainConfig, database_url: str, log: Log = say) -> None:
         self.config = config
         self.rpc = config.rpc()
         self.database_url = database_url

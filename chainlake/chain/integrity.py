@@ -10,6 +10,7 @@ bad one and ingesting them again; cold problems by rewriting the chunk over RPC.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,6 +21,9 @@ from chainlake.chain.archive import chain_state, record, rpc_rows
 from chainlake.chain.cold import chunk_ranges, verify_chunk, write_chunk
 from chainlake.chain.ingest import ChainConfig, LiveIngest
 from chainlake.storage import ObjectStore
+
+# where the long-running loop says what it did, unless its caller passes `log`
+say = logging.getLogger("chainlake.chain.integrity").info
 
 Log = Callable[[str], None]
 
@@ -66,7 +70,7 @@ def repair(
     store: ObjectStore,
     config: ChainConfig,
     *,
-    log: Log = print,
+    log: Log = say,
     max_rounds: int = 3,
 ) -> list[Problem]:
     """Repair until `check` finds nothing (at most `max_rounds` passes); returns what is left."""

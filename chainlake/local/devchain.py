@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import random
 import shutil
@@ -29,6 +30,7 @@ from typing import Any
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
 from chainlake.local.pricefeed import PriceFeed
+from chainlake.logs import configure
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "tools"
@@ -244,8 +246,11 @@ class Mined:
         return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
 
 
+log = logging.getLogger("chainlake.devchain")
+
+
 def _to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    log.info(line)
 
 
 @dataclass
@@ -430,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--info", type=Path, help="write {url, chain_id, token} here when ready")
     parser.add_argument("--state", type=Path, help="keep the chain in this file across restarts")
     args = parser.parse_args(argv)
+    configure("devchain")
     anvil = Anvil(args.port, args.chain_id, args.block_time, state_path=args.state).start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -448,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
             "price_feed": feed.url(),
             "pid": os.getpid(),
         }
-        print(json.dumps(info), flush=True)
+        log.info("devchain ready at %s (chain %s, token %s)", anvil.url, args.chain_id, token)
         ticks = 0
         while True:
             if args.info and ticks % 5 == 0:  # what status shows of the traffic, every 5 s
@@ -457,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                 break
             ticks += 1
             if anvil.proc and anvil.proc.poll() is not None:
-                print("anvil exited", file=sys.stderr)
+                log.error("anvil exited")
                 return 1
         traffic.stop()
         feed.stop()

@@ -1,6 +1,6 @@
 """A test job that misbehaves on request (params.do, or config.do for runs without params such
-as always_on ones): crash, exit, hang, fail_until_attempt, connect, undeclared, outside, sleep,
-leak, link, hardlink, environ, ok."""
+as always_on ones): crash, crash_saying, exit, hang, fail_until_attempt, connect, undeclared,
+outside, sleep, leak, link, hardlink, environ, ok."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ def behave(ctx: Context) -> None:
     do = asked.get("do", "ok")
     if do == "crash":
         raise ValueError("boom: the job crashed on purpose")
+    if do == "crash_saying":  # a message of the caller's: quotes, backslashes, braces
+        raise ValueError(asked["message"])
     if do == "exit":
         sys.stderr.write("something went badly wrong\n")
         sys.stderr.flush()
