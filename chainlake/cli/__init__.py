@@ -24,6 +24,7 @@ from chainlake.cli import (
     remote,
     secrets,
     stack,
+    top,
 )
 from chainlake.cli.common import fail, local_only, profile_in_effect
 from chainlake.cli.shown import show_only
@@ -31,7 +32,7 @@ from chainlake.errors import ChainlakeError
 
 # what works on the operator's machine only: with a profile in effect they refuse, saying so
 LOCAL_ONLY = {"up", "down", "status", "doctor", "migrate", "runner", "image", "devchain"}
-LOCAL_ONLY |= {"token", "psql"}
+LOCAL_ONLY |= {"token", "psql", "top"}
 # what works anywhere without acting as anyone: signing in, profiles, shell completion
 ANYWHERE = {"login", "logout", "profile", "completion"}
 
@@ -67,6 +68,7 @@ COMMANDS: list[click.Command] = [
     stack.runner,
     stack.image,
     stack.completion,
+    top.top,
     chain.devchain,
     # orgs, users, identity
     orgs.org,

@@ -115,6 +115,17 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     chains = json.loads(run("chain", "status", "--json", env=home).stdout)["chains"]
     assert chains[0]["chain_id"] == 31337 and chains[0]["hot_blocks"] > 10
     assert run("chain", "check", env=home).returncode == 0
+    # the operator's live view, drawn once: the chain followed, the demo's runs, its org busy
+    top = json.loads(run("top", "--once", "--json", env=home).stdout)
+    (followed,) = top["chains"]
+    assert followed["chain_id"] == 31337 and followed["stored_tip"] > 10, followed
+    assert followed["lag_seconds"] is not None and followed["endpoints_down"] == 0, followed
+    assert top["runs"]["succeeded_5m"] > 0 and top["runs"]["running"] >= 1, top["runs"]
+    assert "demo" in [o["org"] for o in top["busiest_orgs"]], top["busiest_orgs"]
+    drawn = run("top", "--once", env=home).stdout
+    assert "busiest orgs" in drawn and "31337" in drawn and "demo" in drawn, drawn
+    refused = run("top", "--json", env=home)
+    assert refused.returncode == 2 and "--json prints one overview: add --once" in refused.stderr
     sql = run("chain", "sql", "select count(*) > 0 from logs", env=home)
     assert sql.stdout.splitlines()[-1] == "True", sql.stderr
 
