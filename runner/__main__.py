@@ -11,7 +11,10 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from chainlake.observe.metrics import RunnerMetrics
+from chainlake.observe.server import MetricsPortInUse
 from chainlake.storage import store_problem
+from runner import observe
 from runner.docker_engine import EngineUnreachable
 from runner.worker import Runner, RunnerConfig
 
@@ -64,11 +67,19 @@ def main() -> None:
         help="where container jobs run: podman (local, the default) or a Docker API address "
         "(tcp://HOST:PORT, ssh://USER@HOST, unix:///PATH)",
     )
+    observe.add_arguments(parser)
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format='{"level": "%(levelname)s", "msg": "%(message)s"}'
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)  # a line per client made, else
+    metrics = RunnerMetrics()
+    storage_url = args.storage_url or args.storage_root.resolve().as_uri()
+    try:  # first: a port in use is one line at start, never a failure later
+        observe.serve(args, metrics, args.database_url, storage_url)
+    except MetricsPortInUse as exc:
+        print(f"chainlake runner: {exc}", file=sys.stderr)
+        sys.exit(2)
     problem = unreachable(args.database_url)
     if problem:
         print(problem, file=sys.stderr)
@@ -94,7 +105,7 @@ def main() -> None:
         print(f"chainlake runner: {problem}", file=sys.stderr)
         sys.exit(2)
     try:
-        runner = Runner(config)
+        runner = Runner(config, metrics)
     except EngineUnreachable as exc:
         print(f"chainlake runner: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -27,8 +27,10 @@ from chainlake.chain.codec import TABLES, BlockData
 from chainlake.chain.heads import HeadWatcher
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
+from chainlake.observe.metrics import ALERT_EVALUATION_SECONDS, INGEST_LAG_BLOCKS
 
 Log = Callable[[str], None]
+Metric = Callable[[str, float], None]
 # chain.commit_batch's refusals that mean "the stored tip moved under us": resume from Postgres.
 RESUME_STATES = {
     "CL001",  # the batch is already in cold storage (a backfill archived past us)
@@ -125,8 +127,17 @@ class Stats:
 
 
 class LiveIngest:
-    def __init__(self, config: ChainConfig, database_url: str, log: Log = print) -> None:
+    def __init__(
+        self,
+        config: ChainConfig,
+        database_url: str,
+        log: Log = print,
+        metric: Metric | None = None,
+    ) -> None:
         self.config = config
+        # what the runner counts for /metrics (chainlake.observe.metrics.PLATFORM_EVENTS)
+        self.metric: Metric = metric or (lambda name, value: None)
+        self._lag_reported = 0.0
         self.rpc = config.rpc()
         self.database_url = database_url
         self.conn = psycopg.connect(database_url, autocommit=True)
@@ -223,6 +234,7 @@ class LiveIngest:
         head_number, head_hash = tip
         self._refresh_finalized(head_number)
         stored_tip = self.next_block - 1
+        self._report_lag(head_number - stored_tip)
         if head_number <= stored_tip:
             known = self.recent.get(head_number)
             if known is not None and known != head_hash:
@@ -240,6 +252,13 @@ class LiveIngest:
         blocks = _linked_prefix(blocks)
         self._write(blocks, fork_block=None)
         return len(blocks)
+
+    def _report_lag(self, blocks: int) -> None:
+        """The node's head minus ours, at most once a second."""
+        now = time.monotonic()
+        if now - self._lag_reported >= 1.0:
+            self._lag_reported = now
+            self.metric(INGEST_LAG_BLOCKS, max(0, blocks))
 
     def _refresh_finalized(self, head_number: int) -> None:
         now = time.monotonic()
@@ -356,7 +375,9 @@ class LiveIngest:
                 row[0] if row else None,
                 self.finalized,
             )
+            began = time.perf_counter()
             evaluate_batch(self.conn, batch)  # the firings commit with the blocks
+            self.metric(ALERT_EVALUATION_SECONDS, time.perf_counter() - began)
         now = time.monotonic()
         if fork_block is not None:
             for n in [n for n in self.recent if n > fork_block]:

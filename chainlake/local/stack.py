@@ -304,7 +304,20 @@ class Stack:
             str(concurrency),
             "--lease-seconds",
             str(lease_seconds),
+            "--metrics-file",
+            str(self.runner_metrics_file),
         ]
+
+    @property
+    def runner_metrics_file(self) -> Path:
+        """Where the runner writes the address of its /metrics (a free port unless
+        CHAINLAKE_METRICS_PORT says which)."""
+        return self.settings.home / "run" / "runner.metrics"
+
+    def runner_metrics_url(self) -> str | None:
+        if self.runner.pid() is None or not self.runner_metrics_file.exists():
+            return None
+        return f"http://{self.runner_metrics_file.read_text().strip()}/metrics"
 
     def down(self) -> list[str]:
         """Stop every process the stack started; return the names of what was stopped."""
@@ -368,6 +381,7 @@ class Stack:
             "state": "up" if url else "down",
             "address": url.removeprefix("http://") if url else None,
             "url": url,
+            "metrics": f"{url}/metrics" if url else None,
             "pid": self.api.pid(),
             "log": str(self.api.log_file),
         }
@@ -400,6 +414,7 @@ class Stack:
             "name": "runner",
             "state": "up" if pid else "down",
             "address": None,
+            "metrics": self.runner_metrics_url(),
             "pid": pid,
             "log": str(self.runner.log_file),
         }
