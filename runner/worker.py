@@ -127,7 +127,7 @@ class Runner:
         # counted here as runs happen; what Postgres holds is read when scraped (/metrics)
         self.metrics = metrics or RunnerMetrics()
         self.metrics.set_org_label(self.org_label)
-        self.metrics.registry.register(PostgresCollector(config.database_url, self.metrics))
+        self.metrics.attach(PostgresCollector(config.database_url, self.metrics))
         # process jobs see the platform's state hidden (runner/sandbox.py); a remote container
         # engine is pinged here, before anything else starts (EngineUnreachable)
         home = find_home()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.registry import Collector
 
 # Run and queue-wait durations: a second to a day.
 RUN_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400)
@@ -59,12 +60,14 @@ class RunnerMetrics:
             "chainlake_run_queue_wait_seconds", "From a run's request to its first attempt",
             ["org"], buckets=RUN_BUCKETS, registry=r,
         )  # fmt: skip
+        # collected last, so that a scrape shows the errors of its own collectors
         self.scrape_errors = Counter(
             "chainlake_scrape_errors",
             "Values a scrape left out: the Postgres read failed or timed out, or one value was bad",
             ["source"],
-            registry=r,
+            registry=None,
         )
+        r.register(self.scrape_errors)
         self.ingest_lag_blocks = Gauge(
             "chainlake_ingest_lag_blocks", "The node's head minus the highest block ingested",
             ["chain"], registry=r,
@@ -76,6 +79,12 @@ class RunnerMetrics:
             buckets=FAST_BUCKETS,
             registry=r,
         )
+
+    def attach(self, collector: Collector) -> None:
+        """Add a collector read at scrape time, before the scrape errors' counter."""
+        self.registry.unregister(self.scrape_errors)
+        self.registry.register(collector)
+        self.registry.register(self.scrape_errors)
 
     def set_org_label(self, org_label: Callable[[str], str]) -> None:
         """How an org's id becomes its name (the runner's look-up in Postgres)."""

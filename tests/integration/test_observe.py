@@ -7,7 +7,13 @@ at the runner's start."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import socket
+import subprocess
+import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,12 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from cryptography.fernet import Fernet
+from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from api.app import create_app
 from chainlake.chain.rpc import RpcClient
 from chainlake.local.devchain import Anvil
 from chainlake.local.localpg import free_port
 from chainlake.observe.health import readiness
+from chainlake.observe.metrics import RunnerMetrics
 from chainlake.observe.server import MetricsServer
 from chainlake.storage import LocalStore
 from runner.worker import Runner
@@ -215,3 +225,120 @@ def reorgs(admin: psycopg.Connection[Any]) -> int:
     row = admin.execute("SELECT count(*) FROM chain.reorgs WHERE chain_id = %s", (CHAIN,))
     found = row.fetchone()
     return int(found[0]) if found else 0
+
+
+class Forwarder:
+    """A TCP forwarder on 127.0.0.1:port to Postgres: stopped, the database does not answer
+    there (connections refused, open ones cut); started again on the same port, it does."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream, self.port = upstream, free_port()
+        self.listener: socket.socket | None = None
+        self.open: list[socket.socket] = []
+
+    def start(self) -> Forwarder:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(16)
+        self.listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.listener is not None:
+            with contextlib.suppress(OSError):  # wakes its blocked accept(); a close does not
+                self.listener.shutdown(socket.SHUT_RDWR)
+            self.listener.close()
+            self.listener = None
+        for conn in self.open:
+            conn.close()
+        self.open.clear()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            server.settimeout(None)
+            self.open += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            end.close()
+
+
+def test_ready_names_postgres_when_it_stops_answering_and_is_ready_when_it_returns(
+    tenants: Tenants, tmp_path: Path
+) -> None:
+    pg = tenants.cluster.pg
+    forwarder = Forwarder(pg.port).start()
+    url = pg.tcp_url(tenants.database).replace(f":{pg.port}/", f":{forwarder.port}/")
+    store = LocalStore(tmp_path / "store")
+    app = create_app(url, Fernet.generate_key(), tmp_path / "home", store)
+    server = MetricsServer(RunnerMetrics().registry, lambda: readiness(url, store)).start()
+    runner_at = f"http://{server.address}"
+    try:
+        with TestClient(app) as api:
+
+            def answers() -> list[tuple[int, dict[str, Any]]]:
+                from_api = api.get("/health/ready")
+                return [(from_api.status_code, from_api.json()), get(f"{runner_at}/health/ready")]
+
+            assert answers() == [(200, READY)] * 2
+            forwarder.stop()
+            for status, body in answers():
+                assert status == 503
+                assert body["status"] == "not ready"
+                assert body["failed"][0].startswith(
+                    f"postgres: does not answer at 127.0.0.1:{forwarder.port}: "
+                ), body
+                assert body["checks"]["object_store"] == "ok"
+                assert pg.superuser_password not in str(body)
+            assert api.get("/health/live").status_code == 200  # the process is up
+            assert api.get("/health").json() == {"status": "ok"}  # kept, for what uses it
+            assert get(f"{runner_at}/health/live") == (200, {"status": "ok"})
+            forwarder.start()
+            assert answers() == [(200, READY)] * 2
+    finally:
+        server.stop()
+        forwarder.stop()
+
+
+READY = {"status": "ready", "checks": {"postgres": "ok", "pgmq": "ok", "object_store": "ok"}}
+
+
+def get(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=15) as response:  # noqa: S310 - 127.0.0.1
+            return int(response.status), json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), json.loads(exc.read())
+
+
+def test_a_metrics_port_in_use_is_one_line_at_the_runners_start(
+    listening_port: int, tmp_path: Path
+) -> None:
+    address_file = tmp_path / "runner.metrics"
+    argv = [sys.executable, "-m", "runner", "--database-url", "postgresql://nobody@127.0.0.1:1/x",
+            "--storage-root", str(tmp_path / "storage"), "--metrics-port", str(listening_port),
+            "--metrics-file", str(address_file)]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"chainlake runner: the metrics port 127.0.0.1:{listening_port} is in use (stop what "
+        "listens there, or set another port with --metrics-port or CHAINLAKE_METRICS_PORT "
+        "(0: a free one))"
+    ]
+    assert not address_file.exists() and not (tmp_path / "storage").exists(), "nothing changed"
