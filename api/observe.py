@@ -35,13 +35,13 @@ def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
-@get("/health/live", operation_id="health_live")
+@get("/health/live", operation_id="healthLive")
 async def live() -> dict[str, str]:
     """Whether the API process answers (no token needed)."""
     return {"status": "ok"}
 
 
-@get("/health/ready", operation_id="health_ready", sync_to_thread=True)
+@get("/health/ready", operation_id="healthReady", sync_to_thread=True)
 def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Whether Postgres, the queues (pgmq) and the object store answer: 200, else 503 naming
     each part that failed and why (no token needed)."""

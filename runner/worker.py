@@ -263,6 +263,7 @@ class Runner:
             log.exception("task %s failed in the runner", msg_id)
         finally:
             phases.end(message.get("run_id"))
+            self.metrics.forget(message.get("run_id"))
             self.slot_freed.set()
 
     # -- one task ---------------------------------------------------------------------------
@@ -387,9 +388,9 @@ class Runner:
         reports = _platform_chain(spec, run)  # a platform job's metric events: counted, not logged
 
         def emit(line: str) -> None:
+            if reports and self.metrics.platform_line(reports, line):  # read before redaction,
+                return  # which could mask its name; nothing of it is stored
             event = events.feed(redactor.text(line))  # no secret value is ever stored
-            if reports and event is not None and self.metrics.platform_event(reports, event):
-                return
             if event is not None:
                 with lock:
                     pending.append(event)

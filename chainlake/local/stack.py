@@ -32,6 +32,9 @@ from chainlake.migrate import MigrationReport, migrate
 from chainlake.secrets import load_key
 from chainlake.storage import ObjectStore, open_store
 
+# How long `up` waits for a runner to say where its /metrics is (it binds before anything else).
+RUNNER_METRICS_WAIT_S = 15.0
+
 
 @dataclass
 class Stack:
@@ -248,7 +251,13 @@ class Stack:
         env["CHAINLAKE_CHAIN_DATABASE_URL"] = self.platform_url(INGEST_ROLE)
         env["CHAINLAKE_ALERTS_DATABASE_URL"] = self.platform_url(ALERTS_ROLE)
         env["CHAINLAKE_SECRET_KEY"] = load_key(self.settings.home).decode()
+        self.runner_metrics_file.unlink(missing_ok=True)  # never a stale address
         self.runner.start(self.runner_argv(), env=env)
+        deadline = time.monotonic() + RUNNER_METRICS_WAIT_S  # its first act: `status` names it
+        while not self.runner_metrics_file.exists() and time.monotonic() < deadline:
+            if self.runner.pid() is None:
+                break
+            time.sleep(0.05)
 
     @property
     def api(self) -> BackgroundProcess:

@@ -7,13 +7,20 @@ or an address."""
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 from prometheus_client.registry import Collector
 
 # Run and queue-wait durations: a second to a day.
@@ -28,6 +35,9 @@ OUTCOMES = ("succeeded", "failed", "dead")
 INGEST_LAG_BLOCKS = "chainlake_ingest_lag_blocks"
 ALERT_EVALUATION_SECONDS = "chainlake_alert_evaluation_seconds"
 PLATFORM_EVENTS = (INGEST_LAG_BLOCKS, ALERT_EVALUATION_SECONDS)
+# No `_created` series beside each counter and histogram (prometheus_client's default): they
+# double what a scrape carries and no dashboard here reads them. A process-wide setting.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class RunnerMetrics:
@@ -122,6 +132,22 @@ class RunnerMetrics:
             began = self._started.pop((str(run["id"]), int(run["attempt"])), None)
         if began is not None:
             self.run_duration.labels(org, job).observe(time.monotonic() - began)
+
+    def forget(self, run_id: str | None) -> None:
+        """An attempt that ended without a recorded end (abandoned, taken over): no duration."""
+        with self._lock:
+            for key in [k for k in self._started if k[0] == str(run_id)]:
+                del self._started[key]
+
+    def platform_line(self, chain: str, line: str) -> bool:
+        """platform_event for one line of a job's stream (not JSON: not one)."""
+        if '"metric"' not in line:
+            return False
+        try:
+            event = json.loads(line)
+        except ValueError:
+            return False
+        return isinstance(event, dict) and self.platform_event(chain, event)
 
     def platform_event(self, chain: str, event: dict[str, Any]) -> bool:
         """Count a platform job's metric event; whether it was one (then it is not logged)."""
