@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from cryptography.fernet import Fernet
 from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -174,6 +175,10 @@ def test_metrics_of_real_runs_ingest_and_api_requests_move_and_stay_bounded(
     assert total(finished, **job, outcome="succeeded") == 3
     assert total(finished, **job, outcome="failed") == 2  # crash once, fail_until_attempt once
     assert total(finished, **job, outcome="dead") == 1
+    assert observed(after, "chainlake_run_duration_seconds", **job) == 6
+    # first attempts only: these four, and the tenants fixture's seed runs the runner took
+    waits = observed(after, "chainlake_run_queue_wait_seconds", org="a")
+    assert 4 <= waits < observed(after, "chainlake_run_duration_seconds", org="a"), waits
     assert total(after["chainlake_reorgs"], chain="obs") >= 1
     assert gauge(after, "chainlake_dead_letters", org="a") == 1 + gauge(
         before, "chainlake_dead_letters", org="a"
@@ -203,6 +208,17 @@ def test_metrics_of_real_runs_ingest_and_api_requests_move_and_stay_bounded(
     queries = second_api["chainlake_query_duration_seconds"].samples
     assert [s.value for s in queries if s.name.endswith("_count")] == [1.0]
     assert count_of(second_api, "/v1/whoami") == count_of(first_api, "/v1/whoami") + 1
+
+
+def observed(families: dict[str, Any], name: str, **labels: str) -> float:
+    """How many observations a histogram holds for these labels."""
+    return float(
+        sum(
+            s.value
+            for s in families[name].samples
+            if s.name.endswith("_count") and all(s.labels.get(k) == v for k, v in labels.items())
+        )
+    )
 
 
 def gauge(families: dict[str, Any], name: str, **labels: str) -> float:
@@ -343,3 +359,36 @@ def test_a_metrics_port_in_use_is_one_line_at_the_runners_start(
         "(0: a free one))"
     ]
     assert not address_file.exists() and not (tmp_path / "storage").exists(), "nothing changed"
+
+
+def test_with_a_metrics_token_set_metrics_ask_for_it_and_health_does_not(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CHAINLAKE_METRICS_TOKEN", "s3cret-token-42")
+    closed = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
+    server = MetricsServer(RunnerMetrics().registry, lambda: readiness(closed, None)).start()
+    app = create_app(closed, Fernet.generate_key(), tmp_path / "home", LocalStore(tmp_path))
+    try:
+        with TestClient(app) as api:
+            assert api.get("/metrics").status_code == 401
+            assert api.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+            good = {"Authorization": "Bearer s3cret-token-42"}
+            assert (
+                "chainlake_api_request_duration_seconds" in api.get("/metrics", headers=good).text
+            )
+            assert api.get("/health/live").status_code == 200
+        request = urllib.request.Request(f"http://{server.address}/metrics")
+        assert status_of(request) == 401
+        request.add_header("Authorization", "Bearer s3cret-token-42")
+        assert status_of(request) == 200
+        assert get(f"http://{server.address}/health/live") == (200, {"status": "ok"})
+    finally:
+        server.stop()
+
+
+def status_of(request: urllib.request.Request) -> int:
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - 127.0.0.1
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
