@@ -76,7 +76,7 @@ def main() -> None:
     metrics = RunnerMetrics()
     storage_url = args.storage_url or args.storage_root.resolve().as_uri()
     try:  # first: a port in use is one line at start, never a failure later
-        observe.serve(args, metrics, args.database_url, storage_url)
+        served = observe.serve(args, metrics, args.database_url, storage_url)
     except MetricsPortInUse as exc:
         print(f"chainlake runner: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -109,6 +109,7 @@ def main() -> None:
     except EngineUnreachable as exc:
         print(f"chainlake runner: {exc}", file=sys.stderr)
         sys.exit(2)
+    logging.info("metrics and health on http://%s (/metrics, /health/ready)", served.address)
     runner.run_forever(args.max_seconds)
 
 

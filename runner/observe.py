@@ -4,7 +4,6 @@ it says its address (a file the stack reads for `chainlake status`)."""
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 from pathlib import Path
 
@@ -49,9 +48,6 @@ def serve(
         args.metrics_port,
         "--metrics-port or CHAINLAKE_METRICS_PORT",
     ).start()
-    logging.getLogger("chainlake.runner").info(
-        "metrics and health on http://%s (/metrics, /health/ready)", server.address
-    )
     if args.metrics_file is not None:
         args.metrics_file.parent.mkdir(parents=True, exist_ok=True)
         args.metrics_file.write_text(f"{server.address}\n")
