@@ -21,6 +21,7 @@ from api import (
     chain,
     grants,
     jobs,
+    observe,
     pii,
     query,
     runs,
@@ -34,6 +35,7 @@ from api.limits import QueryCaps, QueryGate
 from api.notices import NoticeHub
 from api.problems import HANDLERS
 from api.webhooks import receive_webhook
+from chainlake.observe.metrics import ApiMetrics
 from chainlake.query import SessionPool
 from chainlake.storage import ObjectStore, open_store
 
@@ -63,7 +65,7 @@ def _bare(path: str) -> str:
 
 @get("/health", operation_id="health")
 async def health() -> dict[str, str]:
-    """Whether the API answers (no token needed)."""
+    """Whether the API answers (no token needed; an alias of /health/live)."""
     return {"status": "ok"}
 
 
@@ -101,7 +103,13 @@ def create_app(
     sessions = SessionPool()
     notices = NoticeHub(database_url)
     app = Litestar(
-        route_handlers=[health, receive_webhook, *(h for domain in DOMAINS for h in domain)],
+        route_handlers=[
+            health,
+            *observe.HANDLERS,
+            receive_webhook,
+            *(h for domain in DOMAINS for h in domain),
+        ],
+        middleware=[observe.timed],
         on_startup=[lambda: pool.open()],
         on_shutdown=[lambda: pool.close(), sessions.close, notices.close],
         exception_handlers=HANDLERS,
@@ -112,6 +120,8 @@ def create_app(
         ),
     )
     app.state.pool = pool
+    app.state.database_url = database_url
+    app.state.metrics = ApiMetrics()
     app.state.sessions = sessions
     app.state.notices = notices
     app.state.query_gate = QueryGate(query_caps or QueryCaps.from_environment())

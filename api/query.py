@@ -3,6 +3,8 @@ a JSON page or streamed in a download format. Running a saved query (api/saved.p
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,6 +23,7 @@ from litestar.response import Stream
 
 from api.fields import MaxRows, Sql
 from api.limits import Held, QueryGate
+from api.observe import metrics_of
 from api.problems import PROBLEMS, problems
 from api.session import Req, caller, perform, pool_of
 from chainlake import results
@@ -102,25 +105,44 @@ def run(
         leave()
         raise
 
+    began, outcome = time.perf_counter(), ["error"]  # ok once the answer's last byte is made
+
     def done() -> None:
         try:
             session.close()
         finally:
             leave()
+            seconds = time.perf_counter() - began
+            metrics_of(request).query_duration.labels(fmt, outcome[0]).observe(seconds)
 
     try:
         result = session.execute(sql, params)
         perform(request, queries.record_query, sql=sql, format=fmt, saved=session.saved_sql)
         if fmt != "json":  # the stream gives the slot back after its last byte
-            chunks = Held(results.stream(result, fmt), done, gate.caps)
+            sent = _counted(results.stream(result, fmt), request, fmt, outcome)
+            chunks = Held(sent, done, gate.caps)
             return Stream(chunks, media_type=results.FORMATS[fmt])
         rows = max(1, min(max_rows, 100_000))
         page = results.json_page(result, rows, gate.caps.json_max_bytes)
     except BaseException:
         done()
         raise
+    outcome[0] = "ok"
+    metrics_of(request).query_result_bytes.labels(fmt).inc(len(page))
     done()
     return Response(page, media_type=results.FORMATS["json"])
+
+
+def _counted(
+    chunks: Iterator[bytes], request: Req, fmt: str, outcome: list[str]
+) -> Iterator[bytes]:
+    """A stream's chunks, their bytes counted (chainlake_query_result_bytes_total); `outcome`
+    is ok once the last one was made."""
+    counter = metrics_of(request).query_result_bytes.labels(fmt)
+    for chunk in chunks:
+        counter.inc(len(chunk))
+        yield chunk
+    outcome[0] = "ok"
 
 
 def _session(request: Req, claims: dict[str, Any], sql: str) -> Session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from pathlib import Path
@@ -11,7 +12,10 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from chainlake.logs import configure
+from chainlake.observe.metrics import RunnerMetrics
+from chainlake.observe.server import MetricsPortInUse
 from chainlake.storage import store_problem
+from runner import observe
 from runner.docker_engine import EngineUnreachable
 from runner.worker import Runner, RunnerConfig
 
@@ -64,8 +68,16 @@ def main() -> None:
         help="where container jobs run: podman (local, the default) or a Docker API address "
         "(tcp://HOST:PORT, ssh://USER@HOST, unix:///PATH)",
     )
+    observe.add_arguments(parser)
     args = parser.parse_args()
     configure("runner")  # JSON lines on stderr; botocore and the like kept to warnings
+    metrics = RunnerMetrics()
+    storage_url = args.storage_url or args.storage_root.resolve().as_uri()
+    try:  # first: a port in use is one line at start, never a failure later
+        served = observe.serve(args, metrics, args.database_url, storage_url)
+    except MetricsPortInUse as exc:
+        print(f"chainlake runner: {exc}", file=sys.stderr)
+        sys.exit(2)
     problem = unreachable(args.database_url)
     if problem:
         print(problem, file=sys.stderr)
@@ -91,10 +103,13 @@ def main() -> None:
         print(f"chainlake runner: {problem}", file=sys.stderr)
         sys.exit(2)
     try:
-        runner = Runner(config)
+        runner = Runner(config, metrics)
     except EngineUnreachable as exc:
         print(f"chainlake runner: {exc}", file=sys.stderr)
         sys.exit(2)
+    logging.getLogger("chainlake.runner").info(
+        "metrics and health on http://%s (/metrics, /health/ready)", served.address
+    )
     runner.run_forever(args.max_seconds)
 
 

@@ -37,6 +37,8 @@ from chainlake.egress import load_policy
 from chainlake.errors import ChainlakeError
 from chainlake.logs import bind, log_context
 from chainlake.manifests import describe, write_manifest
+from chainlake.observe.collector import PostgresCollector
+from chainlake.observe.metrics import RunnerMetrics
 from chainlake.outbound import Policy
 from chainlake.paths import linked_prefix, output_prefix
 from chainlake.secrets import decrypt
@@ -125,8 +127,12 @@ class Slot:
 
 
 class Runner:
-    def __init__(self, config: RunnerConfig) -> None:
+    def __init__(self, config: RunnerConfig, metrics: RunnerMetrics | None = None) -> None:
         self.config = config
+        # counted here as runs happen; what Postgres holds is read when scraped (/metrics)
+        self.metrics = metrics or RunnerMetrics()
+        self.metrics.set_org_label(self.org_label)
+        self.metrics.attach(PostgresCollector(config.database_url, self.metrics))
         # process jobs see the platform's state hidden (runner/sandbox.py); a remote container
         # engine is pinged here, before anything else starts (EngineUnreachable)
         home = find_home()
@@ -144,6 +150,12 @@ class Runner:
         self.in_flight: dict[Future[None], Slot] = {}
         self.stopping = threading.Event()
         self.slot_freed = threading.Event()
+
+    def org_label(self, org_id: str) -> str:
+        """An org's name, the label of its runs' metrics (core.org_label)."""
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT core.org_label(%s)", (org_id,)).fetchone()
+        return str(row[0]) if row and row[0] else "unknown"
 
     def egress_policy(self) -> Policy:
         """Where runs may reach out (core.egress_policy()), read when a run starts."""
@@ -287,6 +299,7 @@ class Runner:
                 log.exception("task %s failed in the runner", msg_id)
             finally:
                 phases.end(message.get("run_id"))
+                self.metrics.forget(message.get("run_id"))
                 self.slot_freed.set()
 
     # -- one task ---------------------------------------------------------------------------
@@ -313,6 +326,7 @@ class Runner:
         phases.lap("claim")
         run, definition = row["run"], row["definition"]
         bind(job=run.get("job_name"), attempt=run.get("attempt"), trace_id=run.get("trace_id"))
+        self.metrics.run_started(run, _epoch(run.get("created_at")))
         try:
             self.execute(msg_id, run, definition)
         except Exception as exc:  # a fault of the runner's own: fail the attempt, visibly
@@ -409,7 +423,11 @@ class Runner:
         pending: list[dict[str, Any]] = []
         lock = threading.Lock()
 
+        reports = _platform_chain(spec, run)  # a platform job's metric events: counted, not logged
+
         def emit(line: str) -> None:
+            if reports and self.metrics.platform_line(reports, line):  # read before redaction,
+                return  # which could mask its name; nothing of it is stored
             event = events.feed(redactor.text(line))  # no secret value is ever stored
             if event is not None:
                 with lock:
@@ -613,13 +631,14 @@ class Runner:
                 events = None
             phases.lap("upload")
         try:
-            self._record_end(run, attempt, error, events, outputs, last_events)
+            outcome = self._record_end(run, attempt, error, events, outputs, last_events)
         except psycopg.errors.DiskFull as exc:  # the storage_bytes quota (SQLSTATE 53100)
             refused = {"type": "QuotaExceeded", "message": exc.diag.message_primary or str(exc)}
             if exc.diag.message_hint:
                 refused["hint"] = exc.diag.message_hint
             error = {**refused, "retryable": False}
-            self._record_end(run, attempt, error, None, [], last_events)
+            outcome = self._record_end(run, attempt, error, None, [], last_events)
+        self.metrics.run_finished({**run, "attempt": attempt}, outcome)
         phases.lap("commit")
         if error is not None:
             say_failed(attempt, error)
@@ -648,8 +667,9 @@ class Runner:
         events: EventLog | None,
         outputs: list[dict[str, Any]],
         last_events: list[dict[str, Any]] | None,
-    ) -> None:
-        """One transaction: the last log lines, then the run's completion or its failure."""
+    ) -> str:
+        """One transaction: the last log lines, then the run's completion or its failure; the
+        outcome recorded: succeeded, failed (retried), dead, or stale (no longer ours)."""
         with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
             if last_events:
                 cur.execute(
@@ -658,17 +678,36 @@ class Runner:
                 )
             if error is None and events is not None:
                 metadata = (events.result or {}).get("metadata", {})
-                cur.execute(
-                    "SELECT runs.complete(%s, %s, %s, %s)",
+                done = cur.execute(
+                    "SELECT runs.complete(%s, %s, %s, %s) AS done",
                     (run["id"], attempt, json.dumps(outputs), json.dumps(metadata)),
-                )
-            else:
-                assert error is not None
-                retryable = bool(error.pop("retryable", True))
-                cur.execute(
-                    "SELECT runs.fail(%s, %s, %s, %s)",
-                    (run["id"], attempt, json.dumps(error), retryable),
-                )
+                ).fetchone()
+                return "succeeded" if done and done["done"] else "stale"
+            assert error is not None
+            retryable = bool(error.pop("retryable", True))
+            verdict = cur.execute(
+                "SELECT runs.fail(%s, %s, %s, %s) AS verdict",
+                (run["id"], attempt, json.dumps(error), retryable),
+            ).fetchone()
+        found = str(verdict["verdict"]) if verdict else "stale"
+        return {"retrying": "failed"}.get(found, found)
+
+
+def _epoch(value: Any) -> float | None:
+    """A run's timestamp (ISO text in its JSON) as seconds since the epoch, or None."""
+    try:
+        return datetime.fromisoformat(str(value)).timestamp() if value else None
+    except ValueError:
+        return None
+
+
+def _platform_chain(spec: dict[str, Any], run: dict[str, Any]) -> str | None:
+    """The chain a platform job's metric events are about (its config.chain's name), when the
+    job holds the chain_writer credential (handed to the system org's jobs only); else None."""
+    if "chain_writer" not in spec.get("secrets", []):
+        return None
+    chain = (run.get("config") or {}).get("chain") or {}
+    return str(chain.get("name") or chain.get("chain_id") or "unknown")
 
 
 def say_failed(attempt: int, error: dict[str, Any]) -> None:

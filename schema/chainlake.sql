@@ -7287,6 +7287,13 @@ GRANT ALL ON FUNCTION core.member_org(p_org text) TO chainlake_definer;
 GRANT ALL ON FUNCTION core.member_org(p_org text) TO chainlake_users;
 
 --
+-- Name: FUNCTION metrics_snapshot(p_depth_bounds integer[], p_latency_bounds double precision[]); Type: ACL; Schema: core; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION core.metrics_snapshot(p_depth_bounds integer[], p_latency_bounds double precision[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION core.metrics_snapshot(p_depth_bounds integer[], p_latency_bounds double precision[]) TO chainlake_runner;
+
+--
 -- Name: FUNCTION narrow_role(p_role core.member_role, p_scope jsonb, p_org uuid); Type: ACL; Schema: core; Owner: postgres
 --
 
@@ -7335,6 +7342,13 @@ REVOKE ALL ON FUNCTION core.org_by_name(p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION core.org_by_name(p_name text) TO chainlake_definer;
 
 --
+-- Name: FUNCTION org_label(p_org_id uuid); Type: ACL; Schema: core; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION core.org_label(p_org_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION core.org_label(p_org_id uuid) TO chainlake_runner;
+
+--
 -- Name: FUNCTION platform_addresses(); Type: ACL; Schema: core; Owner: chainlake_definer
 --
 
@@ -7353,6 +7367,14 @@ GRANT ALL ON FUNCTION core.platform_credential_allowed(p_org_id uuid, p_name tex
 
 REVOKE ALL ON FUNCTION core.platform_limits_changed() FROM PUBLIC;
 GRANT ALL ON FUNCTION core.platform_limits_changed() TO chainlake_definer;
+
+--
+-- Name: FUNCTION queues_problem(); Type: ACL; Schema: core; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION core.queues_problem() FROM PUBLIC;
+GRANT ALL ON FUNCTION core.queues_problem() TO chainlake_api;
+GRANT ALL ON FUNCTION core.queues_problem() TO chainlake_runner;
 
 --
 -- Name: FUNCTION quota_limits_changed(); Type: ACL; Schema: core; Owner: postgres
@@ -8815,6 +8837,72 @@ CREATE POLICY "the platform's definer functions" ON core.memberships TO chainlak
 CREATE INDEX memberships_user_idx ON core.memberships USING btree (user_id, org_id);
 
 --
+-- Name: metrics_snapshot(integer[], double precision[]); Type: FUNCTION; Schema: core; Owner: chainlake_definer
+--
+
+CREATE FUNCTION core.metrics_snapshot(p_depth_bounds integer[], p_latency_bounds double precision[]) RETURNS TABLE(family text, labels jsonb, value double precision, buckets bigint[])
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT 'queue_depth', jsonb_build_object('queue', q.name), q.depth::double precision, NULL::bigint[]
+    FROM (SELECT 'run_tasks' AS name, count(*) AS depth FROM pgmq.q_run_tasks
+          UNION ALL
+          SELECT 'alert_deliveries', count(*) FROM pgmq.q_alert_deliveries) q
+    UNION ALL
+    SELECT 'queue_oldest_age_seconds', jsonb_build_object('queue', q.name),
+           coalesce(extract(epoch FROM now() - q.oldest), 0)::double precision, NULL
+    FROM (SELECT 'run_tasks' AS name, (SELECT min(enqueued_at) FROM pgmq.q_run_tasks) AS oldest
+          UNION ALL
+          SELECT 'alert_deliveries', (SELECT min(enqueued_at) FROM pgmq.q_alert_deliveries)) q
+    UNION ALL
+    SELECT 'dead_letters', jsonb_build_object('org', o.name), count(d.id)::double precision, NULL
+    FROM core.orgs o JOIN runs.dead_letters d ON d.org_id = o.id AND d.replayed_at IS NULL
+    GROUP BY o.name
+    UNION ALL
+    SELECT 'ingest_head_block', jsonb_build_object('chain', c.name), c.head::double precision,
+           NULL
+    FROM chain.chains c WHERE c.head IS NOT NULL
+    UNION ALL
+    SELECT 'ingest_lag_seconds', jsonb_build_object('chain', c.name),
+           greatest(0, extract(epoch FROM now() - b.timestamp))::double precision, NULL
+    FROM chain.chains c JOIN chain.blocks b ON b.chain_id = c.chain_id AND b.number = c.head
+    UNION ALL
+    SELECT 'reorgs', jsonb_build_object('chain', c.name), count(r.id)::double precision, NULL
+    FROM chain.chains c LEFT JOIN chain.reorgs r ON r.chain_id = c.chain_id
+    GROUP BY c.name
+    UNION ALL
+    SELECT 'reorg_depth', jsonb_build_object('chain', k.name),
+           coalesce((SELECT sum(d) FROM unnest(k.depths) d), 0)::double precision,
+           ARRAY(SELECT count(d) FILTER (WHERE d <= bound)
+                 FROM unnest(p_depth_bounds) bound LEFT JOIN unnest(k.depths) d ON true
+                 GROUP BY bound ORDER BY bound) || cardinality(k.depths)::bigint
+    FROM (SELECT c.name, array_remove(array_agg(r.depth), NULL) AS depths
+          FROM chain.chains c LEFT JOIN chain.reorgs r ON r.chain_id = c.chain_id
+          GROUP BY c.chain_id, c.name) k
+    UNION ALL
+    SELECT 'alert_firings', jsonb_build_object('org', o.name), count(*)::double precision, NULL
+    FROM alerts.firings f JOIN core.orgs o ON o.id = f.org_id
+    WHERE NOT f.backtest
+    GROUP BY o.name
+    UNION ALL
+    SELECT 'alert_delivery_seconds', jsonb_build_object('kind', k.kind),
+           (SELECT sum(s) FROM unnest(k.seconds) s),
+           ARRAY(SELECT count(s) FILTER (WHERE s <= bound)
+                 FROM unnest(p_latency_bounds) bound LEFT JOIN unnest(k.seconds) s ON true
+                 GROUP BY bound ORDER BY bound) || cardinality(k.seconds)::bigint
+    FROM (SELECT ch.kind,
+                 array_agg(extract(epoch FROM dl.delivered_at - dl.created_at)::double precision)
+                     AS seconds
+          FROM alerts.deliveries dl
+          JOIN alerts.channels ch ON ch.org_id = dl.org_id AND ch.name = dl.channel
+          WHERE dl.state = 'delivered' AND dl.delivered_at IS NOT NULL
+          GROUP BY ch.kind) k
+$$;
+
+
+ALTER FUNCTION core.metrics_snapshot(p_depth_bounds integer[], p_latency_bounds double precision[]) OWNER TO chainlake_definer;
+
+--
 -- Name: narrow_role(core.member_role, jsonb, uuid); Type: FUNCTION; Schema: core; Owner: postgres
 --
 
@@ -9040,6 +9128,20 @@ CREATE POLICY "the platform's definer functions" ON core.org_grants TO chainlake
 CREATE INDEX org_grants_grantee_idx ON core.org_grants USING btree (grantee_org_id, org_id);
 
 --
+-- Name: org_label(uuid); Type: FUNCTION; Schema: core; Owner: chainlake_definer
+--
+
+CREATE FUNCTION core.org_label(p_org_id uuid) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT name FROM core.orgs WHERE id = p_org_id
+$$;
+
+
+ALTER FUNCTION core.org_label(p_org_id uuid) OWNER TO chainlake_definer;
+
+--
 -- Name: orgs; Type: ROW SECURITY; Schema: core; Owner: postgres
 --
 
@@ -9209,6 +9311,32 @@ $$;
 
 
 ALTER FUNCTION core.platform_limits_changed() OWNER TO postgres;
+
+--
+-- Name: queues_problem(); Type: FUNCTION; Schema: core; Owner: chainlake_definer
+--
+
+CREATE FUNCTION core.queues_problem() RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    missing text;
+BEGIN
+    SELECT string_agg(q, ', ') INTO missing
+    FROM unnest(ARRAY['run_tasks', 'alert_deliveries']) q
+    WHERE NOT EXISTS (SELECT 1 FROM pgmq.meta m WHERE m.queue_name = q);
+    IF missing IS NOT NULL THEN
+        RETURN 'queue(s) missing: ' || missing || ' (run `chainlake migrate`)';
+    END IF;
+    PERFORM 1 FROM pgmq.q_run_tasks LIMIT 1;
+    PERFORM 1 FROM pgmq.q_alert_deliveries LIMIT 1;
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION core.queues_problem() OWNER TO chainlake_definer;
 
 --
 -- Name: quota_limits_changed(); Type: FUNCTION; Schema: core; Owner: postgres

@@ -29,11 +29,13 @@ from chainlake.chain.codec import TABLES, BlockData
 from chainlake.chain.heads import HeadWatcher
 from chainlake.chain.rpc import RpcClient
 from chainlake.errors import ChainlakeError
+from chainlake.observe.metrics import ALERT_EVALUATION_SECONDS, INGEST_LAG_BLOCKS
 
 # where the long-running loop says what it did, unless its caller passes `log`
 say = logging.getLogger("chainlake.chain.ingest").info
 
 Log = Callable[[str], None]
+Metric = Callable[[str, float], None]
 # chain.commit_batch's refusals that mean "the stored tip moved under us": resume from Postgres.
 RESUME_STATES = {
     "CL001",  # the batch is already in cold storage (a backfill archived past us)
@@ -131,8 +133,17 @@ class Stats:
 
 
 class LiveIngest:
-    def __init__(self, config: ChainConfig, database_url: str, log: Log = say) -> None:
+    def __init__(
+        self,
+        config: ChainConfig,
+        database_url: str,
+        log: Log = say,
+        metric: Metric | None = None,
+    ) -> None:
         self.config = config
+        # what the runner counts for /metrics (chainlake.observe.metrics.PLATFORM_EVENTS)
+        self.metric: Metric = metric or (lambda name, value: None)
+        self._lag_reported = 0.0
         self.rpc = config.rpc()
         self.database_url = database_url
         self.conn = psycopg.connect(database_url, autocommit=True)
@@ -259,6 +270,7 @@ class LiveIngest:
         head_number, head_hash = tip
         self._refresh_finalized(head_number)
         stored_tip = self.next_block - 1
+        self._report_lag(head_number - stored_tip)
         if head_number <= stored_tip:
             known = self.recent.get(head_number)
             if known is not None and known != head_hash:
@@ -276,6 +288,13 @@ class LiveIngest:
         blocks = _linked_prefix(blocks)
         self._write(blocks, fork_block=None)
         return len(blocks)
+
+    def _report_lag(self, blocks: int) -> None:
+        """The node's head minus ours, at most once a second."""
+        now = time.monotonic()
+        if now - self._lag_reported >= 1.0:
+            self._lag_reported = now
+            self.metric(INGEST_LAG_BLOCKS, max(0, blocks))
 
     def _refresh_finalized(self, head_number: int) -> None:
         now = time.monotonic()
@@ -392,7 +411,9 @@ class LiveIngest:
                 row[0] if row else None,
                 self.finalized,
             )
+            began = time.perf_counter()
             evaluate_batch(self.conn, batch)  # the firings commit with the blocks
+            self.metric(ALERT_EVALUATION_SECONDS, time.perf_counter() - began)
         now = time.monotonic()
         if fork_block is not None:
             for n in [n for n in self.recent if n > fork_block]:

@@ -24,6 +24,8 @@ def _status_lines(status: dict[str, Any]) -> list[str]:
         line = f"  {comp['name']:<10} {comp['state']:<8} {comp.get('address') or ''}"
         if comp.get("pid") and not comp.get("address"):
             line += f"pid {comp['pid']}  (log {comp.get('log')})"
+        if comp.get("metrics"):
+            line += f"  (metrics {comp['metrics']})"
         if comp.get("data"):
             line += f"  (data {comp['data']})"
         if comp.get("traffic"):

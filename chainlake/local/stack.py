@@ -32,6 +32,9 @@ from chainlake.migrate import MigrationReport, migrate
 from chainlake.secrets import load_key
 from chainlake.storage import ObjectStore, open_store
 
+# How long `up` waits for a runner to say where its /metrics is (it binds before anything else).
+RUNNER_METRICS_WAIT_S = 15.0
+
 
 @dataclass
 class Stack:
@@ -248,7 +251,13 @@ class Stack:
         env["CHAINLAKE_CHAIN_DATABASE_URL"] = self.platform_url(INGEST_ROLE)
         env["CHAINLAKE_ALERTS_DATABASE_URL"] = self.platform_url(ALERTS_ROLE)
         env["CHAINLAKE_SECRET_KEY"] = load_key(self.settings.home).decode()
+        self.runner_metrics_file.unlink(missing_ok=True)  # never a stale address
         self.runner.start(self.runner_argv(), env=env)
+        deadline = time.monotonic() + RUNNER_METRICS_WAIT_S  # its first act: `status` names it
+        while not self.runner_metrics_file.exists() and time.monotonic() < deadline:
+            if self.runner.pid() is None:
+                break
+            time.sleep(0.05)
 
     @property
     def api(self) -> BackgroundProcess:
@@ -304,7 +313,20 @@ class Stack:
             str(concurrency),
             "--lease-seconds",
             str(lease_seconds),
+            "--metrics-file",
+            str(self.runner_metrics_file),
         ]
+
+    @property
+    def runner_metrics_file(self) -> Path:
+        """Where the runner writes the address of its /metrics (a free port unless
+        CHAINLAKE_METRICS_PORT says which)."""
+        return self.settings.home / "run" / "runner.metrics"
+
+    def runner_metrics_url(self) -> str | None:
+        if self.runner.pid() is None or not self.runner_metrics_file.exists():
+            return None
+        return f"http://{self.runner_metrics_file.read_text().strip()}/metrics"
 
     def down(self) -> list[str]:
         """Stop every process the stack started; return the names of what was stopped."""
@@ -368,6 +390,7 @@ class Stack:
             "state": "up" if url else "down",
             "address": url.removeprefix("http://") if url else None,
             "url": url,
+            "metrics": f"{url}/metrics" if url else None,
             "pid": self.api.pid(),
             "log": str(self.api.log_file),
         }
@@ -400,6 +423,7 @@ class Stack:
             "name": "runner",
             "state": "up" if pid else "down",
             "address": None,
+            "metrics": self.runner_metrics_url(),
             "pid": pid,
             "log": str(self.runner.log_file),
         }

@@ -69,6 +69,22 @@ def _get(url: str) -> int | None:
         return None
 
 
+def metrics_of_the_stack(home: dict[str, str], api_url: str) -> None:
+    """`chainlake status` names each process's /metrics; the runner's shows the demo's runs and
+    live ingest of the devchain; both processes are ready."""
+    status = json.loads(run("status", "--json", env=home).stdout)
+    found = {c["name"]: c.get("metrics") for c in status["components"]}
+    assert found["api"] == f"{api_url}/metrics"
+    assert found["runner"] and found["runner"].startswith("http://127.0.0.1:"), found
+    assert f"(metrics {found['runner']})" in run("status", env=home).stdout
+    with urllib.request.urlopen(found["runner"], timeout=10) as response:  # noqa: S310
+        text = response.read().decode()
+    assert 'chainlake_runs_finished_total{job="' in text
+    assert 'chainlake_ingest_lag_blocks{chain="devchain"}' in text
+    for base in (api_url, found["runner"].removesuffix("/metrics")):
+        assert _get(f"{base}/health/ready") == 200, base
+
+
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for its reaper is not)."""
     try:
@@ -114,6 +130,7 @@ def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     )
     chains = json.loads(run("chain", "status", "--json", env=home).stdout)["chains"]
     assert chains[0]["chain_id"] == 31337 and chains[0]["hot_blocks"] > 10
+    metrics_of_the_stack(home, api["url"])
     assert run("chain", "check", env=home).returncode == 0
     # the operator's live view, drawn once: the chain followed, the demo's runs, its org busy
     top = json.loads(run("top", "--once", "--json", env=home).stdout)

@@ -55,7 +55,13 @@ CHECKS = {
     GenerationMode.POSITIVE: CONFORMANCE,
     GenerationMode.NEGATIVE: [*CONFORMANCE, negative_data_rejection],
 }
-UNAUTHENTICATED = ("/health", "/v1/webhooks/{org_id}/{job}", "/v1/auth/config")  # no token
+UNAUTHENTICATED = (  # no token
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/v1/webhooks/{org_id}/{job}",
+    "/v1/auth/config",
+)
 TIMEOUT = 30  # seconds, each request
 QUERIES = [  # generated SQL hardly ever parses: these reach a result in each format too
     {"sql": 'SELECT * FROM "a"."prices"', "format": fmt}

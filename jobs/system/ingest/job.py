@@ -31,7 +31,7 @@ def ingest(ctx: Context) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     url = credential("CHAINLAKE_CHAIN_DATABASE_URL", "chain_writer")
-    live = LiveIngest(config, url, log=ctx.log)
+    live = LiveIngest(config, url, log=ctx.log, metric=ctx.metric)
     ctx.log(f"chain {config.chain_id} ({config.name}): following {live.rpc.preferred}")
     try:
         live.run(stop, max_seconds=ctx.config.get("max_seconds"))
