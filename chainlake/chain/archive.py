@@ -178,10 +178,11 @@ def backfill(
     *,
     workers: int = 4,
     log: Log = say,
+    advance: Callable[[int, int], None] | None = None,
 ) -> Progress:
     """Chunks for first..last over RPC, `workers` at a time, skipping chunks already recorded
     (so a stopped backfill resumes where it was) and anything not yet final (live ingest owns
-    the tip)."""
+    the tip). `advance(chunks done, chunks to do)` follows it (a progress bar)."""
     state = chain_state(conn, chain_id)
     node_final = fetch.finalized(rpc)
     final = max(x for x in (state.finalized, node_final, -1) if x is not None)
@@ -207,13 +208,15 @@ def backfill(
         return write_chunk(store, chain_id, *bounds, rpc_rows(rpc, chain_id, *bounds))
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for bounds, chunk in zip(todo, pool.map(one, todo), strict=True):
+        for n, (bounds, chunk) in enumerate(zip(todo, pool.map(one, todo), strict=True), 1):
             if record(conn, chunk, "rpc"):
                 progress.written.append(bounds)
                 progress.blocks += bounds[1] - bounds[0] + 1
             else:
                 remove_chunk_files(store, chunk)
                 progress.lost_race.append(bounds)
+            if advance is not None:
+                advance(n, len(todo))
     progress.seconds = time.monotonic() - started
     log(
         f"chain {chain_id}: backfilled {len(progress.written)} chunk(s), "

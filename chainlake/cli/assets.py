@@ -17,6 +17,7 @@ from chainlake.cli.common import (
     print_json,
     print_table,
 )
+from chainlake.cli.progress import progress_bar
 from chainlake.domain import assets as ops
 from chainlake.domain import lineage as lineage_ops
 from chainlake.errors import ChainlakeError, InvalidInput
@@ -205,18 +206,20 @@ def backfill(
         total = int(started["runs"])
         click.echo(f"backfill {started['backfill_id']}: {total} partition run(s) queued")
         ends = time.monotonic() + timeout
-        while wait:
-            progress = act(ops.backfill_progress, backfill_id=str(started["backfill_id"]))
-            done = progress["finished"]
-            click.echo(
-                f"  {done}/{total} finished: "
-                + ", ".join(f"{k} {v}" for k, v in sorted(progress["counts"].items()))
-            )
-            if done >= total:
-                break
-            if time.monotonic() > ends:
-                raise ChainlakeError(f"backfill still running after {timeout:g}s")
-            time.sleep(2)
+        with progress_bar(f"backfill {dataset}", "partitions") as advance:
+            while wait:
+                progress = act(ops.backfill_progress, backfill_id=str(started["backfill_id"]))
+                done = progress["finished"]
+                advance(done, total)
+                click.echo(
+                    f"  {done}/{total} finished: "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(progress["counts"].items()))
+                )
+                if done >= total:
+                    break
+                if time.monotonic() > ends:
+                    raise ChainlakeError(f"backfill still running after {timeout:g}s")
+                time.sleep(2)
 
 
 def _status_details(row: dict[str, Any]) -> list[str]:

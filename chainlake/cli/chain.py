@@ -15,6 +15,7 @@ from chainlake.chain.archive import archive, backfill
 from chainlake.chain.ingest import ChainConfig
 from chainlake.chain.integrity import repair
 from chainlake.cli.common import AS_OPTION, acting, fail, print_page
+from chainlake.cli.progress import progress_bar
 from chainlake.cli.query import run_locally
 from chainlake.db import INGEST_ROLE
 from chainlake.domain import chain as chain_ops
@@ -173,9 +174,18 @@ def chain_backfill(
         with ctx.connect() as conn:
             cid = ctx.chain_id(conn, chain_id)
             config = ctx.config(conn, cid, rpc)
-            backfill(
-                conn, ctx.store(), config.rpc(), cid, first, last, workers=workers, log=click.echo
-            )
+            with progress_bar(f"chain {cid} backfill", "chunks") as advance:
+                backfill(
+                    conn,
+                    ctx.store(),
+                    config.rpc(),
+                    cid,
+                    first,
+                    last,
+                    workers=workers,
+                    log=click.echo,
+                    advance=advance,
+                )
     except ChainlakeError as exc:
         fail(exc)
 

@@ -25,6 +25,7 @@ from chainlake.cli.common import (
     print_rows,
     profile_in_effect,
 )
+from chainlake.cli.progress import progress_bar
 from chainlake.client import Client
 from chainlake.domain import catalog as catalogue
 from chainlake.domain import grants, saved
@@ -155,10 +156,11 @@ def _saved_via_profile(
 def _emit(chunks: Iterator[bytes], fmt: str, out: Path | None) -> None:
     if out is not None:
         written = 0
-        with out.open("wb") as f:
+        with out.open("wb") as f, progress_bar(f"writing {out.name}", "bytes") as advance:
             for chunk in chunks:
                 f.write(chunk)
                 written += len(chunk)
+                advance(written, None)
         click.echo(f"wrote {written} bytes to {out}", err=True)
     elif fmt == "table":
         print_page(json.loads(b"".join(chunks)))
