@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from chainlake import tracing
 from chainlake.logs import configure
 from chainlake.storage import store_problem
 from runner.docker_engine import EngineUnreachable
@@ -66,6 +67,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     configure("runner")  # JSON lines on stderr; botocore and the like kept to warnings
+    tracing.setup("runner")  # spans when CHAINLAKE_OTLP_ENDPOINT is set (docs/operations.md)
     problem = unreachable(args.database_url)
     if problem:
         print(problem, file=sys.stderr)
