@@ -414,7 +414,7 @@ class Runner:
             event = events.feed(redactor.text(line))  # no secret value is ever stored
             if event is not None:  # stored with the run's trace id (docs/operations.md)
                 with lock:
-                    pending.append({**event, "trace_id": run["trace_id"]})
+                    pending.append({"trace_id": run["trace_id"], **event})
 
         heartbeat = Heartbeat(self, run, msg_id, attempt, pending, lock)
         heartbeat.start()
