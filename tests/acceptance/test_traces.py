@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import subprocess
 import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from chainlake.local.localpg import free_port
+from tests.acceptance.cli import CHAINLAKE
 from tests.acceptance.conftest import ok
 from tests.runtime import TEST_JOBS, scalar, wait_for
 
@@ -165,24 +169,56 @@ def test_one_trace_id_finds_the_request_the_runner_the_job_and_the_spans(
     assert [r for r in runner if r["msg"].startswith("attempt phases")], runner
 
 
-def test_a_malformed_endpoint_is_one_line_and_a_closed_one_costs_no_run(
-    env: dict[str, str], admin: psycopg.Connection[Any]
-) -> None:
-    malformed = {**env, "CHAINLAKE_OTLP_ENDPOINT": "localhost:4318"}  # no scheme
-    run_dir, api, token = restart(malformed, "--no-runner")
-    assert call(api, "GET", "/v1/whoami", token)[0] == 200  # the API serves, untraced
-    said = [r for r in lines_of(run_dir / "api.log") if "CHAINLAKE_OTLP_ENDPOINT" in r["msg"]]
-    assert len(said) == 1 and "http://127.0.0.1:4318" in said[0]["msg"], said
+@contextmanager
+def runner_with(env: dict[str, str], log: Path) -> Iterator[None]:
+    """`chainlake runner` in the foreground with `env`, its lines in `log`, stopped at the end."""
+    with log.open("ab") as out:
+        runner = subprocess.Popen(
+            [CHAINLAKE, "runner"], env={**os.environ, **env}, stdout=out, stderr=out
+        )
+    try:
+        yield
+    finally:
+        runner.terminate()
+        try:
+            runner.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+            runner.wait()
 
-    closed = {**env, "CHAINLAKE_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
-    run_dir, api, token = restart(closed)  # nothing listens there: spans cannot be sent
-    started = [
-        call(api, "POST", "/v1/jobs/acme/behave/runs", token, {"params": {"do": "ok"}})
-        for _ in range(3)
-    ]
+
+def runs_succeed(api: str, token: str, admin: psycopg.Connection[Any], count: int) -> None:
+    body = {"params": {"do": "ok"}}
+    started = [call(api, "POST", "/v1/jobs/acme/behave/runs", token, body) for _ in range(count)]
     assert all(status == 201 for status, _ in started), started
-    ids = [body["id"] for _, body in started]
+    ids = [found["id"] for _, found in started]
     wait_for(lambda: all(succeeded(admin, run_id) for run_id in ids), timeout=120)
-    runner = lines_of(run_dir / "runner.log")
-    assert [r for r in runner if r["msg"].startswith("tracing on")], "the runner did not trace"
-    ok("down", env=closed)
+
+
+def test_a_malformed_endpoint_is_one_line_and_a_closed_one_costs_no_run(
+    env: dict[str, str], admin: psycopg.Connection[Any], tmp_path: Path
+) -> None:
+    ok("job", "apply", str(TEST_JOBS / "behave.yaml"), "--org", "acme", env=env)
+    api = "http://127.0.0.1:" + (Path(env["CHAINLAKE_HOME"]) / "run" / "api.port").read_text()
+    token = ok("token", "--user", "ann@acme.example", env=env).strip()
+
+    # malformed (no scheme): one line naming the setting and the fix; the runner runs untraced
+    malformed = {**env, "CHAINLAKE_OTLP_ENDPOINT": "localhost:4318"}
+    with runner_with(malformed, tmp_path / "malformed.log"):
+        runs_succeed(api.strip(), token, admin, 1)
+    lines = lines_of(tmp_path / "malformed.log")
+    said = [r for r in lines if "CHAINLAKE_OTLP_ENDPOINT" in r["msg"]]
+    assert len(said) == 1 and "http://127.0.0.1:4318" in said[0]["msg"], said
+    assert not [r for r in lines if r["msg"].startswith("tracing on")], lines
+
+    # nobody listens at the endpoint: the spans cannot be sent, the runs succeed all the same
+    closed = {**env, "CHAINLAKE_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    log = tmp_path / "closed.log"
+    with runner_with(closed, log):
+        runs_succeed(api.strip(), token, admin, 3)
+        assert [r for r in lines_of(log) if r["msg"].startswith("tracing on")], log.read_text()
+
+        def export_failed() -> bool:  # there were spans to send, and they were not
+            return any(r["logger"].startswith("opentelemetry") for r in lines_of(log))
+
+        wait_for(export_failed, timeout=60, every=0.2)
