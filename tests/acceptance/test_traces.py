@@ -121,7 +121,7 @@ def restart(env: dict[str, str], *up: str) -> tuple[Path, str, str]:
 def succeeded(admin: psycopg.Connection[Any], run_id: str) -> bool:
     status = scalar(admin, "SELECT status FROM runs.runs WHERE id = %s", run_id)
     assert status not in ("failed", "dead"), f"run {run_id} {status}"
-    return status == "succeeded"
+    return bool(status == "succeeded")
 
 
 def test_one_trace_id_finds_the_request_the_runner_the_job_and_the_spans(
