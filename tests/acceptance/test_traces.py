@@ -13,8 +13,6 @@ import json
 import os
 import subprocess
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from chainlake.local.localpg import free_port
 from tests.acceptance.cli import CHAINLAKE
 from tests.acceptance.conftest import ok
+from tests.acceptance.test_structured_logs import call
 from tests.runtime import TEST_JOBS, scalar, wait_for
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -83,25 +82,6 @@ def receiver() -> Iterator[Receiver]:
         found.server.server_close()
 
 
-def call(
-    api: str, method: str, path: str, token: str, body: Any = None, traceparent: str = ""
-) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    if traceparent:
-        headers["traceparent"] = traceparent
-    request = urllib.request.Request(  # noqa: S310 - the stack's API on 127.0.0.1
-        api + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers=headers,
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        return exc.code, None
-
-
 def lines_of(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
@@ -130,7 +110,7 @@ def test_one_trace_id_finds_the_request_the_runner_the_job_and_the_spans(
     traced = {**env, "CHAINLAKE_OTLP_ENDPOINT": receiver.url}
     run_dir, api, token = restart(traced)
     say = {"params": {"do": "say", "message": "hello from the job"}}
-    posted = call(api, "POST", "/v1/jobs/acme/behave/runs", token, say, TRACEPARENT)
+    posted = call(api, "POST", "/v1/jobs/acme/behave/runs", token, say, traceparent=TRACEPARENT)
     fresh = call(api, "POST", "/v1/jobs/acme/behave/runs", token, say)  # no traceparent
     assert posted[0] == fresh[0] == 201, (posted, fresh)
     run_id, fresh_id = posted[1]["id"], fresh[1]["id"]
