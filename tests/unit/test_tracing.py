@@ -5,11 +5,14 @@ the setting and the fix, and tracing stays off; unset, nothing is said and nothi
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import pytest
 
 from chainlake import tracecontext, tracing
+from chainlake.manifests import write_manifest
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -58,3 +61,9 @@ def test_unset_is_silent_and_off(caplog: pytest.LogCaptureFixture) -> None:
         assert tracing.setup("test", {}) is False
     assert not caplog.records
     assert tracing.endpoint_problem("http://127.0.0.1:4318") is None
+
+
+def test_a_runs_output_manifest_names_its_trace(tmp_path: Path) -> None:
+    run = {"id": "r1", "job_name": "j", "job_version": "1", "trace_id": TRACE_ID}
+    write_manifest(run, [], tmp_path.as_uri() + "/")
+    assert json.loads((tmp_path / "_manifest.json").read_text())["trace_id"] == TRACE_ID
