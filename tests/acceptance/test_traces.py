@@ -137,7 +137,10 @@ def test_one_trace_id_finds_the_request_the_runner_the_job_and_the_spans(
         runner = {name for service, name in names if service == "chainlake-runner"}
         return runner >= PHASES | {"attempt"} and any(s == "chainlake-api" for s, _ in names)
 
-    wait_for(spans, timeout=60, every=0.2)
+    try:
+        wait_for(spans, timeout=60, every=0.2)
+    except AssertionError:
+        raise AssertionError(f"spans of {TRACE_ID} received: {receiver.of(TRACE_ID)}") from None
     assert ("chainlake-api", "POST /v1/jobs/{org}/{name}/runs") in receiver.of(TRACE_ID)
     ok("down", env=traced)
 
