@@ -11,6 +11,7 @@ import uvicorn
 
 from api.access import AccessLog
 from api.app import create_app
+from chainlake import tracing
 from chainlake.logs import configure
 from chainlake.secrets import load_key
 from chainlake.storage import open_store, store_problem
@@ -44,6 +45,7 @@ def main() -> None:
     store = open_store(storage_url)
     app = create_app(args.database_url, load_key(args.home), args.home, store)
     configure("api")  # again: Litestar's default logging setup replaced the root handler
+    tracing.setup("api")  # spans when CHAINLAKE_OTLP_ENDPOINT is set (docs/operations.md)
     # uvicorn's own loggers go through ours (log_config=None); our middleware is the access log
     uvicorn.run(
         AccessLog(app),

@@ -7,7 +7,12 @@ token or a query string (a token may travel in one). Health probes and metrics s
 An ASGI middleware around the whole application, so requests no route matched (404) and requests
 refused before a handler ran are logged too. Each request runs in a log scope (`log_context`):
 whatever the API logs while serving it carries its method. A request answered 500 also leaves
-its traceback, as the `exc` of one line (`server_errors`, Litestar's exception logging)."""
+its traceback, as the `exc` of one line (`server_errors`, Litestar's exception logging).
+
+Each request is also in a W3C trace (chainlake/tracecontext.py): the one its `traceparent`
+header names, else a fresh one. Its `trace_id` is on every line logged while serving it, the
+access line included, and on the runs it queues (migrations 0028); with tracing on
+(chainlake/tracing.py) the request is a span of that trace."""
 
 from __future__ import annotations
 
@@ -22,7 +27,9 @@ from litestar.exceptions import HTTPException
 from litestar.logging.config import LoggingConfig
 
 from api.problems import STATUS
+from chainlake import tracing
 from chainlake.logs import log_context
+from chainlake.tracecontext import from_traceparent, tracing_scope
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -51,10 +58,19 @@ class AccessLog:
                 status["code"] = int(message["status"])
             await send(message)
 
-        with log_context(method=scope["method"]):
+        parent = from_traceparent(header_of(scope, b"traceparent"))
+        span = tracing.start_span(
+            scope["method"], parent.trace_id, parent.parent_id, tracing.SpanKind.SERVER
+        )
+        with log_context(method=scope["method"], trace_id=parent.trace_id):
             try:
-                await self.app(scope, receive, sending)
+                with tracing_scope(parent.trace_id):
+                    await self.app(scope, receive, sending)
             finally:
+                if span is not None:
+                    span.update_name(f"{scope['method']} {route_of(scope)}")
+                    span.set_attribute("http.response.status_code", status["code"])
+                    span.end()
                 log.log(
                     level_of(scope),
                     "%s %s %s",
@@ -68,6 +84,14 @@ class AccessLog:
                         **caller_of(scope),
                     },
                 )
+
+
+def header_of(scope: Scope, name: bytes) -> str | None:
+    """The first value of request header `name` (lowercase), if sent."""
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return bytes(value).decode("latin-1")
+    return None
 
 
 def level_of(scope: Scope) -> int:

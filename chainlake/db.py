@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from chainlake import tracecontext
 from chainlake.errors import ChainlakeError, translate
 
 AUTHENTICATED_ROLE = "chainlake_authenticated"
@@ -45,10 +46,12 @@ def claims_transaction(
 ) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
     """One transaction under the identity in `claims` (the API's path). Yields a dict cursor."""
     with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-        # SET LOCAL ROLE and the claims in one round trip (set_config('role') is SET ROLE)
+        # SET LOCAL ROLE, the claims and the request's trace id (the trace_id of the runs it
+        # queues, migrations 0028) in one round trip (set_config('role') is SET ROLE)
         cur.execute(
-            "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)",
-            (AUTHENTICATED_ROLE, json.dumps(claims)),
+            "SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true),"
+            " set_config('chainlake.trace_id', %s, true)",
+            (AUTHENTICATED_ROLE, json.dumps(claims), tracecontext.current() or ""),
         )
         yield cur
 

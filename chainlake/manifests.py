@@ -92,6 +92,7 @@ def write_manifest(
     elsewhere is replaced, not written through)."""
     body = {
         "run_id": run["id"],
+        **({"trace_id": run["trace_id"]} if run.get("trace_id") else {}),  # the run's trace
         "job": {"name": run["job_name"], "version": run["job_version"]},
         "outputs": [o["manifest"] for o in outputs],
     }

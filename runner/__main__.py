@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from chainlake import tracing
 from chainlake.logs import configure
 from chainlake.observe.metrics import RunnerMetrics
 from chainlake.observe.server import MetricsPortInUse
@@ -71,6 +72,7 @@ def main() -> None:
     observe.add_arguments(parser)
     args = parser.parse_args()
     configure("runner")  # JSON lines on stderr; botocore and the like kept to warnings
+    tracing.setup("runner")  # spans when CHAINLAKE_OTLP_ENDPOINT is set (docs/operations.md)
     metrics = RunnerMetrics()
     storage_url = args.storage_url or args.storage_root.resolve().as_uri()
     try:  # first: a port in use is one line at start, never a failure later

@@ -43,6 +43,7 @@ from chainlake.outbound import Policy
 from chainlake.paths import linked_prefix, output_prefix
 from chainlake.secrets import decrypt
 from chainlake.storage import ObjectStore, open_store
+from chainlake.tracecontext import traceparent
 from runner import phases
 from runner.docker_engine import DockerLauncher
 from runner.egress import Egress
@@ -292,13 +293,13 @@ class Runner:
     ) -> None:
         phases.begin(asked)
         # every line logged while this attempt is handled names its run (chainlake/logs.py)
-        with log_context(org=message.get("org_id"), run_id=message.get("run_id")):
+        with log_context(org=message.get("org_id"), run_id=message.get("run_id")) as fields:
             try:
                 self.handle(msg_id, message)
             except Exception:  # the task stays leased and is retried when the lease expires
                 log.exception("task %s failed in the runner", msg_id)
             finally:
-                phases.end(message.get("run_id"))
+                phases.end(message.get("run_id"), fields.get("trace_id"))
                 self.metrics.forget(message.get("run_id"))
                 self.slot_freed.set()
 
@@ -429,9 +430,9 @@ class Runner:
             if reports and self.metrics.platform_line(reports, line):  # read before redaction,
                 return  # which could mask its name; nothing of it is stored
             event = events.feed(redactor.text(line))  # no secret value is ever stored
-            if event is not None:
+            if event is not None:  # stored with the run's trace id (docs/operations.md)
                 with lock:
-                    pending.append(event)
+                    pending.append({"trace_id": run["trace_id"], **event})
 
         heartbeat = Heartbeat(self, run, msg_id, attempt, pending, lock)
         heartbeat.start()
@@ -592,6 +593,8 @@ class Runner:
                 **({"type": spec["type"]} if "type" in spec else {}),
             },
             "org": {"id": run["org_id"]},
+            "trace_id": run["trace_id"],
+            "traceparent": traceparent(run["trace_id"]),
             "trigger": run["trigger"] or {"kind": "manual"},
             "inputs": run["inputs"] or [],
             "params": run["params"] or {},

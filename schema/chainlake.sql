@@ -13785,7 +13785,9 @@ CREATE TABLE runs.runs (
     started_at timestamp with time zone,
     finished_at timestamp with time zone,
     lease_until timestamp with time zone,
-    CONSTRAINT runs_status CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text, 'succeeded'::text, 'failed'::text, 'dead'::text, 'cancelled'::text])))
+    trace_id text DEFAULT COALESCE(NULLIF(current_setting('chainlake.trace_id'::text, true), ''::text), replace((gen_random_uuid())::text, '-'::text, ''::text)) NOT NULL,
+    CONSTRAINT runs_status CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'retrying'::text, 'succeeded'::text, 'failed'::text, 'dead'::text, 'cancelled'::text]))),
+    CONSTRAINT runs_trace_id CHECK ((trace_id ~ '^[0-9a-f]{32}$'::text))
 );
 
 ALTER TABLE ONLY runs.runs FORCE ROW LEVEL SECURITY;

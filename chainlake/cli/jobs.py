@@ -181,6 +181,7 @@ SHOWN = (
     "started_at",
     "finished_at",
     "duration_seconds",
+    "trace_id",
 )
 
 

@@ -27,12 +27,14 @@ SECRET = "p\"a'ss\\wörd✓"
 MESSAGE = 'he said "stop" and it\'s {broken}\\n'
 
 
-def call(api: str, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+def call(
+    api: str, method: str, path: str, token: str, body: Any = None, **headers: str
+) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 - the stack's API on 127.0.0.1
         api + path,
         method=method,
         data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers},
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310

@@ -1,6 +1,6 @@
 """A test job that misbehaves on request (params.do, or config.do for runs without params such
 as always_on ones): crash, crash_saying, exit, hang, fail_until_attempt, connect, undeclared,
-outside, sleep, leak, link, hardlink, environ, ok."""
+outside, sleep, leak, say, link, hardlink, environ, ok."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def behave(ctx: Context) -> None:
         print(f"the token is {token}")
         ctx.log(f"logging the token: {token}")
         raise RuntimeError(f"refused with token {token}")
+    if do == "say":  # a log line naming the trace id the job was given (ctx.trace_id)
+        ctx.log(f"{asked['message']} (trace {ctx.trace_id})")
     if do == "sleep":
         time.sleep(float(asked["seconds"]))
     if do == "undeclared":
