@@ -26,6 +26,7 @@ from api import (
     runs,
     saved,
     secrets,
+    usage,
     whoami,
 )
 from api.access import server_errors
@@ -83,6 +84,7 @@ DOMAINS = [
     runs.HANDLERS,
     assets.HANDLERS,
     chain.HANDLERS,
+    usage.HANDLERS,
 ]
 
 

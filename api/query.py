@@ -3,6 +3,8 @@ a JSON page or streamed in a download format. Running a saved query (api/saved.p
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,25 +104,58 @@ def run(
         leave()
         raise
 
+    started, sent = time.monotonic(), [0]
+
     def done() -> None:
         try:
             session.close()
         finally:
             leave()
 
+    def streamed_done() -> None:  # a stream's cost: its bytes, once its last one went out
+        try:
+            charge(request, sql, session.saved_sql, started, None, sent[0])
+        finally:
+            done()
+
     try:
         result = session.execute(sql, params)
         perform(request, queries.record_query, sql=sql, format=fmt, saved=session.saved_sql)
         if fmt != "json":  # the stream gives the slot back after its last byte
-            chunks = Held(results.stream(result, fmt), done, gate.caps)
+            counted = _counted(results.stream(result, fmt), sent)
+            chunks = Held(counted, streamed_done, gate.caps)
             return Stream(chunks, media_type=results.FORMATS[fmt])
         rows = max(1, min(max_rows, 100_000))
         page = results.json_page(result, rows, gate.caps.json_max_bytes)
+        charge(request, sql, session.saved_sql, started, results.page_row_count(page), len(page))
     except BaseException:
         done()
         raise
     done()
     return Response(page, media_type=results.FORMATS["json"])
+
+
+def charge(
+    request: Req, sql: str, saved: dict[str, str], started: float, rows: int | None, sent: int
+) -> None:
+    """Record what the query cost (chainlake.domain.query.record_query_usage)."""
+    seconds = round(time.monotonic() - started, 6)
+    perform(
+        request,
+        queries.record_query_usage,
+        sql=sql,
+        saved=saved,
+        seconds=seconds,
+        row_count=rows,
+        result_bytes=sent,
+    )
+
+
+def _counted(chunks: Iterator[bytes], sent: list[int]) -> Iterator[bytes]:
+    """The chunks, their bytes added up in sent[0]."""
+    for chunk in chunks:
+        sent[0] += len(chunk)
+        yield chunk
 
 
 def _session(request: Req, claims: dict[str, Any], sql: str) -> Session:

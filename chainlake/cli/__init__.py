@@ -24,6 +24,7 @@ from chainlake.cli import (
     remote,
     secrets,
     stack,
+    usage,
 )
 from chainlake.cli.common import fail, local_only, profile_in_effect
 from chainlake.cli.shown import show_only
@@ -91,6 +92,7 @@ COMMANDS: list[click.Command] = [
     alerts.alert,
     secrets.secret,
     audit.audit,
+    usage.usage,
     pii.pii,
     egress.egress,
     # signing in to an API from anywhere
