@@ -132,6 +132,19 @@ def test_a_process_job_s_usage_is_recorded_summed_per_org_and_held_to_the_quota(
     assert after["queries"] == summed["queries"] + 1
     assert after["result_bytes"] > summed["result_bytes"] and after["query_seconds"] > 0
     assert after["bytes_scanned"] is None, "DuckDB reports no bytes scanned: NULL, not made up"
+    # a streamed download is charged its bytes once its last one went out, rows unknown
+    stream = {"sql": "SELECT * FROM range(1000)", "format": "csv"}
+    status, _, body = call(api, "/v1/query", stream, bearer)
+    assert status == 200 and len(body) > 1000
+    streamed = wait_for(
+        lambda: admin.execute(
+            "SELECT row_count, result_bytes FROM catalog.query_usage "
+            "WHERE org_id = %s AND row_count IS NULL",
+            (tenants.org_ids["a"],),
+        ).fetchone(),
+        timeout=30,
+    )
+    assert streamed == (None, len(body)), "the bytes sent, and no made-up row count"
 
     # org b's member sees none of org a's usage
     bob = Client(api, token(tmp_path, tenants.user("b", "admin")))
