@@ -18,6 +18,7 @@ from chainlake.cli import main
 from chainlake.client import Client
 from chainlake.client.profiles import Profile, Profiles
 from chainlake.db import runner_transaction
+from chainlake.domain import usage as usage_domain
 from chainlake.errors import InvalidInput, NotFound, QuotaExceeded
 from tests.integration.conftest import call, token
 from tests.runtime import TEST_JOBS, apply, request_run, running_runner, wait_for
@@ -145,6 +146,9 @@ def test_a_process_job_s_usage_is_recorded_summed_per_org_and_held_to_the_quota(
         timeout=30,
     )
     assert streamed == (None, len(body)), "the bytes sent, and no made-up row count"
+
+    # the operator reads every org's usage through the same domain function
+    assert today(usage_domain.usage(admin, days=1), "a")["attempts"] == after["attempts"]
 
     # org b's member sees none of org a's usage
     bob = Client(api, token(tmp_path, tenants.user("b", "admin")))
