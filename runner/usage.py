@@ -10,6 +10,7 @@ import contextlib
 import os
 import secrets
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,6 +61,7 @@ def cgroup_meter() -> Iterator[CgroupMeter]:
     """A fresh cgroup (cgroup v1 cpuacct and memory, as root) for one container, removed with
     what podman made under it; a meter that measures nothing where none can be made."""
     name = CGROUP_PREFIX + secrets.token_hex(6)
+    _sweep_stale()
     made: list[Path] = []
     try:
         for controller in V1_CONTROLLERS:
@@ -75,13 +77,44 @@ def cgroup_meter() -> Iterator[CgroupMeter]:
         _remove(made)
 
 
+REMOVE_SECONDS = 120.0  # conmon (and its `--rm` cleanup) may leave a while after podman run
+
+
 def _remove(paths: list[Path]) -> None:
     """Remove cgroup directories, their children first (podman leaves conmon's and the
-    container's); a cgroup still holding a process stays."""
+    container's); what a process still holds is retried in the background, 0.5 s apart for
+    REMOVE_SECONDS, so the attempt never waits for conmon to leave."""
+    if _remove_once(paths):
+        return
+    ends = time.monotonic() + REMOVE_SECONDS
+
+    def retry() -> None:
+        while time.monotonic() < ends and not _remove_once(paths):
+            time.sleep(0.5)
+
+    threading.Thread(target=retry, name="cgroup-cleanup", daemon=True).start()
+
+
+STALE_SECONDS = 600.0
+
+
+def _sweep_stale() -> None:
+    """Remove the emptied cgroups of earlier attempts whose cleanup did not finish (their
+    runner stopped first); an attempt's cgroup that still holds a process cannot be removed."""
+    for controller in V1_CONTROLLERS:
+        with contextlib.suppress(OSError):
+            for path in (CGROUP_ROOT / controller).glob(CGROUP_PREFIX + "*"):
+                with contextlib.suppress(OSError):
+                    if time.time() - path.stat().st_mtime > STALE_SECONDS:
+                        _remove_once([path])
+
+
+def _remove_once(paths: list[Path]) -> bool:
     for path in paths:
         for directory, _, _ in sorted(os.walk(path), key=lambda w: -len(w[0])):
             with contextlib.suppress(OSError):
                 os.rmdir(directory)
+    return not any(path.exists() for path in paths)
 
 
 def _read_int(path: Path) -> int | None:
