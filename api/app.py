@@ -27,6 +27,7 @@ from api import (
     runs,
     saved,
     secrets,
+    usage,
     whoami,
 )
 from api.access import server_errors
@@ -85,6 +86,7 @@ DOMAINS = [
     runs.HANDLERS,
     assets.HANDLERS,
     chain.HANDLERS,
+    usage.HANDLERS,
 ]
 
 

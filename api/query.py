@@ -106,6 +106,7 @@ def run(
         raise
 
     began, outcome = time.perf_counter(), ["error"]  # ok once the answer's last byte is made
+    started, sent = time.monotonic(), [0]
 
     def done() -> None:
         try:
@@ -115,15 +116,22 @@ def run(
             seconds = time.perf_counter() - began
             metrics_of(request).query_duration.labels(fmt, outcome[0]).observe(seconds)
 
+    def streamed_done() -> None:  # a stream's cost: its bytes, once its last one went out
+        try:
+            charge(request, sql, session.saved_sql, started, None, sent[0])
+        finally:
+            done()
+
     try:
         result = session.execute(sql, params)
         perform(request, queries.record_query, sql=sql, format=fmt, saved=session.saved_sql)
         if fmt != "json":  # the stream gives the slot back after its last byte
-            sent = _counted(results.stream(result, fmt), request, fmt, outcome)
-            chunks = Held(sent, done, gate.caps)
+            counted = _counted(results.stream(result, fmt), request, fmt, outcome, sent)
+            chunks = Held(counted, streamed_done, gate.caps)
             return Stream(chunks, media_type=results.FORMATS[fmt])
         rows = max(1, min(max_rows, 100_000))
         page = results.json_page(result, rows, gate.caps.json_max_bytes)
+        charge(request, sql, session.saved_sql, started, results.page_row_count(page), len(page))
     except BaseException:
         done()
         raise
@@ -133,14 +141,31 @@ def run(
     return Response(page, media_type=results.FORMATS["json"])
 
 
+def charge(
+    request: Req, sql: str, saved: dict[str, str], started: float, rows: int | None, sent: int
+) -> None:
+    """Record what the query cost (chainlake.domain.query.record_query_usage)."""
+    seconds = round(time.monotonic() - started, 6)
+    perform(
+        request,
+        queries.record_query_usage,
+        sql=sql,
+        saved=saved,
+        seconds=seconds,
+        row_count=rows,
+        result_bytes=sent,
+    )
+
+
 def _counted(
-    chunks: Iterator[bytes], request: Req, fmt: str, outcome: list[str]
+    chunks: Iterator[bytes], request: Req, fmt: str, outcome: list[str], sent: list[int]
 ) -> Iterator[bytes]:
-    """A stream's chunks, their bytes counted (chainlake_query_result_bytes_total); `outcome`
-    is ok once the last one was made."""
+    """A stream's chunks, their bytes counted (chainlake_query_result_bytes_total) and added up
+    in sent[0] (the query's usage); `outcome` is ok once the last one was made."""
     counter = metrics_of(request).query_result_bytes.labels(fmt)
     for chunk in chunks:
         counter.inc(len(chunk))
+        sent[0] += len(chunk)
         yield chunk
     outcome[0] = "ok"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 
@@ -62,6 +63,15 @@ def json_page(
     head = json.dumps({"columns": columns}).encode()[:-1]
     tail = json.dumps({"row_count": len(rows), "truncated": truncated}).encode()[1:]
     return head + b', "rows": [' + b", ".join(rows) + b"], " + tail
+
+
+def page_row_count(page: bytes) -> int:
+    """The row count of a page made by json_page (read from its tail, without decoding it)."""
+    found = _ROW_COUNT.search(page[-80:])
+    return int(found.group(1)) if found else 0
+
+
+_ROW_COUNT = re.compile(rb'"row_count": (\d+), "truncated": (?:true|false)}$')
 
 
 def _too_large(max_bytes: int, rows: int) -> ResultTooLarge:

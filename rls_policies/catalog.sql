@@ -45,3 +45,12 @@ CREATE POLICY "sharers and admins revoke grants" ON catalog.object_grants
     FOR DELETE TO chainlake_users
     USING (org_id = ANY ((SELECT core.caller_org_ids('admin'))::uuid[])
            OR catalog.may_grant(object_kind, object_id, org_id));
+
+-- What each query through the query service cost (issue 22, cost per org): written only by
+-- catalog.record_query_usage; members read their orgs' rows.
+CALL core.force_rls('catalog.query_usage');
+GRANT SELECT ON catalog.query_usage TO chainlake_users;
+DROP POLICY IF EXISTS "members read their orgs query usage" ON catalog.query_usage;
+CREATE POLICY "members read their orgs query usage" ON catalog.query_usage
+    FOR SELECT TO chainlake_users
+    USING (org_id = ANY ((SELECT core.caller_org_ids('member'))::uuid[]));

@@ -62,6 +62,7 @@ from runner.launchers import (
     memory_mb,
     out_of_memory,
 )
+from runner.usage import EngineSampler
 from runner.workspace import Owner, WorkspaceError, make_directory, open_directory
 
 SCHEMES = ("tcp", "ssh", "unix")
@@ -256,6 +257,7 @@ class Attempt:
     killed_kind: str = ""  # the error type, when the reason is a known one
     stream: Any = None
     relay: threading.Thread | None = field(default=None)
+    sampler: EngineSampler = field(default_factory=EngineSampler)  # its usage, while it runs
 
     @property
     def name(self) -> str:
@@ -292,13 +294,15 @@ class Attempt:
         self.start(request)
         code = self.wait(deadline, stopping, abandon)
         self.stderr = self.stderr_tail()
+        used = self.sampler.usage()
         if self.killed:
-            return Outcome(None, self.killed, self.stderr, self.killed_kind)
+            return Outcome(None, self.killed, self.stderr, self.killed_kind, used)
         if code == SIGKILL_EXIT:  # podman's API reports OOMKilled false: 137 is the kernel's
-            return Outcome(None, f"killed: {out_of_memory(self.spec)}", self.stderr, "OutOfMemory")
+            oom = f"killed: {out_of_memory(self.spec)}"
+            return Outcome(None, oom, self.stderr, "OutOfMemory", used)
         if code == 0:
             self.fetch_outputs()
-        return Outcome(code, "", self.stderr)
+        return Outcome(code, "", self.stderr, usage=used)
 
     # -- before it starts -----------------------------------------------------------------
     def remove_earlier(self) -> None:
@@ -461,6 +465,7 @@ class Attempt:
                 return int(state.get("ExitCode", -1))
             if not self.killed:
                 self.watch(deadline, stopping, abandon)
+            self.sampler.sample(self.launcher.watcher.api, self.container_id)
             time.sleep(POLL_SECONDS)
 
     def watch(

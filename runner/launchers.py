@@ -14,6 +14,7 @@ through its run's egress proxy (runner/egress.py), in both process and container
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -37,6 +38,7 @@ from chainlake.containers import PODMAN
 from chainlake.contract import problems, value_problem
 from runner.egress import Egress, EgressError, Gate
 from runner.sandbox import NOBODY, View, check_job_folder, script
+from runner.usage import UNMEASURED, Usage, cgroup_meter, reap
 from runner.workspace import Owner, WorkspaceError, hand_over, make_directory
 
 Emit = Callable[[str], None]
@@ -62,6 +64,7 @@ class Outcome:
     reason: str = ""  # why the launcher ended it, or what went wrong starting it
     stderr_tail: str = ""
     kind: str = ""  # the error type when the launcher ended it for a known cause
+    usage: Usage = UNMEASURED  # what the attempt used (runner/usage.py)
 
 
 def memory_mb(spec: dict[str, Any]) -> int:
@@ -174,9 +177,10 @@ def stream_subprocess(
     timed_out = threading.Event()
     shut_down = threading.Event()
     abandoned = threading.Event()
+    reaped = threading.Event()  # only reap() waits for the child: it reads its rusage
 
     def watchdog() -> None:
-        while proc.poll() is None:
+        while not reaped.is_set():
             if time.monotonic() >= deadline:
                 timed_out.set()
                 kill(proc)
@@ -189,9 +193,7 @@ def stream_subprocess(
                 shut_down.set()
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(SHUTDOWN_GRACE_SECONDS)
-                except subprocess.TimeoutExpired:
+                if not reaped.wait(SHUTDOWN_GRACE_SECONDS):
                     kill(proc)
                 return
             time.sleep(0.05)
@@ -199,16 +201,18 @@ def stream_subprocess(
     threading.Thread(target=watchdog, daemon=True).start()
     for line in proc.stdout:
         emit(line)
-    code = proc.wait()
+    code, usage = reap(proc)
+    reaped.set()
     err_reader.join(timeout=5)
     tail = "".join(stderr)[-4000:]
     if timed_out.is_set():
-        return Outcome(None, "killed: past its timeout", tail)
+        return Outcome(None, "killed: past its timeout", tail, usage=usage)
     if abandoned.is_set():
-        return Outcome(None, ABANDONED, tail)
+        return Outcome(None, ABANDONED, tail, usage=usage)
     if shut_down.is_set():
-        return Outcome(None, "stopped: the runner shut down (an always_on job restarts)", tail)
-    return Outcome(code, "", tail)
+        stopped = "stopped: the runner shut down (an always_on job restarts)"
+        return Outcome(None, stopped, tail, usage=usage)
+    return Outcome(code, "", tail, usage=usage)
 
 
 PLATFORM_CREDENTIALS = ("chain_writer", "alert_sender")
@@ -409,8 +413,11 @@ class ContainerLauncher:
         abandon: threading.Event | None = None,
     ) -> Outcome:
         try:
-            with egress_gate(self.egress, spec, emit) as gate:
-                return self._launch(request, spec, workdir, deadline, emit, stopping, gate, abandon)
+            with egress_gate(self.egress, spec, emit) as gate, cgroup_meter() as meter:
+                outcome = self._launch(
+                    request, spec, workdir, deadline, emit, stopping, gate, abandon, meter.name
+                )
+                return dataclasses.replace(outcome, usage=meter.usage())  # not podman's own
         except EgressError as exc:
             return Outcome(None, str(exc), kind="SandboxError")
 
@@ -424,6 +431,7 @@ class ContainerLauncher:
         stopping: threading.Event | None,
         gate: Gate | None,
         abandon: threading.Event | None = None,
+        cgroup: str | None = None,
     ) -> Outcome:
         launcher, resources = spec["launcher"], spec.get("resources", {})
         name = f"chainlake-{request['run_id']}-{request['attempt']}"
@@ -466,6 +474,7 @@ class ContainerLauncher:
             *(f"--env={k}" for k in env),  # values come from podman's environment, not argv
             *mounts,
             "--pull=never",  # images are built here: an image never makes podman reach a registry
+            *([f"--cgroup-parent=/{cgroup}"] if cgroup else []),  # measured there (usage.py)
             *engine_deadline(spec, deadline),
             *podman_tail(launcher),
         ]
@@ -485,9 +494,8 @@ class ContainerLauncher:
             cwd=str(workdir),  # conmon leaves an `oom` marker file in its working directory
         )
         if outcome.exit_code == SIGKILL_EXIT:  # runc on cgroup v1 leaves State.OOMKilled false
-            return Outcome(
-                None, f"killed: {out_of_memory(spec)}", outcome.stderr_tail, "OutOfMemory"
-            )
+            oom = f"killed: {out_of_memory(spec)}"
+            return Outcome(None, oom, outcome.stderr_tail, "OutOfMemory", outcome.usage)
         if outcome.exit_code == PODMAN_ERROR and "image not known" in outcome.stderr_tail:
             return image_missing(launcher["image"])
         return outcome

@@ -59,6 +59,7 @@ from runner.redaction import Redactor
 from runner.sandbox import job_roots, platform_view
 from runner.scheduler import TICK
 from runner.staging import StagingError, in_object_store, publish_outputs, stage_inputs
+from runner.usage import Usage
 from runner.workspace import Owner, WorkspaceError, make_directory
 
 QUEUE = "run_tasks"
@@ -465,6 +466,7 @@ class Runner:
             events,
             output_prefix,
             last_events,
+            outcome.usage,
         )
 
     def inputs_outside_org(self, run: dict[str, Any]) -> str | None:
@@ -624,6 +626,7 @@ class Runner:
         events: EventLog | None,
         prefix: str = "",
         last_events: list[dict[str, Any]] | None = None,
+        usage: Usage | None = None,
     ) -> None:
         outputs = []
         if error is None and events is not None:  # hash the files before taking a connection
@@ -634,13 +637,13 @@ class Runner:
                 events = None
             phases.lap("upload")
         try:
-            outcome = self._record_end(run, attempt, error, events, outputs, last_events)
+            outcome = self._record_end(run, attempt, error, events, outputs, last_events, usage)
         except psycopg.errors.DiskFull as exc:  # the storage_bytes quota (SQLSTATE 53100)
             refused = {"type": "QuotaExceeded", "message": exc.diag.message_primary or str(exc)}
             if exc.diag.message_hint:
                 refused["hint"] = exc.diag.message_hint
             error = {**refused, "retryable": False}
-            outcome = self._record_end(run, attempt, error, None, [], last_events)
+            outcome = self._record_end(run, attempt, error, None, [], last_events, usage)
         self.metrics.run_finished({**run, "attempt": attempt}, outcome)
         phases.lap("commit")
         if error is not None:
@@ -670,10 +673,18 @@ class Runner:
         events: EventLog | None,
         outputs: list[dict[str, Any]],
         last_events: list[dict[str, Any]] | None,
+        usage: Usage | None = None,
     ) -> str:
-        """One transaction: the last log lines, then the run's completion or its failure; the
-        outcome recorded: succeeded, failed (retried), dead, or stale (no longer ours)."""
+        """One transaction: the last log lines and what the attempt used, then the run's
+        completion or its failure; the outcome recorded: succeeded, failed (retried), dead, or
+        stale (no longer ours)."""
         with self.pool.connection() as conn, runner_transaction(conn, run["org_id"]) as cur:
+            if usage is not None:
+                figures = (usage.cpu_seconds, usage.peak_memory_bytes, usage.source)
+                cur.execute(
+                    "SELECT runs.record_usage(%s, %s, %s, %s, %s, %s)",
+                    (run["id"], attempt, self.config.name, *figures),
+                )
             if last_events:
                 cur.execute(
                     "SELECT runs.append_log(%s, %s, %s)",

@@ -3454,6 +3454,13 @@ GRANT ALL ON FUNCTION catalog.record_output(p_org_id uuid, p_run_id uuid, p_outp
 GRANT ALL ON FUNCTION catalog.record_output(p_org_id uuid, p_run_id uuid, p_output jsonb, p_duration_ms bigint) TO chainlake_runner;
 
 --
+-- Name: FUNCTION record_query_usage(p_orgs text[], p_seconds double precision, p_rows bigint, p_bytes_scanned bigint, p_result_bytes bigint); Type: ACL; Schema: catalog; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION catalog.record_query_usage(p_orgs text[], p_seconds double precision, p_rows bigint, p_bytes_scanned bigint, p_result_bytes bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION catalog.record_query_usage(p_orgs text[], p_seconds double precision, p_rows bigint, p_bytes_scanned bigint, p_result_bytes bigint) TO chainlake_authenticated;
+
+--
 -- Name: FUNCTION release_validated(p_run runs.runs); Type: ACL; Schema: catalog; Owner: postgres
 --
 
@@ -3572,6 +3579,12 @@ GRANT ALL ON FUNCTION catalog.version_state(p_version catalog.asset_versions) TO
 GRANT ALL ON FUNCTION catalog.version_state(p_version catalog.asset_versions) TO chainlake_users;
 
 --
+-- Name: SEQUENCE query_usage_id_seq; Type: ACL; Schema: catalog; Owner: postgres
+--
+
+GRANT ALL ON SEQUENCE catalog.query_usage_id_seq TO chainlake_definer;
+
+--
 -- Name: TABLE asset_versions; Type: ACL; Schema: catalog; Owner: postgres
 --
 
@@ -3591,6 +3604,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE catalog.datasets TO chainlake_definer
 --
 
 GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE catalog.object_grants TO chainlake_definer;
+
+--
+-- Name: TABLE query_usage; Type: ACL; Schema: catalog; Owner: postgres
+--
+
+GRANT SELECT ON TABLE catalog.query_usage TO chainlake_users;
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE catalog.query_usage TO chainlake_definer;
 
 --
 -- Name: TABLE saved_queries; Type: ACL; Schema: catalog; Owner: postgres
@@ -4823,6 +4843,78 @@ $$;
 ALTER FUNCTION catalog.query_context() OWNER TO postgres;
 
 --
+-- Name: query_usage; Type: ROW SECURITY; Schema: catalog; Owner: postgres
+--
+
+ALTER TABLE catalog.query_usage ENABLE ROW LEVEL SECURITY;
+
+--
+-- Name: query_usage; Type: TABLE; Schema: catalog; Owner: postgres
+--
+
+CREATE TABLE catalog.query_usage (
+    org_id uuid NOT NULL,
+    id bigint NOT NULL,
+    user_id uuid,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    seconds double precision NOT NULL,
+    row_count bigint,
+    bytes_scanned bigint,
+    result_bytes bigint,
+    CONSTRAINT query_usage_figures CHECK (((seconds >= (0)::double precision) AND (row_count >= 0)))
+);
+
+ALTER TABLE ONLY catalog.query_usage FORCE ROW LEVEL SECURITY;
+
+
+ALTER TABLE catalog.query_usage OWNER TO postgres;
+
+--
+-- Name: query_usage members read their orgs query usage; Type: POLICY; Schema: catalog; Owner: postgres
+--
+
+CREATE POLICY "members read their orgs query usage" ON catalog.query_usage FOR SELECT TO chainlake_users USING ((org_id = ANY (( SELECT core.caller_org_ids('member'::core.access) AS caller_org_ids)::uuid[])));
+
+--
+-- Name: query_usage query_usage_org_id_fkey; Type: FK CONSTRAINT; Schema: catalog; Owner: postgres
+--
+
+ALTER TABLE ONLY catalog.query_usage
+    ADD CONSTRAINT query_usage_org_id_fkey FOREIGN KEY (org_id) REFERENCES core.orgs(id) ON DELETE CASCADE;
+
+--
+-- Name: query_usage query_usage_pkey; Type: CONSTRAINT; Schema: catalog; Owner: postgres
+--
+
+ALTER TABLE ONLY catalog.query_usage
+    ADD CONSTRAINT query_usage_pkey PRIMARY KEY (org_id, id);
+
+--
+-- Name: query_usage the platform's definer functions; Type: POLICY; Schema: catalog; Owner: postgres
+--
+
+CREATE POLICY "the platform's definer functions" ON catalog.query_usage TO chainlake_definer USING (true) WITH CHECK (true);
+
+--
+-- Name: query_usage_id_seq; Type: SEQUENCE; Schema: catalog; Owner: postgres
+--
+
+ALTER TABLE catalog.query_usage ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME catalog.query_usage_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+--
+-- Name: query_usage_org_at_idx; Type: INDEX; Schema: catalog; Owner: postgres
+--
+
+CREATE INDEX query_usage_org_at_idx ON catalog.query_usage USING btree (org_id, at);
+
+--
 -- Name: queryable_datasets(); Type: FUNCTION; Schema: catalog; Owner: postgres
 --
 
@@ -4940,6 +5032,35 @@ $$;
 
 
 ALTER FUNCTION catalog.record_output(p_org_id uuid, p_run_id uuid, p_output jsonb, p_duration_ms bigint) OWNER TO postgres;
+
+--
+-- Name: record_query_usage(text[], double precision, bigint, bigint, bigint); Type: FUNCTION; Schema: catalog; Owner: chainlake_definer
+--
+
+CREATE FUNCTION catalog.record_query_usage(p_orgs text[], p_seconds double precision, p_rows bigint, p_bytes_scanned bigint, p_result_bytes bigint) RETURNS uuid
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    charged uuid;
+BEGIN
+    SELECT o.id INTO charged FROM core.orgs o
+    WHERE o.id = ANY (core.caller_org_ids('member'))
+    ORDER BY o.name = ANY (coalesce(p_orgs, '{}')) DESC, o.name
+    LIMIT 1;
+    IF charged IS NULL THEN
+        RETURN NULL;  -- the operator, or a caller of no org: nothing to charge
+    END IF;
+    INSERT INTO catalog.query_usage (org_id, user_id, seconds, row_count, bytes_scanned,
+                                     result_bytes)
+    VALUES (charged, core.caller_user_id(), greatest(p_seconds, 0), CASE WHEN p_rows >= 0 THEN p_rows END,
+            p_bytes_scanned, p_result_bytes);
+    RETURN charged;
+END
+$$;
+
+
+ALTER FUNCTION catalog.record_query_usage(p_orgs text[], p_seconds double precision, p_rows bigint, p_bytes_scanned bigint, p_result_bytes bigint) OWNER TO chainlake_definer;
 
 --
 -- Name: release_validated(runs.runs); Type: FUNCTION; Schema: catalog; Owner: postgres
@@ -9381,6 +9502,8 @@ CREATE TABLE core.quotas (
     sql_idle_in_transaction_ms integer DEFAULT 60000 NOT NULL,
     sql_transaction_max_seconds integer DEFAULT 300 NOT NULL,
     sql_temp_file_mb integer DEFAULT 1024 NOT NULL,
+    cpu_seconds_per_day double precision,
+    CONSTRAINT quotas_cpu_seconds_per_day CHECK ((cpu_seconds_per_day > (0)::double precision)),
     CONSTRAINT quotas_sql_session_limits CHECK ((((sql_connections_per_user >= 1) AND (sql_connections_per_user <= 1000)) AND (sql_statement_timeout_ms >= 100) AND (sql_lock_timeout_ms >= 10) AND (sql_idle_in_transaction_ms >= 100) AND (sql_transaction_max_seconds >= 1))),
     CONSTRAINT quotas_sql_temp_file_mb CHECK (((sql_temp_file_mb >= 1) AND (sql_temp_file_mb <= 1048576)))
 );
@@ -12224,6 +12347,12 @@ REVOKE ALL ON FUNCTION runs.chain_jobs(p_chain_id bigint) FROM PUBLIC;
 GRANT ALL ON FUNCTION runs.chain_jobs(p_chain_id bigint) TO chainlake_definer;
 
 --
+-- Name: FUNCTION check_cpu_quota(p_org_id uuid); Type: ACL; Schema: runs; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION runs.check_cpu_quota(p_org_id uuid) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_queue_quota(p_org_id uuid, p_adding integer); Type: ACL; Schema: runs; Owner: chainlake_definer
 --
 
@@ -12353,6 +12482,14 @@ GRANT ALL ON FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs 
 GRANT ALL ON FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb) TO chainlake_runner;
 
 --
+-- Name: FUNCTION record_usage(p_run_id uuid, p_attempt integer, p_runner text, p_cpu_seconds double precision, p_peak_memory_bytes bigint, p_source text); Type: ACL; Schema: runs; Owner: postgres
+--
+
+REVOKE ALL ON FUNCTION runs.record_usage(p_run_id uuid, p_attempt integer, p_runner text, p_cpu_seconds double precision, p_peak_memory_bytes bigint, p_source text) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.record_usage(p_run_id uuid, p_attempt integer, p_runner text, p_cpu_seconds double precision, p_peak_memory_bytes bigint, p_source text) TO chainlake_definer;
+GRANT ALL ON FUNCTION runs.record_usage(p_run_id uuid, p_attempt integer, p_runner text, p_cpu_seconds double precision, p_peak_memory_bytes bigint, p_source text) TO chainlake_runner;
+
+--
 -- Name: FUNCTION replay(p_letter_id bigint); Type: ACL; Schema: runs; Owner: postgres
 --
 
@@ -12417,6 +12554,13 @@ GRANT ALL ON FUNCTION runs.start(p_run_id uuid, p_runner text, p_lease_seconds i
 
 REVOKE ALL ON FUNCTION runs.take_tasks(p_limit integer, p_vt integer, p_platform boolean, p_per_org integer, p_busy jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION runs.take_tasks(p_limit integer, p_vt integer, p_platform boolean, p_per_org integer, p_busy jsonb) TO chainlake_runner;
+
+--
+-- Name: FUNCTION usage(p_org text, p_days integer); Type: ACL; Schema: runs; Owner: chainlake_definer
+--
+
+REVOKE ALL ON FUNCTION runs.usage(p_org text, p_days integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION runs.usage(p_org text, p_days integer) TO chainlake_users;
 
 --
 -- Name: SEQUENCE dead_letters_id_seq; Type: ACL; Schema: runs; Owner: postgres
@@ -12531,7 +12675,12 @@ CREATE TABLE runs.attempts (
     started_at timestamp with time zone DEFAULT now() NOT NULL,
     finished_at timestamp with time zone,
     status text DEFAULT 'running'::text NOT NULL,
-    error jsonb
+    error jsonb,
+    cpu_seconds double precision,
+    peak_memory_bytes bigint,
+    usage_source text,
+    usage_recorded_at timestamp with time zone,
+    CONSTRAINT attempts_usage CHECK ((((cpu_seconds IS NULL) OR (cpu_seconds >= (0)::double precision)) AND ((peak_memory_bytes IS NULL) OR (peak_memory_bytes >= 0))))
 );
 
 ALTER TABLE ONLY runs.attempts FORCE ROW LEVEL SECURITY;
@@ -12570,6 +12719,12 @@ CREATE POLICY "runners write for the org they act for" ON runs.attempts TO chain
 --
 
 CREATE POLICY "the platform's definer functions" ON runs.attempts TO chainlake_definer USING (true) WITH CHECK (true);
+
+--
+-- Name: attempts_org_started_idx; Type: INDEX; Schema: runs; Owner: postgres
+--
+
+CREATE INDEX attempts_org_started_idx ON runs.attempts USING btree (org_id, started_at);
 
 --
 -- Name: backfill(uuid, text, text, text); Type: FUNCTION; Schema: runs; Owner: chainlake_definer
@@ -12756,6 +12911,36 @@ $$;
 
 
 ALTER FUNCTION runs.chain_jobs(p_chain_id bigint) OWNER TO postgres;
+
+--
+-- Name: check_cpu_quota(uuid); Type: FUNCTION; Schema: runs; Owner: chainlake_definer
+--
+
+CREATE FUNCTION runs.check_cpu_quota(p_org_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    allowed double precision := (SELECT cpu_seconds_per_day FROM core.quotas
+                                 WHERE org_id = p_org_id);
+    used double precision;
+BEGIN
+    IF allowed IS NULL OR session_user::text IN ('chainlake_runner', 'chainlake_ingest') THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(sum(cpu_seconds), 0) INTO used FROM runs.attempts
+    WHERE org_id = p_org_id AND started_at >= (now() AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC';
+    IF used > allowed THEN
+        RAISE EXCEPTION 'CPU quota: the org used % CPU seconds today (UTC), over its cpu_seconds_per_day quota of %',
+            round(used::numeric, 1), allowed
+            USING ERRCODE = '53400',
+            HINT = 'wait for tomorrow (UTC), or ask the operator for a higher cpu_seconds_per_day quota';
+    END IF;
+END
+$$;
+
+
+ALTER FUNCTION runs.check_cpu_quota(p_org_id uuid) OWNER TO chainlake_definer;
 
 --
 -- Name: check_queue_quota(uuid, integer); Type: FUNCTION; Schema: runs; Owner: chainlake_definer
@@ -13507,6 +13692,38 @@ $$;
 ALTER FUNCTION runs.record_inputs(p_org_id uuid, p_run_id uuid, p_inputs jsonb) OWNER TO postgres;
 
 --
+-- Name: record_usage(uuid, integer, text, double precision, bigint, text); Type: FUNCTION; Schema: runs; Owner: postgres
+--
+
+CREATE FUNCTION runs.record_usage(p_run_id uuid, p_attempt integer, p_runner text, p_cpu_seconds double precision, p_peak_memory_bytes bigint, p_source text) RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    a runs.attempts;
+BEGIN
+    SELECT t.* INTO a FROM runs.attempts t JOIN runs.runs r ON r.org_id = t.org_id AND r.id = t.run_id
+    WHERE t.run_id = p_run_id AND t.attempt = p_attempt AND t.runner = p_runner
+      AND r.status = 'running' AND r.attempt = p_attempt AND r.lease_until > now()
+    FOR UPDATE OF t;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF a.usage_recorded_at IS NOT NULL THEN
+        RAISE EXCEPTION 'the usage of attempt % of run % is recorded already', p_attempt, p_run_id
+            USING ERRCODE = '23505', HINT = 'an attempt''s usage is recorded once';
+    END IF;
+    UPDATE runs.attempts SET cpu_seconds = p_cpu_seconds, peak_memory_bytes = p_peak_memory_bytes,
+                             usage_source = p_source, usage_recorded_at = now()
+    WHERE org_id = a.org_id AND run_id = a.run_id AND attempt = a.attempt;
+    RETURN true;
+END
+$$;
+
+
+ALTER FUNCTION runs.record_usage(p_run_id uuid, p_attempt integer, p_runner text, p_cpu_seconds double precision, p_peak_memory_bytes bigint, p_source text) OWNER TO postgres;
+
+--
 -- Name: replay(bigint); Type: FUNCTION; Schema: runs; Owner: postgres
 --
 
@@ -13582,6 +13799,7 @@ BEGIN
             HINT = 'running a job needs the writer or admin role in its org';
     END IF;
     PERFORM runs.check_queue_quota(p_org_id);  -- sql/87: over it, refused; nothing queued
+    PERFORM runs.check_cpu_quota(p_org_id);  -- sql/93: the daily CPU-seconds quota
     -- Inputs name versions of the org's own datasets; their URIs, rows and schema come from the
     -- catalog, never from the caller (a caller-supplied URI could point at another org's files).
     RETURN runs.enqueue(p_org_id, p_job, p_params, p_trigger,
@@ -13995,3 +14213,65 @@ $$;
 
 
 ALTER FUNCTION runs.take_tasks(p_limit integer, p_vt integer, p_platform boolean, p_per_org integer, p_busy jsonb) OWNER TO chainlake_definer;
+
+--
+-- Name: usage(text, integer); Type: FUNCTION; Schema: runs; Owner: chainlake_definer
+--
+
+CREATE FUNCTION runs.usage(p_org text DEFAULT NULL::text, p_days integer DEFAULT 7) RETURNS TABLE(org text, day date, attempts bigint, cpu_seconds double precision, peak_memory_bytes bigint, bytes_written bigint, queries bigint, query_seconds double precision, bytes_scanned bigint, result_bytes bigint)
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    since date;
+BEGIN
+    IF p_days IS NULL OR p_days < 1 OR p_days > 366 THEN
+        RAISE EXCEPTION 'days must be between 1 and 366, not %', coalesce(p_days::text, 'none')
+            USING ERRCODE = '22023', HINT = 'e.g. --days 7';
+    END IF;
+    IF p_org IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM core.orgs o WHERE o.name = p_org
+          AND (o.id = ANY (core.caller_org_ids('member')) OR core.caller_is_operator())) THEN
+        RAISE EXCEPTION 'no org "%" among the orgs you are a member of', p_org
+            USING ERRCODE = '42704', HINT = 'list your orgs with `chainlake org list`';
+    END IF;
+    since := (now() AT TIME ZONE 'UTC')::date - (p_days - 1);
+    RETURN QUERY
+    WITH orgs AS (
+        SELECT o.id, o.name FROM core.orgs o
+        WHERE (p_org IS NULL OR o.name = p_org)
+          AND (o.id = ANY (core.caller_org_ids('member')) OR core.caller_is_operator())
+    ), cpu AS (
+        SELECT a.org_id, (a.started_at AT TIME ZONE 'UTC')::date AS d, count(*) AS n,
+               sum(a.cpu_seconds) AS cpu, max(a.peak_memory_bytes) AS mem
+        FROM runs.attempts a JOIN orgs ON orgs.id = a.org_id
+        WHERE a.started_at >= since::timestamp AT TIME ZONE 'UTC'
+        GROUP BY 1, 2
+    ), written AS (
+        SELECT v.org_id, (v.created_at AT TIME ZONE 'UTC')::date AS d, sum(v.bytes) AS b
+        FROM catalog.asset_versions v JOIN orgs ON orgs.id = v.org_id
+        WHERE v.created_at >= since::timestamp AT TIME ZONE 'UTC'
+        GROUP BY 1, 2
+    ), queried AS (
+        SELECT q.org_id, (q.at AT TIME ZONE 'UTC')::date AS d, count(*) AS n,
+               sum(q.seconds) AS s, sum(q.bytes_scanned) AS scanned, sum(q.result_bytes) AS sent
+        FROM catalog.query_usage q JOIN orgs ON orgs.id = q.org_id
+        WHERE q.at >= since::timestamp AT TIME ZONE 'UTC'
+        GROUP BY 1, 2
+    ), keys AS (
+        SELECT org_id, d FROM cpu UNION SELECT org_id, d FROM written
+        UNION SELECT org_id, d FROM queried
+    )
+    SELECT orgs.name, k.d, coalesce(cpu.n, 0), coalesce(cpu.cpu, 0), cpu.mem,
+           coalesce(written.b, 0)::bigint, coalesce(queried.n, 0), coalesce(queried.s, 0),
+           queried.scanned::bigint, coalesce(queried.sent, 0)::bigint
+    FROM keys k JOIN orgs ON orgs.id = k.org_id
+    LEFT JOIN cpu ON cpu.org_id = k.org_id AND cpu.d = k.d
+    LEFT JOIN written ON written.org_id = k.org_id AND written.d = k.d
+    LEFT JOIN queried ON queried.org_id = k.org_id AND queried.d = k.d
+    ORDER BY orgs.name, k.d DESC;
+END
+$$;
+
+
+ALTER FUNCTION runs.usage(p_org text, p_days integer) OWNER TO chainlake_definer;

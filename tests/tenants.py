@@ -168,6 +168,12 @@ SEEDS: dict[str, Seed] = {
     ),
     "core.orgs": Seed("INSERT INTO core.orgs (name) VALUES ('x' || %(tag)s)", None, "read"),
     "core.quotas": Seed("INSERT INTO core.quotas (org_id) VALUES (%(org_id)s)", None, "member"),
+    # what a query cost: written only by catalog.record_query_usage (issue 22, cost per org)
+    "catalog.query_usage": Seed(
+        "INSERT INTO catalog.query_usage (org_id, seconds, row_count) VALUES (%(org_id)s, 1, 1)",
+        None,
+        "member",
+    ),
     "audit.events": Seed(
         "INSERT INTO audit.events (org_id, action) VALUES (%(org_id)s, 'forged')", None, "admin"
     ),

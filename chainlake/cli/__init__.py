@@ -25,6 +25,7 @@ from chainlake.cli import (
     secrets,
     stack,
     top,
+    usage,
 )
 from chainlake.cli.common import fail, local_only, profile_in_effect
 from chainlake.cli.shown import show_only
@@ -93,6 +94,7 @@ COMMANDS: list[click.Command] = [
     alerts.alert,
     secrets.secret,
     audit.audit,
+    usage.usage,
     pii.pii,
     egress.egress,
     # signing in to an API from anywhere

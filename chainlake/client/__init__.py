@@ -29,6 +29,7 @@ from chainlake.client.query import QueryClient
 from chainlake.client.runs import RunsClient
 from chainlake.client.saved import SavedClient
 from chainlake.client.secrets import SecretsClient
+from chainlake.client.usage import UsageClient
 from chainlake.errors import InvalidInput
 
 __all__ = ["BaseClient", "Client", "NotSignedIn", "Unreachable"]
@@ -48,6 +49,7 @@ class Client(
     RunsClient,
     AssetsClient,
     ChainClient,
+    UsageClient,
 ):
     """Every operation of the API (one mixin per domain)."""
 

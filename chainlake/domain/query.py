@@ -26,6 +26,27 @@ def record_query(conn: Conn, *, sql: str, format: str, saved: dict[str, str]) ->
     rows(conn, sql_call, {"orgs": orgs, "detail": Jsonb(detail)})
 
 
+def record_query_usage(
+    conn: Conn,
+    *,
+    sql: str,
+    saved: dict[str, str],
+    seconds: float,
+    row_count: int | None,
+    result_bytes: int,
+) -> None:
+    """What a query cost, charged to one of the caller's orgs (catalog.record_query_usage says
+    which): its seconds, rows (None: streamed) and the bytes of its answer. DuckDB reports no
+    bytes scanned for a locked session, so bytes_scanned stays NULL."""
+    orgs = sorted({org for org, _ in datasets_named(sql, saved)})
+    call = (
+        "SELECT catalog.record_query_usage(p_orgs => %(orgs)s, p_seconds => %(seconds)s, "
+        "p_rows => %(rows)s, p_bytes_scanned => NULL, p_result_bytes => %(sent)s)"
+    )
+    params = {"orgs": orgs, "seconds": seconds, "rows": row_count, "sent": result_bytes}
+    rows(conn, call, params)
+
+
 def saved_query_params(saved: dict[str, Any], given: dict[str, Any] | None) -> dict[str, Any]:
     """A saved query's parameters for one run: its defaults, overridden by `given`; each needs a
     value (InvalidInput naming those that have none)."""

@@ -56,6 +56,7 @@ BEGIN
             HINT = 'running a job needs the writer or admin role in its org';
     END IF;
     PERFORM runs.check_queue_quota(p_org_id);  -- sql/87: over it, refused; nothing queued
+    PERFORM runs.check_cpu_quota(p_org_id);  -- sql/93: the daily CPU-seconds quota
     -- Inputs name versions of the org's own datasets; their URIs, rows and schema come from the
     -- catalog, never from the caller (a caller-supplied URI could point at another org's files).
     RETURN runs.enqueue(p_org_id, p_job, p_params, p_trigger,

@@ -479,3 +479,27 @@ def test_the_output_archive_holds_only_directories_and_files(tmp_path: Path) -> 
     with pytest.raises(OutputRefused, match="not a file of its own"):
         unpack(_archive(tmp_path, ("output/second.txt", b"y", "file")), root, prefix, 100)
     assert outside.read_text() == "someone else's\n"
+
+
+def test_an_attempt_on_the_remote_engine_records_the_engine_s_stats(
+    tenants: Tenants,
+    admin: psycopg.Connection[Any],
+    tmp_path: Path,
+    images: dict[str, str],
+    remote_engine: Engine,
+) -> None:
+    """Cost per org: the engine's stats, sampled while the container runs (issue 22 item 2)."""
+    writer = tenants.user("b", "writer")
+    launcher = container(images["behave"], "python3", "behave.py")
+    apply(tenants, writer, TEST_JOBS / "behave.yaml", launcher=launcher)
+    with remote(tenants, tmp_path, remote_engine):
+        run = request_run(tenants, writer, "behave", {"do": "burn", "seconds": 3, "mb": 100})
+        done = finished(admin, run["id"])
+    assert done["status"] == "succeeded", done["error"]
+    cpu, peak, source = admin.execute(
+        "SELECT cpu_seconds, peak_memory_bytes, usage_source FROM runs.attempts WHERE run_id = %s",
+        (run["id"],),
+    ).fetchone() or (None, None, None)
+    assert source == "docker-stats"
+    assert cpu is not None and cpu >= 0.5, f"3 s of CPU spun, sampled {cpu}"
+    assert peak is not None and peak >= 80 << 20, f"100 MB held, sampled {peak}"

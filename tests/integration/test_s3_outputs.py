@@ -80,6 +80,11 @@ def test_the_example_dag_runs_on_the_object_store(
             assert hashlib.sha256(stored).hexdigest() == entry["sha256"]
             assert len(stored) == entry["bytes"]
         assert verify(manifest["outputs"][0], store) == []
+        written = admin.execute(  # cost per org: the version's bytes are the objects' (issue 22)
+            "SELECT bytes FROM catalog.asset_versions WHERE org_id = %s AND run_id = %s",
+            (org, run["id"]),
+        ).fetchone()
+        assert written == (sum(f["bytes"] for f in manifest["outputs"][0]["files"]),)
     assert double["inputs"][0]["uris"] == numbers["outputs"][0]["uris"], "read from the bucket"
     result = json.loads(store.get(key_of(store, js_sum["outputs"][0]["uris"][0]) or ""))
     assert result == {"total": 30, "rows": 5}, "js_sum read double's output, staged from S3"

@@ -1,6 +1,6 @@
 """A test job that misbehaves on request (params.do, or config.do for runs without params such
 as always_on ones): crash, crash_saying, exit, hang, fail_until_attempt, connect, undeclared,
-outside, sleep, leak, say, link, hardlink, environ, ok."""
+outside, sleep, leak, say, link, hardlink, environ, burn, ok."""
 
 from __future__ import annotations
 
@@ -44,6 +44,14 @@ def behave(ctx: Context) -> None:
         ctx.log(f"{asked['message']} (trace {ctx.trace_id})")
     if do == "sleep":
         time.sleep(float(asked["seconds"]))
+    if do == "burn":  # holds `mb` MB (every page touched) while it spins `seconds` of CPU
+        held = bytearray(int(asked["mb"]) << 20)
+        for page in range(0, len(held), 4096):
+            held[page] = 1
+        ends = time.process_time() + float(asked["seconds"])
+        while time.process_time() < ends:
+            pass
+        del held
     if do == "undeclared":
         path = ctx.output_path("not_mine", "x.txt")
         path.write_text("x")
