@@ -31,6 +31,7 @@ from chainlake.local.s3 import SeaweedS3
 from chainlake.storage import LocalStore, ObjectStore
 from chainlake.tokens import issue_dev_token
 from tests.integration.test_query_engine import add_dataset
+from tests.remote_engine import Engine, started_engine
 from tests.runtime import EXAMPLES, TEST_JOBS
 from tests.tenants import Tenants, User
 
@@ -136,6 +137,16 @@ def images() -> dict[str, str]:
             ("hostile", EXAMPLES / "hostile"),
         )
     }
+
+
+@pytest.fixture(scope="session")
+def remote_engine(
+    tmp_path_factory: pytest.TempPathFactory, images: dict[str, str]
+) -> Iterator[Engine]:
+    """A remote container engine (tests/remote_engine.py), one per session and worker: the
+    remote-engine tests and the s28 attacks share it (each checks only its own runs' containers,
+    and a runner reaps only attempts its own database knows)."""
+    yield from started_engine(tmp_path_factory.mktemp("engine"), images)
 
 
 @pytest.fixture

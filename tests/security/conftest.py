@@ -5,4 +5,10 @@ fixtures (the API on a real port, container images, objects of org a) are shared
 
 from __future__ import annotations
 
-from tests.integration.conftest import api, api_data, images, objects_of_a  # noqa: F401
+from tests.integration.conftest import (  # noqa: F401
+    api,
+    api_data,
+    images,
+    objects_of_a,
+    remote_engine,
+)

@@ -19,11 +19,10 @@ from typing import Any
 import psycopg
 
 from tests.integration.test_container_launcher import container
-from tests.integration.test_docker_engine import Engine, finished, remote, remote_engine
+from tests.integration.test_docker_engine import finished, remote
+from tests.remote_engine import Engine
 from tests.runtime import TEST_JOBS, apply
 from tests.tenants import Tenants
-
-__all__ = ["remote_engine"]  # the module's fixture, reused
 
 # the job: every input file's first line, as a log event
 READER = (

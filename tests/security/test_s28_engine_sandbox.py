@@ -14,11 +14,10 @@ from urllib.parse import urlparse
 import psycopg
 
 from tests.integration.test_container_launcher import container
-from tests.integration.test_docker_engine import Engine, remote, remote_engine
+from tests.integration.test_docker_engine import remote
+from tests.remote_engine import Engine
 from tests.runtime import TEST_JOBS, apply, request_run, wait_for
 from tests.tenants import Tenants
-
-__all__ = ["remote_engine"]  # the module's fixture, reused
 
 # what the job sees, as one log event; then it stays until the test has inspected it
 PROBE = r"""

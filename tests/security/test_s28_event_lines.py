@@ -21,11 +21,10 @@ import psycopg
 
 from runner.docker_engine import Attempt, DockerLauncher
 from tests.integration.test_container_launcher import container
-from tests.integration.test_docker_engine import Engine, finished, remote, remote_engine
+from tests.integration.test_docker_engine import finished, remote
+from tests.remote_engine import Engine
 from tests.runtime import TEST_JOBS, apply, request_run
 from tests.tenants import Tenants
-
-__all__ = ["remote_engine"]  # the module's fixture, reused
 
 MB = 1 << 20
 # 8 MB on stdout in 1 MB writes and never a newline, then a clean exit

@@ -17,11 +17,10 @@ from typing import Any
 import psycopg
 
 from tests.integration.test_container_launcher import container
-from tests.integration.test_docker_engine import Engine, finished, remote, remote_engine
+from tests.integration.test_docker_engine import finished, remote
+from tests.remote_engine import Engine
 from tests.runtime import TEST_JOBS, apply, request_run, wait_for
 from tests.tenants import Tenants
-
-__all__ = ["remote_engine"]  # the module's fixture, reused
 
 SILENT = "import sys, time; sys.stdin.read(); time.sleep(600)"
 
