@@ -446,6 +446,14 @@ def _audit_list(lap: Laptop) -> None:
     assert "admin@a.example" in {r["actor"] for r in found}, found
 
 
+@case("usage")
+def _usage(lap: Laptop) -> None:
+    lap.client().query(sql="select 1 as one", max_rows=1)  # a query: a usage row of org a's
+    found = json.loads(lap.ok("usage", "--org", "a", "--days", "1", "--json"))
+    assert [r["org"] for r in found] == ["a"], found
+    assert found[0]["queries"] >= 1, found
+
+
 def _labels(lap: Laptop, subject: str) -> list[dict[str, Any]]:
     return lap.rows(
         "SELECT label FROM pii.address_labels WHERE address = decode(%s, 'hex') ORDER BY label",
