@@ -106,7 +106,7 @@ def run(
         raise
 
     began, outcome = time.perf_counter(), ["error"]  # ok once the answer's last byte is made
-    started, sent = time.monotonic(), [0]
+    sent = [0]  # bytes of the answer, for the query's usage
 
     def done() -> None:
         try:
@@ -118,7 +118,7 @@ def run(
 
     def streamed_done() -> None:  # a stream's cost: its bytes, once its last one went out
         try:
-            charge(request, sql, session.saved_sql, started, None, sent[0])
+            charge(request, sql, session.saved_sql, began, None, sent[0])
         finally:
             done()
 
@@ -131,7 +131,7 @@ def run(
             return Stream(chunks, media_type=results.FORMATS[fmt])
         rows = max(1, min(max_rows, 100_000))
         page = results.json_page(result, rows, gate.caps.json_max_bytes)
-        charge(request, sql, session.saved_sql, started, results.page_row_count(page), len(page))
+        charge(request, sql, session.saved_sql, began, results.page_row_count(page), len(page))
     except BaseException:
         done()
         raise
@@ -142,10 +142,11 @@ def run(
 
 
 def charge(
-    request: Req, sql: str, saved: dict[str, str], started: float, rows: int | None, sent: int
+    request: Req, sql: str, saved: dict[str, str], began: float, rows: int | None, sent: int
 ) -> None:
-    """Record what the query cost (chainlake.domain.query.record_query_usage)."""
-    seconds = round(time.monotonic() - started, 6)
+    """Record what the query cost (chainlake.domain.query.record_query_usage); `began`: its
+    time.perf_counter() at the start."""
+    seconds = round(time.perf_counter() - began, 6)
     perform(
         request,
         queries.record_query_usage,

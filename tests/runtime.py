@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,6 +74,26 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 60, every: float = 
             return value
         time.sleep(every)
     raise AssertionError(f"gave up after {timeout}s waiting for {probe}")
+
+
+# a job of the contract that says one line, then sleeps ten minutes (a container to outlive)
+TALKS_THEN_SLEEPS = "import sys, time; sys.stdin.read(); print('{}', flush=True); time.sleep(600)"
+
+
+@contextmanager
+def killed_runner(tenants: Tenants, storage: Path, *options: str) -> Iterator[None]:
+    """`python -m runner` serving this test's database as a process of its own, killed
+    (SIGKILL: no drain, nothing cleaned up) when the block exits: a runner that dies."""
+    url = tenants.cluster.url(tenants.database, "chainlake_runner")
+    argv = [sys.executable, "-m", "runner", "--database-url", url, "--storage-root", str(storage)]
+    proc = subprocess.Popen(
+        [*argv, *options], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
 
 
 @contextmanager

@@ -5,9 +5,7 @@ conftest.py)."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,9 +15,10 @@ import psycopg
 from chainlake.containers import PODMAN
 from tests.runtime import (
     EXAMPLES,
-    REPO,
+    TALKS_THEN_SLEEPS,
     TEST_JOBS,
     apply,
+    killed_runner,
     request_run,
     running_runner,
     runs,
@@ -107,27 +106,20 @@ def test_a_container_ends_at_its_deadline_when_its_runner_died(
     so the engine holds the deadline too (podman --timeout): org b's sleeping job does not keep
     the host's memory and cpus once its run's time is up."""
     writer = tenants.user("b", "writer")
-    sleeps = "import sys, time; sys.stdin.read(); print('{}', flush=True); time.sleep(600)"
     apply(
         tenants,
         writer,
         TEST_JOBS / "behave.yaml",
         name="sleeper",
-        launcher=container(images["behave"], "python3", "-c", sleeps),
+        launcher=container(images["behave"], "python3", "-c", TALKS_THEN_SLEEPS),
         retries={"max_attempts": 1},
         timeout_seconds=5,
     )
-    url = tenants.cluster.url(tenants.database, "chainlake_runner")
-    argv = [sys.executable, "-m", "runner", "--database-url", url, "--storage-root", str(tmp_path)]
-    runner = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     name = ""
-    try:
+    with killed_runner(tenants, tmp_path):  # the runner dies with the job running
         run = request_run(tenants, writer, "sleeper")
         name = f"chainlake-{run['id']}-1"
         wait_for(lambda: _container_running(name), timeout=120, every=0.5)
-    finally:
-        runner.send_signal(signal.SIGKILL)  # the runner dies with the job running
-        runner.wait(timeout=30)
     try:
         wait_for(lambda: not _container_running(name), timeout=60, every=1)
     except AssertionError:

@@ -14,9 +14,6 @@ engine removes, every REAP_EVERY_S, the containers and volumes of attempts that 
 from __future__ import annotations
 
 import contextlib
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +22,15 @@ import psycopg
 from tests.integration.test_container_launcher import container
 from tests.integration.test_docker_engine import finished, remote
 from tests.remote_engine import Engine
-from tests.runtime import REPO, TEST_JOBS, apply, request_run, wait_for
+from tests.runtime import (
+    TALKS_THEN_SLEEPS,
+    TEST_JOBS,
+    apply,
+    killed_runner,
+    request_run,
+    wait_for,
+)
 from tests.tenants import Tenants
-
-# a job that says one line, then sleeps (a silent one is test_s28_silent_job's)
-TALKER = "import sys, time; sys.stdin.read(); print('{}', flush=True); time.sleep(600)"
 
 
 def _running(engine: Engine, run_id: str) -> list[Any]:
@@ -49,20 +50,14 @@ def test_a_container_whose_runner_died_does_not_outlive_its_run(
         writer,
         TEST_JOBS / "behave.yaml",
         name="sleeper",
-        launcher=container(images["behave"], "python3", "-c", TALKER),
+        launcher=container(images["behave"], "python3", "-c", TALKS_THEN_SLEEPS),
         retries={"max_attempts": 1},
         timeout_seconds=10,
     )
-    url = tenants.cluster.url(tenants.database, "chainlake_runner")
-    argv = [sys.executable, "-m", "runner", "--database-url", url, "--lease-seconds", "6"]
-    argv += ["--storage-root", str(tmp_path), "--container-engine", remote_engine.address]
-    first = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    engine = ("--lease-seconds", "6", "--container-engine", remote_engine.address)
+    with killed_runner(tenants, tmp_path, *engine):  # the runner dies with the job running
         run = request_run(tenants, writer, "sleeper")
         wait_for(lambda: _running(remote_engine, run["id"]), timeout=120, every=0.5)
-    finally:
-        first.send_signal(signal.SIGKILL)  # the runner dies with the job running
-        first.wait(timeout=30)
     try:
         with remote(tenants, tmp_path, remote_engine, lease_seconds=6):
             dead = finished(admin, run["id"], timeout=120)  # its lease ran out: the run is over
@@ -101,8 +96,8 @@ def test_nothing_of_a_run_stays_on_the_engine_however_it_ends(
     commands = {
         "succeeds": ["python3", "behave.py"],
         "fails": ["python3", "-c", "import sys; sys.stdin.read(); sys.exit(3)"],
-        "times_out": ["python3", "-c", TALKER],
-        "cancelled": ["python3", "-c", TALKER],
+        "times_out": ["python3", "-c", TALKS_THEN_SLEEPS],
+        "cancelled": ["python3", "-c", TALKS_THEN_SLEEPS],
     }
     for name, argv in commands.items():
         apply(
